@@ -1,0 +1,3 @@
+"""fttui — a keyboard-first terminal app for fine-tuning language models."""
+
+__version__ = "0.1.0"

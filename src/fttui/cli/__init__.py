@@ -1,0 +1,78 @@
+"""The ``fttui`` command line.
+
+Each subcommand lives in its own module in this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking the
+parsed ``argparse.Namespace`` and returning an exit code. Modules here must stay cheap to
+import (argparse only): heavy imports (pandas, openai, torch, textual) go inside the
+functions that need them, so ``fttui --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from fttui import __version__
+from fttui.cli.common import CliError
+
+#: Subcommand modules, in the order ``fttui --help`` lists them.
+COMMAND_MODULES = (
+    "lint",
+    "prepare",
+    "data",
+    "jobs",
+    "files",
+    "models",
+    "ask",
+    "profiles",
+    "serve",
+)
+
+
+def add_provider_options(parser: argparse.ArgumentParser) -> None:
+    """Options that choose the provider; accepted globally and by every API subcommand."""
+    group = parser.add_argument_group("provider")
+    group.add_argument("--profile", default=argparse.SUPPRESS, help="profile from config.toml")
+    group.add_argument("--base-url", default=argparse.SUPPRESS, help="OpenAI-compatible base URL")
+    group.add_argument("--api-key", default=argparse.SUPPRESS, help="API key (prefer the environment)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="fttui",
+        description=(
+            "Fine-tune language models from your terminal. With no command, opens the app "
+            "(on the local backend when no API key is set)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"fttui {__version__}")
+    parser.add_argument(
+        "--read-only", action="store_true", help="app: disable cancel, create and delete"
+    )
+    add_provider_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"fttui.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fttui`` console script. Returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            from fttui.cli.data import run_app
+
+            return run_app(args)
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"fttui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fttui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

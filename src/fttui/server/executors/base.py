@@ -1,0 +1,248 @@
+"""The executor interface: how the local server runs training jobs and answers prompts.
+
+The API layer of ``fttui serve`` never trains or generates itself: it hands a job to an
+executor and reads back what the executor reports. Two executors ship: ``sim`` (a fast,
+deterministic, clearly labelled simulation for tests and demos) and ``torch`` (real LoRA
+training in a separate trainer process). A distributed engine can plug in the same way.
+
+The job-folder protocol
+-----------------------
+Every job has a folder (``TrainerSpec.output_dir``) that the server creates, holding
+``spec.json`` (the spec below, plain JSON, so the same trainer can run anywhere). The
+executor — or the trainer process it starts — writes:
+
+``events.jsonl``
+    Append-only, one JSON object per line, flushed after each line::
+
+        {"created_at": 1732212345, "level": "info", "message": "Step 3/30: training loss=1.92",
+         "type": "metrics", "data": {"step": 3, "total_steps": 30, "train_loss": 1.92,
+         "train_mean_token_accuracy": 0.61}}
+
+    ``type`` is ``message`` or ``metrics``; ``data`` is always an object (``{}`` for plain
+    messages). The server ingests complete lines only (it remembers the byte offset) and
+    gives each event its id.
+
+``state.json``
+    Rewritten atomically (temp file + rename) whenever something changes::
+
+        {"status": "running", "step": 3, "total_steps": 30, "trained_tokens": 4096,
+         "estimated_finish": 1732212400, "error": null,
+         "checkpoints": [{"step": 10, "path": "checkpoints/step-10",
+                          "metrics": {"step": 10, "train_loss": 1.2, ...}}],
+         "result_file": null, "model_path": null}
+
+    ``status`` is one of ``running``, ``succeeded``, ``failed``, ``cancelled``, ``paused``.
+    ``error`` is ``{"code": ..., "message": ...}`` on failure. ``checkpoints`` lists at most
+    the last 3 (older folders are deleted). Paths are relative to the job folder. At the end
+    ``result_file`` names the step-metrics CSV (header
+    ``step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy``) and
+    ``model_path`` the final weights/adapter folder.
+
+``control.json``
+    Written by the server, read by the trainer between steps: ``{"action": "cancel"}`` or
+    ``{"action": "pause"}``. On pause the trainer saves a checkpoint of the current step,
+    sets ``status: paused`` and exits; the server later starts it again with
+    ``resume_from`` set. On cancel it sets ``status: cancelled`` and exits.
+
+If the process dies without writing a final status, the executor reports ``failed`` with
+the reason (exit code, last lines of stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class ExecutorError(Exception):
+    """A request the executor cannot serve; the API turns it into a 400 with this message."""
+
+    def __init__(self, message: str, code: str = "invalid_request", param: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+
+
+@dataclass
+class TrainerSpec:
+    """Everything a trainer needs to run one job; serialised as ``spec.json``."""
+
+    job_id: str
+    base_model: str  #: the base model's name as the API knows it
+    training_file: str  #: absolute path of the training JSONL
+    output_dir: str  #: absolute path of the job folder
+    n_epochs: int
+    batch_size: int
+    learning_rate_multiplier: float
+    seed: int
+    method: Literal["supervised", "dpo"] = "supervised"
+    beta: float | None = None  #: DPO only
+    validation_file: str | None = None
+    model_path: str | None = None  #: resolved local weights (folder or .gguf); None for sim
+    init_adapter: str | None = None  #: continue from this fine-tuned adapter folder
+    resume_from: str | None = None  #: checkpoint folder to resume from (after pause/restart)
+    fine_tuned_model: str | None = None  #: the model id the job will produce
+    lora: bool = True  #: False: full fine-tuning
+    precision: Literal["fp32", "bf16"] = "fp32"
+    device: str = "auto"
+    #: executor-specific options, e.g. for sim: {"seconds_per_step": 0.05,
+    #: "fail_at_step": 5, "fail_reason": "..."}
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainerSpec:
+        return cls(**json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainerSpec:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+@dataclass
+class BaseModelInfo:
+    """A base model an executor can fine-tune and serve."""
+
+    id: str
+    owned_by: str
+    created: int = 0
+    path: str | None = None  #: local weights, when the executor has them
+
+
+@dataclass
+class GenerationRequest:
+    """A chat or legacy completion request, already validated by the API layer.
+
+    Stop sequences are *not* the executor's concern: the server cuts the text at the first
+    stop sequence and closes the iterator. Executors should still stop early when the
+    iterator is closed (``GeneratorExit``).
+    """
+
+    model: str  #: the id the client asked for
+    base_model: str
+    model_path: str | None = None
+    adapter_path: str | None = None  #: fine-tuned model or checkpoint adapter folder
+    messages: list[dict[str, Any]] | None = None  #: chat completions
+    prompt: str | None = None  #: legacy completions
+    max_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    n: int = 1
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+@dataclass
+class TokenDelta:
+    """One piece of generated text for choice ``index``.
+
+    The last delta of each choice has ``finish_reason`` set (``"stop"`` for end of text,
+    ``"length"`` when ``max_tokens`` was reached) and may have empty ``text``.
+    """
+
+    index: int
+    text: str
+    logprob: float | None = None
+    top_logprobs: list[tuple[str, float]] | None = None
+    finish_reason: Literal["stop", "length"] | None = None
+
+
+@dataclass
+class Generation:
+    """What ``Executor.generate`` returns: prompt token count and the streamed deltas."""
+
+    prompt_tokens: int
+    deltas: Iterator[TokenDelta]
+
+
+@dataclass
+class JobState:
+    """The parsed ``state.json`` of a job folder."""
+
+    status: str = "running"
+    step: int = 0
+    total_steps: int = 0
+    trained_tokens: int = 0
+    estimated_finish: int | None = None
+    error: dict[str, Any] | None = None
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    result_file: str | None = None
+    model_path: str | None = None
+
+    @classmethod
+    def read(cls, job_dir: str | os.PathLike[str]) -> JobState | None:
+        """The state in ``job_dir``, or None when the trainer has not written one yet."""
+        try:
+            raw = json.loads((Path(job_dir) / "state.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def write(self, job_dir: str | os.PathLike[str]) -> None:
+        """Write atomically: readers never see a half-written file."""
+        write_json_atomic(Path(job_dir) / "state.json", asdict(self))
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temp file in the same folder + rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Executor(ABC):
+    """Runs training jobs and generation for ``fttui serve``."""
+
+    #: short name used by ``fttui serve --executor NAME``
+    name: ClassVar[str]
+    #: ``owned_by`` of the models it serves
+    owned_by: ClassVar[str]
+
+    @abstractmethod
+    def base_models(self) -> list[BaseModelInfo]:
+        """Base models available for fine-tuning and chat on this executor."""
+
+    @abstractmethod
+    def check(self, spec: TrainerSpec) -> None:
+        """Raise ``ExecutorError`` (a 400 for the client) when ``spec`` cannot run here:
+        unknown base model, torch missing, DPO unsupported... Called before the job is made."""
+
+    @abstractmethod
+    def start(self, spec: TrainerSpec) -> None:
+        """Start (or resume, when ``spec.resume_from`` is set) training without blocking.
+        ``spec.output_dir`` exists and holds ``spec.json``."""
+
+    @abstractmethod
+    def stop(self, job_id: str, action: Literal["cancel", "pause"]) -> None:
+        """Ask a running job to cancel or pause (writes ``control.json``); returns at once.
+        Must make the job reach a final/paused state within a few seconds, forcibly if need be."""
+
+    @abstractmethod
+    def state(self, spec: TrainerSpec) -> JobState | None:
+        """The job's current state; reports ``failed`` with a reason if the worker died."""
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Answer a prompt with a base model, fine-tuned model or checkpoint."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Stop every running job (server shutdown). Jobs come back as failed or resumable."""
