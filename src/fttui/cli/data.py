@@ -1,22 +1,65 @@
-"""`fttui data` — placeholder until its issue lands (see the issue list)."""
+"""`fttui` (no command) opens the app; `fttui data FILE` opens it on the Data pane with FILE.
+
+Textual is imported only inside the functions, so ``fttui --help`` stays instant.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+PANE_CHOICES = ("data", "jobs", "metrics", "playground")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="(not yet built)")
+    p = sub.add_parser(
+        "data",
+        help="open the app on a training file (preview, findings, stats, prepare)",
+        description="Open the app on the Data pane with FILE loaded.",
+    )
+    p.add_argument("file", metavar="FILE", help="a training file (JSONL, CSV, XLSX, ...)")
+    from fttui.cli import add_provider_options
+
+    add_provider_options(p)
+    p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                   help="disable cancel, create and delete")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from fttui.cli.common import CliError
 
-    raise CliError("'fttui data' is not built yet", exit_code=2)
+    path = Path(args.file).expanduser()
+    if not path.exists():
+        raise CliError(f"no such file: {args.file}", exit_code=2)
+    if path.is_dir():
+        raise CliError(f"{args.file} is a folder, not a training file", exit_code=2)
+    return _launch(args, data_file=str(path), initial_pane="data")
 
 
 def run_app(args: argparse.Namespace) -> int:
+    """Bare ``fttui``: the app on the Jobs pane."""
+    return _launch(args, data_file=None, initial_pane=None)
+
+
+def _launch(args: argparse.Namespace, *, data_file: str | None, initial_pane: str | None) -> int:
+    import sys
+
     from fttui.cli.common import CliError
 
-    raise CliError("the app is not built yet", exit_code=2)
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise CliError(
+            "the app needs a terminal; use the commands (fttui --help) in scripts", exit_code=2
+        )
+    from fttui.tui.app import FtApp
+
+    app = FtApp(
+        profile=getattr(args, "profile", None),
+        base_url=getattr(args, "base_url", None),
+        api_key=getattr(args, "api_key", None),
+        data_file=data_file,
+        read_only=bool(getattr(args, "read_only", False)),
+        initial_pane=initial_pane,
+    )
+    app.run()
+    return int(app.return_code or 0)

@@ -1,16 +1,371 @@
-"""`fttui jobs` — placeholder until its issue lands (see the issue list)."""
+"""`fttui jobs` — list, show, follow, create, cancel, pause and resume fine-tuning jobs."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from fttui.cli.apicommon import (
+    ProgressBar,
+    add_json,
+    add_provider_options,
+    client_from_args,
+    confirm,
+    dump,
+    fmt_num,
+    fmt_time,
+    follow_events,
+    handles_api_errors,
+    is_tty,
+    json_line,
+    parse_metadata,
+    print_rows,
+    warn,
+)
+from fttui.cli.common import CliError, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("jobs", help="(not yet built)")
-    p.set_defaults(func=run)
+    p = sub.add_parser("jobs", help="list, follow, create and manage fine-tuning jobs",
+                       description="Fine-tuning jobs on the current provider.")
+    add_provider_options(p)
+    jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION")
+    p.set_defaults(func=_no_action(p))
+
+    q = jsub.add_parser("list", help="list jobs, newest first")
+    add_provider_options(q)
+    q.add_argument("--status", help="only jobs in this status (comma-separated list allowed)")
+    q.add_argument("--limit", type=int, default=None, help="at most N jobs (default: all)")
+    add_json(q)
+    q.set_defaults(func=cmd_list)
+
+    q = jsub.add_parser("show", help="status, model, files, hyperparameters, checkpoints")
+    add_provider_options(q)
+    q.add_argument("job_id", metavar="ID")
+    add_json(q)
+    q.set_defaults(func=cmd_show)
+
+    q = jsub.add_parser("events", help="a job's events, oldest first (--follow: live)")
+    add_provider_options(q)
+    q.add_argument("job_id", metavar="ID")
+    q.add_argument("--follow", "-f", action="store_true",
+                   help="keep printing new events until the job ends; exit with its outcome")
+    q.add_argument("--limit", type=int, default=None, help="only the newest N events")
+    q.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    add_json(q)
+    q.set_defaults(func=cmd_events)
+
+    q = jsub.add_parser("create", help="lint, upload and start a fine-tuning job")
+    add_provider_options(q)
+    q.add_argument("--model", required=True, help="base model or ft:... to continue from")
+    q.add_argument("--training-file", required=True, metavar="PATH|FILE_ID")
+    q.add_argument("--validation-file", metavar="PATH|FILE_ID")
+    q.add_argument("--epochs", type=int, dest="n_epochs")
+    q.add_argument("--batch-size", type=int)
+    q.add_argument("--lr-multiplier", type=float, dest="learning_rate_multiplier")
+    q.add_argument("--method", choices=["supervised", "dpo"])
+    q.add_argument("--beta", type=float, help="DPO beta")
+    q.add_argument("--suffix")
+    q.add_argument("--seed", type=int)
+    q.add_argument("--metadata", action="append", metavar="KEY=VALUE", help="repeatable")
+    q.add_argument("--wandb-project", help="report to Weights & Biases (provider-side)")
+    q.add_argument("--force", action="store_true", help="create even if the linter finds errors")
+    q.add_argument("--wait", action="store_true",
+                   help="follow the job's events until it ends; exit with its outcome")
+    add_json(q)
+    q.set_defaults(func=cmd_create)
+
+    for name, helptext in (("cancel", "cancel a job"), ("pause", "pause a running job"),
+                           ("resume", "resume a paused job")):
+        q = jsub.add_parser(name, help=helptext)
+        add_provider_options(q)
+        q.add_argument("job_id", metavar="ID")
+        if name == "cancel":
+            q.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+        add_json(q)
+        q.set_defaults(func=cmd_action, action=name)
+
+    q = jsub.add_parser("checkpoints", help="a job's checkpoints (usable model ids)")
+    add_provider_options(q)
+    q.add_argument("job_id", metavar="ID")
+    add_json(q)
+    q.set_defaults(func=cmd_checkpoints)
+
+    q = jsub.add_parser("metrics", help="training metrics (sparklines; --csv for data)")
+    add_provider_options(q)
+    q.add_argument("job_id", metavar="ID")
+    q.add_argument("--csv", action="store_true", help="print the metrics as CSV")
+    q.add_argument("--source", choices=["auto", "events", "result_file"], default="auto",
+                   help="events, the result CSV, or the CSV when there is one (default)")
+    add_json(q)
+    q.set_defaults(func=cmd_metrics)
 
 
-def run(args: argparse.Namespace) -> int:
-    from fttui.cli.common import CliError
+def _no_action(parser: argparse.ArgumentParser):
+    def run(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
 
-    raise CliError("'fttui jobs' is not built yet", exit_code=2)
+    return run
+
+
+@handles_api_errors
+def cmd_list(args: argparse.Namespace) -> int:
+    from fttui.api.jobs import iter_jobs, job_summary
+
+    if args.limit is not None and args.limit < 0:
+        raise CliError("--limit must be >= 0", exit_code=2)
+    _, client = client_from_args(args)
+    jobs = iter_jobs(client, status=args.status, limit=args.limit)
+    if args.json:
+        print_json([job_summary(j) for j in jobs])
+        return 0
+    header = ("ID", "STATUS", "MODEL", "FINE-TUNED MODEL", "CREATED")
+    fmt = "{:<32}  {:<16}  {:<28}  {:<40}  {}"
+    n = 0
+    for job in jobs:
+        if n == 0:
+            print(fmt.format(*header))
+        s = job_summary(job)
+        print(fmt.format(s["id"], s["status"], s["model"] or "-", s["fine_tuned_model"] or "-",
+                         fmt_time(s["created_at"])))
+        n += 1
+    if n == 0:
+        warn("no jobs" + (f" with status {args.status}" if args.status else ""))
+    return 0
+
+
+@handles_api_errors
+def cmd_show(args: argparse.Namespace) -> int:
+    from fttui.api.jobs import get_job, iter_checkpoints, job_summary
+
+    _, client = client_from_args(args)
+    job = get_job(client, args.job_id)
+    summary = job_summary(job)
+    checkpoints = [dump(c) for c in iter_checkpoints(client, args.job_id)]
+    checkpoints.sort(key=lambda c: c.get("step_number") or 0)
+    if args.json:
+        print_json({**summary, "checkpoints": checkpoints})
+        return 0
+    rows = [
+        ("id", summary["id"]),
+        ("status", summary["status"]),
+        ("model", summary["model"]),
+        ("fine-tuned model", summary["fine_tuned_model"] or "-"),
+        ("method", summary["method"] or "supervised"),
+        ("training file", summary["training_file"] or "-"),
+        ("validation file", summary["validation_file"] or "-"),
+        ("hyperparameters", ", ".join(f"{k}={v}" for k, v in summary["hyperparameters"].items()) or "-"),
+        ("trained tokens", fmt_num(summary["trained_tokens"])),
+        ("suffix", summary["suffix"] or "-"),
+        ("seed", fmt_num(summary["seed"]) if summary["seed"] is not None else "-"),
+        ("created", fmt_time(summary["created_at"])),
+        ("finished", fmt_time(summary["finished_at"])),
+    ]
+    if summary["estimated_finish"] and not summary["finished_at"]:
+        rows.append(("estimated finish", fmt_time(summary["estimated_finish"])))
+    if summary["metadata"]:
+        rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in summary["metadata"].items())))
+    if summary["error"]:
+        err = summary["error"]
+        rows.append(("error", f"{err.get('code')}: {err.get('message')}"))
+    rows.append(("result files", ", ".join(summary["result_files"]) or "-"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    if checkpoints:
+        print(f"checkpoints ({len(checkpoints)}):")
+        for cp in checkpoints:
+            m = cp.get("metrics") or {}
+            loss = m.get("train_loss")
+            vloss = m.get("valid_loss") or m.get("full_valid_loss")
+            bits = [f"step {cp.get('step_number')}", cp.get("fine_tuned_model_checkpoint", "?")]
+            if loss is not None:
+                bits.append(f"train_loss={loss:.4g}")
+            if vloss is not None:
+                bits.append(f"valid_loss={vloss:.4g}")
+            print("  " + "  ".join(str(b) for b in bits))
+    else:
+        print("checkpoints: -")
+    return 0
+
+
+@handles_api_errors
+def cmd_events(args: argparse.Namespace) -> int:
+    from fttui.api.events import EventFollower, event_line
+
+    if args.limit is not None and args.limit < 0:
+        raise CliError("--limit must be >= 0", exit_code=2)
+    _, client = client_from_args(args)
+    if args.follow:
+        if args.limit is not None:
+            follower = EventFollower(client, args.job_id)
+            for ev in follower.iter_new(limit=args.limit):
+                json_line(ev) if args.json else print(event_line(ev), flush=True)
+            return _follow_rest(client, args, follower)
+        return follow_events(client, args.job_id, as_json=args.json, interval=args.interval)
+    follower = EventFollower(client, args.job_id)
+    n = 0
+    for ev in follower.iter_new(limit=args.limit):
+        if args.json:
+            json_line(ev)
+        else:
+            print(event_line(ev))
+        n += 1
+    if n == 0 and not args.json:
+        warn(f"no events for {args.job_id}")
+    return 0
+
+
+def _follow_rest(client, args: argparse.Namespace, follower) -> int:
+    from fttui.api.events import event_line
+    from fttui.cli.apicommon import job_exit_code
+
+    def on_error(err, delay: float) -> None:
+        warn(f"{err} — retrying in {delay:.1f}s")
+
+    for ev in follower.follow(interval=args.interval, on_error=on_error):
+        json_line(ev) if args.json else print(event_line(ev), flush=True)
+    status = getattr(follower, "final_status", None)
+    if not args.json:
+        warn(f"job {args.job_id} {status}")
+    return job_exit_code(status)
+
+
+@handles_api_errors
+def cmd_create(args: argparse.Namespace) -> int:
+    from fttui.api.errors import ApiError
+    from fttui.api.jobs import create_job, job_summary
+
+    metadata = parse_metadata(args.metadata)
+    provider, client = client_from_args(args)
+    if args.suffix and provider.kind == "bedrock":
+        warn("Bedrock does not take a suffix; it is ignored")
+        args.suffix = None
+    bar = ProgressBar()
+    try:
+        job = create_job(
+            client, model=args.model, training_file=args.training_file,
+            validation_file=args.validation_file, n_epochs=args.n_epochs,
+            batch_size=args.batch_size, learning_rate_multiplier=args.learning_rate_multiplier,
+            method=args.method, beta=args.beta, suffix=args.suffix, seed=args.seed,
+            metadata=metadata, wandb_project=args.wandb_project, force=args.force,
+            progress=bar,
+        )
+    except ApiError as err:
+        bar.finish()
+        if err.kind == "lint" and err.report is not None and not args.json:
+            for f in list(getattr(err.report, "errors", []) or [])[:10]:
+                line = getattr(f, "line", None)
+                where = f"line {line}: " if line else ""
+                print(f"  {getattr(f, 'code', '?')}: {where}{getattr(f, 'message', '')}",
+                      file=sys.stderr)
+        raise
+    bar.finish()
+    if args.json:
+        if not args.wait:
+            print_json(job_summary(job))
+            return 0
+    else:
+        print(f"created {job.id} ({job.status}) on {job.model}")
+        if job.training_file:
+            print(f"training file {job.training_file}"
+                  + (f", validation file {job.validation_file}" if job.validation_file else ""))
+    if args.wait:
+        code = follow_events(client, job.id, as_json=args.json)
+        if not args.json:
+            from fttui.api.jobs import get_job
+
+            final = get_job(client, job.id)
+            if final.fine_tuned_model:
+                print(f"fine-tuned model: {final.fine_tuned_model}")
+        return code
+    if not args.json:
+        print(f"follow it with: fttui jobs events {job.id} --follow")
+    return 0
+
+
+@handles_api_errors
+def cmd_action(args: argparse.Namespace) -> int:
+    from fttui.api import jobs as J
+
+    _, client = client_from_args(args)
+    if args.action == "cancel":
+        if not confirm_cancel(client, args):
+            warn("not cancelled")
+            return 1
+        job = J.cancel_job(client, args.job_id)
+    elif args.action == "pause":
+        job = J.pause_job(client, args.job_id)
+    else:
+        job = J.resume_job(client, args.job_id)
+    if args.json:
+        print_json(J.job_summary(job))
+    else:
+        print(f"{job.id} {job.status}")
+    return 0
+
+
+def confirm_cancel(client, args: argparse.Namespace) -> bool:
+    if args.yes or not (is_tty(sys.stdin) and is_tty(sys.stderr)):
+        return True
+    from fttui.api.jobs import get_job
+
+    job = get_job(client, args.job_id)
+    return confirm(f"Cancel {job.id} ({job.model}, {job.status})?", assume_yes=False)
+
+
+@handles_api_errors
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from fttui.api.jobs import iter_checkpoints
+
+    _, client = client_from_args(args)
+    cps = [dump(c) for c in iter_checkpoints(client, args.job_id)]
+    cps.sort(key=lambda c: c.get("step_number") or 0)
+    if args.json:
+        print_json(cps)
+        return 0
+    if not cps:
+        warn(f"no checkpoints for {args.job_id}")
+        return 0
+    rows = []
+    for cp in cps:
+        m = cp.get("metrics") or {}
+        rows.append((cp.get("step_number"), cp.get("fine_tuned_model_checkpoint"),
+                     fmt_num(m.get("train_loss")),
+                     fmt_num(m.get("valid_loss") if m.get("valid_loss") is not None else m.get("full_valid_loss")),
+                     fmt_time(cp.get("created_at"))))
+    print_rows(rows, ("STEP", "MODEL", "TRAIN LOSS", "VALID LOSS", "CREATED"))
+    return 0
+
+
+@handles_api_errors
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from fttui.api.metrics import fetch_job_metrics, sparkline
+
+    _, client = client_from_args(args)
+    ms = fetch_job_metrics(client, args.job_id, prefer=args.source)
+    if args.csv:
+        sys.stdout.write(ms.to_csv())
+        return 0
+    if args.json:
+        print_json(ms.to_dict())
+        return 0
+    if not ms:
+        warn(f"no metrics yet for {args.job_id}")
+        return 0
+    names = ms.names()
+    width = max(len(n) for n in names)
+    tty = is_tty()
+    total = f" of {ms.total_steps}" if ms.total_steps else ""
+    print(f"{args.job_id}: metrics from {ms.source.replace('_', ' ')}, "
+          f"last step {ms.last_step()}{total}")
+    for name in names:
+        last, low, steps = ms.last(name), ms.min(name), ms.steps(name)
+        agg = "min" if "loss" in name else "max"
+        best = low if agg == "min" else ms.max(name)
+        line = f"{name:<{width}}  last {last:.4g}  {agg} {best:.4g}  ({steps} points)"
+        if tty:
+            line = f"{name:<{width}}  {sparkline(ms.values(name), 40):<40}  " + line[width + 2:]
+        print(line)
+    return 0

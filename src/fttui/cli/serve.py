@@ -1,4 +1,4 @@
-"""`fttui serve` — placeholder until its issue lands (see the issue list)."""
+"""`fttui serve` — a local OpenAI-compatible fine-tuning server."""
 
 from __future__ import annotations
 
@@ -6,11 +6,69 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="(not yet built)")
+    p = sub.add_parser(
+        "serve",
+        help="run a local OpenAI-compatible fine-tuning server",
+        description=(
+            "Run a local server that speaks OpenAI's fine-tuning REST API (files, uploads, "
+            "jobs, events, checkpoints, models, chat and legacy completions), so the openai "
+            "SDK and `fttui` work against it through a base URL. Prints the base URL and the "
+            "key to use."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; a non-loopback address "
+                        "needs --token)")
+    p.add_argument("--port", type=int, default=8765,
+                   help="port (default 8765; 0 picks a free one, written to server.json)")
+    p.add_argument("--data-dir", default=None,
+                   help="where files, jobs and the database live (default: fttui's data dir)")
+    p.add_argument("--executor", choices=("torch", "sim", "auto"), default="torch",
+                   help="torch: real LoRA training; sim: fast labelled simulation; auto: torch "
+                        "when installed, else sim (default torch)")
+    p.add_argument("--token", default=None,
+                   help="the API key clients must send (default: generated once, stored 0600 "
+                        "in <data-dir>/api_key)")
+    p.add_argument("--base-model", action="append", default=[], metavar="NAME=PATH",
+                   help="offer a local model (HF folder or .gguf) as base model NAME; repeatable")
+    p.add_argument("--faults", default=None, metavar="SPEC",
+                   help="inject faults, e.g. 500=0.3,429=0.2,slow=0.1,drop=0.05")
+    p.add_argument("--faults-seed", type=int, default=None, metavar="N",
+                   help="seed of the fault draws (reproducible runs)")
+    p.add_argument("--max-upload-mb", type=float, default=512, metavar="N",
+                   help="largest file accepted by POST /v1/files (default 512)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from fttui.cli.common import CliError
+    from pathlib import Path
 
-    raise CliError("'fttui serve' is not built yet", exit_code=2)
+    from fttui import paths
+    from fttui.cli.common import CliError
+    from fttui.server.faults import parse_faults
+    from fttui.server.runner import ServeError, ServeOptions, serve
+
+    base_models: dict[str, str] = {}
+    for item in args.base_model:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path or ":" in name:
+            raise CliError(f"--base-model {item!r}: use NAME=PATH (NAME without ':')", 2)
+        base_models[name] = str(Path(path).expanduser().resolve())
+    try:
+        faults = parse_faults(args.faults) if args.faults else {}
+    except ValueError as exc:
+        raise CliError(f"--faults: {exc}", 2) from None
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port {args.port}: use 0 to 65535", 2)
+    if args.max_upload_mb <= 0:
+        raise CliError("--max-upload-mb must be above 0", 2)
+    options = ServeOptions(
+        host=args.host, port=args.port,
+        data_dir=Path(args.data_dir) if args.data_dir else paths.data_dir(),
+        executor=args.executor, token=args.token, base_models=base_models, faults=faults,
+        faults_seed=args.faults_seed, max_upload_mb=args.max_upload_mb,
+    )
+    try:
+        return serve(options)
+    except ServeError as exc:
+        raise CliError(str(exc), 2) from None

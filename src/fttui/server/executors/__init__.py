@@ -1,1 +1,71 @@
-"""fttui.server.executors."""
+"""Executors: what actually trains and answers for ``fttui serve`` (see ``base.py``).
+
+``get_executor`` picks one by name; ``torch`` is imported lazily so the server starts fast
+and works (with ``sim``) where PyTorch is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from fttui.server.executors.base import Executor
+
+EXECUTOR_NAMES = ("torch", "sim", "auto")
+TORCH_REQUIREMENTS = ("torch", "transformers", "peft")
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor asked for cannot run here; the message says what to do instead."""
+
+
+def torch_missing() -> list[str]:
+    """The packages of ``fttui[local]`` that are not installed (checked without importing)."""
+    return [name for name in TORCH_REQUIREMENTS if importlib.util.find_spec(name) is None]
+
+
+def resolve_name(name: str) -> str:
+    """``auto`` → ``torch`` when torch, transformers and peft are installed, else ``sim``."""
+    if name != "auto":
+        return name
+    built = importlib.util.find_spec("fttui.server.executors.torch_executor") is not None
+    return "torch" if built and not torch_missing() else "sim"
+
+
+def get_executor(
+    name: str, *, data_dir: str | os.PathLike[str], base_models: dict[str, str]
+) -> Executor:
+    """The executor called ``name`` (``torch``, ``sim`` or ``auto``), ready to serve.
+
+    ``base_models`` maps API names to local weights (``--base-model NAME=PATH``). Raises
+    ``ExecutorUnavailable`` with a one-line remedy when it cannot run here.
+    """
+    name = resolve_name(name)
+    if name == "sim":
+        from fttui.server.executors.sim import SimExecutor
+
+        return SimExecutor(data_dir=Path(data_dir), base_models=base_models)
+    if name == "torch":
+        missing = torch_missing()
+        if missing:
+            raise ExecutorUnavailable(
+                f"the torch executor needs {', '.join(missing)}: pip install 'fttui[local]', "
+                "or run with --executor sim"
+            )
+        try:
+            module = importlib.import_module("fttui.server.executors.torch_executor")
+        except ModuleNotFoundError as exc:
+            if exc.name != "fttui.server.executors.torch_executor":
+                raise ExecutorUnavailable(
+                    f"the torch executor could not load ({exc}): pip install 'fttui[local]', "
+                    "or run with --executor sim"
+                ) from exc
+            raise ExecutorUnavailable(
+                "the torch executor is not part of this build yet; run with --executor sim"
+            ) from exc
+        return module.TorchExecutor(data_dir=data_dir, base_models=base_models)
+    raise ExecutorUnavailable(f"unknown executor {name!r}: choose torch, sim or auto")
+
+
+__all__ = ["EXECUTOR_NAMES", "ExecutorUnavailable", "get_executor", "resolve_name", "torch_missing"]

@@ -32,6 +32,8 @@ executor — or the trainer process it starts — writes:
          "result_file": null, "model_path": null}
 
     ``status`` is one of ``running``, ``succeeded``, ``failed``, ``cancelled``, ``paused``.
+    On pause, ``resume_checkpoint`` may name the folder saved for the pause (it need not be
+    listed in ``checkpoints``, which holds the epoch-end checkpoints the API shows).
     ``error`` is ``{"code": ..., "message": ...}`` on failure. ``checkpoints`` lists at most
     the last 3 (older folders are deleted). Paths are relative to the job folder. At the end
     ``result_file`` names the step-metrics CSV (header
@@ -46,6 +48,13 @@ executor — or the trainer process it starts — writes:
 
 If the process dies without writing a final status, the executor reports ``failed`` with
 the reason (exit code, last lines of stderr).
+
+Before it (re)starts a job, the server removes any ``control.json`` and, when resuming,
+rewrites ``state.json`` with ``status: running`` (keeping the other fields), so a stale
+``paused`` is never read as the new run's state. Job metadata keys prefixed with the
+executor's name (``sim_seconds_per_step``, ``torch_precision``...) reach the executor as
+``TrainerSpec.options`` without the prefix, their string values parsed as JSON when they
+parse (``"0.01"`` → ``0.01``, ``"3"`` → ``3``, ``"true"`` → ``True``).
 """
 
 from __future__ import annotations
@@ -180,6 +189,9 @@ class JobState:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     result_file: str | None = None
     model_path: str | None = None
+    #: set on pause: the checkpoint folder (relative) to resume from; when absent the server
+    #: resumes from the last entry of ``checkpoints``
+    resume_checkpoint: str | None = None
 
     @classmethod
     def read(cls, job_dir: str | os.PathLike[str]) -> JobState | None:
@@ -216,6 +228,8 @@ class Executor(ABC):
     name: ClassVar[str]
     #: ``owned_by`` of the models it serves
     owned_by: ClassVar[str]
+    #: how many jobs the server runs at once on this executor; the others wait in ``queued``
+    max_concurrent_jobs: ClassVar[int] = 1
 
     @abstractmethod
     def base_models(self) -> list[BaseModelInfo]:

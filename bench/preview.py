@@ -1,0 +1,250 @@
+"""Benchmark: the Data pane's preview on a big chat JSONL stays instant.
+
+Generates a realistic chat JSONL (English, code, CJK, Cyrillic, tool calls, vision parts)
+of ``--size-mb`` (default 1024) in a temp dir — in a child process, so its memory does not
+count — then opens it in the Data pane (headless ``run_test``) and prints:
+
+- time to the first frame showing examples (from ``open_file``; budget ≤ 0.5 s),
+- time to scroll to the last example (``G``; waits for the line index; budget ≤ 5 s on
+  1 GB),
+- key-to-screen latency of ``j`` while the file is still being indexed and linted,
+- peak RSS of the process (budget ≤ 300 MB with the linter running beside the preview,
+  which keeps 8 bytes per line plus the linter's own state).
+
+    python bench/preview.py                 # 1 GB
+    python bench/preview.py --size-mb 200   # quicker
+    python bench/preview.py --no-lint       # the preview alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FIRST_FRAME_BUDGET_S = 0.5
+SCROLL_END_BUDGET_S = 5.0
+KEY_LATENCY_BUDGET_MS = 50.0
+RSS_BUDGET_MB = 300.0
+
+SYSTEMS = [
+    "You are a concise, helpful assistant.",
+    "You are a senior Python engineer. Answer with code when it helps.",
+    "Ты — вежливый помощник. Отвечай кратко.",
+    "あなたは親切なアシスタントです。",
+]
+USERS = [
+    "How do I reverse a list in Python without modifying the original?",
+    "Explain the difference between a process and a thread in two sentences.",
+    "Как приготовить борщ? Перечисли основные шаги.",
+    "東京でおすすめの観光地を三つ教えてください。",
+    "Write a SQL query that returns the ten most recent orders per customer.",
+    "What is the capital of Australia, and why isn't it Sydney?",
+]
+ANSWERS = [
+    "Use slicing: `reversed_copy = items[::-1]` returns a new list and leaves `items` as it is.",
+    "A process has its own memory space; threads share the memory of the process they "
+    "belong to, so they are cheaper to create but need care around shared state.",
+    "Нарежьте овощи, сварите бульон, добавьте свёклу, капусту и картофель, посолите и "
+    "подавайте со сметаной.",
+    "浅草寺、東京スカイツリー、明治神宮がおすすめです。",
+    "```sql\nSELECT * FROM (\n  SELECT o.*, ROW_NUMBER() OVER (PARTITION BY customer_id "
+    "ORDER BY created_at DESC) AS rn FROM orders o\n) t WHERE rn <= 10;\n```",
+    "Canberra. It was chosen as a compromise between Sydney and Melbourne in 1908.",
+]
+
+
+def example(rng: random.Random, i: int) -> dict:
+    kind = rng.random()
+    msgs: list[dict] = [{"role": "system", "content": rng.choice(SYSTEMS)}]
+    if kind < 0.1:  # tool call
+        msgs += [
+            {"role": "user", "content": f"What's the weather in city #{i}?"},
+            {"role": "assistant", "tool_calls": [{
+                "id": f"call_{i}", "type": "function",
+                "function": {"name": "get_weather", "arguments": f'{{"city": "c{i}"}}'},
+            }]},
+            {"role": "tool", "tool_call_id": f"call_{i}", "content": '{"temp_c": 21}'},
+            {"role": "assistant", "content": "It is 21 °C and sunny."},
+        ]
+        return {"messages": msgs, "tools": [{"type": "function", "function": {
+            "name": "get_weather", "parameters": {"type": "object", "properties": {
+                "city": {"type": "string"}}}}}]}
+    if kind < 0.15:  # vision
+        msgs.append({"role": "user", "content": [
+            {"type": "text", "text": "Describe this picture."},
+            {"type": "image_url", "image_url": {"url": f"https://example.com/{i}.png",
+                                                "detail": "low"}},
+        ]})
+        msgs.append({"role": "assistant", "content": "A red square on a white background."})
+        return {"messages": msgs}
+    for _ in range(rng.choice((1, 1, 2))):
+        msgs.append({"role": "user", "content": f"{rng.choice(USERS)} (#{i})"})
+        msgs.append({"role": "assistant", "content": rng.choice(ANSWERS)})
+    return {"messages": msgs}
+
+
+def generate(path: Path, size_mb: int, seed: int = 7) -> int:
+    """Write about ``size_mb`` MB of chat JSONL to ``path``; returns the number of lines."""
+    import orjson
+
+    rng = random.Random(seed)
+    target = size_mb * 1_000_000
+    written = 0
+    lines = 0
+    with open(path, "wb", buffering=8 << 20) as fh:
+        while written < target:
+            block = b"".join(
+                orjson.dumps(example(rng, lines + k)) + b"\n" for k in range(2000)
+            )
+            fh.write(block)
+            written += len(block)
+            lines += 2000
+    return lines
+
+
+def peak_rss_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+
+
+async def measure(path: Path, n_lines: int, lint: bool) -> dict[str, float]:
+    from textual.app import App
+
+    from fttui.tui.panes.data import DataPane
+
+    class Bench(App[None]):
+        def compose(self):
+            yield DataPane(id="data")
+
+    app = Bench()
+    results: dict[str, float] = {}
+
+    async def frame(pilot) -> None:
+        """Let every queued message be handled, then render a frame (what a terminal
+        would show next), without the Pilot's wait for an idle CPU."""
+        await pilot._wait_for_screen()
+        app.screen._on_timer_update()
+
+    async def key(pilot, name: str) -> None:
+        import textual.events
+
+        event = textual.events.Key(name, name if len(name) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+        await asyncio.sleep(0)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(DataPane)
+        if not lint:
+            pane._start_lint = lambda: None  # the preview alone
+        preview = pane.preview
+        t0 = time.perf_counter()
+        pane.open_file(str(path))
+        while preview.row_count == 0:
+            await asyncio.sleep(0.001)
+        await frame(pilot)  # one frame rendered with the rows
+        results["first_frame_s"] = time.perf_counter() - t0
+        if "1 " not in "".join(s.text for s in preview.render_line(0)):
+            raise SystemExit("first frame does not show line 1")
+
+        # key latency while indexing / linting
+        latencies = []
+        for _ in range(20):
+            before = preview.cursor
+            t = time.perf_counter()
+            await key(pilot, "j")
+            while preview.cursor != before + 1:
+                await asyncio.sleep(0)
+            await frame(pilot)
+            latencies.append((time.perf_counter() - t) * 1000)
+        results["key_p50_ms"] = statistics.median(latencies)
+        results["key_max_ms"] = max(latencies)
+
+        t1 = time.perf_counter()
+        await key(pilot, "G")
+        while not (preview.source.done and preview.cursor == n_lines - 1):
+            await asyncio.sleep(0.002)
+        await frame(pilot)
+        results["scroll_end_s"] = time.perf_counter() - t1
+        results["index_s"] = time.perf_counter() - t0
+        last = "".join(s.text for s in preview.render_line(preview.cursor - int(preview.scroll_y)))
+        if str(n_lines) not in last:
+            raise SystemExit(f"last frame does not show line {n_lines}: {last!r}")
+        if lint:
+            t2 = time.perf_counter()
+            while pane.report is None and pane.lint_error is None:
+                await asyncio.sleep(0.05)
+            results["lint_s"] = time.perf_counter() - t0
+            results["lint_wait_s"] = time.perf_counter() - t2
+            if pane.lint_error:
+                print(f"lint failed: {pane.lint_error}")
+    results["peak_rss_mb"] = peak_rss_mb()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--no-lint", action="store_true", help="measure the preview alone")
+    parser.add_argument("--file", help="use this JSONL instead of generating one")
+    parser.add_argument("--generate-only", metavar="PATH", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.generate_only:
+        print(generate(Path(args.generate_only), args.size_mb))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="fttui-bench-") as tmp:
+        if args.file:
+            path = Path(args.file)
+            with open(path, "rb") as fh:
+                n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(8 << 20), b""))
+        else:
+            path = Path(tmp) / "chat.jsonl"
+            t = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, __file__, "--generate-only", str(path),
+                 "--size-mb", str(args.size_mb)],
+                check=True, capture_output=True, text=True,
+            )
+            n_lines = int(out.stdout.strip())
+            print(f"generated {path.stat().st_size / 1e6:,.0f} MB, {n_lines:,} examples "
+                  f"in {time.perf_counter() - t:.1f} s")
+        size_mb = path.stat().st_size / 1e6
+        res = asyncio.run(measure(path, n_lines, lint=not args.no_lint))
+
+    def row(name: str, value: float, unit: str, budget: float | None) -> None:
+        verdict = ""
+        if budget is not None:
+            verdict = "ok" if value <= budget else "OVER BUDGET"
+            verdict = f"(budget ≤ {budget:g} {unit}: {verdict})"
+        print(f"{name:<34} {value:>10.3f} {unit:<3} {verdict}")
+
+    print(f"file: {size_mb:,.0f} MB, {n_lines:,} lines; linter {'off' if args.no_lint else 'on'}")
+    row("time to first preview frame", res["first_frame_s"], "s", FIRST_FRAME_BUDGET_S)
+    row("key-to-screen (j) median", res["key_p50_ms"], "ms", KEY_LATENCY_BUDGET_MS)
+    row("key-to-screen (j) max", res["key_max_ms"], "ms", None)
+    row("scroll to the end (G)", res["scroll_end_s"], "s", SCROLL_END_BUDGET_S)
+    row("whole file indexed", res["index_s"], "s", None)
+    if "lint_s" in res:
+        row("lint finished", res["lint_s"], "s", None)
+    row("peak RSS", res["peak_rss_mb"], "MB", RSS_BUDGET_MB)
+    over = (res["first_frame_s"] > FIRST_FRAME_BUDGET_S
+            or res["scroll_end_s"] > SCROLL_END_BUDGET_S
+            or res["key_p50_ms"] > KEY_LATENCY_BUDGET_MS
+            or res["peak_rss_mb"] > RSS_BUDGET_MB)
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    raise SystemExit(main())

@@ -1,0 +1,259 @@
+"""One exception type for every failure the API layer reports, and retry with backoff.
+
+``friendly(exc)`` turns whatever the ``openai`` SDK or ``httpx2`` raised into an
+:class:`ApiError` whose ``str()`` is one clear line (no traceback, no key).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+KINDS = (
+    "auth",
+    "permission",
+    "not_found",
+    "conflict",
+    "rate_limit",
+    "network",
+    "timeout",
+    "bad_request",
+    "provider",
+    "config",
+    "lint",
+    "cancelled",
+)
+
+_TRANSIENT = {"rate_limit", "network", "timeout"}
+
+# Anything that looks like a bearer key is masked before it reaches a message.
+_KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{2})[A-Za-z0-9_\-]{6,}")
+
+
+def _scrub(text: str) -> str:
+    text = " ".join(str(text).split())
+    text = _KEY_RE.sub(r"\1…", text)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class ApiError(Exception):
+    """A failure talking to a provider, with a ``kind`` and a one-line message."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+        report: Any = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown ApiError kind {kind!r}")
+        self.kind = kind
+        self.message = _scrub(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.code = code
+        self.report = report
+        super().__init__(self.message)
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying: rate limits, network trouble, timeouts and 5xx provider errors."""
+        if self.kind in _TRANSIENT:
+            return True
+        return self.kind == "provider" and (self.status is None or self.status >= 500)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"ApiError(kind={self.kind!r}, message={self.message!r}, status={self.status!r})"
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` / ``retry-after`` (number or HTTP date), or None."""
+    if headers is None:
+        return None
+    try:
+        value = headers.get("retry-after-ms")
+        if value is not None:
+            return max(0.0, float(value) / 1000.0)
+        value = headers.get("retry-after")
+    except Exception:
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _body_message(body: Any, fallback: str) -> tuple[str, str | None]:
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            msg = err.get("message") or fallback
+            code = err.get("code")
+            return str(msg), (str(code) if code is not None else None)
+        if isinstance(err, str):
+            return err, None
+    return fallback, None
+
+
+def friendly(exc: BaseException) -> ApiError:
+    """Convert an openai / httpx2 / OS exception into an :class:`ApiError`."""
+    if isinstance(exc, ApiError):
+        return exc
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - openai is a dependency
+        openai = None  # type: ignore[assignment]
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover
+        httpx2 = None  # type: ignore[assignment]
+
+    if openai is not None:
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            msg, code = _body_message(exc.body, exc.message)
+            headers = exc.response.headers if exc.response is not None else None
+            retry_after = parse_retry_after(headers)
+            if status == 401:
+                return ApiError("auth", f"authentication failed (401): {msg} — check the API key", status=status, code=code)
+            if status == 403:
+                return ApiError("permission", f"permission denied (403): {msg}", status=status, code=code)
+            if status == 404:
+                return ApiError("not_found", f"not found (404): {msg}", status=status, code=code)
+            if status == 409:
+                return ApiError("conflict", f"conflict (409): {msg}", status=status, code=code)
+            if status == 429:
+                wait = f" — retry in {retry_after:g}s" if retry_after is not None else ""
+                return ApiError("rate_limit", f"rate limited (429): {msg}{wait}", status=status,
+                                retry_after=retry_after, code=code)
+            if status in (408,):
+                return ApiError("timeout", f"request timed out (408): {msg}", status=status, code=code)
+            if 400 <= status < 500:
+                return ApiError("bad_request", f"request refused ({status}): {msg}", status=status, code=code)
+            return ApiError("provider", f"provider error ({status}): {msg}", status=status,
+                            retry_after=retry_after, code=code)
+        if isinstance(exc, openai.APITimeoutError):
+            return ApiError("timeout", f"request timed out: {_request_where(exc)}")
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            detail = f" ({_scrub(str(cause))})" if cause is not None and str(cause) else ""
+            return ApiError("network", f"cannot reach the provider at {_request_where(exc)}{detail}")
+        if isinstance(exc, openai.APIResponseValidationError):
+            return ApiError("provider", f"the provider sent an unexpected response: {exc.message}")
+        if isinstance(exc, openai.APIError):
+            msg, code = _body_message(exc.body, exc.message)
+            return ApiError("provider", f"provider error: {msg}", code=code)
+        if isinstance(exc, openai.OpenAIError):
+            text = str(exc)
+            if "api_key" in text.lower() or "api key" in text.lower():
+                return ApiError("config", "no API key: set OPENAI_API_KEY, use --api-key or a profile")
+            return ApiError("config", text or type(exc).__name__)
+    if httpx2 is not None:
+        if isinstance(exc, httpx2.TimeoutException):
+            return ApiError("timeout", f"request timed out ({type(exc).__name__})")
+        if isinstance(exc, httpx2.TransportError):
+            return ApiError("network", f"network error: {exc or type(exc).__name__}")
+        if isinstance(exc, httpx2.HTTPStatusError):
+            status = exc.response.status_code
+            return friendly_status(status, exc.response.text[:200], exc.response.headers)
+    if isinstance(exc, TimeoutError):
+        return ApiError("timeout", str(exc) or "timed out")
+    if isinstance(exc, ConnectionError):
+        return ApiError("network", f"network error: {exc}")
+    if isinstance(exc, FileNotFoundError):
+        return ApiError("bad_request", f"no such file: {exc.filename or exc}")
+    if isinstance(exc, OSError):
+        return ApiError("bad_request", f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    return ApiError("provider", f"{type(exc).__name__}: {exc}")
+
+
+def friendly_status(status: int, text: str, headers: Any = None) -> ApiError:
+    """An ApiError for a bare HTTP status (used where no SDK exception exists)."""
+    kind = {401: "auth", 403: "permission", 404: "not_found", 409: "conflict",
+            429: "rate_limit", 408: "timeout"}.get(status)
+    if kind is None:
+        kind = "bad_request" if 400 <= status < 500 else "provider"
+    return ApiError(kind, f"HTTP {status}: {text}", status=status,
+                    retry_after=parse_retry_after(headers))
+
+
+def _request_where(exc: Any) -> str:
+    try:
+        url = exc.request.url
+        return f"{url.scheme}://{url.host}{':' + str(url.port) if url.port else ''}"
+    except Exception:
+        return "the configured base URL"
+
+
+def backoff_delay(attempt: int, err: ApiError | None = None, *, base: float = 0.5, cap: float = 20.0) -> float:
+    """Seconds to wait before retry number ``attempt`` (0-based): Retry-After, else
+    exponential backoff with up to 25% jitter, capped at ``cap``."""
+    if err is not None and err.retry_after is not None:
+        return min(max(err.retry_after, 0.0), 120.0)
+    delay = min(cap, base * (2 ** max(0, attempt)))
+    return delay * (1 - 0.25 * random.random())
+
+
+def sleep_interruptibly(seconds: float, should_stop: Callable[[], bool] | None,
+                        sleep: Callable[[float], None] = time.sleep, step: float = 0.1) -> bool:
+    """Sleep ``seconds`` in small steps; True if ``should_stop()`` turned true."""
+    if should_stop is None:
+        sleep(seconds)
+        return False
+    deadline = time.monotonic() + seconds
+    while True:
+        if should_stop():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        sleep(min(step, left))
+
+
+def retry_call(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 4,
+    base_delay: float = 0.5,
+    max_delay: float = 20.0,
+    should_stop: Callable[[], bool] | None = None,
+    on_retry: Callable[[ApiError, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call ``fn``; retry transient failures (honouring Retry-After). Raises ApiError."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            err = friendly(exc)
+            attempt += 1
+            if not err.transient or attempt >= attempts:
+                raise err from None
+            delay = backoff_delay(attempt - 1, err, base=base_delay, cap=max_delay)
+            if on_retry is not None:
+                on_retry(err, delay)
+            if sleep_interruptibly(delay, should_stop, sleep):
+                raise ApiError("cancelled", "stopped while waiting to retry") from None

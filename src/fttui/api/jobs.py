@@ -1,0 +1,372 @@
+"""Fine-tuning jobs: list, get, cancel/pause/resume, checkpoints, and create (lint →
+upload → wait for processing → create)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from fttui.api.errors import ApiError, backoff_delay, friendly, sleep_interruptibly
+from fttui.api.files import upload_file, wait_processed
+from fttui.api.paging import iter_pages, read_call
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
+
+PhaseProgress = Callable[[str, int, int], None]
+
+
+def is_terminal(status: str | None) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except ApiError:
+        raise
+    except Exception as exc:
+        raise friendly(exc) from None
+
+
+def iter_jobs(
+    client: Any,
+    *,
+    status: str | Iterable[str] | None = None,
+    limit: int | None = None,
+    page_size: int = 100,
+) -> Iterator[Any]:
+    """Jobs newest first in one paginated pass; ``status`` filters, ``limit`` caps."""
+    wanted: set[str] | None
+    if status is None:
+        wanted = None
+    elif isinstance(status, str):
+        wanted = {s.strip() for s in status.split(",") if s.strip()}
+    else:
+        wanted = set(status)
+    if limit is not None and limit <= 0:
+        return
+    size = page_size
+    if limit is not None and wanted is None:
+        size = max(1, min(page_size, limit))
+    n = 0
+
+    def fetch(after: str | None) -> Any:
+        kwargs: dict[str, Any] = {"limit": size}
+        if after:
+            kwargs["after"] = after
+        return client.fine_tuning.jobs.list(**kwargs)
+
+    for job in iter_pages(fetch):
+        if wanted is not None and job.status not in wanted:
+            continue
+        yield job
+        n += 1
+        if limit is not None and n >= limit:
+            return
+
+
+def list_jobs(client: Any, **kwargs: Any) -> list[Any]:
+    return list(iter_jobs(client, **kwargs))
+
+
+def get_job(client: Any, job_id: str) -> Any:
+    return read_call(lambda: client.fine_tuning.jobs.retrieve(job_id))
+
+
+#: Attempts for a write (each with the client's own retries turned off).
+WRITE_ATTEMPTS = 4
+
+
+def _write(
+    client: Any,
+    do: Callable[[Any], Any],
+    *,
+    done_already: Callable[[], Any | None],
+    attempts: int = WRITE_ATTEMPTS,
+    should_stop: Callable[[], bool] | None = None,
+) -> Any:
+    """Run a non-idempotent write, retrying transient failures safely.
+
+    A 429 (or a 5xx) means the request was not carried out, so it is simply retried. After
+    an ambiguous failure (the connection dropped, a timeout) ``done_already()`` looks for
+    the effect first and returns it instead of writing twice. A refusal on a retry
+    (e.g. "already cancelled") also asks ``done_already()`` before it is reported.
+    """
+    try:
+        quiet = client.with_options(max_retries=0)
+    except Exception:
+        quiet = client
+    ambiguous = False
+    for attempt in range(attempts):
+        try:
+            return do(quiet)
+        except Exception as exc:
+            err = friendly(exc)
+            if attempt and ambiguous and err.kind in ("bad_request", "conflict"):
+                found = done_already()
+                if found is not None:
+                    return found
+            if not err.transient or attempt + 1 >= attempts:
+                raise err from None
+            if err.kind in ("network", "timeout"):
+                ambiguous = True
+                try:
+                    found = done_already()
+                except ApiError:
+                    found = None
+                if found is not None:
+                    return found
+            if sleep_interruptibly(backoff_delay(attempt, err), should_stop):
+                raise ApiError("cancelled", "stopped while waiting to retry") from None
+    raise ApiError("provider", "no attempt was made")  # pragma: no cover
+
+
+def _job_action(client: Any, job_id: str, action: str, reached: set[str]) -> Any:
+    def done_already() -> Any | None:
+        job = get_job(client, job_id)
+        return job if job.status in reached else None
+
+    return _write(client, lambda c: getattr(c.fine_tuning.jobs, action)(job_id),
+                  done_already=done_already)
+
+
+def cancel_job(client: Any, job_id: str) -> Any:
+    return _job_action(client, job_id, "cancel", {"cancelled"})
+
+
+def pause_job(client: Any, job_id: str) -> Any:
+    return _job_action(client, job_id, "pause", {"paused"})
+
+
+def resume_job(client: Any, job_id: str) -> Any:
+    return _job_action(client, job_id, "resume", {"running", "queued", "validating_files"})
+
+
+def iter_checkpoints(client: Any, job_id: str, *, page_size: int = 100) -> Iterator[Any]:
+    def fetch(after: str | None) -> Any:
+        kwargs: dict[str, Any] = {"limit": page_size}
+        if after:
+            kwargs["after"] = after
+        return client.fine_tuning.jobs.checkpoints.list(job_id, **kwargs)
+
+    yield from iter_pages(fetch)
+
+
+def _dump(obj: Any) -> Any:
+    if obj is None:
+        return None
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json", exclude_none=True)
+    return obj
+
+
+def hyperparameters_of(job: Any) -> dict[str, Any]:
+    """Hyperparameters wherever the provider put them (job or method.supervised/dpo)."""
+    out: dict[str, Any] = {}
+    hp = _dump(getattr(job, "hyperparameters", None)) or {}
+    out.update({k: v for k, v in hp.items() if v is not None})
+    method = getattr(job, "method", None)
+    if method is not None:
+        mtype = getattr(method, "type", None)
+        sub = getattr(method, mtype, None) if mtype else None
+        sub_hp = _dump(getattr(sub, "hyperparameters", None)) if sub is not None else None
+        if sub_hp:
+            out.update({k: v for k, v in sub_hp.items() if v is not None})
+    return out
+
+
+def job_summary(job: Any) -> dict[str, Any]:
+    """A JSON-ready view of a job."""
+    error = getattr(job, "error", None)
+    err = None
+    if error is not None and getattr(error, "code", None):
+        err = {"code": error.code, "message": getattr(error, "message", None),
+               "param": getattr(error, "param", None)}
+    method = getattr(job, "method", None)
+    return {
+        "id": job.id,
+        "status": job.status,
+        "model": job.model,
+        "fine_tuned_model": getattr(job, "fine_tuned_model", None),
+        "training_file": getattr(job, "training_file", None),
+        "validation_file": getattr(job, "validation_file", None),
+        "hyperparameters": hyperparameters_of(job),
+        "method": getattr(method, "type", None) if method is not None else None,
+        "trained_tokens": getattr(job, "trained_tokens", None),
+        "error": err,
+        "result_files": list(getattr(job, "result_files", None) or []),
+        "created_at": getattr(job, "created_at", None),
+        "finished_at": getattr(job, "finished_at", None),
+        "estimated_finish": getattr(job, "estimated_finish", None),
+        "suffix": getattr(job, "user_provided_suffix", None),
+        "seed": getattr(job, "seed", None),
+        "metadata": dict(getattr(job, "metadata", None) or {}),
+        "organization_id": getattr(job, "organization_id", None),
+    }
+
+
+def lint_training_file(path: str | Path, *, model: str, validation: str | Path | None = None) -> Any:
+    """Lint a local file with ``fttui.datasets.lint_path`` (None if the linter is absent)."""
+    try:
+        from fttui.datasets import lint_path
+    except ImportError:
+        return None
+    return lint_path(str(path), model=model, validation=str(validation) if validation else None)
+
+
+def _same_request(job: Any, kwargs: dict[str, Any]) -> bool:
+    if job.model != kwargs["model"] or job.training_file != kwargs["training_file"]:
+        return False
+    if kwargs.get("validation_file") and job.validation_file != kwargs["validation_file"]:
+        return False
+    if kwargs.get("suffix") and getattr(job, "user_provided_suffix", None) != kwargs["suffix"]:
+        return False
+    if kwargs.get("seed") is not None and getattr(job, "seed", None) != kwargs["seed"]:
+        return False
+    meta = kwargs.get("metadata")
+    return not meta or dict(getattr(job, "metadata", None) or {}) == meta
+
+
+def _looks_like_path(value: str) -> bool:
+    if value.startswith("file-") and not Path(value).exists():
+        return False
+    p = Path(value).expanduser()
+    return p.exists() or "/" in value or p.suffix.lower() in (".jsonl", ".json", ".csv", ".tsv", ".xlsx")
+
+
+def _lint_summary(report: Any, path: str) -> str:
+    errors = list(getattr(report, "errors", None) or [])
+    first = errors[0] if errors else None
+    where = ""
+    if first is not None:
+        line = getattr(first, "line", None)
+        where = f"; first: {getattr(first, 'code', '?')}" + (f" at line {line}" if line else "")
+        msg = getattr(first, "message", None)
+        if msg:
+            where += f": {msg}"
+    return f"{path}: {len(errors)} lint error(s){where} — fix them (fttui lint) or use --force"
+
+
+def _prepare_file(
+    client: Any, value: str, *, model: str, role: str, force: bool,
+    progress: PhaseProgress | None, should_stop: Callable[[], bool] | None,
+    processing_timeout: float,
+) -> str:
+    if not _looks_like_path(value):
+        return value
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise ApiError("bad_request", f"{role} file not found: {value}")
+    if progress is not None:
+        progress("lint", 0, 1)
+    try:
+        report = lint_training_file(path, model=model)
+    except OSError as exc:
+        raise ApiError("bad_request", f"cannot read {value}: {exc}") from None
+    if progress is not None:
+        progress("lint", 1, 1)
+    if report is not None and getattr(report, "has_errors", False) and not force:
+        raise ApiError("lint", _lint_summary(report, value), report=report)
+
+    def up(done: int, total: int) -> None:
+        if progress is not None:
+            progress("upload", done, total)
+
+    f = upload_file(client, path, progress=up, should_stop=should_stop)
+    if progress is not None:
+        progress("processing", 0, 1)
+    wait_processed(client, f.id, timeout=processing_timeout, should_stop=should_stop)
+    if progress is not None:
+        progress("processing", 1, 1)
+    return f.id
+
+
+def create_job(
+    client: Any,
+    *,
+    model: str,
+    training_file: str,
+    validation_file: str | None = None,
+    n_epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate_multiplier: float | None = None,
+    method: str | None = None,
+    beta: float | None = None,
+    suffix: str | None = None,
+    seed: int | None = None,
+    metadata: dict[str, str] | None = None,
+    wandb_project: str | None = None,
+    force: bool = False,
+    progress: PhaseProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    processing_timeout: float = 600.0,
+) -> Any:
+    """Create a job; local paths are linted, uploaded and waited on first."""
+    if metadata is not None and len(metadata) > 16:
+        raise ApiError("bad_request", "metadata takes at most 16 key/value pairs")
+    if suffix is not None and not (1 <= len(suffix) <= 64):
+        raise ApiError("bad_request", "suffix must be 1-64 characters")
+    if seed is not None and not (0 <= seed <= 2_147_483_647):
+        raise ApiError("bad_request", "seed must be between 0 and 2147483647")
+    if n_epochs is not None and not (1 <= n_epochs <= 50):
+        raise ApiError("bad_request", "epochs must be between 1 and 50")
+    if batch_size is not None and not (1 <= batch_size <= 256):
+        raise ApiError("bad_request", "batch size must be between 1 and 256")
+    if learning_rate_multiplier is not None and learning_rate_multiplier <= 0:
+        raise ApiError("bad_request", "learning rate multiplier must be > 0")
+    train_id = _prepare_file(client, training_file, model=model, role="training", force=force,
+                             progress=progress, should_stop=should_stop,
+                             processing_timeout=processing_timeout)
+    valid_id = None
+    if validation_file:
+        valid_id = _prepare_file(client, validation_file, model=model, role="validation",
+                                 force=force, progress=progress, should_stop=should_stop,
+                                 processing_timeout=processing_timeout)
+    hp: dict[str, Any] = {}
+    if n_epochs is not None:
+        hp["n_epochs"] = n_epochs
+    if batch_size is not None:
+        hp["batch_size"] = batch_size
+    if learning_rate_multiplier is not None:
+        hp["learning_rate_multiplier"] = learning_rate_multiplier
+    kwargs: dict[str, Any] = {"model": model, "training_file": train_id}
+    if valid_id:
+        kwargs["validation_file"] = valid_id
+    if (method and method != "supervised") or beta is not None:
+        mtype = method or "dpo"
+        mhp = dict(hp)
+        if beta is not None:
+            mhp["beta"] = beta
+        kwargs["method"] = {"type": mtype, mtype: {"hyperparameters": mhp} if mhp else {}}
+    elif method == "supervised":
+        kwargs["method"] = {"type": "supervised",
+                            "supervised": {"hyperparameters": hp} if hp else {}}
+    elif hp:
+        kwargs["hyperparameters"] = hp
+    if suffix:
+        kwargs["suffix"] = suffix
+    if seed is not None:
+        kwargs["seed"] = seed
+    if metadata:
+        kwargs["metadata"] = {str(k): str(v) for k, v in metadata.items()}
+    if wandb_project:
+        kwargs["integrations"] = [{"type": "wandb", "wandb": {"project": wandb_project}}]
+    if progress is not None:
+        progress("create", 0, 1)
+    since = int(time.time()) - 2
+
+    def done_already() -> Any | None:
+        # After a dropped connection: did the provider create it anyway?
+        for job in iter_jobs(client, limit=20):
+            if (job.created_at or 0) >= since and _same_request(job, kwargs):
+                return job
+        return None
+
+    job = _write(client, lambda c: c.fine_tuning.jobs.create(**kwargs), done_already=done_already,
+                 should_stop=should_stop)
+    if progress is not None:
+        progress("create", 1, 1)
+    return job

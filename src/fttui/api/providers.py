@@ -1,0 +1,578 @@
+"""Which provider to talk to, with which key, and a client with deliberate timeouts.
+
+Precedence (``resolve_provider``): ``--profile`` (explicit ``--base-url``/``--api-key``
+override its values) > ``--base-url``/``--api-key`` alone > ``OPENAI_BASE_URL`` /
+``OPENAI_API_KEY`` > the config's ``default_profile`` > ``local`` (our ``fttui serve``,
+started on demand). Keys never appear in ``repr``, logs or messages: ``masked_key`` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fttui import paths
+from fttui.api.errors import ApiError
+from fttui.config import PROFILE_KINDS, Config, ConfigError, ProfileConfig, load_config
+
+__all__ = [
+    "PROFILE_KINDS",
+    "LocalServer",
+    "Provider",
+    "connect",
+    "ensure_local_server",
+    "list_providers",
+    "make_client",
+    "mask_key",
+    "resolve_provider",
+]
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+NEBIUS_BASE_URL = "https://api.tokenfactory.nebius.com/v1/"
+BEDROCK_BASE_URL = "https://bedrock-mantle.{region}.api.aws/v1"
+
+#: Default connect / read timeouts (seconds) — the SDK's default read timeout is 600 s.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+MAX_RETRIES = 2
+
+#: Environment variables a built-in profile reads its key from, in order.
+KEY_ENVS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "azure": ("AZURE_OPENAI_API_KEY",),
+    "bedrock": ("AWS_BEARER_TOKEN_BEDROCK", "BEDROCK_API_KEY"),
+    "nebius": ("NEBIUS_API_KEY",),
+    "custom": ("OPENAI_API_KEY",),
+    "local": (),
+}
+
+
+def mask_key(key: str | None) -> str:
+    """A key safe to show: its prefix and last 4 characters, never the whole key."""
+    if not key:
+        return "(none)"
+    key = key.strip()
+    if len(key) <= 8:
+        return "…" + key[-2:] if len(key) > 4 else "****"
+    prefix = key[:3] if key.startswith("sk-") else key[:2]
+    return f"{prefix}…{key[-4:]}"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A resolved provider: where to send requests and how (the key is held privately)."""
+
+    name: str
+    kind: str
+    base_url: str | None
+    masked_key: str = "(none)"
+    key_source: str = ""
+    organization: str | None = None
+    project: str | None = None
+    api_version: str | None = None
+    azure_endpoint: str | None = None
+    executor: str | None = None
+    timeout: float = READ_TIMEOUT
+    max_retries: int = MAX_RETRIES
+    api_key: str | None = field(default=None, repr=False, compare=False)
+    key_error: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+    def describe(self) -> str:
+        """One line for a status bar: ``local (sim) · http://127.0.0.1:8765/v1 · sk-…abcd``."""
+        kind = f"{self.kind} ({self.executor})" if self.executor else self.kind
+        name = self.name if self.name == self.kind else f"{self.name} [{kind}]"
+        if self.name == self.kind:
+            name = kind
+        where = self.base_url or ("starts on demand" if self.is_local else "(no base URL)")
+        return f"{name} · {where} · key {self.masked_key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, key masked."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "base_url": self.base_url,
+            "key": self.masked_key,
+            "key_source": self.key_source,
+            "organization": self.organization,
+            "project": self.project,
+            "api_version": self.api_version,
+            "executor": self.executor,
+        }
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def _builtin(name: str) -> ProfileConfig:
+    return ProfileConfig(name=name, kind=name)
+
+
+def _run_key_command(command: str, profile: str) -> str:
+    try:
+        out = subprocess.run(
+            shlex.split(command), capture_output=True, text=True, timeout=30, check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+        raise ApiError("config", f"profile {profile!r}: key command failed: {type(exc).__name__}") from None
+    if out.returncode != 0 or not out.stdout.strip():
+        raise ApiError(
+            "config", f"profile {profile!r}: key command exited {out.returncode} without a key"
+        )
+    return out.stdout.strip().splitlines()[0].strip()
+
+
+def _profile_key(p: ProfileConfig, env: Mapping[str, str], *, run_command: bool) -> tuple[str | None, str]:
+    if p.api_key_command:
+        if not run_command:
+            return None, "command"
+        return _run_key_command(p.api_key_command, p.name), "command"
+    if p.api_key_env:
+        value = env.get(p.api_key_env)
+        return (value or None), f"env {p.api_key_env}"
+    if p.api_key:
+        return p.api_key, "config"
+    for var in KEY_ENVS.get(p.kind, ()):
+        if env.get(var):
+            return env[var], f"env {var}"
+    first = KEY_ENVS.get(p.kind, ())
+    return None, (f"env {first[0]}" if first else "")
+
+
+def _profile_base_url(p: ProfileConfig, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(base_url, azure_endpoint) for a profile."""
+    if p.kind == "local":
+        return p.base_url, None
+    if p.kind == "azure":
+        endpoint = p.azure_endpoint or env.get("AZURE_OPENAI_ENDPOINT")
+        if p.base_url:
+            return p.base_url, endpoint
+        if not endpoint:
+            return None, None
+        endpoint = endpoint.rstrip("/")
+        api_version = p.api_version or env.get("OPENAI_API_VERSION")
+        if api_version:
+            return f"{endpoint}/openai", endpoint
+        return f"{endpoint}/openai/v1/", endpoint
+    if p.base_url:
+        return p.base_url, None
+    if p.kind == "openai":
+        return OPENAI_BASE_URL, None
+    if p.kind == "nebius":
+        return NEBIUS_BASE_URL, None
+    if p.kind == "bedrock":
+        region = p.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return BEDROCK_BASE_URL.format(region=region), None
+    return None, None
+
+
+def _from_profile(p: ProfileConfig, env: Mapping[str, str], *, base_url: str | None,
+                  api_key: str | None, run_command: bool = True) -> Provider:
+    key_error = None
+    if api_key:
+        key, source = api_key, "--api-key"
+    else:
+        try:
+            key, source = _profile_key(p, env, run_command=run_command)
+        except ApiError as exc:
+            key, source, key_error = None, "command", str(exc)
+    url, endpoint = _profile_base_url(p, env)
+    if base_url:
+        url = base_url
+    api_version = p.api_version or (env.get("OPENAI_API_VERSION") if p.kind == "azure" else None)
+    if p.kind == "azure" and url and url.rstrip("/").endswith("/v1"):
+        api_version = None
+    masked = mask_key(key) if key else ("(from command)" if source == "command" and not key_error else "(none)")
+    if p.kind == "local" and not key:
+        masked = "(generated)"
+        source = "local server"
+    return Provider(
+        name=p.name,
+        kind=p.kind,
+        base_url=url,
+        masked_key=masked,
+        key_source=source,
+        organization=p.organization or (env.get("OPENAI_ORG_ID") if p.kind == "openai" else None),
+        project=p.project or (env.get("OPENAI_PROJECT_ID") if p.kind == "openai" else None),
+        api_version=api_version,
+        azure_endpoint=endpoint,
+        timeout=float(p.timeout) if p.timeout else READ_TIMEOUT,
+        max_retries=int(p.max_retries) if p.max_retries is not None else MAX_RETRIES,
+        api_key=key,
+        key_error=key_error,
+    )
+
+
+def _load(config: Config | None) -> Config:
+    if config is not None:
+        return config
+    try:
+        return load_config()
+    except ConfigError as exc:
+        raise ApiError("config", str(exc)) from None
+
+
+def _find_profile(name: str, cfg: Config) -> ProfileConfig:
+    if name in cfg.profiles:
+        return cfg.profiles[name]
+    if name in PROFILE_KINDS and name != "custom":
+        return _builtin(name)
+    known = sorted(set(cfg.profiles) | (set(PROFILE_KINDS) - {"custom"}))
+    raise ApiError("config", f"unknown profile {name!r} (known: {', '.join(known)})")
+
+
+def resolve_provider(
+    profile: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    config: Config | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Provider:
+    """Pick the provider from the explicit options, the environment and the config."""
+    env = os.environ if env is None else env
+    if profile:
+        cfg = _load(config)
+        return _from_profile(_find_profile(profile, cfg), env, base_url=base_url, api_key=api_key)
+    if base_url or api_key:
+        url = base_url or env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+        key = api_key or env.get("OPENAI_API_KEY")
+        source = "--api-key" if api_key else ("env OPENAI_API_KEY" if key else "")
+        kind = "openai" if url.rstrip("/") == OPENAI_BASE_URL else "custom"
+        return Provider(
+            name="cli", kind=kind, base_url=url, masked_key=mask_key(key), key_source=source,
+            organization=env.get("OPENAI_ORG_ID") if kind == "openai" else None,
+            project=env.get("OPENAI_PROJECT_ID") if kind == "openai" else None,
+            api_key=key,
+        )
+    env_url = env.get("OPENAI_BASE_URL")
+    env_key = env.get("OPENAI_API_KEY")
+    if env_url or env_key:
+        url = env_url or OPENAI_BASE_URL
+        kind = "openai" if url.rstrip("/") == OPENAI_BASE_URL else "custom"
+        return Provider(
+            name="env", kind=kind, base_url=url, masked_key=mask_key(env_key),
+            key_source="env OPENAI_API_KEY" if env_key else "",
+            organization=env.get("OPENAI_ORG_ID") if kind == "openai" else None,
+            project=env.get("OPENAI_PROJECT_ID") if kind == "openai" else None,
+            api_key=env_key,
+        )
+    cfg = _load(config)
+    if cfg.default_profile:
+        return _from_profile(_find_profile(cfg.default_profile, cfg), env, base_url=None, api_key=None)
+    return _from_profile(_builtin("local"), env, base_url=None, api_key=None)
+
+
+def list_providers(*, config: Config | None = None, env: Mapping[str, str] | None = None) -> list[Provider]:
+    """Built-in profiles plus configured ones (configured first), without running key commands."""
+    env = os.environ if env is None else env
+    cfg = _load(config)
+    out: list[Provider] = []
+    for p in cfg.profiles.values():
+        out.append(_from_profile(p, env, base_url=None, api_key=None, run_command=False))
+    for kind in PROFILE_KINDS:
+        if kind == "custom" or kind in cfg.profiles:
+            continue
+        out.append(_from_profile(_builtin(kind), env, base_url=None, api_key=None, run_command=False))
+    return out
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def make_client(
+    provider: Provider,
+    *,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    http_client: Any = None,
+    start_local: bool = True,
+) -> Any:
+    """An ``openai.OpenAI`` (or ``AzureOpenAI``) client for ``provider``.
+
+    Deliberate timeouts (connect 5 s, read ``timeout``/30 s) and ``max_retries`` (2): the
+    SDK's retry honours Retry-After. For ``local`` without a base URL, starts the server.
+    """
+    if provider.is_local and (provider.base_url is None or provider.api_key is None):
+        if not start_local:
+            raise ApiError("network", "the local server is not running")
+        provider = provider_for_local(ensure_local_server(), provider)
+    if provider.key_error:
+        raise ApiError("config", provider.key_error)
+    import httpx2
+    import openai
+
+    read = float(timeout if timeout is not None else provider.timeout)
+    tmo = httpx2.Timeout(read, connect=min(CONNECT_TIMEOUT, read))
+    retries = int(max_retries if max_retries is not None else provider.max_retries)
+    key = provider.api_key
+    if not key:
+        if provider.kind in ("custom",) or (provider.base_url or "").startswith(("http://127.", "http://localhost")):
+            key = "no-key"  # many self-hosted servers take any key
+        else:
+            envs = KEY_ENVS.get(provider.kind, ())
+            hint = f"set {envs[0]}" if envs else "set a key"
+            raise ApiError(
+                "config",
+                f"no API key for provider {provider.name!r}: {hint}, use --api-key, or configure a profile",
+            )
+    if not provider.base_url:
+        if provider.kind == "azure":
+            raise ApiError("config", f"profile {provider.name!r}: set azure_endpoint (or AZURE_OPENAI_ENDPOINT)")
+        raise ApiError("config", f"profile {provider.name!r}: no base_url")
+    common: dict[str, Any] = {"timeout": tmo, "max_retries": retries}
+    if http_client is not None:
+        common["http_client"] = http_client
+    try:
+        if provider.kind == "azure" and provider.api_version and provider.azure_endpoint:
+            return openai.AzureOpenAI(
+                azure_endpoint=provider.azure_endpoint, api_version=provider.api_version,
+                api_key=key, **common,
+            )
+        return openai.OpenAI(
+            base_url=provider.base_url, api_key=key, organization=provider.organization,
+            project=provider.project, **common,
+        )
+    except openai.OpenAIError as exc:
+        raise ApiError("config", f"cannot configure the client: {exc}") from None
+
+
+def connect(
+    profile: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    **make_client_kwargs: Any,
+) -> tuple[Provider, Any]:
+    """Resolve the provider, start the local server if needed, and make a client."""
+    provider = resolve_provider(profile, base_url, api_key)
+    if provider.is_local and (provider.base_url is None or provider.api_key is None):
+        provider = provider_for_local(ensure_local_server(), provider)
+    return provider, make_client(provider, **make_client_kwargs)
+
+
+# --------------------------------------------------------------------------- local server
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """A running local ``fttui serve``."""
+
+    base_url: str
+    pid: int | None
+    executor: str | None
+    data_dir: Path
+    started: bool = False
+    api_key: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def masked_key(self) -> str:
+        return mask_key(self.api_key)
+
+
+def provider_for_local(server: LocalServer, base: Provider | None = None) -> Provider:
+    """The ``local`` Provider pointing at a running server."""
+    base = base or _from_profile(_builtin("local"), os.environ, base_url=None, api_key=None)
+    return replace(
+        base, base_url=server.base_url, api_key=server.api_key, masked_key=server.masked_key,
+        key_source="local server", executor=server.executor,
+    )
+
+
+_LOCAL_LOCK = threading.Lock()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_key(data_dir: Path) -> str | None:
+    try:
+        key = (data_dir / "api_key").read_text().strip()
+    except OSError:
+        return None
+    return key or None
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(base_url: str, key: str | None, timeout: float = 2.0) -> bool:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        base_url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {key or ''}"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return 200 <= resp.status < 300
+    except urllib.error.HTTPError as exc:
+        # 429/5xx from an injected fault still means someone is answering with our key
+        return exc.code not in (401, 403, 404)
+    except Exception:
+        return False
+
+
+def _running(data_dir: Path) -> LocalServer | None:
+    info = _read_json(data_dir / "server.json")
+    if not info or not isinstance(info.get("base_url"), str):
+        return None
+    pid = info.get("pid")
+    if pid is not None and not _pid_alive(pid):
+        return None
+    key = _read_key(data_dir)
+    if not _answers(info["base_url"], key):
+        return None
+    return LocalServer(
+        base_url=info["base_url"], pid=pid if isinstance(pid, int) else None,
+        executor=info.get("executor"), data_dir=data_dir, api_key=key,
+    )
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    tail = [ln.strip() for ln in text[-lines:] if ln.strip()]
+    return " | ".join(tail)
+
+
+def ensure_local_server(
+    data_dir: Path | None = None,
+    *,
+    timeout: float = 60.0,
+    start: bool = True,
+    executor: str | None = None,
+) -> LocalServer:
+    """Reuse the local server that answers, or start one detached and wait for it.
+
+    ``executor`` defaults to ``$FTTUI_LOCAL_EXECUTOR`` or ``auto`` (torch when it imports,
+    else sim). Raises ApiError(kind="network") if none answers within ``timeout``.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    with _LOCAL_LOCK:
+        found = _running(data_dir)
+        if found is not None:
+            return found
+        if not start:
+            raise ApiError("network", f"no local server answers (data dir {data_dir})")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = data_dir / ".launch.lock"
+        with _file_lock(lock_path):
+            found = _running(data_dir)  # another process may have started it meanwhile
+            if found is not None:
+                return found
+            return _launch(data_dir, timeout=timeout,
+                           executor=executor or os.environ.get("FTTUI_LOCAL_EXECUTOR") or "auto")
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    import fcntl
+
+    fh = path.open("a+")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+
+
+def _launch(data_dir: Path, *, timeout: float, executor: str) -> LocalServer:
+    info_path = data_dir / "server.json"
+    with contextlib.suppress(OSError):
+        info_path.unlink()  # stale: its server no longer answers
+    log_path = data_dir / "server.log"
+    cmd = [sys.executable, "-m", "fttui", "serve", "--host", "127.0.0.1", "--executor", executor,
+           "--port", "0", "--data-dir", str(data_dir)]
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    with log_path.open("ab") as log:
+        try:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, start_new_session=True, close_fds=True, cwd=str(data_dir),
+            )
+        except OSError as exc:
+            raise ApiError("network", f"cannot start the local server: {exc}") from None
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            tail = _log_tail(log_path)
+            raise ApiError(
+                "network",
+                f"the local server exited ({code}) while starting" + (f": {tail}" if tail else "")
+                + f" — see {log_path}",
+            )
+        info = _read_json(info_path)
+        if info and isinstance(info.get("base_url"), str):
+            key = _read_key(data_dir)
+            if key and _answers(info["base_url"], key, timeout=1.0):
+                pid = info.get("pid")
+                return LocalServer(
+                    base_url=info["base_url"], pid=pid if isinstance(pid, int) else proc.pid,
+                    executor=info.get("executor"), data_dir=data_dir, started=True, api_key=key,
+                )
+        time.sleep(delay)
+        delay = min(0.25, delay * 1.5)
+    raise ApiError(
+        "network", f"the local server did not answer within {timeout:g}s — see {log_path}"
+    )
+
+
+def stop_local_server(data_dir: Path | None = None, *, timeout: float = 10.0) -> bool:
+    """Terminate the local server recorded in ``<data_dir>/server.json``; True if one was."""
+    import signal
+
+    data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
+    info = _read_json(data_dir / "server.json")
+    pid = info.get("pid") if info else None
+    if not _pid_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    return True

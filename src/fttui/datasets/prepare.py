@@ -1,0 +1,408 @@
+"""``prepare_file``: turn CSV / TSV / XLSX / JSON / JSONL / TXT into a clean training JSONL.
+
+Two streaming passes over the input: the first learns what the data needs (format, common
+separator and stop sequence, duplicates, empty completions, how many examples survive), the
+second writes. For prompt/completion data it applies the legacy ``prepare_data``
+remediations: a common separator appended to every prompt, a leading space on every
+completion, a common stop sequence appended to every completion, duplicates and empty
+completions dropped. Every change it makes is described in ``PrepareResult.changes``.
+
+Outputs are written to a temporary file beside the target and renamed into place only when
+complete, so a failure never leaves a half-written file; the input is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fttui.datasets.detect import detect_format
+from fttui.datasets.legacy import PromptCompletionStats, show
+from fttui.datasets.read import Source
+
+
+class PrepareError(ValueError):
+    """The preparation cannot be done (it would overwrite its input, nothing to write, ...)."""
+
+
+@dataclass
+class PrepareResult:
+    """What ``prepare_file`` did."""
+
+    changes: list[str] = field(default_factory=list)  #: one human line per change made
+    stop: str | None = None  #: the stop sequence to pass at inference (prompt/completion data)
+    separator: str | None = None  #: the separator every prompt ends with (prompt/completion)
+    outputs: list[str] = field(default_factory=list)  #: files written (training first)
+    examples_written: int = 0
+    format: str = "unknown"  #: the format written: chat, preference or prompt_completion
+    examples_read: int = 0
+    validation_examples: int = 0  #: of ``examples_written``, how many went to validation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "changes": self.changes,
+            "stop": self.stop,
+            "separator": self.separator,
+            "outputs": self.outputs,
+            "examples_written": self.examples_written,
+            "format": self.format,
+            "examples_read": self.examples_read,
+            "validation_examples": self.validation_examples,
+        }
+
+
+def _lines_text(lines: list[int], limit: int = 5) -> str:
+    shown = ", ".join(str(n) for n in lines[:limit])
+    more = f" and {len(lines) - limit} more" if len(lines) > limit else ""
+    return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
+
+
+def _usable_xfix(text: str) -> bool:
+    """A common suffix serves as separator / stop unless it is just the tail of a word."""
+    return bool(text) and not text[-1].isalnum()
+
+
+def _digest(value: Any) -> int:
+    return int.from_bytes(
+        blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=8).digest(), "little"
+    )
+
+
+def _output_paths(dst: Path, split: float | None) -> list[Path]:
+    if not split:
+        return [dst]
+    suffix = dst.suffix or ".jsonl"
+    return [dst.with_name(f"{dst.stem}_train{suffix}"), dst.with_name(f"{dst.stem}_valid{suffix}")]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+class _Normalizer:
+    """Pass-1 bookkeeping and the per-record normalisation shared by both passes."""
+
+    def __init__(self) -> None:
+        self.skipped: dict[str, list[int]] = {}
+        self.formats: dict[str, int] = {}
+        self.renamed_preference = 0
+        self.dropped_columns: set[str] = set()
+        self.coerced = 0
+
+    def normalize(self, line: int, value: Any, *, count: bool) -> tuple[str, dict[str, Any]] | None:
+        if not isinstance(value, dict):
+            if count:
+                self.skipped.setdefault("not a JSON object", []).append(line)
+            return None
+        fmt = detect_format(value)
+        if fmt == "unknown":
+            if count:
+                self.skipped.setdefault("not a chat, preference or prompt/completion example", []).append(line)
+            return None
+        if fmt == "preference":
+            out = dict(value)
+            renamed = False
+            for old, new in (
+                ("preferred_completion", "preferred_output"),
+                ("non_preferred_completion", "non_preferred_output"),
+            ):
+                if old in out and new not in out:
+                    out[new] = out.pop(old)
+                    renamed = True
+            if renamed and count:
+                self.renamed_preference += 1
+            value = out
+        elif fmt == "prompt_completion":
+            prompt, completion = value.get("prompt"), value.get("completion")
+            if prompt is None and completion is None:
+                return None
+            extra = [k for k in value if k not in ("prompt", "completion")]
+            if extra and count:
+                self.dropped_columns.update(map(str, extra))
+            if not isinstance(prompt, str) or not isinstance(completion, str):
+                if count and not (isinstance(prompt, str | None) and isinstance(completion, str | None)):
+                    self.coerced += 1
+                prompt = "" if prompt is None else prompt if isinstance(prompt, str) else orjson.dumps(prompt).decode()
+                completion = (
+                    "" if completion is None else completion if isinstance(completion, str)
+                    else orjson.dumps(completion).decode()
+                )
+            value = {"prompt": prompt, "completion": completion}
+        if count:
+            self.formats[fmt] = self.formats.get(fmt, 0) + 1
+        return fmt, value
+
+
+def _records(src: Source) -> Iterator[tuple[int, Any, Any]]:
+    for line, value, finding in src.records():
+        yield (line or 0), value, finding
+
+
+def prepare_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    split: float | None = None,
+    seed: int = 42,
+    to_chat: bool = False,
+    remediate: bool = True,
+) -> PrepareResult:
+    """Convert ``src`` to JSONL at ``dst`` (see the module docstring).
+
+    ``split`` (0–1) moves that share of the examples, chosen with ``seed``, to a validation
+    file: the outputs are then ``<dst stem>_train.jsonl`` and ``<dst stem>_valid.jsonl``.
+    ``to_chat`` turns prompt/completion examples into chat messages. ``remediate=False``
+    converts without changing the data.
+
+    Raises :class:`PrepareError` for a request it cannot do and
+    :class:`fttui.datasets.read.DatasetReadError` when the input cannot be read.
+    """
+    src_path = Path(src)
+    dst_path = Path(dst)
+    if split is not None and not 0 <= split < 1:
+        raise PrepareError(f"--split must be between 0 and 1 (got {split})")
+    outputs = _output_paths(dst_path, split)
+    for out in outputs:
+        if _same_file(out, src_path):
+            raise PrepareError(f"refusing to overwrite the input file {src_path}")
+        if out.is_dir():
+            raise PrepareError(f"{out} is a folder")
+        if not out.parent.is_dir():
+            raise PrepareError(f"{out.parent}: no such folder")
+
+    source = Source(src_path)
+    result = PrepareResult()
+    norm = _Normalizer()
+    legacy = PromptCompletionStats()
+    reading: dict[str, list[int]] = {}
+    seen: set[int] = set()
+    duplicates: list[int] = []
+    empty: list[int] = []
+    kept = 0
+
+    # -- pass 1: learn
+    for line, value, finding in _records(source):
+        if finding is not None:
+            reading.setdefault(finding.code, []).append(line)
+            continue
+        result.examples_read += 1
+        got = norm.normalize(line, value, count=True)
+        if got is None:
+            continue
+        fmt, rec = got
+        if remediate and fmt == "prompt_completion" and not rec["completion"].strip():
+            empty.append(line)
+            continue
+        if remediate:
+            digest = _digest(rec)
+            if digest in seen:
+                duplicates.append(line)
+                continue
+            seen.add(digest)
+        if fmt == "prompt_completion":
+            legacy.add(line, rec["prompt"], rec["completion"])
+        kept += 1
+    seen.clear()
+
+    if not norm.formats:
+        raise PrepareError(f"{src_path}: no examples to write")
+    main_format = max(norm.formats, key=lambda k: norm.formats[k])
+    if len(norm.formats) > 1:
+        counts = ", ".join(f"{n} {f.replace('_', '/')}" for f, n in norm.formats.items())
+        result.changes.append(f"warning: the file mixes formats ({counts}); they are written as they are")
+
+    # -- decide
+    pc = main_format == "prompt_completion"
+    separator = stop = None
+    add_space = False
+    strip_sep = strip_stop = None
+    if pc and legacy.n:
+        has_sep = _usable_xfix(legacy.separator) and not legacy.all_prompts_empty
+        has_stop = _usable_xfix(legacy.stop)
+        if to_chat:
+            strip_sep = legacy.separator if has_sep else None
+            strip_stop = legacy.stop if has_stop else None
+        elif remediate:
+            if legacy.all_prompts_empty:
+                separator = None
+            elif has_sep:
+                separator = legacy.separator
+                result.changes.append(f"every prompt already ends with the separator {show(separator)}")
+            else:
+                separator = legacy.suggest_separator()
+                result.changes.append(
+                    f"appended the separator {show(separator)} to every prompt (it occurs in none of them)"
+                )
+            if legacy.no_space_count:
+                add_space = True
+                result.changes.append(
+                    f"added a leading space to {legacy.no_space_count} completion"
+                    f"{'s' if legacy.no_space_count != 1 else ''}"
+                )
+            if has_stop:
+                stop = legacy.stop
+                result.changes.append(f"every completion already ends with the stop sequence {show(stop)}")
+            else:
+                stop = legacy.suggest_stop()
+                result.changes.append(
+                    f"appended the stop sequence {show(stop)} to every completion "
+                    "(it occurs in none of them)"
+                )
+        else:
+            separator = legacy.separator if has_sep else None
+            stop = legacy.stop if has_stop else None
+
+    if empty:
+        result.changes.append(f"dropped {len(empty)} example(s) with an empty completion ({_lines_text(empty)})")
+    if duplicates:
+        result.changes.append(f"dropped {len(duplicates)} duplicate example(s) ({_lines_text(duplicates)})")
+    for code, lines in reading.items():
+        if code in ("needs_conversion", "file_too_large"):
+            continue
+        if code == "bom":
+            result.changes.append("removed the UTF-8 byte-order mark")
+        elif code == "crlf_line_endings":
+            result.changes.append("rewrote Windows (CRLF) line endings as \\n")
+        elif code == "missing_final_newline":
+            result.changes.append("ended the file with a newline")
+        elif code == "multiple_sheets":
+            result.changes.append("read only the workbook's first sheet")
+        elif code == "blank_line":
+            result.changes.append(f"dropped {len(lines)} blank line(s)")
+        else:
+            result.changes.append(f"skipped {len(lines)} unreadable line(s): {code} ({_lines_text(lines)})")
+    for reason, lines in norm.skipped.items():
+        result.changes.append(f"skipped {len(lines)} line(s): {reason} ({_lines_text(lines)})")
+    if norm.renamed_preference:
+        result.changes.append(
+            f"renamed preferred_completion / non_preferred_completion to *_output in "
+            f"{norm.renamed_preference} example(s)"
+        )
+    if norm.dropped_columns:
+        result.changes.append(f"dropped the extra field(s) {', '.join(sorted(norm.dropped_columns))}")
+    if norm.coerced:
+        result.changes.append(f"wrote {norm.coerced} non-text prompt/completion value(s) as JSON text")
+    if source.kind != "jsonl":
+        result.changes.append(f"converted {source.kind.upper()} to JSONL")
+    if to_chat and pc:
+        result.changes.append(f"converted {legacy.n} prompt/completion example(s) to chat messages")
+        if strip_sep:
+            result.changes.append(f"removed the separator {show(strip_sep)} from the prompts")
+        if strip_stop:
+            result.changes.append(f"removed the stop sequence {show(strip_stop)} from the completions")
+
+    valid_idx: set[int] = set()
+    if split:
+        k = round(kept * split)
+        if kept > 1:
+            k = min(max(k, 1), kept - 1)
+        else:
+            k = 0
+        valid_idx = set(random.Random(seed).sample(range(kept), k))
+        result.changes.append(
+            f"split off {k} of {kept} examples (seed {seed}) as validation data"
+        )
+
+    # -- pass 2: write
+    temps: list[tuple[Any, Path]] = []
+    try:
+        for out in outputs:
+            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+            temps.append((os.fdopen(fd, "wb", buffering=1 << 20), Path(tmp)))
+        train_f = temps[0][0]
+        valid_f = temps[1][0] if len(temps) > 1 else train_f
+        index = 0
+        written = valid_written = 0
+        dumps = orjson.dumps
+        for line, value, finding in _records(Source(src_path, kind=source.kind)):
+            if finding is not None:
+                continue
+            got = norm.normalize(line, value, count=False)
+            if got is None:
+                continue
+            fmt, rec = got
+            if remediate and fmt == "prompt_completion" and not rec["completion"].strip():
+                continue
+            if remediate:
+                digest = _digest(rec)
+                if digest in seen:
+                    continue
+                seen.add(digest)
+            if fmt == "prompt_completion":
+                rec = _fix_pc(rec, separator, stop, add_space, to_chat, strip_sep, strip_stop)
+            target = valid_f if index in valid_idx else train_f
+            if index in valid_idx:
+                valid_written += 1
+            target.write(dumps(rec) + b"\n")
+            index += 1
+            written += 1
+        for f, _tmp in temps:
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+        for (_f, tmp), out in zip(temps, outputs, strict=True):
+            os.replace(tmp, out)
+        temps = []
+    finally:
+        for f, tmp in temps:
+            try:
+                f.close()
+            except OSError:
+                pass
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+    result.outputs = [str(p) for p in outputs]
+    result.examples_written = written
+    result.validation_examples = valid_written
+    result.format = "chat" if (to_chat and pc) else main_format
+    result.separator = separator
+    result.stop = stop
+    return result
+
+
+def _fix_pc(
+    rec: dict[str, str],
+    separator: str | None,
+    stop: str | None,
+    add_space: bool,
+    to_chat: bool,
+    strip_sep: str | None,
+    strip_stop: str | None,
+) -> dict[str, Any]:
+    prompt, completion = rec["prompt"], rec["completion"]
+    if to_chat:
+        if strip_sep and prompt.endswith(strip_sep):
+            prompt = prompt[: len(prompt) - len(strip_sep)]
+        if strip_stop and completion.endswith(strip_stop):
+            completion = completion[: len(completion) - len(strip_stop)]
+        messages = []
+        if prompt.strip():
+            messages.append({"role": "user", "content": prompt.strip()})
+        messages.append({"role": "assistant", "content": completion.strip()})
+        return {"messages": messages}
+    if separator and not prompt.endswith(separator):
+        prompt += separator
+    if add_space and completion and not completion[0].isspace():
+        completion = " " + completion
+    if stop and not completion.endswith(stop):
+        completion += stop
+    return {"prompt": prompt, "completion": completion}
+
+
+__all__ = ["PrepareError", "PrepareResult", "prepare_file"]

@@ -1,0 +1,318 @@
+"""Files and the Uploads API: stored under ``<data_dir>/files/<file id>``.
+
+Uploads are streamed to disk in chunks as they arrive (the multipart body is parsed
+incrementally, never held in memory), and refused with 413 as soon as they pass the limit.
+Paths are always built from ids the server generated; the client's filename is only a label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from fttui.server.errors import ApiError, bad_request, not_found
+from fttui.server.store import Store, dumps, loads, new_id
+
+FILE_PURPOSES = ("fine-tune", "assistants", "batch", "vision", "user_data", "evals")
+MAX_PART_BYTES = 64 * 1024 * 1024  #: Uploads API: each part at most 64 MB
+MAX_UPLOAD_TOTAL = 8 * 1024**3  #: Uploads API: at most 8 GB in all
+UPLOAD_TTL = 3600
+MAX_FORM_FIELD = 64 * 1024
+
+
+def too_large(what: str, limit: int) -> ApiError:
+    return ApiError(413, f"{what} is larger than the limit of {limit / 1024 / 1024:g} MB.",
+                    code="file_too_large")
+
+
+def clean_filename(name: str | None) -> str:
+    """A display name: the last path component, no control characters, at most 255 chars."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return name[:255] if name and name not in (".", "..") else "upload"
+
+
+async def stream_multipart(request: Request, file_field: str, dest: Path, limit: int,
+                           what: str) -> tuple[dict[str, str], int, str | None]:
+    """Parse a multipart body, streaming the part named ``file_field`` into ``dest``.
+
+    Returns (other fields, bytes written, the part's filename). Raises 413 past ``limit``
+    (checked on Content-Length first, then while streaming) and 400 on a malformed body.
+    """
+    ctype, params = parse_options_header(request.headers.get("content-type"))
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise bad_request("Expected a multipart/form-data body.")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + 1024 * 1024:
+        raise too_large(what, limit)
+
+    fields: dict[str, str] = {}
+    state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "name": None,
+                             "filename": None, "buf": None, "out": None, "written": 0,
+                             "found_filename": None}
+    out_holder: list[Any] = []
+
+    def on_part_begin() -> None:
+        state["headers"], state["name"], state["filename"] = {}, None, None
+        state["buf"] = None
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["field"].lower()] = state["value"]
+        state["field"] = state["value"] = b""
+
+    def on_headers_finished() -> None:
+        _, disp = parse_options_header(state["headers"].get(b"content-disposition", b""))
+        name = disp.get(b"name", b"").decode("utf-8", "replace")
+        state["name"] = name
+        if name == file_field:
+            if out_holder:
+                raise bad_request(f"Only one '{file_field}' part is allowed.", param=file_field)
+            filename = disp.get(b"filename")
+            state["found_filename"] = filename.decode("utf-8", "replace") if filename else None
+            out_holder.append(dest.open("wb"))
+        else:
+            state["buf"] = bytearray()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["name"] == file_field:
+            state["written"] += end - start
+            if state["written"] > limit:
+                raise too_large(what, limit)
+            out_holder[0].write(data[start:end])
+        else:
+            buf = state["buf"]
+            buf += data[start:end]
+            if len(buf) > MAX_FORM_FIELD:
+                raise bad_request(f"Form field {state['name']!r} is too long.")
+
+    def on_part_end() -> None:
+        if state["name"] != file_field and state["name"] is not None:
+            fields[state["name"]] = bytes(state["buf"] or b"").decode("utf-8", "replace")
+
+    callbacks: dict[str, Callable[..., None]] = {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
+        "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    }
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                parser.write(chunk)
+        parser.finalize()
+    except ApiError:
+        _discard(out_holder, dest)
+        raise
+    except Exception as exc:
+        _discard(out_holder, dest)
+        raise bad_request(f"Malformed multipart body: {exc}") from exc
+    if not out_holder:
+        dest.unlink(missing_ok=True)
+        raise bad_request(f"Missing the '{file_field}' part.", param=file_field)
+    out_holder[0].close()
+    return fields, state["written"], state["found_filename"]
+
+
+def _discard(out_holder: list[Any], dest: Path) -> None:
+    for fh in out_holder:
+        fh.close()
+    dest.unlink(missing_ok=True)
+
+
+class FileService:
+    """Files in the store and on disk."""
+
+    def __init__(self, store: Store, data_dir: Path, max_upload_bytes: int) -> None:
+        self.store = store
+        self.files_dir = data_dir / "files"
+        self.uploads_dir = data_dir / "uploads"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self.max_upload_bytes = max_upload_bytes
+
+    # -- files ---------------------------------------------------------------------
+    def _register(self, file_id: str, path: Path, filename: str, purpose: str, size: int,
+                  expires_at: int | None = None, conn: Any = None) -> dict[str, Any]:
+        obj: dict[str, Any] = {"object": "file", "id": file_id, "bytes": size,
+                               "created_at": int(time.time()), "filename": filename,
+                               "purpose": purpose, "status": "processed"}
+        if expires_at:
+            obj["expires_at"] = expires_at
+        row = (file_id, purpose, path.name, dumps(obj))
+        sql = "INSERT INTO files (id, purpose, path, obj) VALUES (?, ?, ?, ?)"
+        if conn is not None:
+            conn.execute(sql, row)
+        else:
+            with self.store.tx() as own:
+                own.execute(sql, row)
+        return obj
+
+    def add_copy(self, conn: Any, src: Path, filename: str, purpose: str) -> dict[str, Any]:
+        """Register (in the transaction ``conn``) a copy of the server-made file ``src``,
+        e.g. a job's result CSV."""
+        file_id = new_id("file-")
+        dest = self.files_dir / file_id
+        shutil.copyfile(src, dest)
+        return self._register(file_id, dest, filename, purpose, dest.stat().st_size, conn=conn)
+
+    async def upload(self, request: Request) -> dict[str, Any]:
+        file_id = new_id("file-")
+        tmp = self.files_dir / f".{file_id}.partial"
+        fields, size, filename = await stream_multipart(
+            request, "file", tmp, self.max_upload_bytes, "The file")
+        purpose = fields.get("purpose")
+        if purpose not in FILE_PURPOSES:
+            tmp.unlink(missing_ok=True)
+            raise bad_request(f"Invalid purpose {purpose!r}: use one of {', '.join(FILE_PURPOSES)}.",
+                              param="purpose")
+        expires_at = None
+        if "expires_after[seconds]" in fields:
+            try:
+                expires_at = int(time.time()) + int(fields["expires_after[seconds]"])
+            except ValueError:
+                tmp.unlink(missing_ok=True)
+                raise bad_request("expires_after[seconds] must be an integer.",
+                                  param="expires_after") from None
+        dest = self.files_dir / file_id
+        os.replace(tmp, dest)
+        return self._register(file_id, dest, clean_filename(filename), purpose, size, expires_at)
+
+    def row(self, file_id: str) -> tuple[str, Path]:
+        """(obj JSON, path) of a file, or 404."""
+        row = self.store.one("SELECT obj, path FROM files WHERE id = ?", (file_id,))
+        if row is None:
+            raise not_found(f"No such File object: {file_id}", param="id", code="file_not_found")
+        return row[0], self.files_dir / row[1]
+
+    def delete(self, file_id: str) -> dict[str, Any]:
+        _, path = self.row(file_id)
+        with self.store.tx() as conn:
+            conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+        path.unlink(missing_ok=True)
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    # -- uploads -------------------------------------------------------------------
+    def _upload(self, upload_id: str) -> dict[str, Any]:
+        row = self.store.one("SELECT obj FROM uploads WHERE id = ?", (upload_id,))
+        if row is None:
+            raise not_found(f"No such Upload object: {upload_id}", param="upload_id")
+        obj = loads(row[0])
+        if obj["status"] == "pending" and obj["expires_at"] < time.time():
+            obj["status"] = "expired"
+            self._save_upload(obj)
+            shutil.rmtree(self.uploads_dir / upload_id, ignore_errors=True)
+        return obj
+
+    def _save_upload(self, obj: dict[str, Any]) -> None:
+        with self.store.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO uploads (id, status, obj) VALUES (?, ?, ?)",
+                         (obj["id"], obj["status"], dumps(obj)))
+
+    def create_upload(self, body: dict[str, Any]) -> dict[str, Any]:
+        size = body.get("bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise bad_request("'bytes' must be a non-negative integer.", param="bytes")
+        if size > MAX_UPLOAD_TOTAL:
+            raise too_large("The upload", MAX_UPLOAD_TOTAL)
+        purpose = body.get("purpose")
+        if purpose not in FILE_PURPOSES:
+            raise bad_request(f"Invalid purpose {purpose!r}.", param="purpose")
+        filename = body.get("filename")
+        if not isinstance(filename, str) or not filename:
+            raise bad_request("'filename' is required.", param="filename")
+        if not isinstance(body.get("mime_type"), str):
+            raise bad_request("'mime_type' is required.", param="mime_type")
+        now = int(time.time())
+        obj = {"object": "upload", "id": new_id("upload_"), "bytes": size, "created_at": now,
+               "expires_at": now + UPLOAD_TTL, "filename": clean_filename(filename),
+               "purpose": purpose, "status": "pending", "file": None}
+        self._save_upload(obj)
+        return obj
+
+    def _pending(self, upload_id: str) -> dict[str, Any]:
+        obj = self._upload(upload_id)
+        if obj["status"] != "pending":
+            raise bad_request(f"Upload {upload_id} is already {obj['status']}.",
+                              param="upload_id", code="upload_not_pending")
+        return obj
+
+    async def add_part(self, upload_id: str, request: Request) -> dict[str, Any]:
+        self._pending(upload_id)
+        part_id = new_id("part_")
+        folder = self.uploads_dir / upload_id
+        folder.mkdir(exist_ok=True)
+        dest = folder / part_id
+        _, size, _ = await stream_multipart(request, "data", dest, MAX_PART_BYTES, "The part")
+        obj = {"object": "upload.part", "id": part_id, "created_at": int(time.time()),
+               "upload_id": upload_id}
+        with self.store.tx() as conn:
+            conn.execute("INSERT INTO upload_parts (id, upload_id, bytes, path, obj) "
+                         "VALUES (?, ?, ?, ?, ?)", (part_id, upload_id, size, part_id, dumps(obj)))
+        return obj
+
+    def complete(self, upload_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        obj = self._pending(upload_id)
+        part_ids = body.get("part_ids")
+        if not isinstance(part_ids, list) or not all(isinstance(p, str) for p in part_ids):
+            raise bad_request("'part_ids' must be a list of part ids.", param="part_ids")
+        parts = dict(
+            (r[0], (r[1], r[2])) for r in self.store.all(
+                "SELECT id, bytes, path FROM upload_parts WHERE upload_id = ?", (upload_id,)))
+        unknown = [p for p in part_ids if p not in parts]
+        if unknown or len(set(part_ids)) != len(part_ids):
+            raise bad_request(f"Unknown or repeated part ids: {', '.join(unknown) or 'repeated'}.",
+                              param="part_ids")
+        total = sum(parts[p][0] for p in part_ids)
+        if total != obj["bytes"]:
+            raise bad_request(f"The parts hold {total} bytes but the upload was created for "
+                              f"{obj['bytes']}.", param="part_ids")
+        file_id = new_id("file-")
+        tmp = self.files_dir / f".{file_id}.partial"
+        digest = hashlib.md5(usedforsecurity=False)
+        folder = self.uploads_dir / upload_id
+        with tmp.open("wb") as out:
+            for part_id in part_ids:
+                with (folder / parts[part_id][1]).open("rb") as src:
+                    while chunk := src.read(1024 * 1024):
+                        digest.update(chunk)
+                        out.write(chunk)
+        md5 = body.get("md5")
+        if isinstance(md5, str) and md5 and md5.lower() != digest.hexdigest():
+            tmp.unlink(missing_ok=True)
+            raise bad_request("The md5 checksum does not match the uploaded bytes.", param="md5")
+        dest = self.files_dir / file_id
+        os.replace(tmp, dest)
+        obj["file"] = self._register(file_id, dest, obj["filename"], obj["purpose"], total)
+        obj["status"] = "completed"
+        self._save_upload(obj)
+        self._drop_parts(upload_id)
+        return obj
+
+    def cancel_upload(self, upload_id: str) -> dict[str, Any]:
+        obj = self._pending(upload_id)
+        obj["status"] = "cancelled"
+        self._save_upload(obj)
+        self._drop_parts(upload_id)
+        return obj
+
+    def _drop_parts(self, upload_id: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute("DELETE FROM upload_parts WHERE upload_id = ?", (upload_id,))
+        shutil.rmtree(self.uploads_dir / upload_id, ignore_errors=True)

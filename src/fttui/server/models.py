@@ -1,0 +1,116 @@
+"""Models: the executor's base models, fine-tuned models and checkpoints (usable as models)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fttui.server.errors import ApiError, not_found
+from fttui.server.executors.base import Executor
+from fttui.server.store import Store, dumps, loads
+
+ORG_ID = "org-fttui"  #: organization_id of every job, owned_by of fine-tuned models
+
+
+@dataclass
+class ResolvedModel:
+    """What a model id stands for, for generation and for continued fine-tuning."""
+
+    id: str
+    kind: str  #: base, fine-tuned or checkpoint
+    base_model: str
+    model_path: str | None = None
+    adapter_path: str | None = None
+    executor: str = ""
+
+
+class ModelRegistry:
+    """Model ids and what they resolve to."""
+
+    def __init__(self, store: Store, executor: Executor, jobs_dir: Path) -> None:
+        self.store, self.executor, self.jobs_dir = store, executor, jobs_dir
+        self._base = {info.id: info for info in executor.base_models()}
+
+    def base_ids(self) -> list[str]:
+        return list(self._base)
+
+    def is_base(self, model: str) -> bool:
+        return model in self._base
+
+    def base_path(self, model: str) -> str | None:
+        info = self._base.get(model)
+        return info.path if info else None
+
+    def _base_obj(self, model: str) -> dict[str, Any]:
+        info = self._base[model]
+        return {"id": info.id, "object": "model", "created": info.created,
+                "owned_by": info.owned_by}
+
+    def find_tuned(self, model: str) -> ResolvedModel | None:
+        """A fine-tuned model or a checkpoint, or None."""
+        row = self.store.one("SELECT base_model, executor, path FROM models WHERE id = ?", (model,))
+        if row is not None:
+            return ResolvedModel(model, "fine-tuned", row[0], self.base_path(row[0]), row[2], row[1])
+        row = self.store.one(
+            "SELECT c.path, j.internal FROM checkpoints c JOIN jobs j ON j.id = c.job_id "
+            "WHERE c.model = ?", (model,))
+        if row is not None:
+            internal = loads(row[1])
+            base = internal["spec"]["base_model"]
+            return ResolvedModel(model, "checkpoint", base, self.base_path(base), row[0],
+                                 internal["executor"])
+        return None
+
+    def resolve(self, model: str) -> ResolvedModel:
+        """What ``model`` stands for, or a 404 in OpenAI's words."""
+        if model in self._base:
+            return ResolvedModel(model, "base", model, self.base_path(model), None,
+                                 self.executor.name)
+        found = self.find_tuned(model)
+        if found is None:
+            raise not_found(f"The model `{model}` does not exist or you do not have access to it.",
+                            param="model", code="model_not_found")
+        return found
+
+    def list_json(self) -> bytes:
+        objs = [dumps(self._base_obj(m)) for m in self._base]
+        objs += [r[0] for r in self.store.all("SELECT obj FROM models ORDER BY seq DESC")]
+        return ('{"object":"list","data":[' + ",".join(objs) + "]}").encode()
+
+    def retrieve(self, model: str) -> dict[str, Any] | bytes:
+        if model in self._base:
+            return self._base_obj(model)
+        row = self.store.one("SELECT obj FROM models WHERE id = ?", (model,))
+        if row is not None:
+            return row[0].encode()
+        row = self.store.one("SELECT json_extract(obj, '$.created_at') FROM checkpoints "
+                             "WHERE model = ?", (model,))
+        if row is not None:
+            return {"id": model, "object": "model", "created": row[0], "owned_by": ORG_ID}
+        raise not_found(f"The model `{model}` does not exist or you do not have access to it.",
+                        param="model", code="model_not_found")
+
+    def add_tuned(self, conn: Any, model: str, *, job_id: str, base_model: str, executor: str,
+                  path: str, created: int) -> None:
+        obj = {"id": model, "object": "model", "created": created, "owned_by": ORG_ID}
+        conn.execute("INSERT OR REPLACE INTO models (id, job_id, base_model, executor, path, obj) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", (model, job_id, base_model, executor, path,
+                                                   dumps(obj)))
+
+    def delete(self, model: str) -> dict[str, Any]:
+        if model in self._base:
+            raise ApiError(403, f"Base model {model} cannot be deleted; only fine-tuned models "
+                           "can.", param="model", code="model_not_deletable",
+                           type="invalid_request_error")
+        row = self.store.one("SELECT path FROM models WHERE id = ?", (model,))
+        if row is None:
+            raise not_found(f"The model `{model}` does not exist or you do not have access to it.",
+                            param="model", code="model_not_found")
+        with self.store.tx() as conn:
+            conn.execute("DELETE FROM models WHERE id = ?", (model,))
+        weights = Path(row[0])
+        if weights.is_relative_to(self.jobs_dir) and weights.name == "model":
+            shutil.rmtree(weights, ignore_errors=True)
+        return {"id": model, "object": "model", "deleted": True}

@@ -1,0 +1,193 @@
+"""Start ``fttui serve``: key, data folder lock, executor, socket, ``server.json``, uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVER_FILE = "server.json"
+KEY_FILE = "api_key"
+LOCK_FILE = "server.lock"
+
+
+class ServeError(Exception):
+    """Why the server cannot start, in one line."""
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    data_dir: Path = field(default_factory=Path)
+    executor: str = "torch"
+    token: str | None = None
+    base_models: dict[str, str] = field(default_factory=dict)
+    faults: dict[str, float] = field(default_factory=dict)
+    faults_seed: int | None = None
+    max_upload_mb: float = 512
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only (0600), atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def load_or_create_key(data_dir: Path) -> tuple[str, bool]:
+    """The key stored in ``<data_dir>/api_key`` (made and stored 0600 on first use)."""
+    path = data_dir / KEY_FILE
+    with contextlib.suppress(FileNotFoundError):
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key, False
+    key = "sk-fttui-" + secrets.token_urlsafe(32)
+    write_private(path, key + "\n")
+    return key, True
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Hold ``<data_dir>/server.lock``: one server per data folder."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock, carry on
+        yield
+        return
+    fh = (data_dir / LOCK_FILE).open("a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            other = ""
+            with contextlib.suppress(OSError, ValueError):
+                info = json.loads((data_dir / SERVER_FILE).read_text())
+                other = f" (pid {info.get('pid')}, {info.get('base_url')})"
+            raise ServeError(f"another fttui serve is already using {data_dir}{other}") from None
+        yield
+    finally:
+        fh.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url_of(host: str, port: int) -> str:
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host in ("::", "[::]"):
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/v1"
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
+    """Run the server until SIGINT/SIGTERM. Raises ``ServeError`` when it cannot start."""
+    from fttui.server.executors import ExecutorUnavailable, get_executor, resolve_name
+
+    if not is_loopback(options.host) and not options.token:
+        raise ServeError(f"refusing to listen on {options.host} (not loopback) without an "
+                         "explicit --token: anyone who can reach it could use it")
+    data_dir = options.data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with data_dir_lock(data_dir):
+        name = resolve_name(options.executor)
+        if options.executor == "auto":
+            say(f"fttui serve: executor auto → {name}"
+                + (" (torch, transformers or peft missing)" if name == "sim" else ""))
+        try:
+            executor = get_executor(name, data_dir=data_dir, base_models=options.base_models)
+        except ExecutorUnavailable as exc:
+            raise ServeError(str(exc)) from None
+        if options.token:
+            key, created = options.token, False
+        else:
+            key, created = load_or_create_key(data_dir)
+        sock = bind(options.host, options.port)
+        return _run(options, data_dir, executor, key, created, sock, say)
+
+
+def _run(options: ServeOptions, data_dir: Path, executor, key: str, created: bool,
+         sock: socket.socket, say: Callable[[str], None]) -> int:
+    import uvicorn
+
+    from fttui.server.app import ServerConfig, build_services, create_app
+
+    config = ServerConfig(data_dir=data_dir, api_key=key,
+                          max_upload_bytes=int(options.max_upload_mb * 1024 * 1024),
+                          faults=options.faults, faults_seed=options.faults_seed)
+    services = build_services(config, executor)
+    services.jobs.start()
+    port = sock.getsockname()[1]
+    base_url = base_url_of(options.host, port)
+    server_file = data_dir / SERVER_FILE
+    try:
+        label = ("simulated training: nothing is really trained, answers are labelled"
+                 if executor.name == "sim" else "real training on this machine")
+        say(f"fttui serve: {executor.name} executor ({label}); data in {data_dir}")
+        say(f"Base URL:  {base_url}")
+        if options.token:
+            say("API key:   the one given with --token")
+        else:
+            say(f"API key:   {key}  ({'new, ' if created else ''}stored in {data_dir / KEY_FILE})")
+        if options.faults:
+            rates = ", ".join(f"{k}={v:g}" for k, v in options.faults.items())
+            say(f"Faults:    {rates} (seed {options.faults_seed})")
+        say(f"Try:       curl -H 'Authorization: Bearer <key>' {base_url}/models")
+        sys.stdout.flush()
+        write_private(server_file, json.dumps({"base_url": base_url, "pid": os.getpid(),
+                                               "executor": executor.name}) + "\n")
+        app = create_app(config, services)
+        uv_config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                   timeout_graceful_shutdown=3, proxy_headers=False)
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler
+        # it found: make that a clean exit, so the cleanup below runs
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_cleanly)
+        uvicorn.Server(uv_config).run(sockets=[sock])
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(server_file.read_text()).get("pid") == os.getpid():
+                server_file.unlink()
+        services.jobs.close()
+        services.store.close()
+        sock.close()
+    return 0

@@ -1,0 +1,300 @@
+"""``FtApp``: the fttui terminal app — Data, Jobs, Metrics and Playground panes.
+
+Keys 1–4 switch panes, ``?`` lists the keys that work where you are, ``ctrl+p`` opens the
+command palette, ``r`` refreshes, ``q``/``ctrl+q`` quit. All network and file work runs in
+thread workers that report back with messages (``fttui.tui.messages``); the UI thread
+never blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Tab, Tabs
+
+from fttui.tui.backend import Backend
+from fttui.tui.messages import BackendOk, BackendProblem, BackendReady, JobCreated, JobSelected
+from fttui.tui.widgets.status_bar import StatusBar
+
+#: Pane ids in key order (1–4) and their tab labels.
+PANES = (("data", "Data"), ("jobs", "Jobs"), ("metrics", "Metrics"), ("playground", "Playground"))
+
+#: Seconds between reconnect attempts while the provider cannot be reached (capped).
+RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> float:
+    """When to try again after ``attempt`` consecutive failures (Retry-After wins)."""
+    if retry_after is not None:
+        return max(1.0, float(retry_after))
+    return RETRY_DELAYS[min(max(attempt, 0), len(RETRY_DELAYS) - 1)]
+
+
+class FtApp(App[None]):
+    """The fine-tuning app."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "fttui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("1", "show_pane('data')", "Data", show=False, id="app.pane.data"),
+        Binding("2", "show_pane('jobs')", "Jobs", show=False, id="app.pane.jobs"),
+        Binding("3", "show_pane('metrics')", "Metrics", show=False, id="app.pane.metrics"),
+        Binding("4", "show_pane('playground')", "Playground", show=False, id="app.pane.playground"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("r", "refresh", "Refresh", id="app.refresh"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl"),
+        Binding("f1", "help", "Help", show=False, id="app.help_f1"),
+        Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help_quit"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        data_file: str | None = None,
+        read_only: bool = False,
+        initial_pane: str | None = None,
+        live: bool = True,
+        backend: Backend | None = None,
+    ) -> None:
+        super().__init__()
+        self.backend = backend or Backend(profile=profile, base_url=base_url, api_key=api_key)
+        self.read_only = read_only
+        self.data_file = data_file
+        self.initial_pane = initial_pane or ("data" if data_file else "jobs")
+        if self.initial_pane not in dict(PANES):
+            raise ValueError(f"unknown pane {self.initial_pane!r}")
+        #: False: show cached data only, never touch the network (tests, screenshots).
+        self.live = live
+        self.ready = False
+        self._connect_failures = 0
+        self._retry_timer = None
+        self.keymap_problems: list[str] = []
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        from fttui.tui.panes.data import DataPane
+        from fttui.tui.panes.jobs import JobsPane
+        from fttui.tui.panes.metrics import MetricsPane
+        from fttui.tui.panes.playground import PlaygroundPane
+
+        tabs = Tabs(
+            *(Tab(f"{i} {label}", id=f"tab-{pane}") for i, (pane, label) in enumerate(PANES, 1)),
+            active=f"tab-{self.initial_pane}",
+            id="pane-tabs",
+        )
+        tabs.can_focus = False
+        yield tabs
+        with ContentSwitcher(initial=self.initial_pane, id="panes"):
+            yield DataPane(id="data")
+            yield JobsPane(id="jobs")
+            yield MetricsPane(id="metrics")
+            yield PlaygroundPane(id="playground")
+        yield StatusBar(read_only=self.read_only, id="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_keymap()
+        status = self.status_bar
+        status.cached = True
+        if self.data_file:
+            self.query_one("#data").open_file(self.data_file)
+        self.call_after_refresh(self._focus_pane, self.initial_pane)
+        # After the first frame: importing openai alone takes about a second.
+        self.call_after_refresh(self._start_backend)
+
+    def _start_backend(self) -> None:
+        self._describe_provider()
+        if self.live:
+            self.connect()
+
+    # -- keymap -------------------------------------------------------------------------
+    def known_binding_classes(self) -> list[type]:
+        from fttui.tui.panes.data import DataPane
+        from fttui.tui.panes.jobs import JobsPane
+        from fttui.tui.panes.metrics import MetricsPane
+        from fttui.tui.panes.playground import PlaygroundPane
+        from fttui.tui.screens.confirm import ConfirmScreen
+        from fttui.tui.screens.create_job import CreateJobScreen
+        from fttui.tui.screens.help import HelpScreen
+
+        classes: list[type] = [type(self), DataPane, JobsPane, MetricsPane, PlaygroundPane]
+        classes += [ConfirmScreen, HelpScreen, CreateJobScreen]
+        classes += [type(w) for w in self.query("*")]
+        return classes
+
+    def _apply_keymap(self) -> None:
+        from fttui.tui.keymap import binding_ids, load_keymap, unknown_ids
+
+        keymap = load_keymap()
+        if not keymap:
+            return
+        unknown = unknown_ids(keymap, binding_ids(self.known_binding_classes()))
+        if unknown:
+            self.keymap_problems = unknown
+            self.notify(
+                "keymap: no binding has the id " + ", ".join(unknown) + " (see ? for ids)",
+                severity="warning",
+                timeout=8,
+            )
+        self.set_keymap(keymap)
+
+    # -- panes --------------------------------------------------------------------------
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def current_pane(self) -> str:
+        return self.query_one(ContentSwitcher).current or self.initial_pane
+
+    def pane(self, pane_id: str) -> Any:
+        return self.query_one(f"#{pane_id}")
+
+    def action_show_pane(self, pane_id: str) -> None:
+        self.show_pane(pane_id)
+
+    def show_pane(self, pane_id: str) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        if switcher.current != pane_id:
+            switcher.current = pane_id
+            self.query_one(Tabs).active = f"tab-{pane_id}"
+            pane = self.pane(pane_id)
+            if hasattr(pane, "on_shown"):
+                pane.on_shown()
+        self._focus_pane(pane_id)
+
+    def _focus_pane(self, pane_id: str) -> None:
+        pane = self.pane(pane_id)
+        focus = getattr(pane, "focus_default", None)
+        if callable(focus):
+            focus()
+        else:
+            pane.focus()
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        if event.tab is None or not event.tab.id:
+            return
+        pane_id = event.tab.id.removeprefix("tab-")
+        if pane_id != self.query_one(ContentSwitcher).current:
+            self.show_pane(pane_id)
+
+    # -- help, refresh, palette ----------------------------------------------------------
+    def action_help(self) -> None:
+        from fttui.tui.screens.help import HelpScreen, collect_key_help
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        focused = self.focused
+        where = dict(PANES).get(self.current_pane, self.current_pane)
+        if focused is not None:
+            where += f" · {focused.id or type(focused).__name__}"
+        self.push_screen(HelpScreen(collect_key_help(self.screen), where))
+
+    def action_refresh(self) -> None:
+        if not self.live:
+            self.notify("live updates are off", severity="warning")
+            return
+        if not self.ready:
+            self.connect()
+            return
+        pane = self.pane(self.current_pane)
+        refresh = getattr(pane, "refresh_now", None)
+        if callable(refresh):
+            refresh()
+        if self.current_pane != "jobs":
+            self.pane("jobs").refresh_now(full=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for i, (pane, label) in enumerate(PANES, 1):
+            yield SystemCommand(f"Go to {label}", f"Show the {label} pane (key {i})",
+                                lambda pane=pane: self.show_pane(pane))
+        yield SystemCommand("Refresh", "Fetch jobs, events and metrics now (r)", self.action_refresh)
+        yield SystemCommand("Keys", "List the keys that work here (?)", self.action_help)
+        jobs = self.pane("jobs")
+        yield SystemCommand("Cancel selected job", "Cancel the job under the cursor (x)",
+                            jobs.action_cancel)
+        yield SystemCommand("Pause or resume selected job", "Pause a running job, resume a paused one (p)",
+                            jobs.action_pause)
+        yield SystemCommand("New job", "Create a fine-tuning job (n)", jobs.action_create)
+        yield SystemCommand("Copy job id", "Copy the selected job's id to the clipboard (c)",
+                            jobs.action_copy)
+        yield SystemCommand("Filter jobs", "Filter the job list (/)", jobs.action_filter)
+        yield SystemCommand("Follow events", "Toggle following the event log (s)",
+                            jobs.action_toggle_follow)
+        yield SystemCommand("Export metrics CSV", "Write the selected job's series to a CSV (e)",
+                            self.pane("metrics").action_export)
+
+    # -- backend ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="describe", exit_on_error=False)
+    def _describe_provider(self) -> None:
+        info = self.backend.describe()
+        self.call_from_thread(
+            self.status_bar.set_provider, info["name"], info["base_url"], info["detail"]
+        )
+        if not self.backend.connected:
+            self.call_from_thread(self.pane("jobs").load_cache)
+
+    def connect(self) -> None:
+        """Connect to the provider (start the local server if needed) in a worker."""
+        if self._retry_timer is not None:
+            self._retry_timer.stop()
+            self._retry_timer = None
+        self._connect_worker()
+
+    @work(thread=True, exclusive=True, group="connect", exit_on_error=False)
+    def _connect_worker(self) -> None:
+        from fttui.api.errors import friendly
+
+        try:
+            self.backend.client()
+            info = self.backend.describe()
+        except Exception as exc:
+            err = friendly(exc)
+            delay = retry_delay(self._connect_failures, err.retry_after)
+            self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
+            self.call_from_thread(self._schedule_reconnect, delay)
+            return
+        self.post_message(BackendReady(info["name"], info["base_url"], info["detail"]))
+
+    def _schedule_reconnect(self, delay: float) -> None:
+        self._connect_failures += 1
+        self._retry_timer = self.set_timer(delay, self.connect)
+
+    def on_backend_ready(self, message: BackendReady) -> None:
+        self.ready = True
+        self._connect_failures = 0
+        self.status_bar.set_provider(message.name, message.base_url, message.detail)
+        self.status_bar.banner.clear_problem()
+        self.pane("jobs").start_polling()
+        if message.detail.startswith("local server"):
+            self.notify(f"Using the {message.detail} at {message.base_url}", timeout=6)
+
+    def on_backend_problem(self, message: BackendProblem) -> None:
+        self.status_bar.banner.show_problem(message.kind, message.message, message.retry_in)
+
+    def on_backend_ok(self, message: BackendOk) -> None:
+        self.status_bar.banner.clear_problem()
+        if message.what == "jobs":
+            self.status_bar.mark_refreshed()
+
+    # -- between panes ------------------------------------------------------------------
+    def on_job_selected(self, message: JobSelected) -> None:
+        self.pane("metrics").select_job(message)
+        self.pane("playground").select_job(message)
+
+    def on_job_created(self, message: JobCreated) -> None:
+        self.pane("jobs").job_created(message.job_id)

@@ -1,0 +1,256 @@
+"""The app's handle on the provider: one resolved ``Provider`` and one shared client.
+
+Everything here is blocking and is called from thread workers only (never from the UI
+thread). It adds no provider, job or event logic of its own: it holds the connection and
+calls the API layer (``fttui.api``), and it keeps the last job list in the cache folder so
+the app can show it at once on the next start. No Textual import here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fttui import paths
+
+if TYPE_CHECKING:  # pragma: no cover
+    import openai
+
+    from fttui.api.providers import Provider
+
+#: The columns a job row keeps (the table, the details panel and the cache use these).
+ROW_FIELDS = (
+    "id",
+    "model",
+    "status",
+    "created_at",
+    "finished_at",
+    "trained_tokens",
+    "fine_tuned_model",
+    "training_file",
+    "validation_file",
+    "hyperparameters",
+    "method",
+    "error",
+    "result_files",
+    "suffix",
+    "seed",
+    "metadata",
+    "estimated_finish",
+)
+
+CACHE_VERSION = 1
+#: The most jobs a full refresh lists (newest first).
+MAX_JOBS = 20_000
+#: Jobs a quick (periodic) refresh lists: the newest page.
+QUICK_PAGE = 100
+
+
+def _plain(value: Any) -> Any:
+    """SDK models → plain JSON-ready values."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "model_dump"):
+        return _plain(value.model_dump(exclude_none=False))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def job_row(job: Any) -> dict[str, Any]:
+    """A job (SDK object or dict) as the plain dict the app shows and caches."""
+    try:
+        from fttui.api.jobs import job_summary
+
+        data = job_summary(job)
+    except (ImportError, AttributeError):  # the API layer is not there yet
+        data = _plain(job)
+    if not isinstance(data, dict):
+        data = _plain(job)
+    return {name: _plain(data.get(name)) for name in ROW_FIELDS}
+
+
+def is_terminal(status: str | None) -> bool:
+    return status in {"succeeded", "failed", "cancelled"}
+
+
+class Backend:
+    """The provider the app talks to, resolved from profile / base URL / key / environment.
+
+    ``client()`` connects on first use (for the ``local`` provider this may start the
+    local server, which takes seconds), so it must only be called from a thread worker.
+    """
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.profile = profile
+        self.base_url = base_url
+        self._api_key = api_key
+        self._lock = threading.RLock()
+        self._provider: Provider | None = None
+        self._client: openai.OpenAI | None = None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Backend(profile={self.profile!r}, base_url={self.base_url!r})"
+
+    # -- provider and client ---------------------------------------------------------
+    @property
+    def provider(self) -> Provider:
+        """The resolved provider (no network; after ``client()`` it carries the real URL)."""
+        with self._lock:
+            if self._provider is None:
+                from fttui.api.providers import resolve_provider
+
+                self._provider = resolve_provider(
+                    profile=self.profile, base_url=self.base_url, api_key=self._api_key
+                )
+            return self._provider
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def client(self) -> openai.OpenAI:
+        """A ready ``openai.OpenAI`` client (blocking: may start the local server)."""
+        with self._lock:
+            if self._client is None:
+                from fttui.api.providers import connect
+
+                provider, client = connect(
+                    profile=self.profile, base_url=self.base_url, api_key=self._api_key
+                )
+                self._provider = provider
+                self._client = client
+            return self._client
+
+    def describe(self) -> dict[str, str]:
+        """What the status bar shows: profile name, base URL, executor / key source."""
+        provider = self._provider
+        if provider is None:
+            try:
+                provider = self.provider
+            except Exception as exc:
+                return {"name": self.profile or "?", "base_url": self.base_url or "", "detail": str(exc)}
+        name = provider.name
+        detail = ""
+        if provider.kind == "local":
+            executor = getattr(provider, "executor", None)
+            if executor:
+                detail = f"local server · {executor}" + (
+                    " (simulated training)" if executor == "sim" else " (real training)"
+                )
+            else:
+                detail = "local server · starting…" if self._client is None else "local server"
+        else:
+            detail = f"key {provider.masked_key}"
+        return {"name": name, "base_url": provider.base_url or "", "detail": detail}
+
+    # -- jobs --------------------------------------------------------------------------
+    def list_jobs(self, *, limit: int | None = MAX_JOBS, should_stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+        """The newest ``limit`` jobs as rows, newest first."""
+        from fttui.api.jobs import iter_jobs
+
+        rows: list[dict[str, Any]] = []
+        for job in iter_jobs(self.client(), limit=limit):
+            rows.append(job_row(job))
+            if should_stop is not None and len(rows) % 100 == 0 and should_stop():
+                break
+        return rows
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        from fttui.api.jobs import get_job
+
+        return job_row(get_job(self.client(), job_id))
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        from fttui.api.jobs import cancel_job
+
+        return job_row(cancel_job(self.client(), job_id))
+
+    def pause_job(self, job_id: str) -> dict[str, Any]:
+        from fttui.api.jobs import pause_job
+
+        return job_row(pause_job(self.client(), job_id))
+
+    def resume_job(self, job_id: str) -> dict[str, Any]:
+        from fttui.api.jobs import resume_job
+
+        return job_row(resume_job(self.client(), job_id))
+
+    def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
+        from fttui.api.jobs import iter_checkpoints
+
+        out = []
+        for cp in iter_checkpoints(self.client(), job_id):
+            out.append(_plain(cp))
+        out.sort(key=lambda c: c.get("step_number") or 0)
+        return out
+
+    def event_follower(self, job_id: str) -> Any:
+        from fttui.api.events import EventFollower
+
+        return EventFollower(self.client(), job_id)
+
+    def metrics(self, job_id: str) -> Any:
+        """The job's ``MetricSeries`` (from its result CSV when done, else its events)."""
+        from fttui.api.jobs import get_job
+        from fttui.api.metrics import fetch_job_metrics
+
+        client = self.client()
+        return fetch_job_metrics(client, get_job(client, job_id))
+
+    def stream_chat(self, model: str, prompt: str, **kwargs: Any) -> Any:
+        from fttui.api.chat import stream_chat
+
+        return stream_chat(self.client(), model, prompt, **kwargs)
+
+    # -- the job list cache -------------------------------------------------------------
+    def cache_path(self) -> Path:
+        """Where the last job list of this provider is kept (no key in the name or file)."""
+        try:
+            provider = self.provider
+            ident = f"{provider.name}|{provider.kind}|{provider.base_url or ''}"
+            if provider.kind == "local":
+                ident = f"local|{paths.data_dir()}"
+        except Exception:
+            ident = f"{self.profile}|{self.base_url}"
+        digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
+        return paths.cache_dir() / f"jobs-{digest}.json"
+
+    def load_cached_jobs(self) -> list[dict[str, Any]]:
+        import orjson
+
+        try:
+            data = orjson.loads(self.cache_path().read_bytes())
+        except (OSError, ValueError):
+            return []
+        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+            return []
+        jobs = data.get("jobs")
+        return [j for j in jobs if isinstance(j, dict) and j.get("id")] if isinstance(jobs, list) else []
+
+    def save_cached_jobs(self, jobs: Iterable[dict[str, Any]]) -> None:
+        import orjson
+
+        path = self.cache_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            blob = orjson.dumps({"version": CACHE_VERSION, "jobs": list(jobs)})
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".jobs-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp, path)
+        except OSError:
+            pass

@@ -1,0 +1,1 @@
+"""fttui.tui.panes."""

@@ -1,0 +1,574 @@
+"""Pane 2 — Jobs: the job table, the selected job's details, checkpoints and event log.
+
+Polling: the job list is fetched in a thread worker and the next poll is armed with
+``set_timer`` only once that one finished (2 s while a job is active, 10 s when all are
+finished, backing off while the provider fails, and skipped while a modal is open). The
+selected job's details and events have their own poll on the same pattern.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Static
+
+from fttui.tui.backend import QUICK_PAGE, is_terminal
+from fttui.tui.messages import BackendOk, BackendProblem, Events, JobSelected, JobsLoaded
+from fttui.tui.widgets.event_log import EventLog, EventPanel
+from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
+
+#: Seconds between job-list polls.
+LIST_ACTIVE, LIST_IDLE = 2.0, 10.0
+#: Seconds between polls of the selected job (details + events).
+DETAIL_ACTIVE, DETAIL_IDLE = 1.0, 15.0
+#: How many events one batch may add to the log (a 10,000-event job shows the newest).
+MAX_BATCH = 2000
+#: Actions refused in read-only mode.
+READ_ONLY_ACTIONS = frozenset({"cancel", "create", "pause"})
+#: Statuses that can be paused / resumed.
+PAUSABLE = frozenset({"running"})
+
+
+def _backoff(failures: int, retry_after: float | None) -> float:
+    from fttui.tui.app import retry_delay
+
+    return retry_delay(failures, retry_after)
+
+
+def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] | None) -> Text:
+    """The details panel for one job (plain data in, Rich text out)."""
+    if not job:
+        return Text("No job selected.\n\nn creates one · r refreshes", style="dim")
+    t = Text()
+    t.append(job.get("id") or "?", style="bold")
+    t.append("  ")
+    t.append_text(status_text(job.get("status")))
+    t.append("\n\n")
+
+    def row(label: str, value: Any, style: str = "") -> None:
+        if value in (None, "", [], {}):
+            return
+        t.append(f"{label:<13}", style="dim")
+        t.append(str(value), style=style)
+        t.append("\n")
+
+    row("Model", job.get("model"))
+    row("Fine-tuned", job.get("fine_tuned_model"), "bold green")
+    row("Created", format_time(job.get("created_at")))
+    row("Finished", format_time(job.get("finished_at")) if job.get("finished_at") else None)
+    if job.get("estimated_finish") and not is_terminal(job.get("status")):
+        row("Est. finish", format_time(job.get("estimated_finish")))
+    row("Trained tok.", format_tokens(job.get("trained_tokens")) if job.get("trained_tokens") else None)
+    row("Training", job.get("training_file"))
+    row("Validation", job.get("validation_file"))
+    hp = job.get("hyperparameters") or {}
+    method = job.get("method")
+    if isinstance(method, dict) and method.get("type"):
+        inner = method.get(method["type"]) or {}
+        if isinstance(inner, dict) and inner.get("hyperparameters"):
+            hp = {**hp, **{k: v for k, v in inner["hyperparameters"].items() if v is not None}}
+        method = method["type"]
+    row("Method", method if isinstance(method, str) else None)
+    if isinstance(hp, dict) and hp:
+        parts = []
+        for key, label in (("n_epochs", "epochs"), ("batch_size", "batch"),
+                           ("learning_rate_multiplier", "lr×"), ("beta", "β")):
+            if hp.get(key) is not None:
+                parts.append(f"{label} {hp[key]}")
+        row("Hyperparams", " · ".join(parts))
+    row("Suffix", job.get("suffix"))
+    row("Seed", job.get("seed"))
+    error = job.get("error")
+    if isinstance(error, dict) and (error.get("message") or error.get("code")):
+        row("Error", f"{error.get('code') or ''} {error.get('message') or ''}".strip(), "bold red")
+    t.append("\n")
+    t.append("Checkpoints\n", style="bold")
+    if not checkpoints:
+        t.append("  none yet\n", style="dim")
+    else:
+        for cp in checkpoints[-5:]:
+            metrics = cp.get("metrics") or {}
+            t.append(f"  step {cp.get('step_number', '?'):<5} ", style="dim")
+            t.append(str(cp.get("fine_tuned_model_checkpoint") or cp.get("id") or ""))
+            loss = metrics.get("train_loss")
+            if isinstance(loss, int | float):
+                t.append(f"  loss {loss:.4f}", style="dim")
+            t.append("\n")
+    return t
+
+
+class JobsPane(Vertical):
+    """The job table, the details of the selected job and its event log."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="jobs.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="jobs.clear_filter"),
+        Binding("x", "cancel", "Cancel job", id="jobs.cancel"),
+        Binding("p", "pause", "Pause/resume", id="jobs.pause"),
+        Binding("n", "create", "New job", id="jobs.create"),
+        Binding("c", "copy", "Copy id", id="jobs.copy"),
+        Binding("s", "toggle_follow", "Follow", id="jobs.follow"),
+        Binding("e", "focus_events", "Events", show=False, id="jobs.events"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._list_timer: Timer | None = None
+        self._detail_timer: Timer | None = None
+        self._filter_timer: Timer | None = None
+        self._list_failures = 0
+        self._detail_failures = 0
+        self._polling = False
+        self._live_loaded = False
+        self._selected: str | None = None
+        self._pending_select: str | None = None
+        self.checkpoints: dict[str, list[dict[str, Any]]] = {}
+        self._follower: Any = None
+        self._follower_job: str | None = None
+        self._follower_lock = threading.Lock()
+        self._polls = 0
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter jobs: id, model, status, name… (enter keeps, esc clears)",
+                    id="jobs-filter")
+        yield JobTable(id="job-table")
+        with Horizontal(id="jobs-bottom"):
+            with VerticalScroll(id="job-details-box"):
+                yield Static(details_text(None, None), id="job-details")
+            yield EventPanel(id="job-events")
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs-filter").display = False
+        self.query_one("#job-details-box").border_title = "Details"
+        self.query_one("#job-events").border_title = "Events"
+        self.query_one("#job-table").border_title = "Jobs"
+
+    # -- helpers ------------------------------------------------------------------------
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.query_one(EventLog)
+
+    @property
+    def selected_job(self) -> dict[str, Any] | None:
+        return self.table.selected_job
+
+    def focus_default(self) -> None:
+        self.table.focus()
+
+    def _modal_open(self) -> bool:
+        return self.app.screen.is_modal
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in READ_ONLY_ACTIONS and getattr(self.app, "read_only", False):
+            return None  # shown disabled; on_key explains why
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        if not getattr(self.app, "read_only", False):
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and not active.enabled:
+            action = active.binding.action
+            if action in READ_ONLY_ACTIONS:
+                event.stop()
+                self.notify(f"read-only mode: {active.binding.description.lower()} is disabled",
+                            severity="warning")
+
+    # -- the job list -------------------------------------------------------------------
+    def load_cache(self) -> None:
+        self._load_cache_worker()
+
+    @work(thread=True, exclusive=True, group="jobs-cache", exit_on_error=False)
+    def _load_cache_worker(self) -> None:
+        rows = self.app.backend.load_cached_jobs()
+        if rows:
+            self.post_message(JobsLoaded(rows, cached=True))
+
+    def start_polling(self) -> None:
+        """Begin live updates (called once the backend is connected)."""
+        if self._polling:
+            return
+        self._polling = True
+        self._fetch_jobs(full=True)
+
+    def refresh_now(self, full: bool = True) -> None:
+        if not self._polling:
+            return
+        if self._list_timer is not None:
+            self._list_timer.stop()
+        self._fetch_jobs(full=full)
+        self._poll_detail_now()
+
+    def _list_tick(self) -> None:
+        self._list_timer = None
+        if self._modal_open():  # nothing changes under a dialog
+            self._list_timer = self.set_timer(0.5, self._list_tick)
+            return
+        self._polls += 1
+        self._fetch_jobs(full=self._polls % 30 == 0)
+
+    def _arm_list(self, delay: float) -> None:
+        if self._list_timer is not None:
+            self._list_timer.stop()
+        self._list_timer = self.set_timer(delay, self._list_tick)
+
+    def _fetch_jobs(self, full: bool) -> None:
+        # Active jobs older than the first page still need fresh statuses (worked out
+        # here, on the UI thread, so the worker never reads the table).
+        stale = [
+            job_id for job_id, row in self.table.jobs.items()
+            if not is_terminal(row.get("status"))
+        ]
+        self._fetch_jobs_worker(full, stale)
+
+    @work(thread=True, exclusive=True, group="jobs-list", exit_on_error=False)
+    def _fetch_jobs_worker(self, full: bool, active_ids: list[str]) -> None:
+        from textual.worker import get_current_worker
+
+        from fttui.api.errors import friendly
+
+        worker = get_current_worker()
+        backend = self.app.backend
+        try:
+            if full:
+                rows = backend.list_jobs(should_stop=lambda: worker.is_cancelled)
+            else:
+                rows = backend.list_jobs(limit=QUICK_PAGE)
+                seen = {r["id"] for r in rows}
+                stale = [j for j in active_ids if j not in seen][:20]
+                rows += [backend.get_job(j) for j in stale]
+        except Exception as exc:
+            err = friendly(exc)
+            if worker.is_cancelled:
+                return
+            delay = _backoff(self._list_failures, err.retry_after)
+            self._list_failures += 1
+            self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
+            self.app.call_from_thread(self._arm_list, delay)
+            return
+        if worker.is_cancelled:
+            return
+        self._list_failures = 0
+        self.post_message(JobsLoaded(rows, full=full))
+        self.post_message(BackendOk("jobs"))
+        if full:
+            backend.save_cached_jobs(rows)
+
+    def on_jobs_loaded(self, message: JobsLoaded) -> None:
+        message.stop()
+        if message.cached and self._live_loaded:
+            return
+        if not message.cached:
+            self._live_loaded = True
+        table = self.table
+        table.set_jobs(message.jobs, full=message.full)
+        table.border_subtitle = self._count_label()
+        if self._pending_select and table.select_job(self._pending_select):
+            self._pending_select = None
+        self._after_jobs_changed()
+        if not message.cached:
+            active = any(not is_terminal(r.get("status")) for r in table.jobs.values())
+            self._arm_list(LIST_ACTIVE if active else LIST_IDLE)
+
+    def _count_label(self) -> str:
+        table = self.table
+        shown, total = table.row_count, len(table.jobs)
+        label = f"{total} job{'s' if total != 1 else ''}"
+        if table.filter_text:
+            label = f"{shown} of {total} match “{table.filter_text}”"
+        return label
+
+    def _after_jobs_changed(self) -> None:
+        job = self.selected_job
+        job_id = job.get("id") if job else None
+        if job_id != self._selected:
+            self._on_selection(job_id)
+        else:
+            self._show_details()
+
+    # -- selection ----------------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#job-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        job_id = event.row_key.value if event.row_key is not None else None
+        if job_id != self._selected:
+            self._on_selection(job_id)
+
+    @on(DataTable.RowSelected, "#job-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a job: read its events."""
+        event.stop()
+        self.event_log.focus()
+
+    def _on_selection(self, job_id: str | None) -> None:
+        self._selected = job_id
+        job = self.table.jobs.get(job_id) if job_id else None
+        self._show_details()
+        self.event_log.reset()
+        self.post_message(
+            JobSelected(
+                job_id,
+                model=job.get("model") if job else None,
+                fine_tuned_model=job.get("fine_tuned_model") if job else None,
+                status=job.get("status") if job else None,
+            )
+        )
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        if job_id and self._polling:
+            # A short delay so holding j/k over 50 rows does not fire 50 requests.
+            self._detail_timer = self.set_timer(0.15, self._detail_tick)
+
+    def _show_details(self) -> None:
+        job = self.selected_job
+        cps = self.checkpoints.get(job["id"]) if job else None
+        self.query_one("#job-details", Static).update(details_text(job, cps))
+
+    def select(self, job_id: str) -> bool:
+        return self.table.select_job(job_id)
+
+    def job_created(self, job_id: str) -> None:
+        self._pending_select = job_id
+        self.app.show_pane("jobs")
+        if self._polling:
+            self.refresh_now(full=False)
+
+    # -- the selected job: details, checkpoints, events ---------------------------------
+    def _poll_detail_now(self) -> None:
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        if self._selected:
+            self._fetch_detail(self._selected)
+
+    def _detail_tick(self) -> None:
+        self._detail_timer = None
+        if not self._selected or not self._polling:
+            return
+        if self._modal_open():
+            self._detail_timer = self.set_timer(0.5, self._detail_tick)
+            return
+        self._fetch_detail(self._selected)
+
+    def _arm_detail(self, job_id: str, delay: float) -> None:
+        if job_id != self._selected:
+            return
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(delay, self._detail_tick)
+
+    @work(thread=True, exclusive=True, group="jobs-detail", exit_on_error=False)
+    def _fetch_detail(self, job_id: str) -> None:
+        from textual.worker import get_current_worker
+
+        from fttui.api.errors import friendly
+
+        worker = get_current_worker()
+        backend = self.app.backend
+        try:
+            job = backend.get_job(job_id)
+            with self._follower_lock:
+                reset = False
+                if self._follower is None or self._follower_job != job_id:
+                    self._follower = backend.event_follower(job_id)
+                    self._follower_job = job_id
+                    reset = True
+                new = [_event_dict(e) for e in self._follower.poll()]
+            old = self.checkpoints.get(job_id)
+            if old is None or not is_terminal(job.get("status")) or reset:
+                cps = backend.checkpoints(job_id)
+            else:
+                cps = old
+        except Exception as exc:
+            err = friendly(exc)
+            if worker.is_cancelled:
+                return
+            delay = _backoff(self._detail_failures, err.retry_after)
+            self._detail_failures += 1
+            if err.kind == "not_found":
+                self.app.call_from_thread(self.notify, str(err), severity="error")
+                return
+            self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
+            self.app.call_from_thread(self._arm_detail, job_id, delay)
+            return
+        if worker.is_cancelled:
+            return
+        self._detail_failures = 0
+        self.checkpoints[job_id] = cps
+        self.post_message(JobsLoaded([job], full=False))
+        self.post_message(Events(job_id, new, reset=reset))
+        delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
+        self.app.call_from_thread(self._arm_detail, job_id, delay)
+
+    def on_events(self, message: Events) -> None:
+        message.stop()
+        if message.job_id != self._selected:
+            return
+        log = self.event_log
+        if message.reset and log.total:
+            log.reset()
+        items = message.events
+        if len(items) > MAX_BATCH:
+            skipped = len(items) - MAX_BATCH
+            items = [{"created_at": items[0].get("created_at"), "level": "info",
+                      "message": f"… {skipped:,} earlier events not shown"}, *items[-MAX_BATCH:]]
+        log.add_events(items)
+
+    # -- filter -------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#jobs-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#jobs-filter", Input)
+        if not box.display and not self.table.filter_text:
+            return
+        box.value = ""
+        box.display = False
+        self._apply_filter("")
+        self.table.focus()
+
+    @on(Input.Changed, "#jobs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        value = event.value
+        # Debounced: refiltering 5,000 rows on every keystroke would lag the typing.
+        self._filter_timer = self.set_timer(0.12, lambda: self._apply_filter(value))
+
+    @on(Input.Submitted, "#jobs-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._apply_filter(event.value)
+        if not event.value:
+            event.input.display = False
+        self.table.focus()
+
+    def _apply_filter(self, text: str) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        self.table.set_filter(text.strip())
+        self.table.border_subtitle = self._count_label()
+        self._after_jobs_changed()
+
+    # -- actions on the selected job ----------------------------------------------------
+    def _require_job(self) -> dict[str, Any] | None:
+        job = self.selected_job
+        if job is None:
+            self.notify("no job selected", severity="warning")
+        return job
+
+    def action_cancel(self) -> None:
+        from fttui.tui.screens.confirm import ConfirmScreen
+
+        if self.app.read_only:
+            self.notify("read-only mode: cancel is disabled", severity="warning")
+            return
+        job = self._require_job()
+        if job is None:
+            return
+        if is_terminal(job.get("status")):
+            self.notify(f"{job['id']} is already {job.get('status')}", severity="warning")
+            return
+        job_id = job["id"]
+        message = (
+            f"Cancel {job_id}?\n\n"
+            f"Model {job.get('model') or '?'}, status {job.get('status') or '?'}. "
+            "Training stops and cannot be resumed."
+        )
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._run_job_action("cancel", job_id)
+
+        self.app.push_screen(
+            ConfirmScreen("Cancel job?", message, confirm_label="Cancel job", keep_label="Keep"),
+            done,
+        )
+
+    def action_pause(self) -> None:
+        if self.app.read_only:
+            self.notify("read-only mode: pause is disabled", severity="warning")
+            return
+        job = self._require_job()
+        if job is None:
+            return
+        status = job.get("status")
+        if status == "paused":
+            self._run_job_action("resume", job["id"])
+        elif status in PAUSABLE:
+            self._run_job_action("pause", job["id"])
+        else:
+            self.notify(f"{job['id']} is {status}: nothing to pause", severity="warning")
+
+    @work(thread=True, group="jobs-action", exit_on_error=False)
+    def _run_job_action(self, action: str, job_id: str) -> None:
+        from fttui.api.errors import friendly
+
+        backend = self.app.backend
+        call = {"cancel": backend.cancel_job, "pause": backend.pause_job,
+                "resume": backend.resume_job}[action]
+        try:
+            row = call(job_id)
+        except Exception as exc:
+            err = friendly(exc)
+            self.app.call_from_thread(self.notify, f"{action} {job_id}: {err}", severity="error")
+            return
+        self.post_message(JobsLoaded([row], full=False))
+        past = {"cancel": "cancelling", "pause": "pausing", "resume": "resuming"}[action]
+        self.app.call_from_thread(self.notify, f"{past} {job_id} — now {row.get('status')}")
+        self.app.call_from_thread(self.refresh_now, False)
+
+    def action_create(self) -> None:
+        from fttui.tui.screens.create_job import CreateJobScreen
+
+        if self.app.read_only:
+            self.notify("read-only mode: creating jobs is disabled", severity="warning")
+            return
+        training_file = None
+        try:
+            training_file = getattr(self.app.query_one("#data"), "path", None)
+        except Exception:
+            pass
+
+        def done(job_id: str | None) -> None:
+            if job_id:
+                self.notify(f"created {job_id}")
+                self.job_created(job_id)
+
+        self.app.push_screen(CreateJobScreen(training_file=training_file), done)
+
+    def action_copy(self) -> None:
+        job = self._require_job()
+        if job is None:
+            return
+        self.app.copy_to_clipboard(job["id"])
+        self.notify(f"copied {job['id']} (OSC 52)")
+
+    def action_toggle_follow(self) -> None:
+        self.event_log.toggle_following()
+
+    def action_focus_events(self) -> None:
+        self.event_log.focus()
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    if isinstance(event, dict):
+        return event
+    if hasattr(event, "model_dump"):
+        return event.model_dump()
+    return {"message": str(event), "created_at": int(time.time()), "level": "info"}

@@ -1,0 +1,453 @@
+"""Pane 4 — Playground: prompt the selected job's fine-tuned model (or a checkpoint, or
+the base model side by side) and watch the answer stream in.
+
+The prompt box keeps a history (up/down). Settings: system prompt, stop sequences
+(comma-separated, kept exactly — `` END`` keeps its leading space; ``\\n`` and ``\\,``
+escapes; or a JSON list), temperature and max tokens. Each answer streams in a thread
+worker; ``esc`` stops it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from fttui.tui.messages import JobSelected
+
+#: Seconds between UI updates while tokens stream in (bursts coalesce).
+STREAM_REFRESH = 0.05
+
+
+def parse_stop(value: str) -> list[str] | None:
+    """Stop sequences from the settings box (see the module docstring). At most 4."""
+    if not value:
+        return None
+    stripped = value.strip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except ValueError:
+            items = None
+        if isinstance(items, list):
+            out = [str(i) for i in items if str(i)]
+            return out[:4] or None
+    parts: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            nxt = value[i + 1]
+            cur.append({"n": "\n", "t": "\t", ",": ",", "\\": "\\"}.get(nxt, "\\" + nxt))
+            i += 2
+            continue
+        if ch == ",":
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    out = [p for p in parts if p]
+    return out[:4] or None
+
+
+def parse_float(value: str) -> float | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def parse_int(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+class PromptInput(Input):
+    """The prompt box: enter sends, up/down walk the history."""
+
+    BINDINGS = [
+        Binding("up", "history(-1)", "Previous prompt", id="playground.history_prev"),
+        Binding("down", "history(1)", "Next prompt", id="playground.history_next"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.history: list[str] = []
+        self._pos: int | None = None
+        self._draft = ""
+
+    def remember(self, prompt: str) -> None:
+        if prompt and (not self.history or self.history[-1] != prompt):
+            self.history.append(prompt)
+        self._pos = None
+        self._draft = ""
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        if self._pos is None:
+            if step > 0:
+                return
+            self._draft = self.value
+            pos = len(self.history) - 1
+        else:
+            pos = self._pos + step
+        if pos >= len(self.history):
+            self._pos = None
+            self.value = self._draft
+        else:
+            self._pos = max(0, pos)
+            self.value = self.history[self._pos]
+        self.cursor_position = len(self.value)
+
+
+class AnswerView(Vertical):
+    """One side: which model, the streamed answer, then finish reason and usage."""
+
+    DEFAULT_CSS = """
+    AnswerView { width: 1fr; height: 1fr; border: round $primary 50%; }
+    AnswerView > VerticalScroll { height: 1fr; }
+    AnswerView .answer-text { padding: 0 1; }
+    AnswerView .answer-meta { height: auto; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, side: str, **kwargs) -> None:
+        super().__init__(id=f"answer-{side}", **kwargs)
+        self.side = side
+        self.model: str | None = None
+        self.text = ""
+        self.prompt = ""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("", classes="answer-text", markup=False)
+        yield Static("", classes="answer-meta", markup=False)
+
+    def set_model(self, model: str | None, label: str = "") -> None:
+        self.model = model
+        self.border_title = f"{label}{model or '(no model)'}"
+
+    def start(self, prompt: str) -> None:
+        self.prompt = prompt
+        self.text = ""
+        self._render_text(streaming=True)
+        self.query_one(".answer-meta", Static).update("streaming… (esc stops)")
+
+    def update_text(self, text: str) -> None:
+        self.text = text
+        self._render_text(streaming=True)
+
+    def finish(self, text: str, meta: str, error: str | None = None) -> None:
+        self.text = text
+        self._render_text(streaming=False, error=error)
+        self.query_one(".answer-meta", Static).update(meta)
+
+    def _render_text(self, *, streaming: bool, error: str | None = None) -> None:
+        t = Text()
+        t.append("› ", style="bold")
+        t.append(self.prompt, style="bold")
+        t.append("\n\n")
+        t.append(self.text)
+        if streaming:
+            t.append("▍", style="blink")
+        if error:
+            t.append(("\n" if self.text else "") + f"⚠ {error}", style="bold red")
+        self.query_one(".answer-text", Static).update(t)
+        self.query_one(VerticalScroll).scroll_end(animate=False)
+
+
+class AnswerDelta(Message):
+    def __init__(self, side: str, run: int, text: str) -> None:
+        super().__init__()
+        self.side = side
+        self.run = run
+        self.text = text
+
+
+class AnswerDone(Message):
+    def __init__(self, side: str, run: int, text: str, meta: str, error: str | None = None) -> None:
+        super().__init__()
+        self.side = side
+        self.run = run
+        self.text = text
+        self.meta = meta
+        self.error = error
+
+
+class PlaygroundPane(Vertical):
+    """The prompt box, settings and one or two streamed answers."""
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop / leave input", id="playground.stop"),
+        Binding("ctrl+b", "toggle_compare", "Side by side", id="playground.compare"),
+        Binding("ctrl+l", "focus_prompt", "Prompt", id="playground.prompt"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.job: JobSelected | None = None
+        self.checkpoints: list[dict[str, Any]] = []
+        self._run = 0
+        self._streaming: set[str] = set()
+        self._chosen: str | None = None  # a target the user picked (kept across updates)
+        self._auto: str | None = None  # the target picked for the user
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="pg-target-row"):
+            yield Label("Model", classes="pg-label")
+            yield Select([], prompt="select a job in Jobs (2)", allow_blank=True, id="pg-target")
+            yield Checkbox("side by side with the base model", id="pg-compare")
+        with Horizontal(id="pg-settings"):
+            yield Input(placeholder="system prompt (optional)", id="pg-system")
+            yield Input(placeholder="stop: a, b (exact; \\n \\, ok)", id="pg-stop")
+            yield Input(placeholder="temperature", id="pg-temperature", restrict=r"[0-9.]*")
+            yield Input(placeholder="max tokens", id="pg-max-tokens", restrict=r"[0-9]*")
+        with Horizontal(id="pg-answers"):
+            yield AnswerView("a")
+            yield AnswerView("b")
+        yield PromptInput(placeholder="Ask the model… (enter sends, ↑/↓ history, esc stops)",
+                          id="pg-prompt")
+
+    def on_mount(self) -> None:
+        self.query_one("#answer-b").display = False
+        self._refresh_targets()
+
+    def focus_default(self) -> None:
+        self.query_one("#pg-prompt").focus()
+
+    def action_focus_prompt(self) -> None:
+        self.focus_default()
+
+    # -- targets ------------------------------------------------------------------------
+    def select_job(self, message: JobSelected) -> None:
+        changed = self.job is None or self.job.job_id != message.job_id
+        self.job = message
+        if changed:
+            self.checkpoints = []
+            self._chosen = None
+            self._refresh_targets()
+            if message.job_id and getattr(self.app, "ready", False):
+                self._fetch_checkpoints(message.job_id)
+        elif message.fine_tuned_model:
+            self._refresh_targets()
+
+    def on_shown(self) -> None:
+        if self.job and self.job.job_id and getattr(self.app, "ready", False):
+            self._fetch_checkpoints(self.job.job_id)
+
+    def refresh_now(self) -> None:
+        self.on_shown()
+
+    @work(thread=True, exclusive=True, group="playground-checkpoints", exit_on_error=False)
+    def _fetch_checkpoints(self, job_id: str) -> None:
+        try:
+            cps = self.app.backend.checkpoints(job_id)
+        except Exception:
+            return  # the jobs pane reports provider trouble; the base model still works
+        self.app.call_from_thread(self._set_checkpoints, job_id, cps)
+
+    def _set_checkpoints(self, job_id: str, cps: list[dict[str, Any]]) -> None:
+        if self.job and self.job.job_id == job_id and cps != self.checkpoints:
+            self.checkpoints = cps
+            self._refresh_targets()
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(label, model id) choices for the selected job."""
+        job = self.job
+        if job is None or not job.job_id:
+            return []
+        out: list[tuple[str, str]] = []
+        if job.fine_tuned_model:
+            out.append((f"fine-tuned  {job.fine_tuned_model}", job.fine_tuned_model))
+        for cp in reversed(self.checkpoints):
+            model = cp.get("fine_tuned_model_checkpoint")
+            if model and model != job.fine_tuned_model:
+                out.append((f"checkpoint step {cp.get('step_number')}  {model}", model))
+        if job.model:
+            out.append((f"base  {job.model}", job.model))
+        return out
+
+    def _refresh_targets(self) -> None:
+        select = self.query_one("#pg-target", Select)
+        choices = self.targets()
+        values = [v for _, v in choices]
+        select.set_options(choices)
+        if self._chosen in values:
+            select.value = self._chosen
+        elif values:
+            # The best there is: the fine-tuned model, else the newest checkpoint.
+            self._auto = values[0]
+            select.value = values[0]
+        self._label_answers()
+
+    @on(Select.Changed, "#pg-target")
+    def _target_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if isinstance(event.value, str) and event.value != self._auto:
+            self._chosen = event.value
+        self._label_answers()
+
+    @on(Checkbox.Changed, "#pg-compare")
+    def _compare_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.query_one("#answer-b").display = event.value
+        self._label_answers()
+
+    def action_toggle_compare(self) -> None:
+        box = self.query_one("#pg-compare", Checkbox)
+        box.value = not box.value
+
+    @property
+    def target_model(self) -> str | None:
+        value = self.query_one("#pg-target", Select).value
+        return value if isinstance(value, str) else None
+
+    @property
+    def compare(self) -> bool:
+        return self.query_one("#pg-compare", Checkbox).value
+
+    def _label_answers(self) -> None:
+        self.query_one("#answer-a", AnswerView).set_model(self.target_model)
+        base = self.job.model if self.job else None
+        self.query_one("#answer-b", AnswerView).set_model(base, "base  ")
+
+    # -- prompting ----------------------------------------------------------------------
+    @on(Input.Submitted, "#pg-prompt")
+    def _prompt_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.send(event.value)
+
+    def settings(self) -> dict[str, Any]:
+        system = self.query_one("#pg-system", Input).value.strip() or None
+        return {
+            "system": system,
+            "stop": parse_stop(self.query_one("#pg-stop", Input).value),
+            "temperature": parse_float(self.query_one("#pg-temperature", Input).value),
+            "max_tokens": parse_int(self.query_one("#pg-max-tokens", Input).value),
+        }
+
+    def send(self, prompt: str) -> None:
+        prompt = prompt.strip()
+        if not prompt:
+            return
+        model = self.target_model
+        if not model:
+            self.notify("no model: select a job in Jobs (2) first", severity="warning")
+            return
+        if not getattr(self.app, "ready", False):
+            self.notify("not connected yet", severity="warning")
+            return
+        box = self.query_one("#pg-prompt", PromptInput)
+        box.remember(prompt)
+        box.value = ""
+        settings = self.settings()
+        self._run += 1
+        sides = [("a", model)]
+        if self.compare and self.job and self.job.model and self.job.model != model:
+            sides.append(("b", self.job.model))
+        for side, side_model in sides:
+            view = self.query_one(f"#answer-{side}", AnswerView)
+            view.start(prompt)
+            self._streaming.add(side)
+            self._stream(side, self._run, side_model, prompt, settings)
+
+    def action_stop(self) -> None:
+        """Stop the answers streaming in; when none is, leave the input (so 1–4, q work)."""
+        if not self._streaming:
+            if isinstance(self.app.focused, Input):
+                self.query_one("#answer-a VerticalScroll").focus()
+            return
+        for worker in self.workers:
+            if worker.node is self and worker.group.startswith("playground-chat"):
+                worker.cancel()
+
+    @work(thread=True, exclusive=True, group="playground-chat", exit_on_error=False)
+    def _stream_a(self, *args: Any) -> None:
+        self._stream_body(*args)
+
+    @work(thread=True, exclusive=True, group="playground-chat-b", exit_on_error=False)
+    def _stream_b(self, *args: Any) -> None:
+        self._stream_body(*args)
+
+    def _stream(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any]) -> None:
+        (self._stream_a if side == "a" else self._stream_b)(side, run, model, prompt, settings)
+
+    def _stream_body(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any]) -> None:
+        from textual.worker import get_current_worker
+
+        from fttui.api.errors import friendly
+
+        worker = get_current_worker()
+        started = time.monotonic()
+        text = ""
+        last_post = 0.0
+        stream = None
+        try:
+            stream = self.app.backend.stream_chat(
+                model, prompt, should_stop=lambda: worker.is_cancelled, **settings
+            )
+            for delta in stream:
+                if worker.is_cancelled:
+                    break
+                text += delta
+                now = time.monotonic()
+                if now - last_post >= STREAM_REFRESH:
+                    last_post = now
+                    self.post_message(AnswerDelta(side, run, text))
+        except Exception as exc:
+            err = friendly(exc)
+            self.post_message(AnswerDone(side, run, text, f"{model} · failed", error=str(err)))
+            return
+        finally:
+            if stream is not None and worker.is_cancelled:
+                try:
+                    stream.close()
+                except Exception:
+                    pass
+        elapsed = time.monotonic() - started
+        if worker.is_cancelled:
+            self.post_message(AnswerDone(side, run, text, f"{model} · stopped after {elapsed:.1f}s"))
+            return
+        result = getattr(stream, "result", None)
+        parts = [model]
+        finish = getattr(result, "finish_reason", None)
+        if finish:
+            parts.append(f"finish: {finish}")
+        usage = getattr(result, "usage", None) or {}
+        if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+            parts.append(f"{usage.get('prompt_tokens', '?')} → {usage['completion_tokens']} tokens")
+        parts.append(f"{elapsed:.1f}s")
+        self.post_message(AnswerDone(side, run, text, " · ".join(parts)))
+
+    def on_answer_delta(self, message: AnswerDelta) -> None:
+        message.stop()
+        if message.run == self._run:
+            self.query_one(f"#answer-{message.side}", AnswerView).update_text(message.text)
+
+    def on_answer_done(self, message: AnswerDone) -> None:
+        message.stop()
+        if message.run != self._run:
+            return
+        self._streaming.discard(message.side)
+        self.query_one(f"#answer-{message.side}", AnswerView).finish(
+            message.text, message.meta, error=message.error
+        )

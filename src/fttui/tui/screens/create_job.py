@@ -1,0 +1,529 @@
+"""Create a fine-tuning job: files, model and hyperparameters; lint, upload, create.
+
+``CreateJobScreen(training_file=None)`` is a ``ModalScreen[str | None]`` that dismisses
+with the new job's id (None when backed out). The training file is linted as soon as it
+is chosen (a summary: examples, errors, epochs and billed tokens). On ``ctrl+s`` the API
+layer (``fttui.api.jobs.create_job``) lints again, uploads with a progress callback (shown
+as a progress bar), waits for processing and creates the job — all in a thread worker with
+``self.app.backend.client()``. Lint errors refuse the job unless "force" is ticked; every
+other failure is one line on the screen, which stays usable.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+PHASE_LABELS = {
+    "lint": "Linting",
+    "upload": "Uploading",
+    "processing": "Waiting for the provider to process the file",
+    "create": "Creating the job",
+}
+
+
+class FormError(ValueError):
+    """A field holds a value the API would refuse; ``field`` is the input's id."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _optional_int(value: str, field: str, label: str, lo: int, hi: int) -> int | None:
+    value = value.strip()
+    if value.lower() in ("", "auto"):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise FormError(field, f"{label} must be a whole number or auto") from None
+    if not lo <= number <= hi:
+        raise FormError(field, f"{label} must be between {lo:,} and {hi:,}")
+    return number
+
+
+def _optional_float(value: str, field: str, label: str) -> float | None:
+    value = value.strip()
+    if value.lower() in ("", "auto"):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise FormError(field, f"{label} must be a number or auto") from None
+    if not number > 0:
+        raise FormError(field, f"{label} must be greater than 0")
+    return number
+
+
+def lint_summary(report: Any) -> Text:
+    """One or two lines: examples, errors / warnings, the estimate; the first errors."""
+    text = Text()
+    errors = [f for f in report.findings if f.severity == "error"]
+    warnings = [f for f in report.findings if f.severity == "warning"]
+    text.append(f"{report.examples:,} examples ({report.format})  ")
+    if errors:
+        text.append(f"✗ {len(errors):,} errors", style="bold red")
+    else:
+        text.append("✓ no errors", style="bold green")
+    if warnings:
+        text.append(f", {len(warnings):,} warnings", style="yellow")
+    est = getattr(report, "estimate", None) or {}
+    if est.get("n_epochs") is not None:
+        text.append(f"  ·  {est['n_epochs']} epochs by default", style="dim")
+    if est.get("billed_tokens") is not None:
+        text.append(f", {est['billed_tokens']:,} billed tokens", style="dim")
+    if est.get("cost") is not None:
+        text.append(f", ${est['cost']:,.2f}", style="dim")
+    by_code: dict[str, list[Any]] = {}
+    for f in errors:
+        by_code.setdefault(f.code, []).append(f)
+    for code, items in list(by_code.items())[:6]:
+        lines = ", ".join(str(f.line) for f in items[:5] if f.line is not None)
+        text.append(f"\n  ✗ {code}", style="red")
+        text.append(f" ×{len(items)}" if len(items) > 1 else "", style="red")
+        text.append(f"{' at line ' + lines if lines else ''}: {items[0].message}")
+    if len(by_code) > 6:
+        text.append(f"\n  … and {len(by_code) - 6} more kinds of error", style="dim")
+    return text
+
+
+# -- worker → screen messages -------------------------------------------------------------
+
+
+class _PreLinted(Message):
+    def __init__(self, field: str, path: str, report: Any = None, error: str | None = None):
+        super().__init__()
+        self.field = field
+        self.path = path
+        self.report = report
+        self.error = error
+
+
+class _Progress(Message):
+    def __init__(self, phase: str, done: int, total: int) -> None:
+        super().__init__()
+        self.phase = phase
+        self.done = done
+        self.total = total
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, _Progress) and message.phase == self.phase
+
+
+class _Models(Message):
+    def __init__(self, models: list[str]) -> None:
+        super().__init__()
+        self.models = models
+
+
+class _Failed(Message):
+    def __init__(self, kind: str, message: str, report: Any = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.message = message
+        self.report = report
+
+
+class _Created(Message):
+    def __init__(self, job_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+
+
+class CreateJobScreen(ModalScreen[str | None]):
+    """The "new job" form. ``ctrl+s`` creates, ``esc`` stops an upload or backs out."""
+
+    DEFAULT_CSS = """
+    CreateJobScreen { align: center middle; }
+    CreateJobScreen > #create-box {
+        width: 96%; max-width: 112; height: auto; max-height: 96%;
+        border: thick $accent; background: $panel; padding: 0 1;
+    }
+    CreateJobScreen #create-title { text-style: bold; width: 1fr; }
+    CreateJobScreen #create-form { height: auto; }
+    CreateJobScreen .row { height: 3; }
+    CreateJobScreen .row Label { width: 17; padding-top: 1; }
+    CreateJobScreen .row Input { width: 1fr; }
+    CreateJobScreen .row Button { min-width: 14; margin-left: 1; }
+    CreateJobScreen #create-hp {
+        grid-size: 6; grid-columns: 10 1fr 12 1fr 10 1fr; height: 3; grid-gutter: 0 1;
+    }
+    CreateJobScreen #create-hp2 { grid-size: 4; grid-columns: 10 1fr 10 1fr; height: 3;
+        grid-gutter: 0 1; }
+    CreateJobScreen #create-hp Label, CreateJobScreen #create-hp2 Label { padding-top: 1; }
+    CreateJobScreen .lint { height: auto; max-height: 8; padding-left: 17; color: $text-muted; }
+    CreateJobScreen #create-status { height: auto; min-height: 1; margin-top: 1; }
+    CreateJobScreen #create-status.-error { color: $text-error; }
+    CreateJobScreen #create-progress-row { height: 1; display: none; }
+    CreateJobScreen #create-progress-row.-running { display: block; }
+    CreateJobScreen #create-phase { width: 1fr; }
+    CreateJobScreen #create-buttons { height: 3; align-horizontal: right; margin-top: 1; }
+    CreateJobScreen #create-buttons Button { margin-left: 1; }
+    CreateJobScreen Input.-invalid { border: tall $error; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "create", "Create job", id="create_job.create", priority=True),
+        Binding("ctrl+o", "browse", "Browse for the file", id="create_job.browse"),
+        Binding("escape", "cancel", "Cancel", id="create_job.cancel"),
+    ]
+
+    def __init__(self, training_file: str | None = None, *, model: str | None = None) -> None:
+        super().__init__()
+        self.training_file = training_file
+        self.model = model or DEFAULT_MODEL
+        self.running = False
+        self._reports: dict[str, Any] = {}
+        self._linted: dict[str, str] = {}
+        self._create_worker: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="create-box"):
+            yield Label("New fine-tuning job", id="create-title")
+            with VerticalScroll(id="create-form"):
+                with Horizontal(classes="row"):
+                    yield Label("Training file")
+                    yield Input(self.training_file or "", id="create-training",
+                                placeholder="path to a JSONL / CSV / … file, or a file id")
+                    yield Button("Browse ^o", id="browse-training")
+                yield Static("", id="lint-training", classes="lint")
+                with Horizontal(classes="row"):
+                    yield Label("Validation file")
+                    yield Input("", id="create-validation", placeholder="optional")
+                    yield Button("Browse", id="browse-validation")
+                yield Static("", id="lint-validation", classes="lint")
+                with Horizontal(classes="row"):
+                    yield Label("Model")
+                    yield Input(self.model, id="create-model",
+                                placeholder="base model or ft:… model to continue from")
+                with Grid(id="create-hp"):
+                    yield Label("Epochs")
+                    yield Input("auto", id="create-epochs")
+                    yield Label("Batch size")
+                    yield Input("auto", id="create-batch")
+                    yield Label("LR mult.")
+                    yield Input("auto", id="create-lr")
+                with Grid(id="create-hp2"):
+                    yield Label("Suffix")
+                    yield Input("", id="create-suffix", placeholder="optional, ≤ 64 chars")
+                    yield Label("Seed")
+                    yield Input("", id="create-seed", placeholder="optional")
+                yield Checkbox("Create even if the linter finds errors (force)",
+                               id="create-force")
+            yield Static("", id="create-status")
+            with Horizontal(id="create-progress-row"):
+                yield Label("", id="create-phase")
+                yield ProgressBar(total=100, show_eta=False, id="create-progress")
+            with Horizontal(id="create-buttons"):
+                yield Button("Create ^s", id="create-ok", variant="primary")
+                yield Button("Cancel esc", id="create-cancel")
+
+    def on_mount(self) -> None:
+        training = self.query_one("#create-training", Input)
+        if self.training_file:
+            self.query_one("#create-model", Input).focus()
+            self._prelint("create-training", self.training_file)
+        else:
+            training.focus()
+        self._load_models()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _status(self, message: str | Text, *, error: bool = False) -> None:
+        status = self.query_one("#create-status", Static)
+        status.update(message)
+        status.set_class(error, "-error")
+
+    def _value(self, field: str) -> str:
+        return self.query_one(f"#{field}", Input).value.strip()
+
+    def form(self) -> dict[str, Any]:
+        """The job's arguments from the form; raises ``FormError`` on a bad field."""
+        for inp in self.query(Input):
+            inp.remove_class("-invalid")
+        training = self._value("create-training")
+        if not training:
+            raise FormError("create-training", "Choose a training file")
+        model = self._value("create-model")
+        if not model:
+            raise FormError("create-model", "Name the model to fine-tune")
+        suffix = self._value("create-suffix") or None
+        if suffix is not None and len(suffix) > 64:
+            raise FormError("create-suffix", "The suffix takes at most 64 characters")
+        seed_text = self._value("create-seed")
+        seed = _optional_int(seed_text, "create-seed", "Seed", 0, 2_147_483_647) \
+            if seed_text else None
+        return {
+            "model": model,
+            "training_file": _expand(training),
+            "validation_file": _expand(self._value("create-validation")) or None,
+            "n_epochs": _optional_int(self._value("create-epochs"), "create-epochs",
+                                      "Epochs", 1, 50),
+            "batch_size": _optional_int(self._value("create-batch"), "create-batch",
+                                        "Batch size", 1, 256),
+            "learning_rate_multiplier": _optional_float(self._value("create-lr"), "create-lr",
+                                                        "The LR multiplier"),
+            "suffix": suffix,
+            "seed": seed,
+            "force": self.query_one("#create-force", Checkbox).value,
+        }
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        for widget in self.query("#create-form Input, #create-form Button, #create-force"):
+            widget.disabled = running
+        self.query_one("#create-ok", Button).disabled = running
+        self.query_one("#create-progress-row").set_class(running, "-running")
+        self.query_one("#create-cancel", Button).label = "Stop esc" if running else "Cancel esc"
+
+    # -- pre-lint -------------------------------------------------------------------------
+    @on(Input.Submitted, "#create-training, #create-validation")
+    def _file_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self._prelint(event.input.id or "", event.value.strip())
+        self.focus_next()
+
+    @on(Input.Blurred, "#create-training, #create-validation")
+    def _file_blurred(self, event: Input.Blurred) -> None:
+        value = event.input.value.strip()
+        if value and self._linted.get(event.input.id or "") != value:
+            self._prelint(event.input.id or "", value)
+
+    @on(Input.Submitted, "#create-model, #create-epochs, #create-batch, #create-lr, "
+                         "#create-suffix, #create-seed")
+    def _field_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_next()
+
+    def _prelint(self, field: str, value: str) -> None:
+        target = self.query_one(f"#lint-{field.removeprefix('create-')}", Static)
+        path = _expand(value)
+        self._linted[field] = value
+        if not os.path.exists(path):
+            if value.startswith("file-"):
+                target.update(Text("an uploaded file id: not linted here", style="dim"))
+            else:
+                target.update(Text(f"No such file: {path}", style="bold red"))
+            return
+        target.update(Text("linting…", style="dim italic"))
+        self._run_prelint(field, path, self._value("create-model") or DEFAULT_MODEL)
+
+    @work(thread=True, exclusive=False, group="create-prelint", exit_on_error=False,
+          description="lint the chosen file")
+    def _run_prelint(self, field: str, path: str, model: str) -> None:
+        worker = get_current_worker()
+        try:
+            from fttui.datasets import lint_path
+
+            report = lint_path(path, model=model, max_findings=2000,
+                               should_stop=lambda: worker.is_cancelled)
+        except Exception as exc:
+            self.post_message(_PreLinted(field, path, error=_one_line(exc)))
+            return
+        self.post_message(_PreLinted(field, path, report))
+
+    def on__pre_linted(self, message: _PreLinted) -> None:
+        message.stop()
+        if _expand(self._linted.get(message.field, "")) != message.path:
+            return  # the field changed since
+        target = self.query_one(f"#lint-{message.field.removeprefix('create-')}", Static)
+        if message.error is not None:
+            target.update(Text(f"cannot lint: {message.error}", style="bold red"))
+            return
+        self._reports[message.field] = message.report
+        target.update(lint_summary(message.report))
+
+    # -- models list ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="create-models", exit_on_error=False,
+          description="list the provider's models")
+    def _load_models(self) -> None:
+        try:
+            from fttui.api.models import iter_models
+
+            models = sorted({m.id for m in iter_models(self.app.backend.client())})
+        except Exception:
+            return  # suggestions only: the model can always be typed
+        self.post_message(_Models(models))
+
+    def on__models(self, message: _Models) -> None:
+        message.stop()
+        if message.models:
+            self.query_one("#create-model", Input).suggester = SuggestFromList(
+                message.models, case_sensitive=False
+            )
+
+    # -- create ---------------------------------------------------------------------------
+    def action_create(self) -> None:
+        if self.running:
+            return
+        if getattr(self.app, "read_only", False):
+            self._status("Read-only mode: creating jobs is disabled.", error=True)
+            return
+        try:
+            args = self.form()
+        except FormError as exc:
+            inp = self.query_one(f"#{exc.field}", Input)
+            inp.add_class("-invalid")
+            inp.focus()
+            self._status(f"✗ {exc}", error=True)
+            return
+        report = self._reports.get("create-training")
+        if (report is not None and getattr(report, "has_errors", False) and not args["force"]
+                and self._linted.get("create-training") == self._value("create-training")):
+            self._refuse(report)
+            return
+        self._set_running(True)
+        self._status(Text("Starting…", style="italic"))
+        self._create_worker = self._run_create(args)
+
+    def _refuse(self, report: Any) -> None:
+        errors = [f for f in report.findings if f.severity == "error"]
+        self._status(
+            Text.assemble(
+                (f"✗ The training file has {len(errors):,} lint error"
+                 f"{'s' if len(errors) != 1 else ''}", "bold"),
+                " — fix them (the Data pane shows each one) or tick ",
+                ("force", "bold"), " to create the job anyway.",
+            ),
+            error=True,
+        )
+        self.query_one("#create-force", Checkbox).focus()
+
+    @work(thread=True, exclusive=True, group="create-job", exit_on_error=False,
+          description="upload the files and create the job")
+    def _run_create(self, args: dict[str, Any]) -> None:
+        worker = get_current_worker()
+
+        def progress(phase: str, done: int, total: int) -> None:
+            self.post_message(_Progress(phase, done, total))
+
+        try:
+            from fttui.api.jobs import create_job
+
+            client = self.app.backend.client()
+            job = create_job(client, progress=progress,
+                             should_stop=lambda: worker.is_cancelled, **args)
+        except Exception as exc:
+            kind = getattr(exc, "kind", "error")
+            if worker.is_cancelled:
+                kind = "cancelled"
+            self.post_message(_Failed(kind, _one_line(exc), getattr(exc, "report", None)))
+            return
+        self.post_message(_Created(job.id))
+
+    def on__progress(self, message: _Progress) -> None:
+        message.stop()
+        if not self.running:
+            return
+        label = PHASE_LABELS.get(message.phase, message.phase.capitalize())
+        bar = self.query_one("#create-progress", ProgressBar)
+        if message.phase == "upload" and message.total:
+            label += f" {_size(message.done)} of {_size(message.total)}"
+            bar.update(total=message.total, progress=message.done)
+        elif message.done >= message.total:
+            bar.update(total=100, progress=100)
+        else:
+            bar.update(total=None)
+        self.query_one("#create-phase", Label).update(label + "…")
+
+    def on__failed(self, message: _Failed) -> None:
+        message.stop()
+        self._set_running(False)
+        if message.kind == "lint" and message.report is not None:
+            self._reports["create-training"] = message.report
+            self._linted["create-training"] = self._value("create-training")
+            self.query_one("#lint-training", Static).update(lint_summary(message.report))
+            self._refuse(message.report)
+            return
+        if message.kind == "cancelled":
+            self._status("Stopped: no job was created.", error=True)
+            return
+        self._status(f"✗ {message.message}", error=True)
+
+    def on__created(self, message: _Created) -> None:
+        message.stop()
+        self._set_running(False)
+        self.dismiss(message.job_id)
+
+    # -- other actions --------------------------------------------------------------------
+    def action_cancel(self) -> None:
+        if self.running and self._create_worker is not None:
+            self._create_worker.cancel()
+            self._status(Text("Stopping…", style="italic"))
+            return
+        self.workers.cancel_node(self)
+        self.dismiss(None)
+
+    def action_browse(self, field: str | None = None) -> None:
+        if self.running:
+            return
+        if field is None:
+            focused = self.focused
+            field = "create-validation" if focused is not None and focused.id in (
+                "create-validation", "browse-validation") else "create-training"
+        from fttui.tui.screens.file_picker import FilePickerScreen
+
+        current = self._value(field)
+
+        def chosen(path: str | None) -> None:
+            if path:
+                inp = self.query_one(f"#{field}", Input)
+                inp.value = path
+                self._prelint(field, path)
+                inp.focus()
+
+        title = "Training file" if field == "create-training" else "Validation file"
+        self.app.push_screen(FilePickerScreen(title, start=current or None), chosen)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        button = event.button.id
+        if button == "create-ok":
+            self.action_create()
+        elif button == "create-cancel":
+            self.action_cancel()
+        elif button == "browse-training":
+            self.action_browse("create-training")
+        elif button == "browse-validation":
+            self.action_browse("create-validation")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # a worker that died outside its own try (should not happen): never leave a
+        # spinning, disabled form behind
+        if event.worker is self._create_worker and event.state == WorkerState.ERROR:
+            self._set_running(False)
+            self._status(f"✗ {event.worker.error}", error=True)
+
+
+def _expand(value: str) -> str:
+    if not value:
+        return ""
+    if value.startswith("file-") and not os.path.exists(value):
+        return value
+    return os.path.abspath(os.path.expanduser(value))
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

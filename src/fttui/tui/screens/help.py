@@ -1,0 +1,121 @@
+"""``?``: the keys that work where you are, searchable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+
+
+@dataclass(frozen=True)
+class KeyHelp:
+    keys: str
+    description: str
+    where: str
+    binding_id: str
+    enabled: bool
+
+
+def collect_key_help(screen) -> list[KeyHelp]:
+    """The bindings active on ``screen`` (focused widget → screen → app), merged by action."""
+    app = screen.app
+    merged: dict[tuple[int, str], dict] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if binding.system or not (binding.description or binding.id):
+            continue
+        slot = merged.setdefault(
+            (id(active.node), binding.action),
+            {"keys": [], "binding": binding, "node": active.node, "enabled": active.enabled},
+        )
+        display = app.get_key_display(binding.__class__(key, binding.action)) if key else key
+        if display not in slot["keys"]:
+            slot["keys"].append(display)
+    rows = []
+    for slot in merged.values():
+        binding = slot["binding"]
+        node = slot["node"]
+        where = "app" if node is app else getattr(node, "id", None) or type(node).__name__
+        rows.append(
+            KeyHelp(
+                keys=" ".join(slot["keys"]),
+                description=binding.description or binding.action,
+                where=str(where),
+                binding_id=binding.id or "",
+                enabled=bool(slot["enabled"]),
+            )
+        )
+    # Ours first (they have ids), then the widgets' own navigation keys.
+    rows.sort(key=lambda r: (r.binding_id == "", r.where == "app", r.where))
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys that work here; type to search; remap them in ``[keymap]`` of the config."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > #help-box {
+        width: 96; height: 85%; padding: 0 1;
+        border: thick $accent; background: $surface;
+    }
+    HelpScreen #help-title { text-style: bold; padding: 1 0 0 0; }
+    HelpScreen #help-table { height: 1fr; }
+    HelpScreen #help-foot { color: $text-muted; height: auto; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="help.close"),
+        Binding("f1", "close", "Close", show=False, id="help.close_f1"),
+    ]
+
+    def __init__(self, rows: list[KeyHelp], context: str = "") -> None:
+        super().__init__()
+        self.rows = rows
+        self.context = context
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Static(f"Keys that work here{' — ' + self.context if self.context else ''}",
+                         id="help-title", markup=False)
+            yield Input(placeholder="search keys…", id="help-search")
+            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                "esc closes · remap any key by its id in the [keymap] table of config.toml",
+                markup=False,
+                id="help-foot",
+            )
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Key", "Does", "Where", "Binding id")
+        self._fill("")
+        self.query_one(Input).focus()
+
+    def _fill(self, needle: str) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        needle = needle.lower().strip()
+        for row in self.rows:
+            hay = f"{row.keys} {row.description} {row.where} {row.binding_id}".lower()
+            if needle and needle not in hay:
+                continue
+            style = "" if row.enabled else "dim"
+            from rich.text import Text
+
+            table.add_row(
+                Text(row.keys, style=f"bold {style}"),
+                Text(row.description + ("" if row.enabled else " (disabled)"), style=style),
+                Text(row.where, style="dim"),
+                Text(row.binding_id, style="dim"),
+            )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,276 @@
+"""Every API command against a live ``fttui serve --executor sim`` (in-process CLI calls;
+a few through a real subprocess to check exit codes and the one-line errors)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from apihelpers import CHAT, CHAT_ERRORS, FAST, run_cli, start_job, upload, wait_job
+
+from fttui import paths
+
+
+@pytest.fixture(autouse=True)
+def _home(fttui_home):
+    return fttui_home
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_files_upload_list_download_delete(api_server, capsys, tmp_path):
+    r = run_cli(["files", "upload", str(CHAT), "--json"], api_server, capsys=capsys)
+    assert r.code == 0, r.err
+    f = json.loads(r.out)
+    assert f["status"] == "processed" and f["bytes"] == CHAT.stat().st_size
+
+    r = run_cli(["files", "list", "--json"], api_server, capsys=capsys)
+    assert f["id"] in [x["id"] for x in json.loads(r.out)]
+    r = run_cli(["files", "list"], api_server, capsys=capsys)
+    assert f["id"] in r.out and "chat_valid.jsonl" in r.out
+
+    out = tmp_path / "copy.jsonl"
+    r = run_cli(["files", "download", f["id"], "-o", str(out)], api_server, capsys=capsys)
+    assert r.code == 0 and out.read_bytes() == CHAT.read_bytes()
+
+    r = run_cli(["files", "delete", f["id"], "--yes"], api_server, capsys=capsys)
+    assert r.code == 0 and "deleted" in r.out
+    r = run_cli(["files", "delete", f["id"], "--yes"], api_server, capsys=capsys)
+    assert r.code == 1 and r.err.startswith("fttui: not found (404)")
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_upload_in_parts_above_the_single_limit(api_server, tmp_path):
+    from fttui.api.files import upload_file, wait_processed
+
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(CHAT.read_bytes() * 40)
+    seen = []
+    client = api_server.client()
+    f = upload_file(client, big, single_limit=10_000, part_size=16_384,
+                    progress=lambda done, total: seen.append((done, total)))
+    f = wait_processed(client, f.id)
+    assert f.bytes == big.stat().st_size
+    assert seen[-1] == (big.stat().st_size, big.stat().st_size)
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
+    assert client.files.content(f.id).read() == big.read_bytes()
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+def test_create_wait_show_events_metrics_checkpoints(api_server, capsys):
+    r = run_cli(["jobs", "create", "--model", "gpt-4o-mini-2024-07-18", "--training-file",
+                 str(CHAT), "--epochs", "3", "--suffix", "cli", "--seed", "7", *FAST,
+                 "--metadata", "team=api", "--wait"], api_server, capsys=capsys)
+    assert r.code == 0, r.err
+    assert "created ftjob-" in r.out and "fine-tuned model: ft:gpt-4o-mini-2024-07-18" in r.out
+    job_id = r.out.split("created ", 1)[1].split()[0]
+    lines = [ln for ln in r.out.splitlines() if "Step " in ln]
+    steps = [int(ln.split("Step ")[1].split("/")[0]) for ln in lines]
+    assert steps == sorted(steps) and len(steps) == len(set(steps)) and steps[-1] == 60
+
+    r = run_cli(["jobs", "show", job_id, "--json"], api_server, capsys=capsys)
+    job = json.loads(r.out)
+    assert job["status"] == "succeeded" and job["suffix"] == "cli" and job["seed"] == 7
+    assert job["hyperparameters"]["n_epochs"] == 3 and job["metadata"]["team"] == "api"
+    assert job["trained_tokens"] and job["result_files"] and len(job["checkpoints"]) == 3
+    r = run_cli(["jobs", "show", job_id], api_server, capsys=capsys)
+    for needle in ("succeeded", "gpt-4o-mini-2024-07-18", "n_epochs=3", "trained tokens",
+                   "checkpoints (3)", ":ckpt-step-"):
+        assert needle in r.out
+
+    r = run_cli(["jobs", "events", job_id, "--json"], api_server, capsys=capsys)
+    events = [json.loads(x) for x in r.out.splitlines()]
+    stamps = [e["created_at"] for e in events]
+    assert stamps == sorted(stamps) and len({e["id"] for e in events}) == len(events)
+    assert sum(e["type"] == "metrics" for e in events) == 60
+    r = run_cli(["jobs", "events", job_id, "--limit", "2"], api_server, capsys=capsys)
+    assert len(r.out.splitlines()) == 2 and "completed" in r.out.splitlines()[-1]
+
+    r = run_cli(["jobs", "checkpoints", job_id, "--json"], api_server, capsys=capsys)
+    cps = json.loads(r.out)
+    assert [c["step_number"] for c in cps] == [20, 40, 60]
+    r = run_cli(["jobs", "checkpoints", job_id], api_server, capsys=capsys)
+    assert "ckpt-step-40" in r.out
+
+    r = run_cli(["jobs", "metrics", job_id, "--csv"], api_server, capsys=capsys)
+    rows = r.out.strip().splitlines()
+    assert rows[0].startswith("step,train_loss") and len(rows) == 61
+    r = run_cli(["jobs", "metrics", job_id, "--json", "--source", "events"], api_server, capsys=capsys)
+    assert len(json.loads(r.out)["series"]["train_loss"]) == 60
+    r = run_cli(["jobs", "metrics", job_id], api_server, capsys=capsys)
+    assert "train_loss" in r.out and "(60 points)" in r.out
+
+
+def test_lint_refuses_bad_files_unless_forced(api_server, capsys):
+    argv = ["jobs", "create", "--model", "gpt-4o-mini-2024-07-18", "--training-file",
+            str(CHAT_ERRORS), *FAST]
+    r = run_cli(argv, api_server, capsys=capsys)
+    assert r.code == 1 and "lint error" in r.err and "--force" in r.err
+    before = {j.id for j in api_server.client().fine_tuning.jobs.list(limit=100)}
+    r = run_cli([*argv, "--force", "--json"], api_server, capsys=capsys)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["id"] not in before
+
+
+def test_list_status_limit_and_json(api_server, capsys):
+    client = api_server.client()
+    fid = upload(client)
+    a = start_job(client, fid)
+    b = start_job(client, fid, sim_fail_at_step="2")
+    wait_job(client, a.id)
+    wait_job(client, b.id)
+    r = run_cli(["jobs", "list", "--json"], api_server, capsys=capsys)
+    jobs = json.loads(r.out)
+    ids = [j["id"] for j in jobs]
+    assert a.id in ids and b.id in ids and len(ids) == len(set(ids))
+    r = run_cli(["jobs", "list", "--status", "failed", "--json"], api_server, capsys=capsys)
+    assert {j["status"] for j in json.loads(r.out)} == {"failed"}
+    r = run_cli(["jobs", "list", "--limit", "1", "--json"], api_server, capsys=capsys)
+    assert len(json.loads(r.out)) == 1
+    r = run_cli(["jobs", "list"], api_server, capsys=capsys)
+    assert r.out.startswith("ID") and a.id in r.out
+
+
+def test_follow_exits_with_the_outcome(api_server, capsys):
+    client = api_server.client()
+    fid = upload(client)
+    failing = start_job(client, fid, sim_fail_at_step="3")
+    r = run_cli(["jobs", "events", failing.id, "--follow", "--interval", "0.1"], api_server, capsys=capsys)
+    assert r.code == 1 and "Simulated failure at step 3" in r.out and "failed" in r.err
+
+    slow = start_job(client, fid, epochs=5, sim_seconds_per_step="0.05")
+    r = run_cli(["jobs", "cancel", slow.id, "--yes", "--json"], api_server, capsys=capsys)
+    assert r.code == 0 and json.loads(r.out)["status"] in ("cancelled", "running", "queued")
+    r = run_cli(["jobs", "events", slow.id, "--follow", "--interval", "0.1"], api_server, capsys=capsys)
+    assert r.code == 3 and "cancelled" in r.err
+
+
+def test_pause_resume(api_server, capsys):
+    client = api_server.client()
+    fid = upload(client)
+    job = start_job(client, fid, epochs=10, sim_seconds_per_step="0.02")
+    wait_job(client, job.id, until=("running",))
+    r = run_cli(["jobs", "pause", job.id], api_server, capsys=capsys)
+    assert r.code == 0, r.err
+    wait_job(client, job.id, until=("paused",))
+    r = run_cli(["jobs", "resume", job.id, "--json"], api_server, capsys=capsys)
+    assert r.code == 0 and json.loads(r.out)["status"] in ("running", "queued", "validating_files")
+    r = run_cli(["jobs", "cancel", job.id, "-y"], api_server, capsys=capsys)
+    assert r.code == 0
+
+
+def test_continue_from_a_fine_tuned_model_and_models(api_server, capsys):
+    client = api_server.client()
+    fid = upload(client)
+    first = wait_job(client, start_job(client, fid).id)
+    assert first.fine_tuned_model
+    r = run_cli(["jobs", "create", "--model", first.fine_tuned_model, "--training-file", fid,
+                 "--epochs", "1", *FAST, "--wait", "--json"], api_server, capsys=capsys)
+    assert r.code == 0, r.err
+    second = client.fine_tuning.jobs.list(limit=1).data[0]
+    assert second.model == first.fine_tuned_model and second.status == "succeeded"
+
+    r = run_cli(["models", "list", "--json"], api_server, capsys=capsys)
+    ids = [m["id"] for m in json.loads(r.out)]
+    assert first.fine_tuned_model in ids and "gpt-4o-mini-2024-07-18" in ids
+    r = run_cli(["models", "list", "--fine-tuned"], api_server, capsys=capsys)
+    assert "gpt-4o-mini-2024-07-18 " not in r.out and first.fine_tuned_model in r.out
+    r = run_cli(["models", "delete", second.fine_tuned_model, "--yes"], api_server, capsys=capsys)
+    assert r.code == 0 and "deleted" in r.out
+    r = run_cli(["models", "delete", second.fine_tuned_model, "--yes"], api_server, capsys=capsys)
+    assert r.code == 1 and "not found" in r.err
+
+
+# ----------------------------------------------------------------------------- ask
+
+
+def test_ask_streams_and_honours_stop(api_server, capsys):
+    r = run_cli(["ask", "gpt-4o-mini-2024-07-18", "Say something", "--max-tokens", "40"],
+                api_server, capsys=capsys)
+    assert r.code == 0 and r.out.strip()
+    full = r.out.strip()
+    word = full.split()[min(3, len(full.split()) - 1)]
+    r = run_cli(["ask", "gpt-4o-mini-2024-07-18", "Say something", "--max-tokens", "40",
+                 "--stop", f" {word}", "--json"], api_server, capsys=capsys)
+    res = json.loads(r.out)
+    assert res["finish_reason"] == "stop" and f" {word}" not in res["text"]
+    assert full.startswith(res["text"])
+    r = run_cli(["ask", "gpt-4o-mini-2024-07-18", "Hi", "--compare", "gpt-4.1-mini-2025-04-14",
+                 "--system", "Be brief", "--temperature", "0"], api_server, capsys=capsys)
+    assert "── gpt-4o-mini-2024-07-18 ──" in r.out and "── gpt-4.1-mini-2025-04-14 ──" in r.out
+
+
+def test_ask_legacy_model_and_stdin(api_server, capsys):
+    r = run_cli(["ask", "davinci-002", "-", "--max-tokens", "10", "--json"], api_server,
+                stdin="Superhero: Volt ->", capsys=capsys)
+    assert r.code == 0, r.err
+    res = json.loads(r.out)
+    assert res["legacy"] is True and res["text"]
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def _fttui(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fttui", *argv], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_clear_one_line_errors(api_server):
+    bad = _fttui("--base-url", api_server.base_url, "--api-key", "sk-wrong-key-123456", "jobs", "list")
+    assert bad.returncode == 1 and "authentication failed (401)" in bad.stderr
+    assert "sk-wrong-key-123456" not in bad.stderr + bad.stdout
+    missing = _fttui("--base-url", api_server.base_url, "--api-key", api_server.api_key,
+                     "jobs", "show", "ftjob-doesnotexist")
+    assert missing.returncode == 1 and missing.stderr.startswith("fttui: not found (404)")
+    down = _fttui("--base-url", "http://127.0.0.1:9/v1", "--api-key", "sk-x-12345678",
+                  "models", "list")
+    assert down.returncode == 1 and "cannot reach the provider" in down.stderr
+    unknown = _fttui("--profile", "nosuch", "jobs", "list")
+    assert unknown.returncode == 2 and "unknown profile 'nosuch'" in unknown.stderr
+    for proc in (bad, missing, down, unknown):
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_env_variables_are_honoured(api_server, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", api_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", api_server.api_key)
+    r = run_cli(["models", "list", "--json"], capsys=capsys)
+    assert r.code == 0 and json.loads(r.out)
+
+
+# ----------------------------------------------------------------------------- profiles
+
+
+def test_profiles_list_add_remove(api_server, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-envkey-abcdefghijklmnop")
+    r = run_cli(["profiles"], capsys=capsys)
+    assert r.code == 0
+    for name in ("openai", "azure", "bedrock", "nebius", "local"):
+        assert name in r.out
+    assert "sk-envkey-abcdefghijklmnop" not in r.out and "sk-…mnop" in r.out
+
+    r = run_cli(["profiles", "add", "mine", "--kind", "custom", "--base-url", api_server.base_url,
+                 "--api-key", api_server.api_key, "--default"], capsys=capsys)
+    assert r.code == 0
+    cfg = paths.config_file()
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    r = run_cli(["profiles", "--json"], capsys=capsys)
+    assert api_server.api_key not in r.out
+    mine = next(p for p in json.loads(r.out) if p["name"] == "mine")
+    assert mine["configured"] and mine["default"]
+    r = run_cli(["--profile", "mine", "jobs", "list", "--json"], capsys=capsys)
+    assert r.code == 0
+    r = run_cli(["jobs", "list", "--profile", "mine", "--json"], capsys=capsys)
+    assert r.code == 0
+    r = run_cli(["profiles", "remove", "mine"], capsys=capsys)
+    assert r.code == 0 and "mine" not in cfg.read_text()

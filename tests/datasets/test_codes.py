@@ -1,0 +1,342 @@
+"""Every finding code fires on data made to trigger it, and valid data is quiet."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dsfactory import SYSTEM, chat, preference, prompt_completion, valid_chat, write_jsonl
+
+from fttui.datasets import lint_path
+from fttui.datasets import read as read_mod
+from fttui.datasets.findings import CHECKS
+
+PNG_1x1 = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
+GIF = "data:image/gif;base64," + base64.b64encode(b"GIF89a\x01\x00\x01\x00").decode()
+
+
+def msgs(*messages: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"messages": list(messages), **extra}
+
+
+U = {"role": "user", "content": "Hi"}
+A = {"role": "assistant", "content": "Hello"}
+CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+def padded(bad: list[Any], n: int = 12) -> list[Any]:
+    """``n`` valid chat examples, then the bad rows (so count-based codes stay quiet)."""
+    return [*valid_chat(n), *bad]
+
+
+Case = Callable[[Path, pytest.MonkeyPatch], tuple[Path, dict[str, Any]]]
+
+
+def jsonl_case(rows: list[Any], **kwargs: Any) -> Case:
+    def make(tmp: Path, _mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+        return write_jsonl(tmp / "data.jsonl", rows), kwargs
+
+    return make
+
+
+def bytes_case(data: bytes, name: str = "data.jsonl", **kwargs: Any) -> Case:
+    def make(tmp: Path, _mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+        path = tmp / name
+        path.write_bytes(data)
+        return path, kwargs
+
+    return make
+
+
+def valid_bytes(n: int = 12) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in valid_chat(n))
+
+
+def case_file_too_large(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    mp.setattr(read_mod, "MAX_FILE_BYTES", 100)
+    return write_jsonl(tmp / "big.jsonl", valid_chat(12)), {}
+
+
+def case_line_too_long(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    mp.setattr(read_mod, "LONG_LINE_BYTES", 150)
+    long = chat(99)
+    long["messages"][1]["content"] = "word " * 60
+    return write_jsonl(tmp / "long.jsonl", padded([long])), {}
+
+
+def case_line_too_large(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    mp.setattr(read_mod, "MAX_LINE_BYTES", 3 * 1024 * 1024)
+    mp.setattr(read_mod, "LONG_LINE_BYTES", 1024 * 1024)
+    path = tmp / "huge.jsonl"
+    huge = json.dumps(msgs(U, {"role": "assistant", "content": "x" * (4 * 1024 * 1024)}))
+    write_jsonl(path, [*valid_chat(12), huge])
+    return path, {}
+
+
+def case_multiple_sheets(tmp: Path, _mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["prompt", "completion"])
+    for i in range(12):
+        ws.append([f"Double {i} ->", f" {2 * i} END"])
+    wb.create_sheet("notes").append(["ignored"])
+    path = tmp / "data.xlsx"
+    wb.save(path)
+    return path, {"model": "babbage-002"}
+
+
+def case_validation_overlap(tmp: Path, _mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    train = write_jsonl(tmp / "train.jsonl", valid_chat(12))
+    val = write_jsonl(tmp / "valid.jsonl", [*valid_chat(11, start=100), chat(3)])
+    return train, {"validation": val}
+
+
+def case_too_long(tmp: Path, _mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
+    long = msgs(SYSTEM, {"role": "user", "content": "tell me a story " * 700}, A)
+    return write_jsonl(tmp / "data.jsonl", padded([long])), {"model": "babbage-002"}
+
+
+def pc_rows(rows: list[dict[str, Any]], n: int = 12) -> list[dict[str, Any]]:
+    return [*(prompt_completion(i) for i in range(n)), *rows]
+
+
+CASES: dict[str, Case] = {
+    "file_too_large": case_file_too_large,
+    "bom": bytes_case(b"\xef\xbb\xbf" + valid_bytes()),
+    "crlf_line_endings": bytes_case(valid_bytes().replace(b"\n", b"\r\n")),
+    "blank_line": bytes_case(valid_bytes(6) + b"\n" + valid_bytes(12)[len(valid_bytes(6)) :]),
+    "missing_final_newline": bytes_case(valid_bytes().rstrip(b"\n")),
+    "invalid_encoding": bytes_case(valid_bytes() + b'{"messages": "\xff\xfe"}\n'),
+    "invalid_json": jsonl_case(padded(['{"messages": [}'])),
+    "invalid_csv": bytes_case(b'prompt,completion\n"unterminated,quote\n', name="data.csv"),
+    "line_too_long": case_line_too_long,
+    "line_too_large": case_line_too_large,
+    "multiple_sheets": case_multiple_sheets,
+    "needs_conversion": bytes_case(
+        b"prompt,completion\n" + b"".join(f"Double {i} ->, {2 * i} END\n".encode() for i in range(12)),
+        name="data.csv",
+    ),
+    "empty_file": bytes_case(b""),
+    "data_type": jsonl_case(padded([[1, 2, 3]])),
+    "missing_messages_list": jsonl_case(padded([{"messages": []}])),
+    "message_missing_key": jsonl_case(padded([msgs({"content": "no role"}, A)])),
+    "message_unrecognized_key": jsonl_case(padded([msgs({**U, "mood": "happy"}, A)])),
+    "unrecognized_role": jsonl_case(padded([msgs({"role": "developer", "content": "x"}, U, A)])),
+    "missing_content": jsonl_case(padded([msgs({"role": "user", "content": "  "}, A)])),
+    "example_missing_assistant_message": jsonl_case(padded([msgs(SYSTEM, U)])),
+    "missing_user_message": jsonl_case(padded([msgs(SYSTEM, A)])),
+    "missing_system_message": jsonl_case(padded([msgs(U, A)])),
+    "example_unrecognized_key": jsonl_case(padded([msgs(SYSTEM, U, A, metadata={"a": 1})])),
+    "weight_invalid": jsonl_case(padded([msgs(SYSTEM, U, {**A, "weight": 2})])),
+    "tool_call_invalid": jsonl_case(
+        padded([msgs(SYSTEM, U, {"role": "assistant", "tool_calls": [{**CALL, "id": ""}]})])
+    ),
+    "tools_invalid": jsonl_case(padded([msgs(SYSTEM, U, A, tools=[{"type": "retrieval"}])])),
+    "functions_deprecated": jsonl_case(
+        padded(
+            [
+                msgs(
+                    SYSTEM,
+                    U,
+                    {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}},
+                    functions=[{"name": "f"}],
+                )
+            ]
+        )
+    ),
+    "image_invalid": jsonl_case(
+        padded([msgs(SYSTEM, {"role": "user", "content": [{"type": "image_url", "image_url": {"url": GIF}}]}, A)])
+    ),
+    "preference_invalid": jsonl_case(
+        [*(preference(i) for i in range(12)), {**preference(99), "preferred_output": []}]
+    ),
+    "preference_old_field_names": jsonl_case(
+        [
+            *(preference(i) for i in range(12)),
+            {
+                "input": preference(50)["input"],
+                "preferred_completion": preference(50)["preferred_output"],
+                "non_preferred_completion": preference(50)["non_preferred_output"],
+            },
+        ]
+    ),
+    "prompt_completion_invalid": jsonl_case(pc_rows([{"prompt": "Double 7 ->", "completion": 14}]), model="babbage-002"),
+    "extra_columns": jsonl_case(pc_rows([{**prompt_completion(70), "id": 70}]), model="babbage-002"),
+    "mixed_formats": jsonl_case(padded([prompt_completion(1)])),
+    "model_format_mismatch": jsonl_case(valid_chat(12), model="babbage-002"),
+    "duplicate_example": jsonl_case(padded([chat(2)])),
+    "example_too_long": case_too_long,
+    "special_token_in_content": jsonl_case(padded([msgs(SYSTEM, U, {"role": "assistant", "content": "end <|endoftext|>"})])),
+    "too_few_examples": jsonl_case(valid_chat(3)),
+    "few_examples": jsonl_case(valid_chat(20)),
+    "validation_overlap": case_validation_overlap,
+    "empty_completion": jsonl_case(pc_rows([{"prompt": "Double 8 ->", "completion": ""}]), model="babbage-002"),
+    "no_common_separator": jsonl_case(
+        [{"prompt": f"Double {i}", "completion": f" {2 * i} END"} for i in range(12)], model="babbage-002"
+    ),
+    "separator_repeated": jsonl_case(pc_rows([{"prompt": "a -> b ->", "completion": " c END"}]), model="babbage-002"),
+    "completion_no_leading_space": jsonl_case(
+        pc_rows([{"prompt": "Double 9 ->", "completion": "18 END"}]), model="babbage-002"
+    ),
+    "no_common_stop_sequence": jsonl_case(
+        [{"prompt": f"Double {i} ->", "completion": f" {2 * i}"} for i in range(12)], model="babbage-002"
+    ),
+    "stop_sequence_repeated": jsonl_case(
+        pc_rows([{"prompt": "Say END ->", "completion": " END is a word END"}]), model="babbage-002"
+    ),
+    "common_prefix": jsonl_case(
+        [{"prompt": f"Translate into French please: word {i} ->", "completion": f" mot {i} END"} for i in range(12)],
+        model="babbage-002",
+    ),
+    "uppercase_text": jsonl_case(
+        [{"prompt": f"DOUBLE {i} ->", "completion": f" {2 * i} DONE END"} for i in range(12)], model="babbage-002"
+    ),
+    "long_example": jsonl_case(
+        pc_rows([{"prompt": "x " * 6000 + "->", "completion": " y END"}]), model="babbage-002"
+    ),
+}
+
+
+def test_every_code_has_a_case() -> None:
+    assert set(CASES) == set(CHECKS)
+
+
+def _all_counts(report) -> dict[str, int]:
+    counts = dict(report.finding_counts)
+    if report.validation is not None:
+        for code, n in report.validation.finding_counts.items():
+            counts[code] = counts.get(code, 0) + n
+    return counts
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_code_fires(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, kwargs = CASES[code](tmp_path, monkeypatch)
+    report = lint_path(path, **kwargs)
+    counts = _all_counts(report)
+    assert code in counts, f"{code} did not fire; got {counts}"
+    found = [f for f in report.findings + (report.validation.findings if report.validation else []) if f.code == code]
+    assert found, code
+    f = found[0]
+    assert f.severity == CHECKS[code].severity
+    assert f.message and f.hint
+    assert f.line is None or f.line >= 1
+    assert report.has_errors == any(
+        CHECKS[c].severity == "error" for c in counts
+    )
+
+
+def test_line_numbers_are_real_lines(tmp_path: Path) -> None:
+    rows = [*valid_chat(5), "", msgs(SYSTEM, A), *valid_chat(6, start=10)]
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows))
+    by_code = {f.code: f for f in report.findings}
+    assert by_code["blank_line"].line == 6
+    assert by_code["missing_user_message"].line == 7
+
+
+def test_invalid_json_has_a_column(tmp_path: Path) -> None:
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", padded(['{"messages": [1, 2,]}'])))
+    (f,) = [f for f in report.findings if f.code == "invalid_json"]
+    assert f.line == 13 and f.column == 19  # the trailing comma
+    assert "column 19" in f.message
+
+
+def test_duplicate_names_the_first_line(tmp_path: Path) -> None:
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", padded([chat(4), chat(4)])))
+    dups = [f for f in report.findings if f.code == "duplicate_example"]
+    assert [(f.line, "line 5" in f.message) for f in dups] == [(13, True), (14, True)]
+
+
+# -- quiet on valid data -----------------------------------------------------------------
+
+
+def rich_valid(n: int) -> list[dict[str, Any]]:
+    """Valid chat examples of every kind: plain, tool calls, vision, weights, parts."""
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        kind = i % 5
+        if kind == 0:
+            rows.append(chat(i))
+        elif kind == 1:
+            call = {**CALL, "id": f"call_{i}"}
+            rows.append(
+                msgs(
+                    SYSTEM,
+                    {"role": "user", "content": f"Weather {i}?"},
+                    {"role": "assistant", "content": None, "tool_calls": [call]},
+                    {"role": "tool", "tool_call_id": f"call_{i}", "content": '{"temp": 20}'},
+                    {"role": "assistant", "content": f"It is 20 degrees ({i})."},
+                    tools=[TOOL],
+                    parallel_tool_calls=False,
+                )
+            )
+        elif kind == 2:
+            rows.append(
+                msgs(
+                    SYSTEM,
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": f"What is in picture {i}?"},
+                            {"type": "image_url", "image_url": {"url": PNG_1x1, "detail": "low"}},
+                            {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}},
+                        ],
+                    },
+                    A,
+                )
+            )
+        elif kind == 3:
+            rows.append(
+                msgs(
+                    SYSTEM,
+                    {"role": "user", "content": f"Count to {i}", "name": "ada"},
+                    {"role": "assistant", "content": "No.", "weight": 0},
+                    {"role": "user", "content": "Please."},
+                    {"role": "assistant", "content": f"1..{i}", "weight": 1},
+                )
+            )
+        else:
+            rows.append(
+                msgs(
+                    SYSTEM,
+                    {"role": "user", "content": [{"type": "text", "text": f"Echo {i}"}]},
+                    {"role": "assistant", "content": [{"type": "text", "text": f"{i}"}]},
+                )
+            )
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "model"),
+    [
+        ("chat", rich_valid(60), "gpt-4o-mini-2024-07-18"),
+        ("preference", [preference(i) for i in range(60)], "gpt-4o-2024-08-06"),
+        ("prompt_completion", [prompt_completion(i) for i in range(60)], "babbage-002"),
+    ],
+)
+def test_valid_data_is_quiet(name: str, rows: list[Any], model: str, tmp_path: Path) -> None:
+    report = lint_path(write_jsonl(tmp_path / f"{name}.jsonl", rows), model=model)
+    assert report.findings == [], [f.message for f in report.findings]
+    assert report.format == name
+    assert report.examples == 60
+    assert not report.has_errors
+
+
+def test_fixture_chat_valid_has_no_errors() -> None:
+    fixture = Path(__file__).parent.parent / "fixtures" / "chat_valid.jsonl"
+    report = lint_path(fixture)
+    assert [f.code for f in report.findings] == ["few_examples"]
+    assert report.stats["kinds"] == {"tools": 3, "vision": 2, "weight": 2}

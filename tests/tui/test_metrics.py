@@ -1,0 +1,94 @@
+"""The Metrics pane against a live sim server: curves grow while the job runs, the final
+figures come from the result file, ``e`` writes a CSV."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from e1_support import create_sim_job, sample_series, until, wait_job
+
+from fttui.tui.app import FtApp
+from fttui.tui.panes.metrics import MetricsPane, to_csv
+from fttui.tui.widgets.job_table import JobTable
+from fttui.tui.widgets.metric_sparklines import MetricRow, mean
+
+SIZE = (120, 40)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from conftest import make_server
+
+    srv = make_server(tmp_path_factory.mktemp("metrics-server")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_polls(monkeypatch):
+    import fttui.tui.panes.jobs as jobs
+    import fttui.tui.panes.metrics as metrics
+
+    monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.3)
+    monkeypatch.setattr(metrics, "ACTIVE_INTERVAL", 0.3)
+
+
+def row(app, name: str) -> MetricRow:
+    return app.query_one(f"#metric-{name}", MetricRow)
+
+
+async def test_metrics_update_while_the_job_runs(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.08, validation=True)
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: job_id in app.query_one(JobTable).jobs, what="listed")
+        app.query_one(JobTable).select_job(job_id)
+        await pilot.press("3")
+        pane = app.query_one(MetricsPane)
+        assert pane.job.job_id == job_id
+        train = row(app, "train_loss")
+        await until(pilot, lambda: len(train.points) >= 3, timeout=20, what="first points")
+        first = len(train.points)
+        await until(pilot, lambda: len(train.points) > first + 3, timeout=20, what="more points")
+        # the sparkline itself repaints from a new list
+        spark = train.query_one("Sparkline")
+        assert list(spark.data) == [v for _, v in train.points]
+        assert spark.summary_function is mean
+        info = str(train.query_one(".metric-info").render())
+        assert "last" in info and "min" in info
+        assert f"step {train.points[-1][0]}" in info
+        await until(pilot, lambda: row(app, "valid_loss").points, timeout=20, what="validation")
+        header = str(app.query_one("#metrics-header").render())
+        assert job_id in header
+    client.fine_tuning.jobs.cancel(job_id)
+
+
+async def test_finished_job_metrics_and_csv_export(server, fttui_home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01, validation=True)
+    wait_job(client, job_id, {"succeeded"}, timeout=60)
+    app = FtApp(base_url=server.base_url, api_key=server.api_key, initial_pane="metrics")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: job_id in app.query_one(JobTable).jobs, what="listed")
+        app.query_one(JobTable).select_job(job_id)
+        train = row(app, "train_loss")
+        await until(pilot, lambda: len(train.points) > 5, timeout=20, what="series")
+        await pilot.press("e")
+        out = tmp_path / f"{job_id}-metrics.csv"
+        await until(pilot, out.exists, what="csv written")
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and "train_loss" in rows[0] and "step" in rows[0]
+    assert len(rows) >= len(train.points)
+
+
+def test_to_csv_aligns_series_by_step():
+    text = to_csv(sample_series(10))
+    lines = text.splitlines()
+    assert lines[0].startswith("step,train_loss,valid_loss")
+    assert len(lines) == 11
+    assert lines[5].split(",")[2] != ""  # step 5 has a validation loss
+    assert lines[1].split(",")[2] == ""  # step 1 has none

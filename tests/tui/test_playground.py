@@ -1,0 +1,126 @@
+"""The Playground against a live sim server: a streamed answer that honours a stop
+sequence, history with up/down, the base model side by side."""
+
+from __future__ import annotations
+
+import pytest
+from e1_support import create_sim_job, until, wait_job
+
+from fttui.tui.app import FtApp
+from fttui.tui.panes.playground import AnswerView, PlaygroundPane, PromptInput, parse_stop
+from fttui.tui.widgets.job_table import JobTable
+
+SIZE = (120, 40)
+BASE = "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from conftest import make_server
+
+    srv = make_server(tmp_path_factory.mktemp("playground-server")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def finished_job(server):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01, model=BASE)
+    return wait_job(client, job_id, {"succeeded"}, timeout=60)
+
+
+async def open_playground(pilot, job) -> PlaygroundPane:
+    app = pilot.app
+    await until(pilot, lambda: job.id in app.query_one(JobTable).jobs, what="listed")
+    app.query_one(JobTable).select_job(job.id)
+    await pilot.press("4")
+    pane = app.query_one(PlaygroundPane)
+    await until(pilot, lambda: pane.target_model == job.fine_tuned_model, what="fine-tuned target")
+    return pane
+
+
+async def type_text(pilot, text: str) -> None:
+    for ch in text:
+        await pilot.press({" ": "space", ",": "comma", "?": "question_mark"}.get(ch, ch))
+
+
+async def test_prompt_with_a_stop_sequence(server, finished_job, fttui_home):
+    client = server.client()
+    prompt = "What is the capital of France?"
+    full = client.chat.completions.create(
+        model=finished_job.fine_tuned_model, messages=[{"role": "user", "content": prompt}]
+    ).choices[0].message.content
+    words = full.split(" ")
+    assert len(words) > 3, full
+    stop = " " + words[2]  # exact, with its leading space
+    expected = client.chat.completions.create(
+        model=finished_job.fine_tuned_model, messages=[{"role": "user", "content": prompt}],
+        stop=[stop],
+    ).choices[0].message.content
+    assert expected != full and stop not in expected
+
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_playground(pilot, finished_job)
+        app.query_one("#pg-stop").value = stop
+        app.query_one("#pg-max-tokens").value = "200"
+        box = app.query_one(PromptInput)
+        box.focus()
+        await type_text(pilot, prompt)
+        await pilot.press("enter")
+        view = app.query_one("#answer-a", AnswerView)
+        await until(pilot, lambda: not pane._streaming and view.text, timeout=20, what="answer")
+        assert view.text == expected
+        meta = str(view.query_one(".answer-meta").render())
+        assert "finish: stop" in meta
+        assert finished_job.fine_tuned_model in meta
+
+
+async def test_history_and_side_by_side(server, finished_job, fttui_home):
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_playground(pilot, finished_job)
+        await pilot.press("ctrl+b")  # the base model beside it
+        assert pane.compare
+        box = app.query_one(PromptInput)
+        box.focus()
+        for prompt in ("first question", "second question"):
+            await type_text(pilot, prompt)
+            await pilot.press("enter")
+            await until(pilot, lambda: not pane._streaming, timeout=20, what="answers")
+        a = app.query_one("#answer-a", AnswerView)
+        b = app.query_one("#answer-b", AnswerView)
+        assert b.display and b.text and a.text
+        assert b.model == BASE and a.model == finished_job.fine_tuned_model
+        await pilot.press("up")
+        assert box.value == "second question"
+        await pilot.press("up")
+        assert box.value == "first question"
+        await pilot.press("down")
+        assert box.value == "second question"
+        await pilot.press("down")
+        assert box.value == ""
+        # esc leaves the input so the pane keys work again
+        await pilot.press("escape", "2")
+        assert app.current_pane == "jobs"
+
+
+async def test_checkpoint_and_base_targets(server, finished_job, fttui_home):
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_playground(pilot, finished_job)
+        await until(pilot, lambda: any("checkpoint" in label for label, _ in pane.targets()),
+                    what="checkpoints offered")
+        labels = [label for label, _ in pane.targets()]
+        assert labels[0].startswith("fine-tuned")
+        assert labels[-1] == f"base  {BASE}"
+
+
+def test_parse_stop():
+    assert parse_stop("") is None
+    assert parse_stop(" END") == [" END"]
+    assert parse_stop("a,b") == ["a", "b"]
+    assert parse_stop(r"x\,y,\n") == ["x,y", "\n"]
+    assert parse_stop('["###", " END"]') == ["###", " END"]
+    assert parse_stop("1,2,3,4,5") == ["1", "2", "3", "4"]
