@@ -30,19 +30,8 @@ from pathlib import Path
 TIME_BUDGET = 1.25
 RSS_BUDGET_MB = 150
 
-EN_WORDS = (
-    "the model learns from examples that show the answer we want in a clear and friendly voice "
-    "please check your order status before contacting support because most delivery questions "
-    "are answered there weather forecast tomorrow shows light rain in the morning and sun later "
-    "refund policy allows returns within thirty days when the item is unused and in its box "
-    "database index query performance improves when you avoid scanning the whole table "
-    "customer account password reset link expires after one hour for security reasons"
-).split()
-RU_WORDS = (
-    "модель учится на примерах которые показывают нужный ответ погода завтра будет дождливой "
-    "пожалуйста проверьте статус заказа перед обращением в поддержку возврат возможен в течение "
-    "тридцати дней база данных индекс запрос производительность пароль ссылка безопасность"
-).split()
+EN_WORDS = ["the", "model", "learns", "from", "examples", "that", "show", "the", "answer", "we", "want", "in", "a", "clear", "and", "friendly", "voice", "please", "check", "your", "order", "status", "before", "contacting", "support", "because", "most", "delivery", "questions", "are", "answered", "there", "weather", "forecast", "tomorrow", "shows", "light", "rain", "in", "the", "morning", "and", "sun", "later", "refund", "policy", "allows", "returns", "within", "thirty", "days", "when", "the", "item", "is", "unused", "and", "in", "its", "box", "database", "index", "query", "performance", "improves", "when", "you", "avoid", "scanning", "the", "whole", "table", "customer", "account", "password", "reset", "link", "expires", "after", "one", "hour", "for", "security", "reasons"]
+RU_WORDS = ["модель", "учится", "на", "примерах", "которые", "показывают", "нужный", "ответ", "погода", "завтра", "будет", "дождливой", "пожалуйста", "проверьте", "статус", "заказа", "перед", "обращением", "в", "поддержку", "возврат", "возможен", "в", "течение", "тридцати", "дней", "база", "данных", "индекс", "запрос", "производительность", "пароль", "ссылка", "безопасность"]
 CJK_CHARS = "模型从示例中学习天气预报明天早上有小雨下午晴朗请在联系客服之前检查订单状态退款政策数据库索引查询性能密码链接安全"
 JA_CHARS = "モデルは例から学びます明日の天気は雨のち晴れです注文状況を確認してくださいデータベース"
 CODE_SNIPPETS = [

@@ -195,6 +195,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--no-lint", action="store_true", help="measure the preview alone")
+    parser.add_argument("--lint-in-thread", action="store_true",
+                        help="lint in a thread of the app instead of a child process "
+                             "(to compare: the GIL then slows the UI down)")
     parser.add_argument("--file", help="use this JSONL instead of generating one")
     parser.add_argument("--generate-only", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -220,6 +223,10 @@ def main() -> int:
             print(f"generated {path.stat().st_size / 1e6:,.0f} MB, {n_lines:,} examples "
                   f"in {time.perf_counter() - t:.1f} s")
         size_mb = path.stat().st_size / 1e6
+        if args.lint_in_thread:
+            import fttui.tui.lint_process
+
+            fttui.tui.lint_process.IN_PROCESS_MIN_BYTES = 1 << 62
         res = asyncio.run(measure(path, n_lines, lint=not args.no_lint))
 
     def row(name: str, value: float, unit: str, budget: float | None) -> None:
@@ -229,7 +236,9 @@ def main() -> int:
             verdict = f"(budget ≤ {budget:g} {unit}: {verdict})"
         print(f"{name:<34} {value:>10.3f} {unit:<3} {verdict}")
 
-    print(f"file: {size_mb:,.0f} MB, {n_lines:,} lines; linter {'off' if args.no_lint else 'on'}")
+    where = "off" if args.no_lint else ("in a thread" if args.lint_in_thread
+                                          else "in a child process")
+    print(f"file: {size_mb:,.0f} MB, {n_lines:,} lines, {os.cpu_count()} CPUs; linter {where}")
     row("time to first preview frame", res["first_frame_s"], "s", FIRST_FRAME_BUDGET_S)
     row("key-to-screen (j) median", res["key_p50_ms"], "ms", KEY_LATENCY_BUDGET_MS)
     row("key-to-screen (j) max", res["key_max_ms"], "ms", None)

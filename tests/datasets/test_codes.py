@@ -121,7 +121,7 @@ CASES: dict[str, Case] = {
     "missing_final_newline": bytes_case(valid_bytes().rstrip(b"\n")),
     "invalid_encoding": bytes_case(valid_bytes() + b'{"messages": "\xff\xfe"}\n'),
     "invalid_json": jsonl_case(padded(['{"messages": [}'])),
-    "invalid_csv": bytes_case(b'prompt,completion\n"unterminated,quote\n', name="data.csv"),
+    "invalid_table": bytes_case(b'prompt,completion\n"unterminated,quote\n', name="data.csv"),
     "line_too_long": case_line_too_long,
     "line_too_large": case_line_too_large,
     "multiple_sheets": case_multiple_sheets,

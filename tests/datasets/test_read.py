@@ -125,11 +125,11 @@ def test_unreadable_file_raises_dataset_read_error(tmp_path: Path, kind: str) ->
         list(iter_records(path))
 
 
-def test_corrupt_xlsx_is_unreadable(tmp_path: Path) -> None:
+def test_corrupt_xlsx_is_a_finding(tmp_path: Path) -> None:
     path = tmp_path / "bad.xlsx"
     path.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(DatasetReadError):
-        lint_path(path)
+    report = lint_path(path)
+    assert "invalid_table" in report.finding_counts and report.has_errors
 
 
 def test_detect_format() -> None:

@@ -135,3 +135,23 @@ def test_estimate_rules(tmp_path: Path) -> None:
     assert set(est) >= {"model", "n_epochs", "billed_tokens", "token_limit", "examples_over_limit", "price_per_million", "cost"}
     for key in ("total_tokens", "assistant_tokens"):
         assert set(report.stats[key]) == {"min", "mean", "p10", "p90", "max"}
+
+
+def test_a_local_model_uses_its_own_tokenizer(tmp_path: Path) -> None:
+    tk = pytest.importorskip("tokenizers")
+    from tokenizers import models, pre_tokenizers
+
+    tok = tk.Tokenizer(models.WordLevel({"[UNK]": 0, "hello": 1, "world": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    tok.save(str(folder / "tokenizer.json"))
+    counter = get_counter(str(folder))
+    assert counter.exact and counter.encoding == f"tokenizer:{folder}"
+    assert counter.count("hello big world") == 3
+    rows = [{"messages": [{"role": "user", "content": f"hello {i}"}, {"role": "assistant", "content": "world"}]} for i in range(10)]
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows), model=str(folder))
+    assert report.stats["tokens_exact"] and report.stats["assistant_tokens"]["max"] == 1
+    assert "note" not in report.stats
+    unknown = lint_path(write_jsonl(tmp_path / "e.jsonl", rows), model="some-local-model")
+    assert unknown.stats["tokens_exact"] is False and "estimate" in unknown.stats["note"]

@@ -232,3 +232,22 @@ def test_pause_and_resume(shared_client, train_file, wait_job):
     steps = [e.data["step"] for e in shared_client.fine_tuning.jobs.list_events(
         job.id, limit=200).data if e.type == "metrics"]
     assert sorted(set(steps)) == list(range(1, 41))
+
+
+def test_dpo_job_on_preference_data(shared_client, wait_job):
+    rows = [{"input": {"messages": [{"role": "user", "content": f"Greet person {i}"}]},
+             "preferred_output": [{"role": "assistant", "content": f"Hello, person {i}!"}],
+             "non_preferred_output": [{"role": "assistant", "content": "Go away."}]}
+            for i in range(12)]
+    prefs = shared_client.files.create(
+        file=("prefs.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode()),
+        purpose="fine-tune")
+    job = shared_client.fine_tuning.jobs.create(
+        model=MODEL, training_file=prefs.id, metadata=FAST,
+        method={"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 1}}})
+    job = wait_job(shared_client, job.id)
+    assert job.status == "succeeded", job.error
+    assert job.method.dpo.hyperparameters.beta == 0.1  # auto
+    reply = shared_client.chat.completions.create(
+        model=job.fine_tuned_model, messages=[{"role": "user", "content": "Greet person 7"}])
+    assert reply.choices[0].message.content == "[simulated] Hello, person 7!"

@@ -120,6 +120,11 @@ def test_get_executor(tmp_path):
     assert parse_faults("500=0.3, 429=0.2,drop=0") == {"500": 0.3, "429": 0.2, "drop": 0.0}
 
 
+def _metric_steps(client, job_id):
+    return [e.data["step"] for e in client.fine_tuning.jobs.list_events(job_id, limit=1000)
+            if e.type == "metrics"]
+
+
 def test_restart_keeps_everything(tmp_path, make_server, chat_jsonl, wait_job):
     server = make_server(tmp_path).start()
     try:
@@ -147,7 +152,9 @@ def test_restart_keeps_everything(tmp_path, make_server, chat_jsonl, wait_job):
             "models": [m.id for m in client.models.list()],
         }
 
-        server.restart()
+        server.proc.kill()  # a crash: nothing is saved on the way out
+        server.proc.wait()
+        server.start()
         client = server.client()
         assert [f.id for f in client.files.list()] == before["files"]
         assert [e.id for e in client.fine_tuning.jobs.list_events(done.id, limit=1000)] == \
@@ -162,10 +169,26 @@ def test_restart_keeps_everything(tmp_path, make_server, chat_jsonl, wait_job):
 
         failed = wait_job(client, doomed.id)
         assert failed.status == "failed" and failed.error.code == "server_restarted"
+        assert "first checkpoint" in failed.error.message
         resumed = wait_job(client, resumable.id, timeout=60)
         assert resumed.status == "succeeded"
         messages = [e.message for e in client.fine_tuning.jobs.list_events(resumable.id, limit=500)]
         assert any("resuming from the checkpoint at step 20" in m for m in messages)
+
+        # a clean stop saves the running job's step: it resumes exactly there
+        graceful = client.fine_tuning.jobs.create(
+            model=MODEL, training_file=train.id, hyperparameters={"n_epochs": 2},
+            metadata={"sim_seconds_per_step": "0.05"})
+        wait_job(client, graceful.id, {"running"})
+        while len(_metric_steps(client, graceful.id)) < 5:
+            time.sleep(0.05)
+        server.restart()
+        client = server.client()
+        finished = wait_job(client, graceful.id, timeout=60)
+        assert finished.status == "succeeded"
+        assert sorted(_metric_steps(client, graceful.id)) == list(range(1, 41))
+        messages = [e.message for e in client.fine_tuning.jobs.list_events(graceful.id, limit=500)]
+        assert any("resuming where it stopped" in m for m in messages)
     finally:
         server.stop()
 

@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
 
@@ -36,23 +34,22 @@ def make_app(server, **kwargs) -> FtApp:
     return FtApp(base_url=server.base_url, api_key=server.api_key, live=False, **kwargs)
 
 
+async def open_screen(app, pilot, screen: CreateJobScreen, callback=None) -> None:
+    app.push_screen(screen, callback)
+    await until(pilot, lambda: screen.is_current and bool(screen.query("#create-training")))
+
+
 def set_fields(screen: CreateJobScreen, **values: str) -> None:
     for field, value in values.items():
         screen.query_one(f"#create-{field}").value = value
 
 
 async def test_create_job_from_a_file(shared_sim_server, fttui_home: Path) -> None:
-    progress: list[tuple[str, int, int]] = []
-
-    def hook(message) -> None:
-        if type(message).__name__ == "_Progress":
-            progress.append((message.phase, message.done, message.total))
-
     app = make_app(shared_sim_server)
     results: list[str | None] = []
-    async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+    async with app.run_test(size=SIZE) as pilot:
         screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
-        app.push_screen(screen, results.append)
+        await open_screen(app, pilot, screen, results.append)
         await until(pilot, lambda: "no errors" in str(
             screen.query_one("#lint-training").render()).lower() or "✓" in screen_text(app))
         assert "20 examples" in screen_text(app)  # linted as soon as it was chosen
@@ -60,6 +57,7 @@ async def test_create_job_from_a_file(shared_sim_server, fttui_home: Path) -> No
                    batch="4", lr="0.5", suffix="tui-test", seed="1234")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: bool(results))
+        progress = screen.progress_log
     job_id = results[0]
     assert job_id and job_id.startswith("ftjob-")
 
@@ -88,7 +86,7 @@ async def test_lint_errors_refuse_unless_forced(shared_sim_server, fttui_home: P
     results: list[str | None] = []
     async with app.run_test(size=SIZE) as pilot:
         screen = CreateJobScreen(training_file=str(FIXTURES / "chat_errors.jsonl"))
-        app.push_screen(screen, results.append)
+        await open_screen(app, pilot, screen, results.append)
         await until(pilot, lambda: "errors" in screen_text(app) and "✗" in screen_text(app))
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -112,7 +110,7 @@ async def test_bad_fields_are_named_and_nothing_is_sent(shared_sim_server,
     app = make_app(shared_sim_server)
     async with app.run_test(size=SIZE) as pilot:
         screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
-        app.push_screen(screen)
+        await open_screen(app, pilot, screen)
         await pilot.pause()
         for field, value, message in (
             ("epochs", "many", "Epochs must be a whole number"),
@@ -146,12 +144,13 @@ async def test_provider_down_is_one_clear_line(tmp_path: Path, fttui_home: Path)
     results: list[str | None] = []
     async with app.run_test(size=SIZE) as pilot:
         screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
-        app.push_screen(screen, results.append)
+        await open_screen(app, pilot, screen, results.append)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not screen.running and "✗" in str(
             screen.query_one("#create-status").render()), timeout=60)
         assert app.screen is screen and not results
         assert not screen.query_one("#create-ok").disabled  # usable again
+        assert "cannot reach" in screen_text(app)
         await pilot.press("escape")
         await until(pilot, lambda: bool(results))
     assert results == [None]
@@ -172,9 +171,8 @@ async def test_data_pane_n_creates_a_job_from_the_open_file(shared_sim_server,
         await until(pilot, lambda: not isinstance(app.screen, CreateJobScreen))
 
 
-@pytest.mark.parametrize("read_only", [True])
-async def test_read_only_refuses(shared_sim_server, fttui_home: Path, read_only: bool) -> None:
-    app = make_app(shared_sim_server, read_only=read_only,
+async def test_read_only_refuses(shared_sim_server, fttui_home: Path) -> None:
+    app = make_app(shared_sim_server, read_only=True,
                    data_file=str(FIXTURES / "chat_valid.jsonl"))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         pane = app.query_one("#data")

@@ -52,8 +52,8 @@ async def test_prompt_with_a_stop_sequence(server, finished_job, fttui_home):
         model=finished_job.fine_tuned_model, messages=[{"role": "user", "content": prompt}]
     ).choices[0].message.content
     words = full.split(" ")
-    assert len(words) > 3, full
-    stop = " " + words[2]  # exact, with its leading space
+    assert len(words) >= 2, full
+    stop = " " + words[-1]  # exact, with its leading space
     expected = client.chat.completions.create(
         model=finished_job.fine_tuned_model, messages=[{"role": "user", "content": prompt}],
         stop=[stop],
@@ -85,7 +85,7 @@ async def test_history_and_side_by_side(server, finished_job, fttui_home):
         assert pane.compare
         box = app.query_one(PromptInput)
         box.focus()
-        for prompt in ("first question", "second question"):
+        for prompt in ("q1", "q2"):
             await type_text(pilot, prompt)
             await pilot.press("enter")
             await until(pilot, lambda: not pane._streaming, timeout=20, what="answers")
@@ -94,11 +94,11 @@ async def test_history_and_side_by_side(server, finished_job, fttui_home):
         assert b.display and b.text and a.text
         assert b.model == BASE and a.model == finished_job.fine_tuned_model
         await pilot.press("up")
-        assert box.value == "second question"
+        assert box.value == "q2"
         await pilot.press("up")
-        assert box.value == "first question"
+        assert box.value == "q1"
         await pilot.press("down")
-        assert box.value == "second question"
+        assert box.value == "q2"
         await pilot.press("down")
         assert box.value == ""
         # esc leaves the input so the pane keys work again

@@ -61,26 +61,31 @@ Public surface (module → name, signature → return; errors)
     ``PROFILE_KINDS`` = ("openai", "azure", "bedrock", "nebius", "local", "custom")
     ``mask_key(key: str | None) -> str`` — e.g. ``"sk-…a1b2"``; ``"(none)"`` when empty.
     ``class Provider`` (frozen dataclass) — ``name`` (profile name or "env"/"cli"),
-        ``kind`` (one of PROFILE_KINDS), ``base_url: str | None`` (None for ``local``
-        until started), ``masked_key: str``, ``key_source: str`` ("env OPENAI_API_KEY",
+        ``kind`` (one of PROFILE_KINDS), ``base_url: str | None`` (for ``local``: None
+        until a server is recorded in ``server.json``), ``masked_key: str``, ``key_source: str`` ("env OPENAI_API_KEY",
         "config", "command", "--api-key", "local server", ...), ``organization``,
         ``project``, ``api_version``, ``executor: str | None`` (local: "torch"/"sim" once
-        known), ``timeout: float``, ``max_retries: int``; the key itself is held out of
-        ``repr``. ``provider.describe() -> str`` one line for status bars;
-        ``provider.to_dict() -> dict`` (masked key only).
+        known), ``timeout: float``, ``max_retries: int``, ``auto_start: bool`` (the
+        ``local`` provider we start ourselves); ``needs_local_server`` property; the key
+        itself (``api_key``) is held out of ``repr``/``to_dict``.
+        ``provider.describe() -> str`` one line for status bars; ``provider.to_dict() ->
+        dict`` (masked key only).
     ``resolve_provider(profile: str | None = None, base_url: str | None = None,
         api_key: str | None = None, *, config: Config | None = None,
-        env: Mapping[str, str] | None = None) -> Provider`` — precedence: explicit
-        ``base_url``/``api_key`` > ``--profile`` > ``OPENAI_BASE_URL``/``OPENAI_API_KEY``
-        > config ``default`` profile; no key and no profile → ``local``. Raises
-        ApiError(kind="config") for an unknown profile or a failing key command.
+        env: Mapping[str, str] | None = None) -> Provider`` — no network. Precedence:
+        ``profile`` (explicit ``base_url``/``api_key`` override its values) > explicit
+        ``base_url``/``api_key`` > ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` > the config's
+        ``default_profile``; no key and no profile → ``local``. Raises
+        ApiError(kind="config") for an unknown profile or a malformed config; a failing key
+        command is reported by ``make_client`` (kind "config").
     ``list_providers(*, config: Config | None = None, env=None) -> list[Provider]`` — the
         built-in profiles plus the configured ones (for ``fttui profiles``).
     ``make_client(provider: Provider, *, timeout: float | None = None,
         max_retries: int | None = None, http_client=None, start_local: bool = True)
         -> openai.OpenAI`` — deliberate timeouts (connect 5 s, read 30 s by default, not
-        the SDK's 600 s) and retries (2; the SDK's backoff honours Retry-After). For
-        ``local`` calls ``ensure_local_server()`` first (blocking, may take seconds).
+        the SDK's 600 s) and retries (2; the SDK's backoff honours Retry-After). When
+        ``provider.needs_local_server`` it calls ``ensure_local_server()`` first
+        (blocking, may take seconds). Raises ApiError(kind="config") without a key.
         Azure: ``openai.AzureOpenAI`` for the endpoint + api-version form.
     ``connect(profile=None, base_url=None, api_key=None, **make_client_kwargs)
         -> tuple[Provider, openai.OpenAI]`` — resolve + (for local) start + client; the
@@ -91,11 +96,11 @@ Public surface (module → name, signature → return; errors)
     ``provider_for_local(server: LocalServer, base: Provider | None = None) -> Provider``
     ``stop_local_server(data_dir: Path | None = None) -> bool`` — SIGTERM the recorded pid.
     ``ensure_local_server(data_dir: Path | None = None, *, timeout: float = 60.0,
-        start: bool = True, executor: str | None = None) -> LocalServer`` — reuses a server that answers (per
-        ``<data_dir>/server.json`` + ``<data_dir>/api_key``), else launches ``python -m
-        fttui serve --executor auto --port 0 --data-dir <data_dir>`` detached
-        (``executor`` / ``$FTTUI_LOCAL_EXECUTOR`` replace ``auto``) (its log in
-        ``<data_dir>/server.log``) and waits for it. Serialised by a lock. Raises
+        start: bool = True, executor: str | None = None) -> LocalServer`` — reuses a
+        server that answers (per ``<data_dir>/server.json`` + ``<data_dir>/api_key``),
+        else launches ``python -m fttui serve --executor auto --port 0 --data-dir
+        <data_dir>`` detached (``executor`` / ``$FTTUI_LOCAL_EXECUTOR`` replace ``auto``;
+        its log in ``<data_dir>/server.log``) and waits for it. Serialised by a lock. Raises
         ApiError(kind="network") if it does not come up in ``timeout``.
 
 ``fttui.api.jobs``
@@ -105,13 +110,16 @@ Public surface (module → name, signature → return; errors)
         None, page_size: int = 100) -> Iterator[FineTuningJob]`` — one paginated pass,
         newest first; status filtered client-side.
     ``get_job(client, job_id) -> FineTuningJob``; ``cancel_job``/``pause_job``/
-        ``resume_job(client, job_id) -> FineTuningJob``
+        ``resume_job(client, job_id) -> FineTuningJob`` — writes are retried safely
+        (``WRITE_ATTEMPTS``): a 429/5xx is retried; after a dropped connection the effect
+        is looked for first, so nothing is done twice.
     ``iter_checkpoints(client, job_id, *, page_size=100) -> Iterator[
         FineTuningJobCheckpoint]``
     ``job_summary(job) -> dict`` — JSON-ready view (id, status, model, fine_tuned_model,
         files, hyperparameters, method, trained_tokens, error, result_files, created_at,
         finished_at, suffix, seed, metadata, estimated_finish).
-    ``lint_training_file(path, *, model) -> LintReport`` — ``fttui.datasets.lint_path``.
+    ``lint_training_file(path, *, model, validation=None) -> LintReport | None`` —
+        ``fttui.datasets.lint_path`` with the model's base (``ft:`` prefix removed).
     ``create_job(client, *, model: str, training_file: str, validation_file: str | None =
         None, n_epochs: int | None = None, batch_size: int | None = None,
         learning_rate_multiplier: float | None = None, method: str | None = None
@@ -123,8 +131,10 @@ Public surface (module → name, signature → return; errors)
         processing_timeout: float = 600.0) -> FineTuningJob`` — a training/validation
         value that is an existing local path is linted (errors → ApiError(kind="lint",
         .report=LintReport) unless ``force``), uploaded (``progress(phase, done,
-        total)``, phases "lint", "upload", "processing"), waited on until processed;
-        otherwise it is taken as a file id.
+        total)``, phases "lint", "upload", "processing", "create"), waited on until processed;
+        otherwise it is taken as a file id. A local file that is not ``.jsonl`` is refused
+        (ApiError "bad_request" naming ``fttui prepare``) unless ``force``. The create
+        itself is retried like the other writes (no duplicate job).
 
 ``fttui.api.files``
     ``SINGLE_UPLOAD_LIMIT`` = 512 MiB; ``PART_SIZE`` = 64 MiB
@@ -133,7 +143,8 @@ Public surface (module → name, signature → return; errors)
     ``upload_file(client, path, *, purpose="fine-tune", progress: Callable[[int, int],
         None] | None = None, should_stop=None, single_limit=SINGLE_UPLOAD_LIMIT,
         part_size=PART_SIZE) -> FileObject`` — Files API up to ``single_limit``, Uploads
-        API in parts above; progress(bytes_sent, total).
+        API in parts above; progress(bytes_sent, total); each request retried
+        (``UPLOAD_ATTEMPTS``), a retry restarts the bytes count of that request.
     ``wait_processed(client, file_id, *, timeout=600.0, should_stop=None,
         poll_interval=0.5) -> FileObject`` — ApiError(kind="bad_request") if the file
         ends in status "error" (with its status_details).
@@ -149,14 +160,17 @@ Public surface (module → name, signature → return; errors)
     ``ft:`` descendants use the legacy completions endpoint).
 
 ``fttui.api.events``
-    ``class EventFollower(client, job_id, *, page_size: int = 100, max_seen: int = 4096)``
-        — ``poll() -> list[FineTuningJobEvent]`` new events since the last poll, oldest
-        first, de-duplicated by id; memory bounded (keeps the last ``max_seen`` ids and
-        the newest cursor, not the events). ``.last_id``, ``.count`` (events yielded).
+    ``class EventFollower(client, job_id, *, page_size: int = 100, max_seen: int = 4096,
+        cache_events: int = 1000)`` — ``poll(*, limit=None) -> list[FineTuningJobEvent]``
+        new events since the last poll, oldest first, de-duplicated by id; memory bounded
+        (keeps the last ``max_seen`` ids and page cursors; a backlog above
+        ``cache_events`` is re-read page by page instead of held). ``.last_id``,
+        ``.count`` (events yielded), ``.final_status`` (after ``follow`` ends).
         ``follow(*, interval=1.0, should_stop=None, get_status: Callable[[], str] | None =
         None, on_error: Callable[[ApiError, float], None] | None = None) ->
         Iterator[FineTuningJobEvent]`` — polls until the job is terminal (then drains),
-        surviving transient errors with backoff. Not shared between threads.
+        surviving transient errors with backoff (non-transient ones raise ApiError).
+        Not shared between threads.
         ``iter_new(*, limit=None) -> Iterator[FineTuningJobEvent]`` — the lazy form of
         ``poll``; ``poll(limit=0)`` marks everything seen without returning it.
     ``iter_events(client, job_id, *, limit: int | None = None) -> Iterator[
@@ -168,8 +182,8 @@ Public surface (module → name, signature → return; errors)
         "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy")
     ``class MetricSeries`` — ``series: dict[str, list[tuple[int, float]]]`` (step, value),
         ``total_steps: int | None``, ``source`` ("events"/"result_file");
-        ``add_event(event) -> bool`` (True if it was a
-        metrics event), ``add_events(iterable) -> int``, ``last(name)``, ``min(name)``,
+        ``add_event(event) -> bool`` (True if it was a metrics event; objects or dicts),
+        ``add(name, step, value)``, ``add_events(iterable) -> int``, ``last(name)``, ``min(name)``,
         ``max(name)``, ``values(name) -> list[float]``, ``names() -> list[str]``,
         ``steps(name) -> int``, ``last_step()``, ``to_csv() -> str``, ``to_dict() -> dict``;
         falsy when empty.
@@ -187,7 +201,8 @@ Public surface (module → name, signature → return; errors)
     ``stream_chat(client, model: str, prompt: str, *, system: str | None = None,
         messages: list[dict] | None = None, stop: Sequence[str] | None = None,
         temperature: float | None = None, max_tokens: int | None = None,
-        legacy: bool | None = None, should_stop=None) -> ChatStream`` — iterate it for
+        legacy: bool | None = None, should_stop=None, seed: int | None = None)
+        -> ChatStream`` — iterate it for
         text deltas (str); afterwards ``stream.result`` is the ChatResult. ``legacy=None``
         picks the legacy completions endpoint for prompt/completion models.
         ``stream.close()`` stops early; ``stream.collect() -> ChatResult``. Errors while

@@ -214,7 +214,10 @@ def lint_training_file(path: str | Path, *, model: str, validation: str | Path |
         from fttui.datasets import lint_path
     except ImportError:
         return None
-    return lint_path(str(path), model=model, validation=str(validation) if validation else None)
+    from fttui.api.models import base_of
+
+    return lint_path(str(path), model=base_of(model),
+                     validation=str(validation) if validation else None)
 
 
 def _same_request(job: Any, kwargs: dict[str, Any]) -> bool:
@@ -260,6 +263,12 @@ def _prepare_file(
     path = Path(value).expanduser()
     if not path.exists():
         raise ApiError("bad_request", f"{role} file not found: {value}")
+    if path.suffix.lower() != ".jsonl" and not force:
+        raise ApiError(
+            "bad_request",
+            f"{value} is not JSONL, which fine-tuning APIs expect: convert it with "
+            f"`fttui prepare {value} -o {path.with_suffix('.jsonl').name}` (or use --force)",
+        )
     if progress is not None:
         progress("lint", 0, 1)
     try:

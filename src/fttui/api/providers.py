@@ -84,6 +84,7 @@ class Provider:
     executor: str | None = None
     timeout: float = READ_TIMEOUT
     max_retries: int = MAX_RETRIES
+    auto_start: bool = False
     api_key: str | None = field(default=None, repr=False, compare=False)
     key_error: str | None = field(default=None, repr=False, compare=False)
 
@@ -92,15 +93,18 @@ class Provider:
         return self.kind == "local"
 
     @property
+    def needs_local_server(self) -> bool:
+        """True for the ``local`` provider we start ourselves (no configured base URL)."""
+        return self.kind == "local" and self.auto_start
+
+    @property
     def has_key(self) -> bool:
         return bool(self.api_key)
 
     def describe(self) -> str:
         """One line for a status bar: ``local (sim) · http://127.0.0.1:8765/v1 · sk-…abcd``."""
         kind = f"{self.kind} ({self.executor})" if self.executor else self.kind
-        name = self.name if self.name == self.kind else f"{self.name} [{kind}]"
-        if self.name == self.kind:
-            name = kind
+        name = kind if self.name == self.kind else f"{self.name} [{kind}]"
         where = self.base_url or ("starts on demand" if self.is_local else "(no base URL)")
         return f"{name} · {where} · key {self.masked_key}"
 
@@ -205,9 +209,13 @@ def _from_profile(p: ProfileConfig, env: Mapping[str, str], *, base_url: str | N
     if p.kind == "azure" and url and url.rstrip("/").endswith("/v1"):
         api_version = None
     masked = mask_key(key) if key else ("(from command)" if source == "command" and not key_error else "(none)")
-    if p.kind == "local" and not key:
-        masked = "(generated)"
-        source = "local server"
+    auto_start = p.kind == "local" and not url
+    executor = None
+    if auto_start:
+        masked, source = "(generated)", "local server"
+        running = _recorded_server(paths.data_dir())
+        if running is not None:  # shown only; make_client still checks that it answers
+            url, executor = running
     return Provider(
         name=p.name,
         kind=p.kind,
@@ -220,9 +228,20 @@ def _from_profile(p: ProfileConfig, env: Mapping[str, str], *, base_url: str | N
         azure_endpoint=endpoint,
         timeout=float(p.timeout) if p.timeout else READ_TIMEOUT,
         max_retries=int(p.max_retries) if p.max_retries is not None else MAX_RETRIES,
+        executor=executor,
+        auto_start=auto_start,
         api_key=key,
         key_error=key_error,
     )
+
+
+def _recorded_server(data_dir: Path) -> tuple[str, str | None] | None:
+    """(base_url, executor) from ``server.json`` when its pid is alive (no network)."""
+    info = _read_json(data_dir / "server.json")
+    if not info or not isinstance(info.get("base_url"), str) or not _pid_alive(info.get("pid")):
+        return None
+    executor = info.get("executor")
+    return info["base_url"], executor if isinstance(executor, str) else None
 
 
 def _load(config: Config | None) -> Config:
@@ -315,7 +334,7 @@ def make_client(
     Deliberate timeouts (connect 5 s, read ``timeout``/30 s) and ``max_retries`` (2): the
     SDK's retry honours Retry-After. For ``local`` without a base URL, starts the server.
     """
-    if provider.is_local and (provider.base_url is None or provider.api_key is None):
+    if provider.needs_local_server:
         if not start_local:
             raise ApiError("network", "the local server is not running")
         provider = provider_for_local(ensure_local_server(), provider)
@@ -367,7 +386,7 @@ def connect(
 ) -> tuple[Provider, Any]:
     """Resolve the provider, start the local server if needed, and make a client."""
     provider = resolve_provider(profile, base_url, api_key)
-    if provider.is_local and (provider.base_url is None or provider.api_key is None):
+    if provider.needs_local_server:
         provider = provider_for_local(ensure_local_server(), provider)
     return provider, make_client(provider, **make_client_kwargs)
 
@@ -396,7 +415,7 @@ def provider_for_local(server: LocalServer, base: Provider | None = None) -> Pro
     base = base or _from_profile(_builtin("local"), os.environ, base_url=None, api_key=None)
     return replace(
         base, base_url=server.base_url, api_key=server.api_key, masked_key=server.masked_key,
-        key_source="local server", executor=server.executor,
+        key_source="local server", executor=server.executor, auto_start=False,
     )
 
 
@@ -444,6 +463,14 @@ def _answers(base_url: str, key: str | None, timeout: float = 2.0) -> bool:
     except urllib.error.HTTPError as exc:
         # 429/5xx from an injected fault still means someone is answering with our key
         return exc.code not in (401, 403, 404)
+    except Exception:
+        pass
+    # A dropped connection (``--faults drop``) is not "nobody there": ask /health, which
+    # the server never faults and which needs no key.
+    root = base_url.rstrip("/").removesuffix("/v1")
+    try:
+        with urllib.request.urlopen(root + "/health", timeout=timeout) as resp:
+            return 200 <= resp.status < 300 and key is not None
     except Exception:
         return False
 

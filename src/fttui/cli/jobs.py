@@ -158,7 +158,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("hyperparameters", ", ".join(f"{k}={v}" for k, v in summary["hyperparameters"].items()) or "-"),
         ("trained tokens", fmt_num(summary["trained_tokens"])),
         ("suffix", summary["suffix"] or "-"),
-        ("seed", fmt_num(summary["seed"]) if summary["seed"] is not None else "-"),
+        ("seed", str(summary["seed"]) if summary["seed"] is not None else "-"),
         ("created", fmt_time(summary["created_at"])),
         ("finished", fmt_time(summary["finished_at"])),
     ]

@@ -72,6 +72,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for p in providers:
         mark = "*" if current is not None and p.name == current.name else " "
         where = p.base_url or ("(starts on demand)" if p.is_local else "(not set)")
+        if p.needs_local_server and p.base_url:
+            where += f" (running, {p.executor or '?'})"
         src = f" ({p.key_source})" if p.key_source else ""
         rows.append((mark + p.name, p.kind, where, p.masked_key + src))
     if current is not None and all(p.name != current.name for p in providers):

@@ -47,4 +47,18 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["CHECKS", "Finding", "LintReport", *_LAZY]
+__all__ = [
+    "CHECKS",
+    "DatasetReadError",
+    "Finding",
+    "LintReport",
+    "PrepareError",
+    "PrepareResult",
+    "TokenizerUnavailable",
+    "detect_format",
+    "get_encoding",
+    "iter_records",
+    "lint_path",
+    "model_limits",
+    "prepare_file",
+]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -89,7 +90,7 @@ class ExampleChecker:
         self.format_counts: dict[str, int] = {}
         self.format_first: dict[str, int] = {}
         self.kind_counts: dict[str, int] = {"tools": 0, "vision": 0, "weight": 0}
-        self.messages_per_example: list[int] = []
+        self.messages_per_example = array("I")
         self.images = 0
         self.legacy = PromptCompletionStats()
         # aggregated (file-level) findings: code -> [count, first line, detail]

@@ -109,7 +109,7 @@ def _c(code: str, severity: Severity, summary: str, hint: str) -> tuple[str, Che
     return code, Check(code, severity, summary, hint)
 
 
-#: Every code the dataset core can report. The README's table is generated from this.
+#: Every code the dataset core can report (the README lists them all; a test keeps it so).
 CHECKS: dict[str, Check] = dict(
     [
         # -- reading the file
@@ -127,8 +127,8 @@ CHECKS: dict[str, Check] = dict(
            "Re-save the file as UTF-8; the column points at the first bad byte."),
         _c("invalid_json", "error", "a line that is not valid JSON",
            "Fix the JSON at the given column; each line must be one complete JSON object."),
-        _c("invalid_csv", "error", "a table that cannot be parsed",
-           "Check the quoting and the delimiter; CSV needs a header row."),
+        _c("invalid_table", "error", "a CSV / TSV / XLSX table that cannot be parsed",
+           "Check the quoting and the delimiter (CSV needs a header row), or re-save the workbook as .xlsx."),
         _c("line_too_long", "warning", "a line over 10 MB",
            "Examples this large are usually a mistake (a pasted document or inline image data)."),
         _c("line_too_large", "error", "a line too large to read (over 128 MB); skipped",

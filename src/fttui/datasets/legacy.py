@@ -10,8 +10,8 @@ that counts prompts where the separator repeats.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+from os.path import commonpath
 
 from fttui.datasets.findings import Finding, make_finding
 
@@ -29,17 +29,26 @@ def show(text: str) -> str:
     return repr(text)
 
 
+def usable_xfix(text: str) -> str:
+    """``text`` when a common suffix can serve as separator / stop sequence, else ``""``.
+
+    It must start with a space or a punctuation mark: a common ``"s"`` or ``"ing."`` is just
+    the tail of words, not a separator.
+    """
+    return text if text and not text[0].isalnum() else ""
+
+
 def _common_suffix(a: str, b: str) -> str:
     if b.endswith(a):
         return a
-    n = len(os.path.commonprefix([a[::-1], b[::-1]]))
+    n = len(commonpath([a[::-1], b[::-1]]))
     return a[len(a) - n :] if n else ""
 
 
 def _common_prefix(a: str, b: str) -> str:
     if b.startswith(a):
         return a
-    return os.path.commonprefix([a, b])
+    return commonpath([a, b])
 
 
 def _case_counts(text: str) -> tuple[int, int]:
@@ -105,11 +114,13 @@ class PromptCompletionStats:
 
     @property
     def separator(self) -> str:
-        return self.prompt_suffix or ""
+        """The prompts' common suffix when it can serve as the separator, else ``""``."""
+        return usable_xfix(self.prompt_suffix or "")
 
     @property
     def stop(self) -> str:
-        return self.completion_suffix or ""
+        """The completions' common suffix when it can serve as the stop sequence, else ``""``."""
+        return usable_xfix(self.completion_suffix or "")
 
     def suggest_separator(self) -> str:
         for cand in SEPARATOR_CANDIDATES:

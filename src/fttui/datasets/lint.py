@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from fttui.datasets.checks import ExampleChecker, Tokens
-from fttui.datasets.estimate import billed_tokens, default_n_epochs
+from fttui.datasets.estimate import default_n_epochs
 from fttui.datasets.findings import (
     SEVERITY_ORDER,
     Finding,
@@ -225,7 +225,7 @@ def _lint_one(
             pool.shutdown(wait=True)
 
     n = len(lines)
-    encoding_name, limit = model_limits(model)
+    _encoding_name, limit = model_limits(model)
     report = LintReport(file=str(path), examples=n, stopped=src.stopped)
 
     # -- formats
@@ -346,11 +346,10 @@ def _lint_one(
                 )
             )
         capped_sum = int(np.minimum(t, limit).sum(dtype=np.uint64))
-    messages = array("I", checker.messages_per_example)
+    messages = checker.messages_per_example
     report.stats = {
         "total_tokens": _dist(totals),
         "assistant_tokens": _dist(assistants),
-        "messages_per_example": _dist(messages),
         "sum_tokens": _array_sum(totals) if len(totals) else 0,
         "tokens_exact": counter.exact,
         "encoding": counter.encoding,
@@ -360,7 +359,9 @@ def _lint_one(
         "kinds": {k: v for k, v in checker.kind_counts.items() if v},
         "formats": dict(formats),
     }
-    if encoding_name != counter.encoding and not counter.exact:
+    if len(messages):
+        report.stats["messages_per_example"] = _dist(messages)
+    if not counter.exact:
         report.stats["note"] = (
             f"{model} is not an OpenAI model and its tokenizer was not found: counts use "
             f"{counter.encoding} and are an estimate"

@@ -65,11 +65,6 @@ def _lines_text(lines: list[int], limit: int = 5) -> str:
     return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
 
 
-def _usable_xfix(text: str) -> bool:
-    """A common suffix serves as separator / stop unless it is just the tail of a word."""
-    return bool(text) and not text[-1].isalnum()
-
-
 def _digest(value: Any) -> int:
     return int.from_bytes(
         blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=8).digest(), "little"
@@ -230,8 +225,8 @@ def prepare_file(
     add_space = False
     strip_sep = strip_stop = None
     if pc and legacy.n:
-        has_sep = _usable_xfix(legacy.separator) and not legacy.all_prompts_empty
-        has_stop = _usable_xfix(legacy.stop)
+        has_sep = bool(legacy.separator) and not legacy.all_prompts_empty
+        has_stop = bool(legacy.stop)
         if to_chat:
             strip_sep = legacy.separator if has_sep else None
             strip_stop = legacy.stop if has_stop else None
@@ -307,10 +302,7 @@ def prepare_file(
     valid_idx: set[int] = set()
     if split:
         k = round(kept * split)
-        if kept > 1:
-            k = min(max(k, 1), kept - 1)
-        else:
-            k = 0
+        k = min(max(k, 1), kept - 1) if kept > 1 else 0
         valid_idx = set(random.Random(seed).sample(range(kept), k))
         result.changes.append(
             f"split off {k} of {kept} examples (seed {seed}) as validation data"

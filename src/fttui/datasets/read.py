@@ -7,7 +7,7 @@ be opened or read at all raises :class:`DatasetReadError`.
 
 ``iter_records(path)`` yields ``(line, value, finding)``: ``value`` is the parsed example
 (``finding`` None), or None with a ``finding`` saying why there is no example on that line
-(or about the file, then ``line`` may be None). Lines are 1-based: real lines for JSONL,
+(or about the whole file: then ``line`` is 0). Lines are 1-based: real lines for JSONL,
 table rows counting the header as row 1 for CSV / TSV / XLSX, element positions for a JSON
 array (the line where the element starts when that can be worked out).
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 from fttui.datasets.findings import Finding, make_finding
 
-Record = tuple[int | None, Any, Finding | None]
+Record = tuple[int, Any, Finding | None]
 RawLine = tuple[int, bytes | None, Finding | None]
 
 BLOCK_SIZE = 1 << 20
@@ -77,7 +77,7 @@ def _open(path: Path):
     try:
         if path.is_dir():
             raise DatasetReadError(f"{path}: is a folder, not a file")
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return open(path, "rb")
     except DatasetReadError:
         raise
     except FileNotFoundError:
@@ -335,7 +335,15 @@ class Source:
     # -- all kinds: records ------------------------------------------------------------
 
     def records(self) -> Iterator[Record]:
-        """Parsed examples of any supported kind (see the module docstring)."""
+        """Parsed examples of any supported kind (see the module docstring).
+
+        The first item of each tuple is always an int: 0 for findings about the whole file
+        (whose ``Finding.line`` is None).
+        """
+        for line, value, finding in self._records():
+            yield (line or 0), value, finding
+
+    def _records(self) -> Iterator[Record]:
         for finding in self.file_findings():
             yield finding.line, None, finding
         if self.kind == "jsonl":
@@ -469,7 +477,7 @@ class Source:
             except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, csv_error()) as exc:
                 message = " ".join(str(exc).split())
                 yield row + 1, None, make_finding(
-                    "invalid_csv", row + 1, f"the table cannot be parsed after row {row}: {message}"
+                    "invalid_table", row + 1, f"the table cannot be parsed after row {row}: {message}"
                 )
 
     def _xlsx_records(self) -> Iterator[Record]:
@@ -479,8 +487,14 @@ class Source:
             raise DatasetReadError(f"{self.path}: reading XLSX needs openpyxl ({exc})") from None
         try:
             wb = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except OSError as exc:
+            raise DatasetReadError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
         except Exception as exc:
-            raise DatasetReadError(f"{self.path}: not a readable XLSX workbook ({exc})") from None
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            yield None, None, make_finding(
+                "invalid_table", None, f"not a readable XLSX workbook: {message}"
+            )
+            return
         try:
             if len(wb.sheetnames) > 1:
                 yield None, None, make_finding(
@@ -504,7 +518,7 @@ class Source:
                     return
         except Exception as exc:
             yield None, None, make_finding(
-                "invalid_csv", None, f"the workbook cannot be read to the end: {exc}"
+                "invalid_table", None, f"the workbook cannot be read to the end: {exc}"
             )
         finally:
             wb.close()

@@ -218,9 +218,18 @@ def _local_tokenizer_file(model: str) -> Path | None:
     return None
 
 
-@functools.cache
+_counters: dict[str, TokenCounter] = {}
+
+
 def get_counter(model: str) -> TokenCounter:
-    """The token counter for ``model`` (see the module docstring)."""
+    """The token counter for ``model`` (see the module docstring).
+
+    Exact counters are cached; an estimate is not, so a local model's tokenizer that
+    appears later (the server converts models on first use) is picked up.
+    """
+    counter = _counters.get(model)
+    if counter is not None:
+        return counter
     if not is_openai_model(model):
         path = _local_tokenizer_file(model)
         if path is not None:
@@ -232,11 +241,17 @@ def get_counter(model: str) -> TokenCounter:
                 def encode(text: str, _tok=tok) -> list[int]:
                     return _tok.encode(text, add_special_tokens=False).ids
 
-                return TokenCounter(f"tokenizer:{path.parent}", True, encode, parallel=True)
+                counter = TokenCounter(f"tokenizer:{path.parent}", True, encode, parallel=True)
             except Exception:
-                pass
+                counter = None
+            if counter is not None:
+                _counters[model] = counter
+                return counter
     enc = get_encoding(model)
-    return TokenCounter(enc.name, is_openai_model(model), enc.encode_ordinary)
+    counter = TokenCounter(enc.name, is_openai_model(model), enc.encode_ordinary)
+    if counter.exact:
+        _counters[model] = counter
+    return counter
 
 
 _CUT = re.compile(r"\n(?=[A-Za-z])")

@@ -12,7 +12,6 @@ executor; the supervisor does the rest, so there is one place where states move.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import secrets
 import threading
@@ -142,6 +141,9 @@ class JobManager:
         self._validating: set[str] = set()
         self._validation_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="validate")
         self._check_cache: dict[tuple[str, str], FileCheck] = {}
+        #: per active job, what ``_follow`` last acted on: (events.jsonl size, state, pending)
+        self._seen: dict[str, tuple[Any, ...]] = {}
+        self._reported: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name="job-supervisor", daemon=True)
 
     # -- life of the manager -----------------------------------------------------------
@@ -414,6 +416,8 @@ class JobManager:
                         break
             except OSError as exc:
                 failure = ("training_file", f"Could not read the training file: {exc}")
+            except Exception as exc:  # a checker bug must fail the job, not retry forever
+                failure = ("training_file", f"Could not validate the training file: {exc!r}")
             with self.store.tx() as conn:
                 job, internal = self._load(job_id)
                 if job["status"] != "validating_files":
@@ -459,28 +463,40 @@ class JobManager:
         while not self._halt.is_set():
             try:
                 self.tick()
-            except Exception as exc:  # keep supervising; report once per tick
-                print(f"fttui serve: job supervisor error: {exc!r}", flush=True)
+            except Exception as exc:  # the store itself failed: keep trying
+                self._report("store", exc)
             self._wake.wait(self.poll_interval)
             self._wake.clear()
+
+    def _report(self, where: str, exc: Exception) -> None:
+        """Print a supervisor error once (not on every tick)."""
+        message = f"fttui serve: job supervisor error ({where}): {exc!r}"
+        if message not in self._reported:
+            self._reported.add(message)
+            print(message, flush=True)
 
     def tick(self) -> None:
         rows = self.store.all("SELECT id, status, internal FROM jobs WHERE live = 1 "
                               "ORDER BY seq")
-        running = sum(1 for _, _, internal in rows if loads(internal).get("active"))
-        for job_id, status, internal_text in rows:
+        rows = [(job_id, status, loads(internal)) for job_id, status, internal in rows]
+        active = {job_id for job_id, _, internal in rows if internal.get("active")}
+        running = len(active)
+        self._seen = {k: v for k, v in self._seen.items() if k in active}
+        for job_id, status, internal in rows:
             if self._halt.is_set():
                 return
-            internal = loads(internal_text)
-            if internal.get("active"):
-                self._follow(job_id)
-            elif status == "validating_files":
-                self._submit_validation(job_id)
-            elif internal.get("pending") == "resume":
-                self._launch(job_id, resume=True)
-            elif (status == "queued" and running < self.executor.max_concurrent_jobs
-                  and self._launch(job_id, resume=False)):
-                running += 1
+            try:
+                if internal.get("active"):
+                    self._follow(job_id, internal)
+                elif status == "validating_files":
+                    self._submit_validation(job_id)
+                elif internal.get("pending") == "resume":
+                    self._launch(job_id, resume=True)
+                elif (status == "queued" and running < self.executor.max_concurrent_jobs
+                      and self._launch(job_id, resume=False)):
+                    running += 1
+            except Exception as exc:  # one broken job must not stall the others
+                self._report(job_id, exc)
 
     def _launch(self, job_id: str, *, resume: bool) -> bool:
         """Start (or resume) a job on the executor. Returns whether it runs now."""
@@ -583,10 +599,17 @@ class JobManager:
                              [(job["id"], s) for s in gone])
         internal["ckpt_steps"] = steps
 
-    def _follow(self, job_id: str) -> None:
-        job, internal = self._load(job_id)
+    def _follow(self, job_id: str, internal: dict[str, Any]) -> None:
+        """Ingest new events and apply the executor's state (nothing to do: no write)."""
         spec = TrainerSpec(**internal["spec"])
         state = self.executor.state(spec)
+        try:
+            size = (self.job_dir(job_id) / "events.jsonl").stat().st_size
+        except FileNotFoundError:
+            size = 0
+        seen = (size, internal.get("events_offset"), repr(state), internal.get("pending"))
+        if self._seen.get(job_id) == seen:
+            return
         with self.store.tx() as conn:
             job, internal = self._load(job_id)
             before = (dumps(job), dumps(internal))
@@ -595,6 +618,7 @@ class JobManager:
                 self._apply(conn, job, internal, state)
             if (dumps(job), dumps(internal)) != before:
                 self._save(conn, job, internal)
+        self._seen[job_id] = seen
 
     def _apply(self, conn: Any, job: dict[str, Any], internal: dict[str, Any],
                state: JobState) -> None:
@@ -657,7 +681,11 @@ class JobManager:
         for (job_id,) in rows:
             with self.store.tx() as conn:
                 job, internal = self._load(job_id)
-                if internal["executor"] != self.executor.name and job["status"] != "paused":
+                if job["status"] == "cancelled":
+                    internal.update(active=False, pending=None)
+                    self._save(conn, job, internal)
+                    continue
+                if internal["executor"] != self.executor.name:
                     self._fail_restart(conn, job, internal,
                                        f"The server restarted with the {self.executor.name} "
                                        f"executor; this job ran on {internal['executor']}.")
@@ -671,12 +699,11 @@ class JobManager:
                     internal["active"] = True  # finished while we were away: follow it
                     self._save(conn, job, internal)
                     continue
-                with contextlib.suppress(ValueError):
-                    self._sync_checkpoints(conn, job, internal, state)
-                if job["status"] == "cancelled":
-                    internal["pending"] = None
-                elif state.checkpoints or state.resume_checkpoint:
-                    step = state.checkpoints[-1]["step"] if state.checkpoints else "?"
+                self._sync_checkpoints(conn, job, internal, state)
+                if state.checkpoints or state.resume_checkpoint:
+                    where = (f"where it stopped ({state.resume_checkpoint})"
+                             if state.resume_checkpoint else
+                             f"from the checkpoint at step {state.checkpoints[-1]['step']}")
                     if job["status"] == "paused":
                         state.status = "paused"
                         state.write(self.job_dir(job_id))
@@ -684,7 +711,7 @@ class JobManager:
                     else:
                         internal["pending"] = "resume"
                         self._event(conn, job_id, "The server restarted while the job was "
-                                    f"running; resuming from the checkpoint at step {step}")
+                                    f"running; resuming {where}")
                 else:
                     self._fail_restart(conn, job, internal,
                                        "The server stopped while this job was running, before "

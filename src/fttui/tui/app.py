@@ -8,6 +8,8 @@ never blocks.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -26,6 +28,20 @@ PANES = (("data", "Data"), ("jobs", "Jobs"), ("metrics", "Metrics"), ("playgroun
 
 #: Seconds between reconnect attempts while the provider cannot be reached (capped).
 RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+#: Where each pane's class lives (imported when the pane is first mounted).
+PANE_CLASSES = {
+    "data": ("fttui.tui.panes.data", "DataPane"),
+    "jobs": ("fttui.tui.panes.jobs", "JobsPane"),
+    "metrics": ("fttui.tui.panes.metrics", "MetricsPane"),
+    "playground": ("fttui.tui.panes.playground", "PlaygroundPane"),
+}
+
+
+def make_pane(pane_id: str) -> Any:
+    module, name = PANE_CLASSES[pane_id]
+    return getattr(importlib.import_module(module), name)(id=pane_id)
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -77,17 +93,16 @@ class FtApp(App[None]):
         #: False: show cached data only, never touch the network (tests, screenshots).
         self.live = live
         self.ready = False
+        self.panes_ready = False
+        self._mount_lock = asyncio.Lock()
+        self._selection: JobSelected | None = None
         self._connect_failures = 0
         self._retry_timer = None
+        self.keymap: dict[str, str] = {}
         self.keymap_problems: list[str] = []
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        from fttui.tui.panes.data import DataPane
-        from fttui.tui.panes.jobs import JobsPane
-        from fttui.tui.panes.metrics import MetricsPane
-        from fttui.tui.panes.playground import PlaygroundPane
-
         tabs = Tabs(
             *(Tab(f"{i} {label}", id=f"tab-{pane}") for i, (pane, label) in enumerate(PANES, 1)),
             active=f"tab-{self.initial_pane}",
@@ -95,11 +110,12 @@ class FtApp(App[None]):
         )
         tabs.can_focus = False
         yield tabs
+        # Only the pane on screen (and Jobs, which keeps the list fresh) before the first
+        # frame; the others are mounted right after it (see _mount_rest).
         with ContentSwitcher(initial=self.initial_pane, id="panes"):
-            yield DataPane(id="data")
-            yield JobsPane(id="jobs")
-            yield MetricsPane(id="metrics")
-            yield PlaygroundPane(id="playground")
+            yield make_pane(self.initial_pane)
+            if self.initial_pane != "jobs":
+                yield make_pane("jobs")
         yield StatusBar(read_only=self.read_only, id="status-bar")
         yield Footer()
 
@@ -112,6 +128,30 @@ class FtApp(App[None]):
         self.call_after_refresh(self._focus_pane, self.initial_pane)
         # After the first frame: importing openai alone takes about a second.
         self.call_after_refresh(self._start_backend)
+        self.call_after_refresh(self._mount_rest)
+
+    async def _mount_rest(self) -> None:
+        for pane_id, _label in PANES:
+            await self._ensure_pane(pane_id)
+        self.panes_ready = True
+        self._check_keymap()
+
+    def has_pane(self, pane_id: str) -> bool:
+        return bool(self.query(f"#panes > #{pane_id}"))
+
+    async def _ensure_pane(self, pane_id: str) -> Any:
+        """The pane, mounting it first if it is not there yet."""
+        async with self._mount_lock:
+            if not self.has_pane(pane_id):
+                switcher = self.query_one(ContentSwitcher)
+                if not switcher.is_attached or self._exit:
+                    return None  # shutting down
+                pane = make_pane(pane_id)
+                pane.display = False
+                await switcher.mount(pane)
+                if self._selection is not None and hasattr(pane, "select_job"):
+                    pane.select_job(self._selection)
+        return self.pane(pane_id)
 
     def _start_backend(self) -> None:
         self._describe_provider()
@@ -134,12 +174,19 @@ class FtApp(App[None]):
         return classes
 
     def _apply_keymap(self) -> None:
-        from fttui.tui.keymap import binding_ids, load_keymap, unknown_ids
+        from fttui.tui.keymap import load_keymap
 
-        keymap = load_keymap()
-        if not keymap:
+        self.keymap = load_keymap()
+        if self.keymap:
+            self.set_keymap(self.keymap)
+
+    def _check_keymap(self) -> None:
+        """Warn about keymap ids no binding has (once every pane is mounted)."""
+        from fttui.tui.keymap import binding_ids, unknown_ids
+
+        if not self.keymap:
             return
-        unknown = unknown_ids(keymap, binding_ids(self.known_binding_classes()))
+        unknown = unknown_ids(self.keymap, binding_ids(self.known_binding_classes()))
         if unknown:
             self.keymap_problems = unknown
             self.notify(
@@ -147,7 +194,6 @@ class FtApp(App[None]):
                 severity="warning",
                 timeout=8,
             )
-        self.set_keymap(keymap)
 
     # -- panes --------------------------------------------------------------------------
     @property
@@ -161,10 +207,14 @@ class FtApp(App[None]):
     def pane(self, pane_id: str) -> Any:
         return self.query_one(f"#{pane_id}")
 
-    def action_show_pane(self, pane_id: str) -> None:
-        self.show_pane(pane_id)
+    async def action_show_pane(self, pane_id: str) -> None:
+        if await self._ensure_pane(pane_id) is not None:
+            self.show_pane(pane_id)
 
     def show_pane(self, pane_id: str) -> None:
+        if not self.has_pane(pane_id):
+            self.call_later(self.action_show_pane, pane_id)
+            return
         switcher = self.query_one(ContentSwitcher)
         if switcher.current != pane_id:
             switcher.current = pane_id
@@ -210,6 +260,8 @@ class FtApp(App[None]):
         if not self.ready:
             self.connect()
             return
+        if not self.has_pane(self.current_pane):
+            return
         pane = self.pane(self.current_pane)
         refresh = getattr(pane, "refresh_now", None)
         if callable(refresh):
@@ -224,19 +276,27 @@ class FtApp(App[None]):
                                 lambda pane=pane: self.show_pane(pane))
         yield SystemCommand("Refresh", "Fetch jobs, events and metrics now (r)", self.action_refresh)
         yield SystemCommand("Keys", "List the keys that work here (?)", self.action_help)
-        jobs = self.pane("jobs")
+        def on(pane_id: str, action: str):
+            async def run() -> None:
+                pane = await self._ensure_pane(pane_id)
+                result = getattr(pane, action)()
+                if asyncio.iscoroutine(result):
+                    await result
+
+            return run
+
         yield SystemCommand("Cancel selected job", "Cancel the job under the cursor (x)",
-                            jobs.action_cancel)
-        yield SystemCommand("Pause or resume selected job", "Pause a running job, resume a paused one (p)",
-                            jobs.action_pause)
-        yield SystemCommand("New job", "Create a fine-tuning job (n)", jobs.action_create)
+                            on("jobs", "action_cancel"))
+        yield SystemCommand("Pause or resume selected job",
+                            "Pause a running job, resume a paused one (p)", on("jobs", "action_pause"))
+        yield SystemCommand("New job", "Create a fine-tuning job (n)", on("jobs", "action_create"))
         yield SystemCommand("Copy job id", "Copy the selected job's id to the clipboard (c)",
-                            jobs.action_copy)
-        yield SystemCommand("Filter jobs", "Filter the job list (/)", jobs.action_filter)
+                            on("jobs", "action_copy"))
+        yield SystemCommand("Filter jobs", "Filter the job list (/)", on("jobs", "action_filter"))
         yield SystemCommand("Follow events", "Toggle following the event log (s)",
-                            jobs.action_toggle_follow)
+                            on("jobs", "action_toggle_follow"))
         yield SystemCommand("Export metrics CSV", "Write the selected job's series to a CSV (e)",
-                            self.pane("metrics").action_export)
+                            on("metrics", "action_export"))
 
     # -- backend ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="describe", exit_on_error=False)
@@ -293,8 +353,10 @@ class FtApp(App[None]):
 
     # -- between panes ------------------------------------------------------------------
     def on_job_selected(self, message: JobSelected) -> None:
-        self.pane("metrics").select_job(message)
-        self.pane("playground").select_job(message)
+        self._selection = message
+        for pane_id in ("metrics", "playground"):
+            if self.has_pane(pane_id):
+                self.pane(pane_id).select_job(message)
 
     def on_job_created(self, message: JobCreated) -> None:
         self.pane("jobs").job_created(message.job_id)

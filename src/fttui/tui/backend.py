@@ -101,6 +101,7 @@ class Backend:
         self._lock = threading.RLock()
         self._provider: Provider | None = None
         self._client: openai.OpenAI | None = None
+        self._poll_client: openai.OpenAI | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"Backend(profile={self.profile!r}, base_url={self.base_url!r})"
@@ -135,6 +136,18 @@ class Backend:
                 self._client = client
             return self._client
 
+    def poll_client(self) -> openai.OpenAI:
+        """The same connection without the SDK's own retries, for polls: a failing poll
+        shows the outage banner at once and the app's poller retries on its schedule."""
+        with self._lock:
+            if self._poll_client is None:
+                client = self.client()
+                try:
+                    self._poll_client = client.with_options(max_retries=0)
+                except Exception:  # a client without with_options: use it as it is
+                    self._poll_client = client
+            return self._poll_client
+
     def describe(self) -> dict[str, str]:
         """What the status bar shows: profile name, base URL, executor / key source."""
         provider = self._provider
@@ -163,7 +176,7 @@ class Backend:
         from fttui.api.jobs import iter_jobs
 
         rows: list[dict[str, Any]] = []
-        for job in iter_jobs(self.client(), limit=limit):
+        for job in iter_jobs(self.poll_client(), limit=limit):
             rows.append(job_row(job))
             if should_stop is not None and len(rows) % 100 == 0 and should_stop():
                 break
@@ -172,7 +185,7 @@ class Backend:
     def get_job(self, job_id: str) -> dict[str, Any]:
         from fttui.api.jobs import get_job
 
-        return job_row(get_job(self.client(), job_id))
+        return job_row(get_job(self.poll_client(), job_id))
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         from fttui.api.jobs import cancel_job
@@ -193,7 +206,7 @@ class Backend:
         from fttui.api.jobs import iter_checkpoints
 
         out = []
-        for cp in iter_checkpoints(self.client(), job_id):
+        for cp in iter_checkpoints(self.poll_client(), job_id):
             out.append(_plain(cp))
         out.sort(key=lambda c: c.get("step_number") or 0)
         return out
@@ -201,14 +214,14 @@ class Backend:
     def event_follower(self, job_id: str) -> Any:
         from fttui.api.events import EventFollower
 
-        return EventFollower(self.client(), job_id)
+        return EventFollower(self.poll_client(), job_id)
 
     def metrics(self, job_id: str) -> Any:
         """The job's ``MetricSeries`` (from its result CSV when done, else its events)."""
         from fttui.api.jobs import get_job
         from fttui.api.metrics import fetch_job_metrics
 
-        client = self.client()
+        client = self.poll_client()
         return fetch_job_metrics(client, get_job(client, job_id))
 
     def stream_chat(self, model: str, prompt: str, **kwargs: Any) -> Any:

@@ -208,8 +208,12 @@ class _SimRun(threading.Thread):
                 csv.writer(fh).writerow(CSV_HEADER)
 
         for step in range(start + 1, total + 1):
-            if self.halt.is_set():
-                return  # server shutting down: the job comes back on restart
+            if self.halt.is_set():  # server shutting down: save the step, resume on restart
+                folder = f"checkpoints/pause-step-{step - 1}"
+                self.save_adapter(self.dir / folder, step - 1, {}, pairs)
+                state.resume_checkpoint = folder
+                state.write(self.dir)
+                return
             action = self.control()
             if action == "cancel":
                 state.status = "cancelled"
@@ -332,6 +336,7 @@ class SimExecutor(Executor):
     def start(self, spec: TrainerSpec) -> None:
         run = _SimRun(spec, self._halt)
         with self._lock:
+            self._runs = {k: r for k, r in self._runs.items() if r.is_alive()}
             self._runs[spec.job_id] = run
         run.start()
 
@@ -390,9 +395,9 @@ class SimExecutor(Executor):
                 logprob = top = None
                 if request.logprobs:
                     logprob = -round(0.05 + 0.9 * _unit(k, token), 4)
+                    alternatives = [a for a in (" the", " a", ".", ",", " and") if a != token]
                     top = [(token, logprob)] + [
-                        (alt, round(logprob - 1.0 - j, 4))
-                        for j, alt in enumerate((" the", " a", ".", ",", " and")[: max(0, request.top_logprobs - 1)])
+                        (alt, round(logprob - 1.0 - j, 4)) for j, alt in enumerate(alternatives)
                     ]
                     top = top[: request.top_logprobs]
                 yield TokenDelta(index=index, text=token, logprob=logprob, top_logprobs=top)

@@ -415,9 +415,9 @@ class DataPane(Vertical):
         else:
             pct = 100 * message.scanned / max(1, message.total)
             self._index_state = f"indexing {pct:.0f}%"
-        if self._pending_line is not None and preview.go_to_line(self._pending_line):
-            self._pending_line = None
-        elif self._pending_line is not None and message.done:
+        if self._pending_line is not None and (
+            preview.go_to_line(self._pending_line) or message.done
+        ):
             self._pending_line = None
         self._update_header()
 
@@ -450,9 +450,9 @@ class DataPane(Vertical):
 
         started = time.monotonic()
         try:
-            from fttui.datasets import lint_path
+            from fttui.tui.lint_process import lint
 
-            report = lint_path(
+            report = lint(  # a big file lints in a child process: the UI keeps the GIL
                 path,
                 model=self.model,
                 max_findings=MAX_FINDINGS,
@@ -463,7 +463,7 @@ class DataPane(Vertical):
             if not worker.is_cancelled:
                 self.post_message(LintFinished(token, error=_error_text(exc)))
             return
-        if not worker.is_cancelled:
+        if not worker.is_cancelled and report is not None:
             self.post_message(LintFinished(token, report, seconds=time.monotonic() - started))
 
     def on_lint_progress(self, message: LintProgress) -> None:

@@ -25,7 +25,11 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from fttui.tui.widgets.example_view import one_line
+
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+MAX_ERROR_LINES = 5
+LINT_WIDTH = 90
 PHASE_LABELS = {
     "lint": "Linting",
     "upload": "Uploading",
@@ -69,8 +73,8 @@ def _optional_float(value: str, field: str, label: str) -> float | None:
 
 
 def lint_summary(report: Any) -> Text:
-    """One or two lines: examples, errors / warnings, the estimate; the first errors."""
-    text = Text()
+    """One line: examples, errors / warnings, the estimate; then one line per error code."""
+    text = Text(no_wrap=True, overflow="ellipsis")
     errors = [f for f in report.findings if f.severity == "error"]
     warnings = [f for f in report.findings if f.severity == "warning"]
     text.append(f"{report.examples:,} examples ({report.format})  ")
@@ -90,13 +94,16 @@ def lint_summary(report: Any) -> Text:
     by_code: dict[str, list[Any]] = {}
     for f in errors:
         by_code.setdefault(f.code, []).append(f)
-    for code, items in list(by_code.items())[:6]:
-        lines = ", ".join(str(f.line) for f in items[:5] if f.line is not None)
-        text.append(f"\n  ✗ {code}", style="red")
-        text.append(f" ×{len(items)}" if len(items) > 1 else "", style="red")
-        text.append(f"{' at line ' + lines if lines else ''}: {items[0].message}")
-    if len(by_code) > 6:
-        text.append(f"\n  … and {len(by_code) - 6} more kinds of error", style="dim")
+    for code, items in list(by_code.items())[:MAX_ERROR_LINES]:
+        line = Text(f"\n✗ {code}", style="red")
+        if len(items) > 1:
+            line.append(f" ×{len(items)}", style="red")
+        line.append(": ")
+        line.append(one_line(items[0].message, 200))
+        line.truncate(LINT_WIDTH, overflow="ellipsis")
+        text.append_text(line)
+    if len(by_code) > MAX_ERROR_LINES:
+        text.append(f"\n… and {len(by_code) - MAX_ERROR_LINES} more kinds of error", style="dim")
     return text
 
 
@@ -149,11 +156,11 @@ class CreateJobScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     CreateJobScreen { align: center middle; }
     CreateJobScreen > #create-box {
-        width: 96%; max-width: 112; height: auto; max-height: 96%;
+        width: 96%; max-width: 112; height: 96%; max-height: 42;
         border: thick $accent; background: $panel; padding: 0 1;
     }
     CreateJobScreen #create-title { text-style: bold; width: 1fr; }
-    CreateJobScreen #create-form { height: auto; }
+    CreateJobScreen #create-form { height: 1fr; }
     CreateJobScreen .row { height: 3; }
     CreateJobScreen .row Label { width: 17; padding-top: 1; }
     CreateJobScreen .row Input { width: 1fr; }
@@ -164,7 +171,10 @@ class CreateJobScreen(ModalScreen[str | None]):
     CreateJobScreen #create-hp2 { grid-size: 4; grid-columns: 10 1fr 10 1fr; height: 3;
         grid-gutter: 0 1; }
     CreateJobScreen #create-hp Label, CreateJobScreen #create-hp2 Label { padding-top: 1; }
-    CreateJobScreen .lint { height: auto; max-height: 8; padding-left: 17; color: $text-muted; }
+    CreateJobScreen .lint {
+        height: auto; max-height: 8; padding-left: 17; color: $text-muted;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     CreateJobScreen #create-status { height: auto; min-height: 1; margin-top: 1; }
     CreateJobScreen #create-status.-error { color: $text-error; }
     CreateJobScreen #create-progress-row { height: 1; display: none; }
@@ -189,6 +199,8 @@ class CreateJobScreen(ModalScreen[str | None]):
         self._reports: dict[str, Any] = {}
         self._linted: dict[str, str] = {}
         self._create_worker: Worker[None] | None = None
+        #: every (phase, done, total) progress report shown, in order
+        self.progress_log: list[tuple[str, int, int]] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="create-box"):
@@ -326,14 +338,15 @@ class CreateJobScreen(ModalScreen[str | None]):
     def _run_prelint(self, field: str, path: str, model: str) -> None:
         worker = get_current_worker()
         try:
-            from fttui.datasets import lint_path
+            from fttui.tui.lint_process import lint
 
-            report = lint_path(path, model=model, max_findings=2000,
-                               should_stop=lambda: worker.is_cancelled)
+            report = lint(path, model=model, max_findings=2000,
+                          should_stop=lambda: worker.is_cancelled)
         except Exception as exc:
             self.post_message(_PreLinted(field, path, error=_one_line(exc)))
             return
-        self.post_message(_PreLinted(field, path, report))
+        if report is not None and not worker.is_cancelled:
+            self.post_message(_PreLinted(field, path, report))
 
     def on__pre_linted(self, message: _PreLinted) -> None:
         message.stop()
@@ -428,6 +441,7 @@ class CreateJobScreen(ModalScreen[str | None]):
         message.stop()
         if not self.running:
             return
+        self.progress_log.append((message.phase, message.done, message.total))
         label = PHASE_LABELS.get(message.phase, message.phase.capitalize())
         bar = self.query_one("#create-progress", ProgressBar)
         if message.phase == "upload" and message.total:

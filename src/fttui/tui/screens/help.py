@@ -29,7 +29,7 @@ def collect_key_help(screen) -> list[KeyHelp]:
         if binding.system or not (binding.description or binding.id):
             continue
         slot = merged.setdefault(
-            (id(active.node), binding.action),
+            (id(active.node), binding.id or binding.action),
             {"keys": [], "binding": binding, "node": active.node, "enabled": active.enabled},
         )
         display = app.get_key_display(binding.__class__(key, binding.action)) if key else key

@@ -45,6 +45,14 @@ def one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_LINE_PREFIX = re.compile(r"^line \d+:\s*")
+
+
+def without_line(message: str) -> str:
+    """A finding's message without its leading ``line N:`` (where the line is shown anyway)."""
+    return _LINE_PREFIX.sub("", message, count=1)
+
+
 def example_kind(value: Any) -> str:
     """``chat``, ``preference``, ``prompt_completion`` or ``unknown`` — for display only."""
     if not isinstance(value, dict):
@@ -333,7 +341,7 @@ def render_example(row: Row, findings: Iterable[Any] = ()) -> RenderableType:
         sev = getattr(f, "severity", "info")
         line = Text(f"{SEVERITY_ICONS.get(sev, '?')} {getattr(f, 'code', '?')}: ",
                     style=SEVERITY_STYLES.get(sev, ""))
-        line.append(str(getattr(f, "message", "")))
+        line.append(without_line(str(getattr(f, "message", ""))))
         hint = getattr(f, "hint", "")
         if hint:
             line.append(f"  — {hint}", style="dim")

@@ -17,7 +17,12 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from fttui.tui.widgets.example_view import SEVERITY_ICONS, SEVERITY_STYLES, one_line
+from fttui.tui.widgets.example_view import (
+    SEVERITY_ICONS,
+    SEVERITY_STYLES,
+    one_line,
+    without_line,
+)
 
 MAX_CHILDREN = 500
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -125,7 +130,7 @@ class FindingsList(Tree[Any]):
             if getattr(f, "file", None):
                 where = f"{f.file}:{where}"
             label = Text(f"{where}: ", style="bold" if f.line is not None else "italic")
-            label.append(one_line(f.message, 160))
+            label.append(one_line(without_line(f.message), 160))
             node.add_leaf(label, data=f)
         if len(items) > MAX_CHILDREN:
             node.add_leaf(

@@ -274,3 +274,44 @@ def test_profiles_list_add_remove(api_server, capsys, monkeypatch):
     assert r.code == 0
     r = run_cli(["profiles", "remove", "mine"], capsys=capsys)
     assert r.code == 0 and "mine" not in cfg.read_text()
+
+
+def test_cancel_asks_on_a_terminal(api_server, capsys, monkeypatch):
+    import fttui.cli.apicommon as common
+    import fttui.cli.jobs as jobs_cli
+
+    client = api_server.client()
+    job = start_job(client, upload(client), epochs=20, sim_seconds_per_step="0.05")
+    monkeypatch.setattr(jobs_cli, "is_tty", lambda stream=None: True)
+    monkeypatch.setattr(common, "is_tty", lambda stream=None: True)
+    r = run_cli(["jobs", "cancel", job.id], api_server, stdin="n\n", capsys=capsys)
+    assert r.code == 1 and f"Cancel {job.id}" in r.err and "not cancelled" in r.err
+    assert client.fine_tuning.jobs.retrieve(job.id).status != "cancelled"
+    r = run_cli(["jobs", "cancel", job.id], api_server, stdin="y\n", capsys=capsys)
+    assert r.code == 0 and "cancelled" in r.out
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
+
+
+def test_create_dpo_with_wandb_and_refuse_csv(api_server, capsys, tmp_path):
+    pref = tmp_path / "pref.jsonl"
+    with pref.open("w") as fh:
+        for i in range(12):
+            fh.write(json.dumps({
+                "input": {"messages": [{"role": "user", "content": f"question {i}?"}]},
+                "preferred_output": [{"role": "assistant", "content": f"good {i}"}],
+                "non_preferred_output": [{"role": "assistant", "content": f"bad {i}"}],
+            }) + "\n")
+    r = run_cli(["jobs", "create", "--model", "gpt-4o-mini-2024-07-18", "--training-file", str(pref),
+                 "--method", "dpo", "--beta", "0.2", "--epochs", "1", "--wandb-project", "proj",
+                 *FAST, "--json"], api_server, capsys=capsys)
+    assert r.code == 0, r.err
+    job = json.loads(r.out)
+    assert job["method"] == "dpo" and job["hyperparameters"]["beta"] == 0.2
+    full = api_server.client().fine_tuning.jobs.retrieve(job["id"])
+    assert full.integrations[0].wandb.project == "proj"
+
+    csv = tmp_path / "superhero.csv"
+    csv.write_text("prompt,completion\nHi,there\n")
+    r = run_cli(["jobs", "create", "--model", "davinci-002", "--training-file", str(csv)],
+                api_server, capsys=capsys)
+    assert r.code == 1 and "fttui prepare" in r.err and "not JSONL" in r.err

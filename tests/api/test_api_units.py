@@ -1,6 +1,6 @@
 """Pure logic of the API layer: error mapping, retries, paging, event cursor, metrics
 parsing, providers and config. HTTP goes through ``httpx2.MockTransport`` here only for
-parsing; the command tests run against a live server (test_cli.py)."""
+parsing; the command tests run against a live server (test_api_cli.py)."""
 
 from __future__ import annotations
 

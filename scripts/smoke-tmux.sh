@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Drive the real app in a real terminal (tmux): the same flows as the Pilot tests, against a
+# local `fttui serve --executor sim`. Fails on a traceback or on a screen that never shows
+# what it should.
+#
+#   bash scripts/smoke-tmux.sh            # needs tmux (apt-get install -y tmux)
+#   KEEP=1 bash scripts/smoke-tmux.sh     # keep the temp folder (screens, server log)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v tmux >/dev/null || { echo "smoke: tmux is not installed (apt-get install -y tmux)"; exit 2; }
+PY=${PYTHON:-python}
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+
+WORK=$(mktemp -d -t fttui-smoke-XXXXXX)
+export FTTUI_HOME="$WORK/home" TEXTUAL_ANIMATIONS=none
+mkdir -p "$FTTUI_HOME"
+SESSION="fttui-smoke-$$"
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+BASE="http://127.0.0.1:$PORT/v1"
+KEY=sk-smoke-test
+SERVER_PID=""
+STEP=0
+
+cleanup() {
+    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "smoke: kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+start_server() {
+    "$PY" -m fttui serve --executor sim --host 127.0.0.1 --port "$PORT" --token "$KEY" \
+        --data-dir "$WORK/data" >>"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "smoke: the server did not start"; cat "$WORK/server.log"; exit 1
+}
+
+api() {  # api PYTHON-CODE — runs with `c` = an openai client on the server
+    "$PY" - "$@" <<EOF
+import openai, sys
+c = openai.OpenAI(base_url="$BASE", api_key="$KEY", max_retries=0)
+$1
+EOF
+}
+
+screen() { tmux capture-pane -p -t "$SESSION" -S 0 -E -; }
+
+check_no_traceback() {
+    if screen | grep -q "Traceback"; then
+        echo "smoke: TRACEBACK on screen at step $STEP:"; screen; exit 1
+    fi
+}
+
+wait_for() {  # wait_for TEXT [SECONDS]
+    local text=$1 limit=${2:-15} i
+    for i in $(seq 1 $((limit * 10))); do
+        check_no_traceback
+        if screen | grep -qF -- "$text"; then return 0; fi
+        sleep 0.1
+    done
+    echo "smoke: step $STEP: '$text' never appeared within ${limit}s. Screen:"; screen; exit 1
+}
+
+keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; check_no_traceback; }
+
+step() { STEP=$((STEP + 1)); echo "smoke: $STEP. $*"; screen >"$WORK/screen-$STEP.txt" 2>/dev/null || true; }
+
+start_server
+FILE_ID=$(api 'print(c.files.create(file=open("tests/fixtures/chat_valid.jsonl","rb"), purpose="fine-tune").id)')
+DONE=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', suffix='smokedone', metadata={'sim_seconds_per_step':'0.01'}); print(j.id)")
+SLOW=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', validation_file='$FILE_ID', suffix='smokeslow', metadata={'sim_seconds_per_step':'0.4'}); print(j.id)")
+
+tmux new-session -d -s "$SESSION" -x 120 -y 40 \
+    "$PY -m fttui --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
+tmux set-option -t "$SESSION" remain-on-exit on >/dev/null
+
+step "the app opens on Jobs with both jobs"
+wait_for "$SLOW" 30
+wait_for "$DONE"
+wait_for "refreshed"
+
+step "navigate: j / k move the cursor, the details follow"
+keys j; keys k; keys g
+wait_for "Details"
+
+step "filter: / smokedone, then esc clears"
+keys /; keys -l "${DONE: -8}"; sleep 0.5
+wait_for "1 of"
+keys Escape
+wait_for "2 jobs"
+
+step "cancel → Keep leaves the job running"
+keys g   # the newest (slow) job is on top
+wait_for "running"
+keys x
+wait_for "Cancel job?"
+wait_for "$SLOW"
+keys n
+sleep 0.5
+[ "$(api "print(c.fine_tuning.jobs.retrieve('$SLOW').status)")" = running ] || { echo "smoke: Keep cancelled the job"; exit 1; }
+
+step "events follow, pause on scroll up, G resumes"
+keys Enter
+wait_for "following"
+keys PageUp
+keys Up
+wait_for "resumes" 10
+keys G
+wait_for "following"
+
+step "metrics pane shows the curves"
+keys 3
+wait_for "Train loss"
+wait_for "last"
+
+step "playground: a prompt with a stop sequence streams an answer"
+keys 4
+wait_for "Ask the model"
+keys -l "What is the capital of France?"; keys Enter
+wait_for "[simulated]" 20
+wait_for "finish:"
+keys Escape
+
+step "help lists the keys that work here"
+keys 2
+keys ?
+wait_for "Keys that work here"
+wait_for "jobs.cancel"
+keys Escape
+
+step "cancel → y cancels"
+keys g
+keys x
+wait_for "Cancel job?"
+keys y
+for _ in $(seq 1 50); do
+    [ "$(api "print(c.fine_tuning.jobs.retrieve('$SLOW').status)")" = cancelled ] && break
+    sleep 0.2
+done
+[ "$(api "print(c.fine_tuning.jobs.retrieve('$SLOW').status)")" = cancelled ] || { echo "smoke: y did not cancel"; exit 1; }
+wait_for "cancelled"
+
+step "provider outage: the banner counts down, the app stays responsive"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+wait_for "unreachable" 20
+wait_for "retrying"
+keys 3; wait_for "Train loss"; keys 2
+start_server
+keys r
+for _ in $(seq 1 150); do screen | grep -q "unreachable" || break; sleep 0.1; done
+screen | grep -q "unreachable" && { echo "smoke: the banner did not clear"; screen; exit 1; }
+
+step "data pane"
+keys 1
+wait_for "Data"
+
+step "quit"
+keys q
+wait_for "fttui-exited-0" 10
+check_no_traceback
+
+step "fttui data FILE opens on the Data pane"
+tmux kill-session -t "$SESSION"
+tmux new-session -d -s "$SESSION" -x 120 -y 40 \
+    "$PY -m fttui data tests/fixtures/chat_valid.jsonl --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
+wait_for "chat_valid.jsonl" 20
+keys q
+wait_for "fttui-exited-0" 10
+
+echo "smoke: all $STEP steps passed"

@@ -1,0 +1,148 @@
+"""`fttui lint` / `fttui prepare` on the command line: output, golden JSON, exit codes.
+
+Regenerate the golden files with ``FTTUI_UPDATE_GOLDEN=1 pytest tests/datasets/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dsfactory import chat, valid_chat, write_jsonl
+
+from fttui.cli import main
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("fixture", "model", "expected_exit"),
+    [
+        ("chat_errors.jsonl", "gpt-4o-mini-2024-07-18", 1),
+        ("chat_valid.jsonl", "gpt-4o-mini-2024-07-18", 0),
+        ("superhero.csv", "babbage-002", 0),
+    ],
+)
+def test_golden_json(
+    fixture: str, model: str, expected_exit: int, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(FIXTURES)
+    code, out, _err = run(capsys, "lint", fixture, "--model", model, "--format", "json")
+    assert code == expected_exit
+    got = json.loads(out)
+    assert list(got)[:6] == ["file", "format", "examples", "findings", "stats", "estimate"]
+    for f in got["findings"]:
+        assert {"code", "severity", "line", "message", "hint"} <= set(f)
+    golden = GOLDEN / (Path(fixture).stem + ".json")
+    if os.environ.get("FTTUI_UPDATE_GOLDEN"):
+        golden.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert got == json.loads(golden.read_text(encoding="utf-8"))
+
+
+def test_text_output_groups_by_code(capsys, tmp_path: Path) -> None:
+    rows = [*valid_chat(12), *[{"messages": [{"role": "user", "content": f"q{i}"}]} for i in range(6)]]
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    code, out, _ = run(capsys, "lint", str(path))
+    assert code == 1
+    assert "example_missing_assistant_message ×6" in out
+    assert "… and 3 more (lines 16, 17, 18)" in out
+    assert "hint:" in out
+    assert "tokens (o200k_base, exact)" in out
+    assert "estimate for gpt-4o-mini-2024-07-18" in out
+    assert out.rstrip().endswith("not ready: fix the errors")
+
+
+def test_exit_codes(capsys, tmp_path: Path) -> None:
+    good = write_jsonl(tmp_path / "good.jsonl", valid_chat(60))
+    assert run(capsys, "lint", str(good))[0] == 0
+    bad = write_jsonl(tmp_path / "bad.jsonl", [*valid_chat(12), "{broken"])
+    assert run(capsys, "lint", str(bad))[0] == 1
+    code, _out, err = run(capsys, "lint", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "no such file" in err
+    code, _out, err = run(capsys, "lint", str(tmp_path))
+    assert code == 2
+
+
+def test_exit_codes_through_the_console_entry_point(tmp_path: Path) -> None:
+    good = write_jsonl(tmp_path / "good.jsonl", valid_chat(12))
+    proc = subprocess.run(
+        [sys.executable, "-m", "fttui", "lint", str(good), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["examples"] == 12
+    proc = subprocess.run(
+        [sys.executable, "-m", "fttui", "lint", str(tmp_path / "none.jsonl")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stderr.startswith("fttui: ")
+
+
+def test_max_findings_keeps_errors_first(capsys, tmp_path: Path) -> None:
+    rows = [*valid_chat(12), *[{"messages": [{"role": "assistant", "content": f"a{i}"}]} for i in range(5)], "{bad"]
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    code, out, _ = run(capsys, "lint", str(path), "--json", "--max-findings", "2")
+    got = json.loads(out)
+    assert code == 1
+    assert len(got["findings"]) == 2
+    # the one error survives the cut; then file-level before per-line findings
+    assert [f["code"] for f in got["findings"]] == ["few_examples", "invalid_json"]
+    assert got["finding_counts"]["missing_user_message"] == 5
+    assert got["findings_truncated"] == sum(got["finding_counts"].values()) - 2
+
+
+def test_validation_file(capsys, tmp_path: Path) -> None:
+    train = write_jsonl(tmp_path / "train.jsonl", valid_chat(12))
+    val = write_jsonl(tmp_path / "val.jsonl", [chat(5), chat(200), {"messages": []}])
+    code, out, _ = run(capsys, "lint", str(train), "--validation", str(val), "--json")
+    got = json.loads(out)
+    assert code == 1  # the validation file has an error
+    vfind = {f["code"]: f for f in got["validation"]["findings"]}
+    assert vfind["validation_overlap"]["line"] == 1
+    assert "line 6 of the training file" in vfind["validation_overlap"]["message"]
+    assert vfind["validation_overlap"]["file"] == str(val)
+    assert "missing_messages_list" in vfind
+
+
+def test_price_gives_a_cost(capsys, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    _code, out, _ = run(capsys, "lint", str(path), "--price", "3", "--json")
+    est = json.loads(out)["estimate"]
+    assert est["price_per_million"] == 3 and est["cost"] == pytest.approx(est["billed_tokens"] * 3 / 1e6, abs=1e-4)
+
+
+@pytest.mark.parametrize("command", ["lint", "prepare"])
+def test_help(capsys, command: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert command in capsys.readouterr().out
+
+
+def test_prepare_prints_changes_and_stop(capsys, tmp_path: Path) -> None:
+    out_path = tmp_path / "out.jsonl"
+    code, out, _ = run(capsys, "prepare", str(FIXTURES / "superhero.csv"), "-o", str(out_path))
+    assert code == 0
+    assert "- appended the separator ' ->' to every prompt" in out
+    assert "- added a leading space to 30 completions" in out
+    assert "- appended the stop sequence ' END' to every completion" in out
+    assert "stop: ' END'" in out
+    code, _out, err = run(capsys, "prepare", str(out_path), "-o", str(out_path))
+    assert code == 2 and "refusing to overwrite" in err
+    code, _out, err = run(capsys, "prepare", str(tmp_path / "none.csv"), "-o", str(tmp_path / "x.jsonl"))
+    assert code == 2

@@ -1,0 +1,293 @@
+"""The app shell: panes, help, palette, keymap, read-only, the outage banner (a faulty and
+a stopped server), the local server when no key is set, the CLI entry, and SVG snapshots
+of each pane in a fixed state."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from e1_support import sample_jobs, sample_series, until, write_job_cache
+
+from fttui.tui.app import FtApp
+from fttui.tui.screens.confirm import ConfirmScreen
+from fttui.tui.screens.help import HelpScreen
+from fttui.tui.widgets.job_table import JobTable
+from fttui.tui.widgets.status_bar import Banner
+
+SIZE = (120, 40)
+OFFLINE = "http://127.0.0.1:9/v1"  # nothing listens there; live=False never calls it
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def cached_app(fttui_home, utc):
+    """An offline app showing a fixed cached job list (deterministic frames)."""
+    write_job_cache(sample_jobs(12), base_url=OFFLINE)
+    return FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
+
+
+async def loaded(pilot) -> None:
+    await until(pilot, lambda: pilot.app.query_one(JobTable).row_count == 12, what="cached rows")
+
+
+# -- shell ------------------------------------------------------------------------------
+async def test_panes_switch_with_1_to_4(cached_app):
+    app = cached_app
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.current_pane == "jobs"
+        for key, pane in (("1", "data"), ("3", "metrics"), ("4", "playground")):
+            if app.focused is not None and app.focused.id == "pg-prompt":
+                await pilot.press("escape")
+            await pilot.press(key)
+            assert app.current_pane == pane
+            assert app.query_one("#pane-tabs").active == f"tab-{pane}"
+            assert app.query_one(f"#{pane}").display
+        await pilot.press("escape", "2")
+        assert app.current_pane == "jobs"
+        assert app.focused is app.query_one(JobTable)
+
+
+async def test_help_lists_the_keys_that_work_here(cached_app):
+    app = cached_app
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {r.binding_id for r in app.screen.rows}
+        assert {"jobs.cancel", "jobs.filter", "app.refresh", "app.quit"} <= ids
+        assert "metrics.export" not in ids  # not a key that works on the jobs pane
+        await pilot.press(*"cancel")
+        table = app.screen.query_one("#help-table")
+        assert 1 <= table.row_count < len(app.screen.rows)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("3", "question_mark")
+        ids = {r.binding_id for r in app.screen.rows}
+        assert "metrics.export" in ids and "jobs.cancel" not in ids
+
+
+async def test_command_palette(cached_app):
+    from textual.command import CommandPalette
+
+    app = cached_app
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"Go to Metrics")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current_pane == "metrics", what="palette command")
+
+
+async def test_keymap_from_config_remaps_bindings(fttui_home, utc):
+    from fttui import paths
+
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text(
+        '[keymap]\n"jobs.cancel" = "X"\n"app.pane.metrics" = "f3"\n"no.such.binding" = "z"\n'
+    )
+    write_job_cache(sample_jobs(12), base_url=OFFLINE)
+    app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.keymap_problems == ["no.such.binding"]
+        app.query_one(JobTable).select_job("ftjob-00007demo")  # running
+        await pilot.press("x")
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("X")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n", "f3")
+        assert app.current_pane == "metrics"
+
+
+def test_every_binding_has_an_id_and_a_description():
+    from fttui.tui.keymap import binding_ids
+    from fttui.tui.panes.jobs import JobsPane
+    from fttui.tui.panes.metrics import MetricsPane
+    from fttui.tui.panes.playground import PlaygroundPane, PromptInput
+    from fttui.tui.widgets.event_log import EventLog
+
+    classes = [FtApp, JobsPane, MetricsPane, PlaygroundPane, PromptInput, EventLog, JobTable,
+               ConfirmScreen, HelpScreen]
+    for cls in classes:
+        for binding in cls.__dict__.get("BINDINGS", []):
+            assert binding.id, (cls, binding)
+            assert binding.description or binding.system, (cls, binding)
+    ids = binding_ids(classes)
+    assert len(ids) == sum(len(c.__dict__.get("BINDINGS", [])) for c in classes)  # unique
+
+
+# -- outage banner ----------------------------------------------------------------------
+async def test_outage_banner_with_a_failing_provider(tmp_path, fttui_home):
+    from conftest import make_server
+
+    (tmp_path / "faulty").mkdir()
+    server = make_server(tmp_path / "faulty", "--faults", "500=1.0")
+    # Every API call fails, so wait on GET /health (never faulted) instead of /models.
+    server.wait_ready = lambda timeout: wait_health(server, timeout)
+    server.start()
+    try:
+        app = FtApp(base_url=server.base_url, api_key=server.api_key)
+        async with app.run_test(size=SIZE) as pilot:
+            banner = app.query_one(Banner)
+            await until(pilot, lambda: banner.active, timeout=20, what="banner")
+            text = str(banner.render())
+            assert "Provider error" in text and "500" in text
+            assert "retrying in" in text
+            # the screen does not freeze: keys still work at once
+            await pilot.press("3")
+            assert app.current_pane == "metrics"
+    finally:
+        server.stop()
+
+
+def wait_health(server, timeout: float) -> None:
+    import urllib.request
+
+    root = server.base_url.removesuffix("/v1")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{root}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"no /health in {timeout}s:\n{server.log()}")
+
+
+async def test_banner_when_the_server_stops_and_recovery(tmp_path, fttui_home, monkeypatch):
+    import fttui.tui.panes.jobs as jobs
+    from conftest import make_server
+    from e1_support import create_sim_job
+
+    monkeypatch.setattr(jobs, "LIST_IDLE", 0.5)
+    monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.5)
+    (tmp_path / "stopping").mkdir()
+    server = make_server(tmp_path / "stopping").start()
+    try:
+        job_id = create_sim_job(server.client(), seconds_per_step=0.01)
+        app = FtApp(base_url=server.base_url, api_key=server.api_key)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: job_id in app.query_one(JobTable).jobs, what="listed")
+            banner = app.query_one(Banner)
+            server.stop()
+            await until(pilot, lambda: banner.active, timeout=20, what="banner")
+            assert "unreachable" in str(banner.render()).lower()
+            assert app.query_one(JobTable).row_count >= 1  # the last list stays
+            server.start()
+            await pilot.press("r")  # retry now
+            await until(pilot, lambda: not banner.active, timeout=30, what="recovered")
+    finally:
+        server.stop()
+
+
+async def test_no_key_no_profile_starts_the_local_server(fttui_home, monkeypatch):
+    from fttui import paths
+    from fttui.api.providers import stop_local_server
+
+    monkeypatch.setenv("FTTUI_LOCAL_EXECUTOR", "sim")
+    app = FtApp()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.ready, timeout=60, what="local server")
+            detail = str(app.query_one("#status-detail").render())
+            assert "local server" in detail and "sim" in detail
+            assert app.backend.provider.kind == "local"
+            assert app.backend.provider.base_url.startswith("http://127.0.0.1:")
+    finally:
+        stop_local_server(paths.data_dir())
+
+
+# -- CLI entry --------------------------------------------------------------------------
+def test_cli_data_needs_an_existing_file(fttui_home, tmp_path):
+    from fttui.cli import main
+
+    assert main(["data", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_bare_fttui_without_a_terminal_says_so(fttui_home):
+    proc = subprocess.run([sys.executable, "-m", "fttui"], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 2
+    assert "terminal" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- snapshots (fixed state: cached jobs, fixed series; TZ=UTC) -------------------------
+# Frames change between Textual releases: the SVGs were taken with this exact version.
+SNAPSHOT_TEXTUAL = "8.2.8"
+snapshot = pytest.mark.skipif(
+    __import__("textual").__version__ != SNAPSHOT_TEXTUAL,
+    reason=f"snapshots were taken with Textual {SNAPSHOT_TEXTUAL}",
+)
+
+
+@snapshot
+def test_snapshot_jobs_pane(snap_compare, cached_app):
+    async def run_before(pilot):
+        await loaded(pilot)
+        await pilot.press("j", "j")
+
+    assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
+
+
+@snapshot
+def test_snapshot_cancel_dialog(snap_compare, cached_app):
+    async def run_before(pilot):
+        await loaded(pilot)
+        pilot.app.query_one(JobTable).select_job("ftjob-00007demo")
+        await pilot.press("x")
+
+    assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
+
+
+@snapshot
+def test_snapshot_metrics_pane(snap_compare, cached_app):
+    async def run_before(pilot):
+        await loaded(pilot)
+        pilot.app.query_one(JobTable).select_job("ftjob-00008demo")
+        await pilot.press("3")
+        pilot.app.query_one("#metrics").show_series(sample_series(30), total_steps=30,
+                                                     status="succeeded")
+
+    assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
+
+
+@snapshot
+def test_snapshot_playground_pane(snap_compare, cached_app):
+    async def run_before(pilot):
+        from fttui.tui.panes.playground import AnswerView
+
+        await loaded(pilot)
+        pilot.app.query_one(JobTable).select_job("ftjob-00008demo")
+        await pilot.press("4")
+        pilot.app.query_one("#pg-stop").value = " END"
+        view = pilot.app.query_one("#answer-a", AnswerView)
+        view.start("Who are you?")
+        view.finish("[simulated] I am a fine-tuned model.",
+                    "ft:babbage-002:fttui:demo-8:sim0008 · finish: stop · 4 → 9 tokens · 0.1s")
+        await pilot.press("escape")
+
+    assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
+
+
+@snapshot
+def test_snapshot_help(snap_compare, cached_app):
+    async def run_before(pilot):
+        await loaded(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
