@@ -170,6 +170,8 @@ path, model = sys.argv[1], sys.argv[2]
 enc = get_encoding(model)
 encode = enc.encode_ordinary
 t0 = time.perf_counter()
+_u = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = _u.ru_utime + _u.ru_stime
 
 def strings(value, out):
     stack = [value]
@@ -204,8 +206,10 @@ with ThreadPoolExecutor(2) as pool, open(path, "rb") as f:
     while pending:
         total += pending.popleft().result()
 elapsed = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": elapsed, "tokens": total, "examples": examples, "rss_mb": rss}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime - cpu0
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "tokens": total, "examples": examples,
+                  "rss_mb": usage.ru_maxrss / 1024}))
 """
 
 LINT = r"""
@@ -216,11 +220,14 @@ from fttui.datasets.tokens import get_encoding
 path, model = sys.argv[1], sys.argv[2]
 get_encoding(model)  # load the tokenizer outside the timing, as the floor does
 t0 = time.perf_counter()
+_u = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = _u.ru_utime + _u.ru_stime
 report = lint_path(path, model=model)
 elapsed = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({
-    "seconds": elapsed, "examples": report.examples, "rss_mb": rss,
+    "seconds": elapsed, "cpu": usage.ru_utime + usage.ru_stime - cpu0,
+    "examples": report.examples, "rss_mb": usage.ru_maxrss / 1024,
     "tokens": report.stats.get("sum_tokens"),
     "findings": report.finding_counts,
 }))
@@ -263,15 +270,18 @@ def main() -> int:
         lint = min(lints, key=lambda r: r["seconds"])
         rss = max(r["rss_mb"] for r in lints)
         ratio = lint["seconds"] / floor["seconds"]
-        print(f"cores: {os.cpu_count()}  file: {size_mb:,.1f} MB, {lint['examples']:,} examples")
+        print(f"cores: {os.cpu_count()}  load: {os.getloadavg()[0]:.1f}  file: {size_mb:,.1f} MB, {lint['examples']:,} examples")
+        if len(floors) > 1:
+            print("rounds (s): floor " + " ".join(f"{r['seconds']:.2f}" for r in floors)
+                  + " | lint " + " ".join(f"{r['seconds']:.2f}" for r in lints))
         print(
             f"floor (orjson + tiktoken, 2 threads): {floor['seconds']:.2f} s  "
-            f"{size_mb / floor['seconds']:.1f} MB/s  peak RSS {floor['rss_mb']:.0f} MB"
+            f"{size_mb / floor['seconds']:.1f} MB/s  cpu {floor['cpu']:.1f} s  peak RSS {floor['rss_mb']:.0f} MB"
         )
         print(
             f"lint_path:                            {lint['seconds']:.2f} s  "
             f"{size_mb / lint['seconds']:.1f} MB/s  {lint['examples'] / lint['seconds']:,.0f} examples/s  "
-            f"peak RSS {rss:.0f} MB"
+            f"cpu {lint['cpu']:.1f} s  peak RSS {rss:.0f} MB"
         )
         print(f"tokens counted: floor {floor['tokens']:,} (string values only), lint {lint['tokens']:,} (with overheads)")
         ok_time = ratio <= TIME_BUDGET

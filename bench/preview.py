@@ -209,8 +209,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fttui-bench-") as tmp:
         if args.file:
             path = Path(args.file)
+            n_lines, last = 0, b"\n"
             with open(path, "rb") as fh:
-                n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(8 << 20), b""))
+                for chunk in iter(lambda: fh.read(8 << 20), b""):
+                    n_lines += chunk.count(b"\n")
+                    last = chunk[-1:]
+            n_lines += last != b"\n"  # a last line without a final newline
         else:
             path = Path(tmp) / "chat.jsonl"
             t = time.perf_counter()

@@ -118,12 +118,19 @@ keys 3
 wait_for "Train loss"
 wait_for "last"
 
-step "playground: a prompt with a stop sequence streams an answer"
+step "playground: a streamed answer, then the same prompt with a stop sequence"
 keys 4
 wait_for "Ask the model"
 keys -l "What is the capital of France?"; keys Enter
 wait_for "[simulated]" 20
 wait_for "finish:"
+# shift+tab from the prompt: the answer, max tokens, temperature, stop sequences
+keys BTab; keys BTab; keys BTab; keys BTab
+keys -l "simulated]"
+keys Tab; keys Tab; keys Tab; keys Tab   # back to the prompt
+keys Up; keys Enter                      # history: the same prompt again
+wait_for "finish: stop" 20
+if screen | grep -qF "[simulated]"; then echo "smoke: the stop sequence was not honoured"; screen; exit 1; fi
 keys Escape
 
 step "help lists the keys that work here"

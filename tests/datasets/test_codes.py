@@ -340,3 +340,15 @@ def test_fixture_chat_valid_has_no_errors() -> None:
     report = lint_path(fixture)
     assert [f.code for f in report.findings] == ["few_examples"]
     assert report.stats["kinds"] == {"tools": 3, "vision": 2, "weight": 2}
+
+
+def test_counts_stay_complete_beyond_the_cap(tmp_path: Path) -> None:
+    rows = [*valid_chat(12), *[chat(1)] * 30]
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows), max_findings=5)
+    assert report.finding_counts["duplicate_example"] == 30
+    assert len(report.findings) == 5
+    assert report.findings_truncated == sum(report.finding_counts.values()) - 5
+    val = write_jsonl(tmp_path / "v.jsonl", valid_chat(12))
+    report = lint_path(write_jsonl(tmp_path / "t.jsonl", valid_chat(12)), validation=val, max_findings=3)
+    assert report.validation.finding_counts["validation_overlap"] == 12
+    assert len(report.validation.findings) == 3

@@ -147,7 +147,7 @@ def test_wrong_purpose_and_unknown_job(shared_client, openapi):
         openapi.check(err.value.response.json(), "ErrorResponse")
 
 
-def test_invalid_training_file_fails_validation(shared_client, wait_job):
+def test_invalid_training_file_fails_validation(shared_client, wait_job, openapi):
     good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
     lines = [json.dumps(good)] * 12
     lines[2] = "{not json"
@@ -157,6 +157,7 @@ def test_invalid_training_file_fails_validation(shared_client, wait_job):
     job = shared_client.fine_tuning.jobs.create(model=MODEL, training_file=bad.id)
     job = wait_job(shared_client, job.id)
     assert job.status == "failed"
+    openapi.check(job, "FineTuningJob")
     assert job.error.code == "invalid_training_file" and job.error.param == "training_file"
     assert "line 3" in job.error.message and "line 7" in job.error.message
     assert job.fine_tuned_model is None
@@ -185,12 +186,13 @@ def test_injected_failure(shared_client, train_file, wait_job):
     assert any(e.level == "error" and "GPU on fire" in e.message for e in events)
 
 
-def test_cancel(shared_client, train_file, wait_job):
+def test_cancel(shared_client, train_file, wait_job, openapi):
     job = shared_client.fine_tuning.jobs.create(model=MODEL, training_file=train_file.id,
                                                 metadata=SLOW)
     wait_job(shared_client, job.id, {"running"})
     cancelled = shared_client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at
+    openapi.check(cancelled, "FineTuningJob")
     assert shared_client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
     with pytest.raises(openai.BadRequestError) as err:
         shared_client.fine_tuning.jobs.cancel(job.id)

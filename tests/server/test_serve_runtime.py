@@ -215,7 +215,7 @@ def test_faults(tmp_path, make_server):
             except openai.APIConnectionError:
                 return "drop", 0, None
 
-        with ThreadPoolExecutor(8) as pool:
+        with ThreadPoolExecutor(20) as pool:
             results = list(pool.map(call, range(60)))
         kinds = [r[0] for r in results]
         assert {"ok", "429", "500", "drop"} <= set(kinds), kinds
@@ -226,3 +226,18 @@ def test_faults(tmp_path, make_server):
         assert server.proc.poll() is None
     finally:
         server.stop()
+
+
+def test_torch_missing_says_what_to_do(tmp_path):
+    code = ("import sys; sys.modules['peft'] = None; from fttui.cli import main; "
+            f"sys.exit(main(['serve', '--executor', 'torch', '--data-dir', {str(tmp_path)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "FTTUI_HOME": str(tmp_path)})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "fttui: the torch executor needs peft: pip install 'fttui[local]', or run with "
+        "--executor sim"]
+    auto = ("import sys; sys.modules['peft'] = None; from fttui.server.executors import "
+            "resolve_name; print(resolve_name('auto'))")
+    assert subprocess.run([sys.executable, "-c", auto], capture_output=True, text=True,
+                          timeout=60).stdout.strip() == "sim"

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from e1_support import sample_jobs, sample_series, until, write_job_cache
+from e1_support import create_sim_job, sample_jobs, sample_series, until, write_job_cache
 
 from fttui.tui.app import FtApp
 from fttui.tui.screens.confirm import ConfirmScreen
@@ -131,6 +131,25 @@ def test_every_binding_has_an_id_and_a_description():
 
 
 # -- outage banner ----------------------------------------------------------------------
+async def test_rate_limit_banner_counts_down(cached_app):
+    from fttui.tui.messages import BackendOk, BackendProblem
+
+    app = cached_app
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.query_one(Banner)
+        assert not banner.active and not banner.display
+        app.post_message(BackendProblem("rate_limit", "rate limited (429): slow down", retry_in=3))
+        await until(pilot, lambda: banner.active, what="banner")
+        assert banner.display and banner.has_class("-warning")
+        text = str(banner.render())
+        assert "Rate limited" in text and "retrying in 3s" in text
+        await until(pilot, lambda: "retrying in 2s" in str(banner.render()) or
+                    "retrying in 1s" in str(banner.render()), timeout=5, what="countdown")
+        app.post_message(BackendOk("jobs"))
+        await until(pilot, lambda: not banner.active, what="cleared")
+        assert not banner.display
+
+
 async def test_outage_banner_with_a_failing_provider(tmp_path, fttui_home):
     from conftest import make_server
 
@@ -172,7 +191,6 @@ def wait_health(server, timeout: float) -> None:
 async def test_banner_when_the_server_stops_and_recovery(tmp_path, fttui_home, monkeypatch):
     import fttui.tui.panes.jobs as jobs
     from conftest import make_server
-    from e1_support import create_sim_job
 
     monkeypatch.setattr(jobs, "LIST_IDLE", 0.5)
     monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.5)

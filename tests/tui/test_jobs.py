@@ -213,6 +213,22 @@ async def test_events_follow_pause_and_resume(server, fttui_home):
     client.fine_tuning.jobs.cancel(job_id)
 
 
+async def test_job_selected_from_the_cache_gets_its_events_once_connected(server, fttui_home):
+    from fttui.tui.backend import job_row
+
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.05)
+    cached = job_row(client.fine_tuning.jobs.retrieve(job_id))
+    cached["created_at"] = 4_000_000_000  # on top of the cached list
+    write_job_cache([cached], base_url=server.base_url, api_key=server.api_key)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        # no key pressed: the cursor sits on the cached row from the first frame
+        log = app.query_one(EventLog)
+        await until(pilot, lambda: log.total > 0, timeout=20, what="events of the cached pick")
+        assert table(app).selected_id == job_id
+
+
 async def test_copy_id(server, fttui_home):
     client = server.client()
     job_id = create_sim_job(client, seconds_per_step=0.01)

@@ -110,11 +110,11 @@ async def test_checkpoint_and_base_targets(server, finished_job, fttui_home):
     app = FtApp(base_url=server.base_url, api_key=server.api_key)
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_playground(pilot, finished_job)
-        await until(pilot, lambda: any("checkpoint" in label for label, _ in pane.targets()),
+        await until(pilot, lambda: any(label.startswith("step ") for label, _ in pane.targets()),
                     what="checkpoints offered")
         labels = [label for label, _ in pane.targets()]
         assert labels[0].startswith("fine-tuned")
-        assert labels[-1] == f"base  {BASE}"
+        assert labels[-1] == f"base · {BASE}"
 
 
 def test_parse_stop():

@@ -11,7 +11,6 @@ that counts prompts where the separator repeats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from os.path import commonpath
 
 from fttui.datasets.findings import Finding, make_finding
 
@@ -38,17 +37,32 @@ def usable_xfix(text: str) -> str:
     return text if text and not text[0].isalnum() else ""
 
 
+def _prefix_len(a: str, b: str) -> int:
+    """Length of the longest common prefix of two strings (character by character)."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n - 1  # a[:lo] == b[:lo] holds; a[:hi + 1] != b[:hi + 1] holds
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _common_suffix(a: str, b: str) -> str:
     if b.endswith(a):
         return a
-    n = len(commonpath([a[::-1], b[::-1]]))
+    n = _prefix_len(a[::-1], b[::-1])
     return a[len(a) - n :] if n else ""
 
 
 def _common_prefix(a: str, b: str) -> str:
     if b.startswith(a):
         return a
-    return commonpath([a, b])
+    return a[: _prefix_len(a, b)]
 
 
 def _case_counts(text: str) -> tuple[int, int]:

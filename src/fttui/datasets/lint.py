@@ -3,7 +3,7 @@
 One streaming pass: the main thread reads and parses each line (orjson), runs the
 per-example checks and hands the strings to encode to a pool of worker threads in batches
 (tiktoken releases the GIL, so both cores encode). Only small per-example numbers are kept
-(token counts, an 8-byte digest for duplicates, the line number), so memory stays flat on a
+(token counts, a 64-bit hash for duplicates, the line number), so memory stays flat on a
 1 GB file.
 """
 
@@ -15,7 +15,6 @@ from array import array
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from hashlib import blake2b
 from typing import Any
 
 import orjson
@@ -61,13 +60,27 @@ class _Collector:
         if n <= self.cap:
             self.items.append(finding)
 
-    def kept(self) -> int:
-        return len(self.items)
+    def room(self, code: str) -> int:
+        """How many more findings of ``code`` would be kept."""
+        return max(0, self.cap - self.counts.get(code, 0))
+
+    def count_only(self, code: str, n: int) -> None:
+        """Count ``n`` findings of ``code`` that are not kept (beyond the cap)."""
+        if n > 0:
+            self.counts[code] = self.counts.get(code, 0) + n
 
 
 def _count_batch(
-    batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int]
+    batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int], safe_encode: Callable[[str], Any]
 ) -> tuple[array, array]:
+    """Token counts (total, assistant) of a batch of examples; runs in a worker thread."""
+    try:
+        return _count(batch, encode, cache)
+    except UnicodeEncodeError:  # a lone surrogate: the slower wrapper copes
+        return _count(batch, safe_encode, cache)
+
+
+def _count(batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int]) -> tuple[array, array]:
     totals = array("I")
     assistants = array("I")
     cget = cache.get
@@ -93,7 +106,7 @@ def _count_batch(
 @dataclasses.dataclass
 class _Result:
     report: LintReport
-    digests: array  #: 8-byte digest per example
+    digests: array  #: 64-bit hash per example (compared within this process only)
     lines: array  #: line per example
     size: int
 
@@ -129,13 +142,14 @@ def _lint_one(
     collector = _Collector(cap)
     add = collector.add
     encode = counter.encode
+    fast = counter.fast_encode or encode
 
     def big_count(text: str) -> int:
         return count_long(encode, text)
 
     checker = ExampleChecker(add, big_count)
     check = checker.check
-    digests = array("Q")
+    digests = array("q")  # hash() of each example's bytes: equal within this process
     lines = array("I")
     totals = array("I")
     assistants = array("I")
@@ -151,7 +165,7 @@ def _lint_one(
         if not batch:
             return
         if pool is None:
-            t, a = _count_batch(batch, encode, cache)
+            t, a = _count_batch(batch, fast, cache, encode)
             totals.extend(t)
             assistants.extend(a)
         else:
@@ -159,7 +173,7 @@ def _lint_one(
                 t, a = pending.popleft().result()
                 totals.extend(t)
                 assistants.extend(a)
-            pending.append(pool.submit(_count_batch, batch, encode, cache))
+            pending.append(pool.submit(_count_batch, batch, fast, cache, encode))
         batch = []
         batch_bytes = 0
 
@@ -184,7 +198,7 @@ def _lint_one(
                 tokens = check(line, value)
                 if tokens is None:
                     continue
-                digests.append(int.from_bytes(blake2b(raw, digest_size=8).digest(), "little"))
+                digests.append(hash(raw))
                 lines.append(line)
                 batch.append(tokens)
                 batch_bytes += len(raw)
@@ -207,7 +221,7 @@ def _lint_one(
                     raw = dumps(value, option=orjson.OPT_SORT_KEYS)
                 except TypeError:
                     raw = repr(value).encode()
-                digests.append(int.from_bytes(blake2b(raw, digest_size=8).digest(), "little"))
+                digests.append(hash(raw))
                 lines.append(line or 0)
                 batch.append(tokens)
                 batch_bytes += len(raw)
@@ -282,7 +296,7 @@ def _lint_one(
     if n > 1:
         import numpy as np
 
-        d = np.frombuffer(digests, dtype=np.uint64)
+        d = np.frombuffer(digests, dtype=np.int64)
         order = np.argsort(d, kind="stable")
         sd = d[order]
         same = sd[1:] == sd[:-1]
@@ -294,8 +308,8 @@ def _lint_one(
             dup_pos = np.nonzero(same)[0] + 1
             dup_ex = order[dup_pos]
             first_ex = order[run_start[dup_pos]]
-            pairs = sorted(zip(dup_ex.tolist(), first_ex.tolist(), strict=True))
-            for ex, first in pairs:
+            keep = np.argsort(dup_ex, kind="stable")[: collector.room("duplicate_example")]
+            for ex, first in zip(dup_ex[keep].tolist(), first_ex[keep].tolist(), strict=True):
                 add(
                     make_finding(
                         "duplicate_example",
@@ -303,7 +317,8 @@ def _lint_one(
                         f"line {lines[ex]} duplicates line {lines[first]}",
                     )
                 )
-            del idx, run_start, starts, dup_pos, dup_ex, first_ex
+            collector.count_only("duplicate_example", int(dup_pos.size) - int(keep.size))
+            del idx, run_start, starts, dup_pos, dup_ex, first_ex, keep
         del d, order, sd, same
 
     # -- counts
@@ -336,7 +351,9 @@ def _lint_one(
         t = np.frombuffer(totals, dtype=np.uint32)
         over_idx = np.nonzero(t > limit)[0]
         over = int(over_idx.size)
-        for i in over_idx.tolist():
+        shown = over_idx[: collector.room("example_too_long")]
+        collector.count_only("example_too_long", over - int(shown.size))
+        for i in shown.tolist():
             add(
                 make_finding(
                     "example_too_long",
@@ -447,26 +464,25 @@ def lint_path(
         if len(train.digests) and len(val.digests):
             import numpy as np
 
-            td = np.frombuffer(train.digests, dtype=np.uint64)
+            td = np.frombuffer(train.digests, dtype=np.int64)
             order = np.argsort(td, kind="stable")
             sorted_td = td[order]
-            vd = np.frombuffer(val.digests, dtype=np.uint64)
+            vd = np.frombuffer(val.digests, dtype=np.int64)
             pos = np.searchsorted(sorted_td, vd)
             pos_c = np.minimum(pos, len(sorted_td) - 1)
             hits = np.nonzero(sorted_td[pos_c] == vd)[0]
             counts = vreport.finding_counts
-            for i in hits.tolist():
+            counts["validation_overlap"] = counts.get("validation_overlap", 0) + int(hits.size)
+            for i in hits[:cap].tolist():
                 tline = train.lines[int(order[pos_c[i]])]
                 vline = val.lines[i]
-                counts["validation_overlap"] = counts.get("validation_overlap", 0) + 1
-                if counts["validation_overlap"] <= cap:
-                    vreport.findings.append(
-                        make_finding(
-                            "validation_overlap",
-                            vline,
-                            f"line {vline} of the validation file is also line {tline} of the training file",
-                        )
+                vreport.findings.append(
+                    make_finding(
+                        "validation_overlap",
+                        vline,
+                        f"line {vline} of the validation file is also line {tline} of the training file",
                     )
+                )
         _finish(vreport, max_findings, file=str(validation))
         report.validation = vreport
         report.stopped = report.stopped or vreport.stopped

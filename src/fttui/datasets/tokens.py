@@ -194,6 +194,9 @@ class TokenCounter:
     encode: Callable[[str], object]
     #: True when ``encode`` releases the GIL (tiktoken does), so threads help.
     parallel: bool = True
+    #: the same as ``encode`` without the Python wrapper (tiktoken's Rust core), for hot
+    #: loops; it may raise ``UnicodeEncodeError`` on lone surrogates, where ``encode`` copes.
+    fast_encode: Callable[[str], object] | None = None
 
     def count(self, text: str) -> int:
         return len(self.encode(text))  # type: ignore[arg-type]
@@ -248,7 +251,9 @@ def get_counter(model: str) -> TokenCounter:
                 _counters[model] = counter
                 return counter
     enc = get_encoding(model)
-    counter = TokenCounter(enc.name, is_openai_model(model), enc.encode_ordinary)
+    counter = TokenCounter(
+        enc.name, is_openai_model(model), enc.encode_ordinary, fast_encode=enc._core_bpe.encode_ordinary
+    )
     if counter.exact:
         _counters[model] = counter
     return counter

@@ -58,13 +58,11 @@ async def stream_multipart(request: Request, file_field: str, dest: Path, limit:
 
     fields: dict[str, str] = {}
     state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "name": None,
-                             "filename": None, "buf": None, "out": None, "written": 0,
-                             "found_filename": None}
-    out_holder: list[Any] = []
+                             "buf": None, "written": 0, "found_filename": None}
+    out_holder: list[Any] = []  #: the open destination file, once its part begins
 
     def on_part_begin() -> None:
-        state["headers"], state["name"], state["filename"] = {}, None, None
-        state["buf"] = None
+        state["headers"], state["name"], state["buf"] = {}, None, None
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         state["field"] += data[start:end]

@@ -290,10 +290,10 @@ class JobManager:
         except ApiError:
             raise bad_request(f"Invalid file ID {file_id!r} for {param}: no such file.",
                               param=param, code="file_not_found") from None
-        if loads(obj)["purpose"] != "fine-tune":
-            raise bad_request(f"File {file_id} was uploaded with purpose "
-                              f"{loads(obj)['purpose']!r}; {param} needs 'fine-tune'.",
-                              param=param, code="invalid_file_purpose")
+        purpose = loads(obj)["purpose"]
+        if purpose != "fine-tune":
+            raise bad_request(f"File {file_id} was uploaded with purpose {purpose!r}; {param} "
+                              "needs 'fine-tune'.", param=param, code="invalid_file_purpose")
         return path
 
     def get(self, job_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
@@ -54,9 +55,12 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 class FtApp(App[None]):
     """The fine-tuning app."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     TITLE = "fttui"
     ENABLE_COMMAND_PALETTE = True
+    #: Focus is given explicitly to the pane's main widget (auto-focus would pick the
+    #: first focusable widget, hidden or not — e.g. the jobs filter box).
+    AUTO_FOCUS = None
 
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("1", "show_pane('data')", "Data", show=False, id="app.pane.data"),
@@ -120,7 +124,7 @@ class FtApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._apply_keymap()
+        self.call_after_refresh(self._apply_keymap)  # reads config.toml: after the first frame
         status = self.status_bar
         status.cached = True
         if self.data_file:
@@ -237,7 +241,8 @@ class FtApp(App[None]):
         if event.tab is None or not event.tab.id:
             return
         pane_id = event.tab.id.removeprefix("tab-")
-        if pane_id != self.query_one(ContentSwitcher).current:
+        switchers = self.query(ContentSwitcher)
+        if switchers and pane_id != switchers.first().current:
             self.show_pane(pane_id)
 
     # -- help, refresh, palette ----------------------------------------------------------
@@ -324,6 +329,9 @@ class FtApp(App[None]):
             info = self.backend.describe()
         except Exception as exc:
             err = friendly(exc)
+            if not err.transient:  # a wrong key or profile: retrying will not help (r will)
+                self.post_message(BackendProblem(err.kind, str(err), retry_in=None))
+                return
             delay = retry_delay(self._connect_failures, err.retry_after)
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
             self.call_from_thread(self._schedule_reconnect, delay)

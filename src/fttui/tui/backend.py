@@ -218,11 +218,24 @@ class Backend:
 
     def metrics(self, job_id: str) -> Any:
         """The job's ``MetricSeries`` (from its result CSV when done, else its events)."""
+        from fttui.api.events import iter_events
         from fttui.api.jobs import get_job
-        from fttui.api.metrics import fetch_job_metrics
+        from fttui.api.metrics import fetch_job_metrics, series_from_events
 
         client = self.poll_client()
-        return fetch_job_metrics(client, get_job(client, job_id))
+        job = get_job(client, job_id)
+        series = fetch_job_metrics(client, job)
+        full = ("full_valid_loss", "full_valid_mean_token_accuracy")
+        if getattr(series, "source", "events") != "events" and not any(
+            series.series.get(name) for name in full
+        ):
+            # Result files carry per-step figures only; the full-validation ones are in
+            # the last metrics events.
+            tail = series_from_events(iter_events(client, job_id, limit=200))
+            for name in full:
+                if tail.series.get(name):
+                    series.series[name] = tail.series[name]
+        return series
 
     def stream_chat(self, model: str, prompt: str, **kwargs: Any) -> Any:
         from fttui.api.chat import stream_chat

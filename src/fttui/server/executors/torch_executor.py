@@ -9,6 +9,7 @@ server starts fast. Nothing here imports torch at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -194,10 +195,12 @@ class TorchExecutor(Executor):
             old = self._trainers.pop(spec.job_id, None) or self._found(job_dir)
         if old is not None:  # never two trainers on one folder
             old.kill()
+        source = self._source(spec.base_model, spec.model_path)
+        if spec.model_path is None and source.kind != "hub":  # the trainer has no registry
+            spec = dataclasses.replace(spec, model_path=source.location)
         spec_path = job_dir / "spec.json"
         if not spec_path.is_file() or TrainerSpec.load(spec_path) != spec:
             spec_path.write_text(spec.to_json(), encoding="utf-8")
-        source = self._source(spec.base_model, spec.model_path)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRANSFORMERS_VERBOSITY": "error",
                "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}
         if source.kind != "hub":

@@ -137,8 +137,10 @@ class JobsPane(Vertical):
         self._polls = 0
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter jobs: id, model, status, name… (enter keeps, esc clears)",
+        box = Input(placeholder="filter jobs: id, model, status, name… (enter keeps, esc clears)",
                     id="jobs-filter")
+        box.display = False  # hidden (and not focusable) until /
+        yield box
         yield JobTable(id="job-table")
         with Horizontal(id="jobs-bottom"):
             with VerticalScroll(id="job-details-box"):
@@ -146,7 +148,6 @@ class JobsPane(Vertical):
             yield EventPanel(id="job-events")
 
     def on_mount(self) -> None:
-        self.query_one("#jobs-filter").display = False
         self.query_one("#job-details-box").border_title = "Details"
         self.query_one("#job-events").border_title = "Events"
         self.query_one("#job-table").border_title = "Jobs"
@@ -202,6 +203,13 @@ class JobsPane(Vertical):
             return
         self._polling = True
         self._fetch_jobs(full=True)
+        if self._selected:  # a job picked from the cached list before we were connected
+            self._poll_detail_now()
+
+    def on_shown(self) -> None:
+        """Back on screen: the selected job's details and events catch up at once."""
+        if self._polling and self._selected:
+            self._poll_detail_now()
 
     def refresh_now(self, full: bool = True) -> None:
         if not self._polling:
@@ -254,6 +262,8 @@ class JobsPane(Vertical):
             if worker.is_cancelled:
                 return
             delay = _backoff(self._list_failures, err.retry_after)
+            if not err.transient:  # e.g. a revoked key: keep trying, but slowly
+                delay = max(delay, 60.0)
             self._list_failures += 1
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
             self.app.call_from_thread(self._arm_list, delay)
@@ -355,6 +365,8 @@ class JobsPane(Vertical):
     def _detail_tick(self) -> None:
         self._detail_timer = None
         if not self._selected or not self._polling:
+            return
+        if not self.display:  # another pane is shown: on_shown fetches when we are back
             return
         if self._modal_open():
             self._detail_timer = self.set_timer(0.5, self._detail_tick)

@@ -25,7 +25,7 @@ from fttui.tui.messages import BackendProblem, JobSelected
 from fttui.tui.widgets.job_table import status_text
 from fttui.tui.widgets.metric_sparklines import MetricSparklines
 
-ACTIVE_INTERVAL, IDLE_INTERVAL = 2.0, 30.0
+ACTIVE_INTERVAL = 2.0
 
 
 class MetricsLoaded(Message):
@@ -164,8 +164,8 @@ class MetricsPane(Vertical):
             return
         self._failures = 0
         self.post_message(MetricsLoaded(job_id, points, total, status, csv))
-        delay = IDLE_INTERVAL if is_terminal(status) else ACTIVE_INTERVAL
-        self.app.call_from_thread(self._arm, job_id, delay)
+        if not is_terminal(status):  # a finished job's figures do not change (r refetches)
+            self.app.call_from_thread(self._arm, job_id, ACTIVE_INTERVAL)
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         message.stop()

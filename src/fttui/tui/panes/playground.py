@@ -210,12 +210,13 @@ class PlaygroundPane(Vertical):
         self._streaming: set[str] = set()
         self._chosen: str | None = None  # a target the user picked (kept across updates)
         self._auto: str | None = None  # the target picked for the user
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="pg-target-row"):
             yield Label("Model", classes="pg-label")
             yield Select([], prompt="select a job in Jobs (2)", allow_blank=True, id="pg-target")
-            yield Checkbox("side by side with the base model", id="pg-compare")
+            yield Checkbox("vs. base model", id="pg-compare")
         with Horizontal(id="pg-settings"):
             yield Input(placeholder="system prompt (optional)", id="pg-system")
             yield Input(placeholder="stop: a, b (exact; \\n \\, ok)", id="pg-stop")
@@ -244,13 +245,18 @@ class PlaygroundPane(Vertical):
         if changed:
             self.checkpoints = []
             self._chosen = None
+        if not self.display:
+            self._stale = True  # off screen: catch up in on_shown (keeps j/k in Jobs fast)
+            return
+        if changed or message.fine_tuned_model:
             self._refresh_targets()
-            if message.job_id and getattr(self.app, "ready", False):
-                self._fetch_checkpoints(message.job_id)
-        elif message.fine_tuned_model:
-            self._refresh_targets()
+        if changed and message.job_id and getattr(self.app, "ready", False):
+            self._fetch_checkpoints(message.job_id)
 
     def on_shown(self) -> None:
+        if self._stale:
+            self._stale = False
+            self._refresh_targets()
         if self.job and self.job.job_id and getattr(self.app, "ready", False):
             self._fetch_checkpoints(self.job.job_id)
 
@@ -277,13 +283,13 @@ class PlaygroundPane(Vertical):
             return []
         out: list[tuple[str, str]] = []
         if job.fine_tuned_model:
-            out.append((f"fine-tuned  {job.fine_tuned_model}", job.fine_tuned_model))
+            out.append((f"fine-tuned · {job.fine_tuned_model}", job.fine_tuned_model))
         for cp in reversed(self.checkpoints):
             model = cp.get("fine_tuned_model_checkpoint")
             if model and model != job.fine_tuned_model:
-                out.append((f"checkpoint step {cp.get('step_number')}  {model}", model))
+                out.append((f"step {cp.get('step_number')} · {model}", model))
         if job.model:
-            out.append((f"base  {job.model}", job.model))
+            out.append((f"base · {job.model}", job.model))
         return out
 
     def _refresh_targets(self) -> None:
@@ -328,7 +334,7 @@ class PlaygroundPane(Vertical):
     def _label_answers(self) -> None:
         self.query_one("#answer-a", AnswerView).set_model(self.target_model)
         base = self.job.model if self.job else None
-        self.query_one("#answer-b", AnswerView).set_model(base, "base  ")
+        self.query_one("#answer-b", AnswerView).set_model(base, "base · ")
 
     # -- prompting ----------------------------------------------------------------------
     @on(Input.Submitted, "#pg-prompt")

@@ -62,7 +62,7 @@ class EventLog(RichLog):
         if not items:
             return
         for event in items:
-            self.write(event_text(event), scroll_end=self.following, shrink=False)
+            self.write(event_text(event), scroll_end=self.following)
         self.total += len(items)
         if not self.following:
             self.pending += len(items)

@@ -69,9 +69,8 @@ class MetricRow(Horizontal):
             text.append("\n")
             text.append("max  ", style="dim")
             text.append(fmt(max(values)))
-            last_step = self.points[-1][0]
-            text.append(f"  {len(values)} point{'s' if len(values) != 1 else ''}", style="dim")
-            text.append(f" · step {last_step}", style="dim")
+            n = len(values)
+            text.append(f"  {n} step{'s' if n != 1 else ''}", style="dim")
         else:
             text.append("—", style="dim")
         return text

@@ -75,11 +75,13 @@ class Banner(Static):
 
     def _render_text(self) -> None:
         title = _KIND_TITLES.get(self.kind or "", "Problem")
-        text = Text.assemble(("⚠ ", "bold"), (f"{title}: ", "bold"), self.message)
+        text = Text.assemble(("⚠ ", "bold"), (title, "bold"))
         if self.retry_at is not None:
             left = max(0, round(self.retry_at - time.monotonic()))
-            text.append(f" — retrying in {left}s" if left else " — retrying now…")
-            text.append("  (r retries now)")
+            text.append(f" — retrying in {left}s" if left else " — retrying now…", style="bold")
+            text.append(" (r: now)")
+        text.append(" · ")
+        text.append(self.message)
         self.update(text)
 
 

@@ -1,0 +1,209 @@
+"""The torch executor driven directly: real trainer processes on a tiny model."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tiny import color_examples, write_jsonl
+
+from fttui.server.executors.base import (
+    ExecutorError,
+    GenerationRequest,
+    JobState,
+    TrainerSpec,
+)
+from fttui.server.executors.torch_executor import TorchExecutor
+from fttui.server.trainer.protocol import PID_FILE
+
+SYSTEM = {"role": "system", "content": "You answer with colours."}
+
+
+@pytest.fixture
+def executor(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TorchExecutor:
+    monkeypatch.setenv("FTTUI_HOME", str(tmp_path / "home"))
+    ex = TorchExecutor(data_dir=tmp_path / "data", base_models={"tiny": str(tiny_model)})
+    yield ex
+    ex.shutdown()
+
+
+def make_spec(tmp_path: Path, training: Path, name: str = "job", **changes) -> TrainerSpec:
+    out = tmp_path / name
+    out.mkdir()
+    fields = dict(job_id=f"ftjob-{name}", base_model="tiny", training_file=str(training),
+                  output_dir=str(out), n_epochs=4, batch_size=2, learning_rate_multiplier=10.0,
+                  seed=3, fine_tuned_model=f"ft:tiny:fttui::{name}")
+    fields.update(changes)
+    spec = TrainerSpec(**fields)
+    (out / "spec.json").write_text(spec.to_json())
+    return spec
+
+
+def wait_for(executor: TorchExecutor, spec: TrainerSpec, done: Callable[[JobState], bool],
+             timeout: float = 90) -> JobState:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = executor.state(spec)
+        if state is not None and done(state):
+            return state
+        time.sleep(0.05)
+    log = (Path(spec.output_dir) / "trainer.log").read_text(errors="replace")
+    raise AssertionError(f"timed out; state={executor.state(spec)}\n{log[-3000:]}")
+
+
+def finished(state: JobState) -> bool:
+    return state.status in ("succeeded", "failed", "cancelled", "paused")
+
+
+def losses(job_dir: Path) -> list[float]:
+    with (job_dir / "step_metrics.csv").open() as fh:
+        return [float(row["train_loss"]) for row in csv.DictReader(fh)]
+
+
+def answer(executor: TorchExecutor, tiny_model: Path, adapter: str | None, **kw) -> str:
+    generation = executor.generate(GenerationRequest(
+        model="m", base_model="tiny", model_path=str(tiny_model), adapter_path=adapter,
+        messages=[SYSTEM, {"role": "user", "content": "Which?"}], max_tokens=8, temperature=0,
+        **kw))
+    return "".join(d.text for d in generation.deltas)
+
+
+def test_job_trains_and_checkpoints_answer(executor, tiny_model, tmp_path, color_files) -> None:
+    train, valid = color_files
+    spec = make_spec(tmp_path, train, validation_file=str(valid))
+    executor.check(spec)
+    executor.start(spec)
+    state = wait_for(executor, spec, finished)
+    job_dir = Path(spec.output_dir)
+    assert state.status == "succeeded", state.error
+    assert (state.step, state.total_steps) == (24, 24)
+    assert state.trained_tokens > 0 and state.model_path == "model"
+    loss = losses(job_dir)
+    assert len(loss) == 24 and sum(loss[-3:]) < sum(loss[:3])
+    assert [c["step"] for c in state.checkpoints] == [12, 18, 24]
+    assert not (job_dir / "checkpoints" / "step-6").exists()  # only the last 3 are kept
+    assert "full_valid_loss" in state.checkpoints[-1]["metrics"]
+
+    events = (job_dir / "events.jsonl").read_text()
+    assert "This job will train" in events and "tokens/s" in events
+
+    assert not answer(executor, tiny_model, None).startswith("red green")
+    for folder in (state.model_path, state.checkpoints[0]["path"]):
+        assert answer(executor, tiny_model, str(job_dir / folder)).startswith("red green blue")
+
+
+def test_generation_samples_streams_and_reports_logprobs(executor, tiny_model) -> None:
+    request = GenerationRequest(model="tiny", base_model="tiny", messages=[SYSTEM],
+                                max_tokens=5, n=2, seed=7, logprobs=True, top_logprobs=2)
+    generation = executor.generate(request)
+    assert generation.prompt_tokens > 0
+    deltas = list(generation.deltas)
+    assert {d.index for d in deltas} == {0, 1}
+    assert all(d.finish_reason == "length" for d in deltas if d.finish_reason)
+    tokens = [d for d in deltas if d.finish_reason is None]
+    assert all(d.logprob is not None and len(d.top_logprobs) == 2 for d in tokens)
+    again = executor.generate(request)
+    assert [d.text for d in again.deltas] == [d.text for d in deltas]  # same seed, same text
+    # a closed stream releases the model at once
+    stream = executor.generate(GenerationRequest(model="tiny", base_model="tiny",
+                                                 prompt="red", max_tokens=200)).deltas
+    next(stream)
+    stream.close()
+    assert len(list(executor.generate(GenerationRequest(
+        model="tiny", base_model="tiny", prompt="red", max_tokens=3)).deltas)) == 4
+
+
+@pytest.fixture
+def long_training(tmp_path: Path) -> Path:
+    """A file long enough (400 steps at batch 1) to pause and cancel mid-run."""
+    return write_jsonl(tmp_path / "long.jsonl", color_examples(100))
+
+
+def test_pause_then_resume_continues_from_the_step(executor, tmp_path, long_training) -> None:
+    spec = make_spec(tmp_path, long_training, batch_size=1)
+    executor.start(spec)
+    wait_for(executor, spec, lambda s: s.step >= 5)
+    executor.stop(spec.job_id, "pause")
+    paused = wait_for(executor, spec, finished, timeout=20)
+    assert paused.status == "paused" and paused.resume_checkpoint
+    job_dir = Path(spec.output_dir)
+    assert (job_dir / paused.resume_checkpoint).is_dir()
+
+    spec.resume_from = paused.resume_checkpoint
+    state = JobState.read(job_dir)
+    state.status = "running"  # as the server does before it resumes a job
+    state.write(job_dir)
+    executor.start(spec)
+    done = wait_for(executor, spec, finished)
+    assert done.status == "succeeded", done.error
+    steps = [int(r["step"]) for r in csv.DictReader((job_dir / "step_metrics.csv").open())]
+    assert steps == list(range(1, 401))  # no step lost or repeated
+    assert f"resumed at step {paused.step}" in (job_dir / "events.jsonl").read_text()
+
+
+def test_cancel_stops_the_job(executor, tmp_path, long_training) -> None:
+    spec = make_spec(tmp_path, long_training, batch_size=1)
+    executor.start(spec)
+    wait_for(executor, spec, lambda s: s.step >= 2)
+    started = time.monotonic()
+    executor.stop(spec.job_id, "cancel")
+    state = wait_for(executor, spec, finished, timeout=15)
+    assert state.status == "cancelled" and state.step < 400
+    assert time.monotonic() - started < 5
+
+
+def test_a_crashed_trainer_fails_the_job_with_its_reason(executor, tmp_path, long_training) -> None:
+    spec = make_spec(tmp_path, long_training, batch_size=1)
+    executor.start(spec)
+    wait_for(executor, spec, lambda s: s.step >= 1)
+    os.kill(int((Path(spec.output_dir) / PID_FILE).read_text()), signal.SIGKILL)
+    state = wait_for(executor, spec, finished, timeout=15)
+    assert state.status == "failed"
+    assert state.error["code"] == "trainer_crashed" and "SIGKILL" in state.error["message"]
+
+
+def test_unusable_data_fails_the_job_with_a_reason(executor, tmp_path) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "x", "weight": 0}]}])
+    spec = make_spec(tmp_path, bad)
+    executor.start(spec)
+    state = wait_for(executor, spec, finished)
+    assert state.status == "failed" and state.error["code"] == "invalid_training_file"
+    assert "no example has a trained assistant token" in state.error["message"]
+
+
+def test_check_refuses_what_cannot_run(executor, tmp_path, color_files) -> None:
+    train, _ = color_files
+    with pytest.raises(ExecutorError, match="--base-model NAME=PATH"):
+        executor.check(make_spec(tmp_path, train, "unknown", base_model="nope"))
+    pref = write_jsonl(tmp_path / "pref.jsonl", [{
+        "input": {"messages": [{"role": "user", "content": "q"}]},
+        "preferred_output": [{"role": "assistant", "content": "a"}],
+        "non_preferred_output": [{"role": "assistant", "content": "b"}]}])
+    with pytest.raises(ExecutorError, match="dpo"):
+        executor.check(make_spec(tmp_path, pref, "pref"))
+    with pytest.raises(ExecutorError, match="preference examples"):
+        executor.check(make_spec(tmp_path, train, "dpo", method="dpo"))
+    with pytest.raises(ExecutorError, match="precision"):
+        executor.check(make_spec(tmp_path, train, "prec", options={"precision": "fp8"}))
+
+
+def test_dpo_learns_the_preference(executor, tiny_model, tmp_path) -> None:
+    pairs = [{"input": {"messages": [SYSTEM, {"role": "user", "content": q}]},
+              "preferred_output": [{"role": "assistant", "content": "red green"}],
+              "non_preferred_output": [{"role": "assistant", "content": "blue yellow"}]}
+             for q in ("Which?", "Pick one.", "Name a colour.", "Any colour?")] * 3
+    spec = make_spec(tmp_path, write_jsonl(tmp_path / "dpo.jsonl", pairs), method="dpo",
+                     beta=0.5, n_epochs=3)
+    executor.check(spec)
+    executor.start(spec)
+    state = wait_for(executor, spec, finished)
+    assert state.status == "succeeded", state.error
+    loss = losses(Path(spec.output_dir))
+    assert loss[0] == pytest.approx(0.6931, abs=0.01)  # log 2: policy == reference at first
+    assert loss[-1] < loss[0]

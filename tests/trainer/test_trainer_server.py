@@ -1,0 +1,126 @@
+"""End to end: ``fttui serve --executor torch`` trains a tiny model the test built, through
+the real ``openai`` SDK — the job succeeds, loss falls, checkpoints answer, stop is honoured;
+cancel, pause/resume and a trainer crash behave."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from tiny import color_examples, write_jsonl
+
+SYSTEM = {"role": "system", "content": "You answer with colours."}
+QUESTION = [SYSTEM, {"role": "user", "content": "Which?"}]
+
+
+def upload(client, path: Path) -> str:
+    with path.open("rb") as fh:
+        return client.files.create(file=fh, purpose="fine-tune").id
+
+
+def create_job(client, training: str, *, validation: str | None = None, n_epochs: int = 4,
+               batch_size: int = 2, suffix: str = "colours"):
+    return client.fine_tuning.jobs.create(
+        model="tiny", training_file=training, validation_file=validation, seed=3, suffix=suffix,
+        method={"type": "supervised", "supervised": {"hyperparameters": {
+            "n_epochs": n_epochs, "batch_size": batch_size, "learning_rate_multiplier": 10}}},
+    )
+
+
+def wait(client, job_id: str, statuses: set[str], server, timeout: float = 120,
+         until=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.fine_tuning.jobs.retrieve(job_id)
+        if job.status in statuses or (until is not None and until(job)):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} is {job.status} after {timeout}s\n{server.log()[-3000:]}")
+
+
+def metrics(client, job_id: str) -> list[dict]:
+    events = client.fine_tuning.jobs.list_events(job_id, limit=1000).data
+    return sorted((e.data for e in events if e.type == "metrics"), key=lambda d: d["step"])
+
+
+def chat(client, model: str, **kw):
+    return client.chat.completions.create(model=model, messages=QUESTION, temperature=0,
+                                          max_completion_tokens=10, **kw)
+
+
+def test_a_job_trains_and_its_checkpoints_answer(torch_server, color_files) -> None:
+    client = torch_server.client(timeout=60)
+    assert any(m.id == "tiny" and m.owned_by == "fttui-local" for m in client.models.list())
+    train, valid = color_files
+    job = create_job(client, upload(client, train), validation=upload(client, valid))
+    job = wait(client, job.id, {"succeeded", "failed", "cancelled"}, torch_server)
+    assert job.status == "succeeded", job.error
+    assert job.trained_tokens and job.fine_tuned_model.startswith("ft:tiny:")
+
+    steps = metrics(client, job.id)
+    assert [d["step"] for d in steps] == list(range(1, 25))
+    first, last = steps[0]["train_loss"], steps[-1]["train_loss"]
+    assert last < first / 10, (first, last)
+    assert "full_valid_loss" in steps[-1]
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data]
+    assert any("This job will train" in m and "tokens/s" in m for m in messages)
+    csv_text = client.files.content(job.result_files[0]).text
+    assert csv_text.startswith("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy")
+
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert sorted(c.step_number for c in checkpoints) == [12, 18, 24]
+    for model in [job.fine_tuned_model, *(c.fine_tuned_model_checkpoint for c in checkpoints)]:
+        reply = chat(client, model)
+        assert reply.choices[0].message.content.startswith("red green blue"), model
+        assert reply.usage.prompt_tokens > 0
+
+    stopped = chat(client, job.fine_tuned_model, stop=[" blue"])
+    assert stopped.choices[0].message.content == "red green"
+    assert stopped.choices[0].finish_reason == "stop"
+    streamed = chat(client, job.fine_tuned_model, stop=["green"], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == "red "
+    base = chat(client, "tiny")
+    assert not base.choices[0].message.content.startswith("red green")
+
+
+@pytest.fixture
+def long_file(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "long.jsonl", color_examples(60))
+
+
+def test_pause_resume_and_cancel(torch_server, long_file) -> None:
+    client = torch_server.client(timeout=60)
+    training = upload(client, long_file)
+    job = create_job(client, training, batch_size=1, suffix="pause")
+    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 3)
+    client.fine_tuning.jobs.pause(job.id)
+    paused = wait(client, job.id, {"paused", "failed"}, torch_server, timeout=30)
+    assert paused.status == "paused", paused.error
+    paused_at = len(metrics(client, job.id))
+    client.fine_tuning.jobs.resume(job.id)
+    done = wait(client, job.id, {"succeeded", "failed"}, torch_server)
+    assert done.status == "succeeded", done.error
+    assert [d["step"] for d in metrics(client, job.id)] == list(range(1, 241))
+    assert 3 <= paused_at < 240
+
+    other = create_job(client, training, batch_size=1, suffix="cancel")
+    wait(client, other.id, set(), torch_server, until=lambda j: j.status == "running")
+    client.fine_tuning.jobs.cancel(other.id)
+    assert wait(client, other.id, {"cancelled", "failed", "succeeded"}, torch_server,
+                timeout=30).status == "cancelled"
+
+
+def test_a_trainer_crash_fails_the_job_and_the_server_stays_up(torch_server, long_file) -> None:
+    client = torch_server.client(timeout=60)
+    job = create_job(client, upload(client, long_file), batch_size=1, suffix="crash")
+    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 1)
+    pid_file = next(torch_server.data_dir.rglob(f"*{job.id}*/trainer.pid"), None) or next(
+        p for p in torch_server.data_dir.rglob("trainer.pid") if job.id in str(p))
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    failed = wait(client, job.id, {"failed", "succeeded"}, torch_server, timeout=30)
+    assert failed.status == "failed"
+    assert "SIGKILL" in failed.error.message
+    assert client.models.retrieve("tiny").id == "tiny"  # still serving
