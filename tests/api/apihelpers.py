@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import sys
 import time
@@ -11,21 +10,9 @@ from pathlib import Path
 
 import pytest
 
-_ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
-_spec = importlib.util.spec_from_file_location("_fttui_tests_root_conftest", _ROOT_CONFTEST)
-assert _spec is not None and _spec.loader is not None
-_root = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _root
-_spec.loader.exec_module(_root)
+from livekit import FIXTURES, LiveServer, make_server
 
-FIXTURES: Path = _root.FIXTURES
-LiveServer = _root.LiveServer
-
-
-def make_server(home: Path, *extra: str, **kw):
-    """The root conftest's ``make_server``, creating ``home`` first."""
-    Path(home).mkdir(parents=True, exist_ok=True)
-    return _root.make_server(Path(home), *extra, **kw)
+__all__ = ["FIXTURES", "LiveServer", "make_server"]
 
 CHAT = FIXTURES / "chat_valid.jsonl"
 CHAT_ERRORS = FIXTURES / "chat_errors.jsonl"

@@ -86,14 +86,11 @@ class OpenAPIShapes:
 
 
 @pytest.fixture(scope="session")
-def make_server(request: pytest.FixtureRequest) -> Callable[..., Any]:
-    """``make_server`` of ``tests/conftest.py`` (two conftest modules share one name, so
-    it is taken from the registered plugin rather than imported)."""
-    root = Path(__file__).resolve().parents[1] / "conftest.py"
-    for plugin in request.config.pluginmanager.get_plugins():
-        if Path(getattr(plugin, "__file__", "") or "").resolve() == root:
-            return plugin.make_server
-    raise RuntimeError("tests/conftest.py is not loaded")
+def make_server() -> Callable[..., Any]:
+    """The live-server factory of ``livekit`` (a fixture, so tests take it as an argument)."""
+    from livekit import make_server as factory
+
+    return factory
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from tiny import build_tiny_model, color_examples, write_jsonl  # noqa: E402
+from tiny import build_tiny_model, color_examples, write_jsonl
+
+from livekit import make_server
 
 
 @pytest.fixture(scope="session")
@@ -30,17 +30,6 @@ def color_files(tmp_path: Path) -> tuple[Path, Path]:
             write_jsonl(tmp_path / "valid.jsonl", examples[:10]))
 
 
-def _root_conftest():
-    """tests/conftest.py, loaded by path: ``import conftest`` would find this file instead."""
-    spec = importlib.util.spec_from_file_location(
-        "fttui_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-make_server = _root_conftest().make_server
 
 
 @pytest.fixture(scope="module")

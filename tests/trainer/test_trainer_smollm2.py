@@ -33,7 +33,7 @@ HELD_OUT = [{"role": "user", "content": "What is the capital of France?"}]
 
 @pytest.fixture(scope="module")
 def smol_server(tmp_path_factory: pytest.TempPathFactory):
-    from conftest import make_server  # the trainer tests' conftest re-exports the root one
+    from livekit import make_server  # the trainer tests' conftest re-exports the root one
 
     server = make_server(tmp_path_factory.mktemp("smollm2"), executor="torch").start()
     try:

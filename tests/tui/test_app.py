@@ -151,7 +151,7 @@ async def test_rate_limit_banner_counts_down(cached_app):
 
 
 async def test_outage_banner_with_a_failing_provider(tmp_path, fttui_home):
-    from conftest import make_server
+    from livekit import make_server
 
     (tmp_path / "faulty").mkdir()
     server = make_server(tmp_path / "faulty", "--faults", "500=1.0")
@@ -190,7 +190,7 @@ def wait_health(server, timeout: float) -> None:
 
 async def test_banner_when_the_server_stops_and_recovery(tmp_path, fttui_home, monkeypatch):
     import fttui.tui.panes.jobs as jobs
-    from conftest import make_server
+    from livekit import make_server
 
     monkeypatch.setattr(jobs, "LIST_IDLE", 0.5)
     monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.5)

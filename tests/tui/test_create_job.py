@@ -137,7 +137,7 @@ async def test_provider_down_is_one_clear_line(tmp_path: Path, fttui_home: Path)
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from conftest import make_server
+    from livekit import make_server
 
     server = make_server(tmp_path / "down")  # never started: nothing listens
     app = make_app(server)

@@ -16,7 +16,7 @@ SIZE = (120, 40)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import make_server
+    from livekit import make_server
 
     srv = make_server(tmp_path_factory.mktemp("jobs-server")).start()
     yield srv

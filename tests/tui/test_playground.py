@@ -16,7 +16,7 @@ BASE = "gpt-4o-mini-2024-07-18"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import make_server
+    from livekit import make_server
 
     srv = make_server(tmp_path_factory.mktemp("playground-server")).start()
     yield srv

@@ -144,18 +144,24 @@ class FtApp(App[None]):
         return bool(self.query(f"#panes > #{pane_id}"))
 
     async def _ensure_pane(self, pane_id: str) -> Any:
-        """The pane, mounting it first if it is not there yet."""
+        """The pane, mounting it first if it is not there yet (None while shutting down)."""
+        from textual.css.query import NoMatches
+        from textual.widget import MountError
+
         async with self._mount_lock:
-            if not self.has_pane(pane_id):
-                switcher = self.query_one(ContentSwitcher)
-                if not switcher.is_attached or self._exit:
-                    return None  # shutting down
-                pane = make_pane(pane_id)
-                pane.display = False
-                await switcher.mount(pane)
-                if self._selection is not None and hasattr(pane, "select_job"):
-                    pane.select_job(self._selection)
-        return self.pane(pane_id)
+            try:
+                if not self.has_pane(pane_id):
+                    switcher = self.query_one(ContentSwitcher)
+                    if not switcher.is_attached or self._exit:
+                        return None
+                    pane = make_pane(pane_id)
+                    pane.display = False
+                    await switcher.mount(pane)
+                    if self._selection is not None and hasattr(pane, "select_job"):
+                        pane.select_job(self._selection)
+                return self.pane(pane_id)
+            except (NoMatches, MountError):
+                return None  # the app is closing under us
 
     def _start_backend(self) -> None:
         self._describe_provider()

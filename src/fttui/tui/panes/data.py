@@ -359,8 +359,10 @@ class DataPane(Vertical):
             errors = sum(1 for f in self.report.findings if f.severity == "error")
             warnings = sum(1 for f in self.report.findings if f.severity == "warning")
             text.append(f"  ·  {self.report.examples:,} examples", style="")
-            text.append(f"  ·  {errors:,} errors", style="bold red" if errors else "green")
-            text.append(f", {warnings:,} warnings", style="yellow" if warnings else "green")
+            text.append(f"  ·  {_plural(errors, 'error')}",
+                        style="bold red" if errors else "green")
+            text.append(f", {_plural(warnings, 'warning')}",
+                        style="yellow" if warnings else "green")
         elif self._lint_state:
             text.append(f"  ·  {self._lint_state}", style="italic")
         if self.lint_error:
@@ -629,6 +631,10 @@ class DataPane(Vertical):
     def action_focus_preview(self) -> None:
         if self.path is not None:
             self.preview.focus()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _error_text(exc: BaseException) -> str:

@@ -79,11 +79,13 @@ def lint_summary(report: Any) -> Text:
     warnings = [f for f in report.findings if f.severity == "warning"]
     text.append(f"{report.examples:,} examples ({report.format})  ")
     if errors:
-        text.append(f"✗ {len(errors):,} errors", style="bold red")
+        text.append(f"✗ {len(errors):,} error{'s' if len(errors) != 1 else ''}",
+                    style="bold red")
     else:
         text.append("✓ no errors", style="bold green")
     if warnings:
-        text.append(f", {len(warnings):,} warnings", style="yellow")
+        text.append(f", {len(warnings):,} warning{'s' if len(warnings) != 1 else ''}",
+                    style="yellow")
     est = getattr(report, "estimate", None) or {}
     if est.get("n_epochs") is not None:
         text.append(f"  ·  {est['n_epochs']} epochs by default", style="dim")

@@ -105,7 +105,8 @@ class DatasetPreview(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.source: DatasetSource | None = None
         self._count = 0
-        self._summaries: LRUCache[int, Text] = LRUCache(2048)
+        self._summaries: LRUCache[int, Strip] = LRUCache(1024)
+        self._strip_width = 0
         self._markers: dict[int, str] = {}  # line -> worst severity
         self._marked_lines: list[int] = []
         self._follow_end = False
@@ -262,24 +263,13 @@ class DatasetPreview(ScrollView, can_focus=True):
         self.virtual_size = Size(max(1, self.scrollable_content_region.width), self._count)
 
     # -- rendering --------------------------------------------------------------------
-    def _summary(self, row: int, width: int) -> Text:
-        text = self._summaries.get(row)
-        if text is None:
-            assert self.source is not None
-            try:
-                data = self.source.row(row, max_bytes=SUMMARY_MAX_BYTES)
-                text = summarize(data, width)
-            except (OSError, IndexError) as exc:
-                text = Text(f"unreadable: {exc}", style="red")
-            self._summaries[row] = text
-        return text
-
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+    def _row_strip(self, row: int, width: int) -> Strip:
+        """Line number, marker and summary of ``row``, cropped to ``width`` (cached)."""
+        strip = self._summaries.get(row)
+        if strip is not None:
+            return strip
+        assert self.source is not None
         base = self.rich_style
-        row = int(self.scroll_y) + y
-        if self.source is None or row >= self._count:
-            return Strip.blank(width, base)
         line_no = self.source.line_of(row)
         digits = max(4, len(str(self.line_of(self._count - 1) or 1)))
         number_style = self.get_component_rich_style("dataset-preview--line-number")
@@ -290,12 +280,25 @@ class DatasetPreview(ScrollView, can_focus=True):
             segments.append(Segment(SEVERITY_ICONS.get(severity, "•") + " ", base + style))
         else:
             segments.append(Segment("  ", base))
-        head = Strip(segments)
-        text = self._summary(row, width - digits - 3)
-        body = Strip(
-            text.render(self.app.console), text.cell_len
-        ).apply_style(base)
-        strip = Strip.join([head, body]).crop_extend(0, width, base)
+        try:
+            text = summarize(self.source.row(row, max_bytes=SUMMARY_MAX_BYTES),
+                             width - digits - 3)
+        except (OSError, IndexError, ValueError) as exc:
+            text = Text(f"unreadable: {exc}", style="red")
+        body = Strip(text.render(self.app.console), text.cell_len).apply_style(base)
+        strip = Strip.join([Strip(segments), body]).crop_extend(0, width, base)
+        self._summaries[row] = strip
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        row = int(self.scroll_y) + y
+        if self.source is None or row >= self._count:
+            return Strip.blank(width, self.rich_style)
+        if width != self._strip_width:
+            self._summaries.clear()
+            self._strip_width = width
+        strip = self._row_strip(row, width)
         if row == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("dataset-preview--cursor"))
         return strip.apply_offsets(0, row)

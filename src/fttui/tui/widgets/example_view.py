@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from fttui.datasets.lineindex import Row
 
@@ -393,27 +395,91 @@ def render_example(row: Row, findings: Iterable[Any] = ()) -> RenderableType:
     return Group(*parts)
 
 
-class ExampleView(VerticalScroll, can_focus=True):
-    """The example under the preview's cursor, in full (scrolls when long)."""
+class ExampleView(ScrollView, can_focus=True):
+    """The example under the preview's cursor, in full (scrolls when long).
+
+    Line API: the example is rendered to lines once per change (and per width), and only
+    the visible lines are painted, so moving through the list never re-lays-out the
+    screen.
+    """
 
     DEFAULT_CSS = """
     ExampleView {
         height: 1fr;
         padding: 0 1;
+        overflow-x: hidden;
+        overflow-y: auto;
         background: $surface;
         &:focus { background-tint: $foreground 5%; }
     }
-    ExampleView > #example-body { width: 1fr; }
     """
 
-    def compose(self):
-        yield Static("", id="example-body")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "line(-1)", "Scroll up", show=False, id="data.example.up"),
+        Binding("down,j", "line(1)", "Scroll down", show=False, id="data.example.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="data.example.page_up"),
+        Binding("pagedown,space", "page(1)", "Page down", show=False,
+                id="data.example.page_down"),
+        Binding("home,g", "top", "Top", show=False, id="data.example.top"),
+        Binding("end,G", "bottom", "Bottom", show=False, id="data.example.bottom"),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._renderable: RenderableType = Text("No example selected.", style="dim")
+        self._strips: list[Strip] = []
+        self._width = 0
 
     def show(self, row: Row | None, findings: Iterable[Any] = ()) -> None:
         """Show ``row`` (None: nothing open)."""
-        body = self.query_one("#example-body", Static)
         if row is None:
-            body.update(Text("No example selected.", style="dim"))
+            self._renderable = Text("No example selected.", style="dim")
         else:
-            body.update(render_example(row, findings))
-        self.scroll_home(animate=False)
+            self._renderable = render_example(row, findings)
+        self._width = 0  # render again
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self._layout_lines()
+        self.refresh()
+
+    @property
+    def text(self) -> str:
+        """What the view holds, as plain text (all lines, not only the visible ones)."""
+        self._layout_lines()
+        return "\n".join(strip.text for strip in self._strips)
+
+    def _layout_lines(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._width:
+            return
+        self._width = width
+        console = self.app.console
+        options = console.options.update(width=width, height=None, no_wrap=False,
+                                         highlight=False)
+        lines = console.render_lines(self._renderable, options, pad=False)
+        self._strips = [Strip(line) for line in lines]
+        self.virtual_size = Size(width, len(self._strips))
+
+    def on_resize(self) -> None:
+        self._layout_lines()
+
+    def render_line(self, y: int) -> Strip:
+        self._layout_lines()
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        index = int(self.scroll_y) + y
+        if index >= len(self._strips):
+            return Strip.blank(width, style)
+        return self._strips[index].crop_extend(0, width, style).apply_style(style)
+
+    def action_line(self, step: int) -> None:
+        self.scroll_to(y=self.scroll_y + step, animate=False, immediate=True)
+
+    def action_page(self, step: int) -> None:
+        height = max(1, self.scrollable_content_region.height - 1)
+        self.scroll_to(y=self.scroll_y + step * height, animate=False, immediate=True)
+
+    def action_top(self) -> None:
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def action_bottom(self) -> None:
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)

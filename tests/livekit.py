@@ -1,0 +1,110 @@
+"""The live-server harness: start a real ``fttui serve`` on a random loopback port.
+
+A plain module (not a conftest) so any test or conftest can ``from livekit import ...``:
+pytest puts ``tests/`` on ``sys.path``, while several ``conftest`` modules would clash.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    """A running ``fttui serve`` subprocess."""
+
+    base_url: str
+    api_key: str
+    data_dir: Path
+    port: int
+    args: list[str]
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, **kwargs):
+        """An ``openai.OpenAI`` client pointed at this server."""
+        import openai
+
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 30)
+        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def start(self, timeout: float = 60) -> LiveServer:
+        assert self.log_path is not None
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fttui", "serve", *self.args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        req = urllib.request.Request(
+            f"{self.base_url}/models", headers={"Authorization": f"Bearer {self.api_key}"}
+        )
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"fttui serve exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(req, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError(f"fttui serve did not answer in {timeout}s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> LiveServer:
+        self.stop()
+        return self.start()
+
+
+def make_server(home: Path, *extra: str, executor: str = "sim", token: str = "sk-test-key") -> LiveServer:
+    """Build (not start) a server with its data under ``home``."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    data_dir = home / "data"
+    args = [
+        "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
+        "--executor", executor, "--token", token, *extra,
+    ]
+    env = {**os.environ, "FTTUI_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    return LiveServer(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key=token, data_dir=data_dir, port=port,
+        args=args, log_path=home / "server.log", env=env,
+    )
