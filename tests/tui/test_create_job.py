@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from livekit import make_server
+
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
 
@@ -134,11 +136,6 @@ async def test_bad_fields_are_named_and_nothing_is_sent(shared_sim_server,
 
 
 async def test_provider_down_is_one_clear_line(tmp_path: Path, fttui_home: Path) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from livekit import make_server
-
     server = make_server(tmp_path / "down")  # never started: nothing listens
     app = make_app(server)
     results: list[str | None] = []

@@ -91,6 +91,28 @@ async def test_open_file_shows_examples_stats_and_estimate(app_for) -> None:
         assert "weight" in screen_text(app)
 
 
+async def test_m_changes_the_target_model_and_price(app_for) -> None:
+    from fttui.tui.screens.lint_options import LintOptionsScreen
+
+    app = app_for(FIXTURES / "chat_valid.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        assert pane.report.estimate["cost"] is None
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, LintOptionsScreen))
+        app.screen.query_one("#lint-model").value = "babbage-002"
+        app.screen.query_one("#lint-price").value = "2.5"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: pane.report is not None
+                    and pane.report.estimate["model"] == "babbage-002")
+        est = pane.report.estimate
+        assert est["token_limit"] == 2048 and est["cost"] is not None
+        await pilot.pause()
+        text = screen_text(app)
+        assert "babbage-002" in text and f"${est['cost']:,.2f} at $2.50 / 1M tokens" in text
+
+
 async def test_findings_grouped_by_code_jump_to_their_example(app_for) -> None:
     app = app_for(FIXTURES / "chat_errors.jsonl")
     async with app.run_test(size=SIZE) as pilot:

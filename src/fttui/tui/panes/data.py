@@ -215,6 +215,7 @@ class DataPane(Vertical):
         Binding("o", "open", "Open file", id="data.open"),
         Binding("P", "prepare", "Prepare", id="data.prepare"),
         Binding("L", "lint", "Lint again", id="data.lint"),
+        Binding("m", "lint_options", "Model & price", id="data.lint_options"),
         Binding("n", "create_job", "New job from file", id="data.create_job"),
         Binding("f", "focus_findings", "Findings", id="data.focus_findings"),
         Binding("e", "focus_example", "Example", show=False, id="data.focus_example"),
@@ -226,6 +227,7 @@ class DataPane(Vertical):
         super().__init__(id=id, classes=classes)
         self.path: str | None = None
         self.model = model
+        self.price_per_million: float | None = None
         self.report: Any = None
         self.source: Any = None
         self.lint_error: str | None = None
@@ -457,6 +459,7 @@ class DataPane(Vertical):
             report = lint(  # a big file lints in a child process: the UI keeps the GIL
                 path,
                 model=self.model,
+                price_per_million=self.price_per_million,
                 max_findings=MAX_FINDINGS,
                 progress=progress,
                 should_stop=lambda: worker.is_cancelled,
@@ -561,6 +564,19 @@ class DataPane(Vertical):
             self.notify("Open a file first (o).", severity="warning")
             return
         self._start_lint()
+
+    def action_lint_options(self) -> None:
+        """Choose the target model (and a price) for the estimate, then lint again."""
+        from fttui.tui.screens.lint_options import LintOptionsScreen
+
+        def chosen(value: tuple[str, float | None] | None) -> None:
+            if value is None:
+                return
+            self.model, self.price_per_million = value
+            if self.path is not None:
+                self._start_lint()
+
+        self.app.push_screen(LintOptionsScreen(self.model, self.price_per_million), chosen)
 
     def _start_lint(self) -> None:
         self._lint_token += 1

@@ -13,6 +13,7 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -252,8 +253,11 @@ class DatasetPreview(ScrollView, can_focus=True):
         if self._count:
             self.post_message(self.Opened(self, self.cursor))
 
-    def on_click(self, event) -> None:
-        row = int(self.scroll_y) + event.y
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = int(self.scroll_y) + offset.y
         if 0 <= row < self._count:
             self._follow_end = False
             self.move_to(row)
