@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from livekit import make_server
-
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
+from livekit import make_server
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SIZE = (120, 40)
