@@ -266,3 +266,20 @@ def test_data_pane_snapshot(snap_compare, fttui_home: Path) -> None:
 
     app = FtApp(data_file=str(FIXTURES / "chat_valid.jsonl"), live=False, initial_pane="data")
     assert snap_compare(app, terminal_size=SIZE, run_before=linted_and_moved)
+
+
+def test_big_files_lint_in_a_child_process(tmp_path: Path) -> None:
+    """The same report as in-process; progress comes back; stopping ends it; errors are
+    one line (the app lints files ≥ 16 MB this way so its UI thread keeps the GIL)."""
+    from fttui.datasets import lint_path
+    from fttui.tui.lint_process import lint_in_process
+
+    path = FIXTURES / "chat_errors.jsonl"
+    seen: list[tuple[int, int]] = []
+    report = lint_in_process(str(path), max_findings=100,
+                             progress=lambda d, t: seen.append((d, t)))
+    assert report.to_dict() == lint_path(path, max_findings=100).to_dict()
+    assert seen and seen[0][1] == path.stat().st_size
+    assert lint_in_process(str(path), should_stop=lambda: True) is None
+    with pytest.raises(OSError):
+        lint_in_process(str(tmp_path / "missing.jsonl"))

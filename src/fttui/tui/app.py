@@ -125,8 +125,6 @@ class FtApp(App[None]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._apply_keymap)  # reads config.toml: after the first frame
-        status = self.status_bar
-        status.cached = True
         if self.data_file:
             self.query_one("#data").open_file(self.data_file)
         self.call_after_refresh(self._focus_pane, self.initial_pane)
@@ -287,9 +285,12 @@ class FtApp(App[None]):
                                 lambda pane=pane: self.show_pane(pane))
         yield SystemCommand("Refresh", "Fetch jobs, events and metrics now (r)", self.action_refresh)
         yield SystemCommand("Keys", "List the keys that work here (?)", self.action_help)
+
         def on(pane_id: str, action: str):
             async def run() -> None:
                 pane = await self._ensure_pane(pane_id)
+                if pane is None:
+                    return
                 result = getattr(pane, action)()
                 if asyncio.iscoroutine(result):
                     await result

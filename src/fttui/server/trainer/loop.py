@@ -51,6 +51,9 @@ from fttui.server.trainer.protocol import (
 
 #: spec fields a job's options (metadata ``torch_<name>``) may override
 SPEC_OPTIONS = ("precision", "lora", "device")
+#: padded tokens per forward pass (option ``micro_batch_tokens``); batches are split into
+#: micro-batches of this size and their gradients accumulated
+MICRO_BATCH_TOKENS = {"cpu": 1024, "gpu": 16384}
 TRAINER_STATE = "trainer_state.pt"
 MODEL_INFO = "fttui_model.json"
 
@@ -82,7 +85,6 @@ class Run:
         for key in SPEC_OPTIONS:  # job metadata torch_precision=bf16 etc. override the spec
             if key in opts:
                 setattr(spec, key, opts[key])
-        self.micro_tokens = int(opts.get("micro_batch_tokens", 4096))
         self.max_length = int(opts.get("max_length", 2048))
         self.lr = float(opts.get("learning_rate") or learning_rate(spec.learning_rate_multiplier, spec.lora))
 
@@ -210,6 +212,9 @@ class Run:
         job.update(status="running", error=None)
         resume = self._resume_dir()
         device = pick_device(spec.device)
+        # small micro-batches on a CPU keep cancel/pause within seconds; big ones feed a GPU
+        self.micro_tokens = int(self.opts.get("micro_batch_tokens")
+                                or MICRO_BATCH_TOKENS["cpu" if device == "cpu" else "gpu"])
 
         source = resolve(spec.base_model, spec.model_path)
         job.event(f"Loading base model {spec.base_model}"

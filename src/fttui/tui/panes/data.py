@@ -354,7 +354,8 @@ class DataPane(Vertical):
         text.append(os.path.basename(self.path), style="bold")
         text.append(f"  {human_size(self._file_size)}", style="dim")
         rows = self.preview.row_count
-        text.append(f"  ·  {rows:,} lines", style="")
+        unit = "rows" if type(self.source).__name__ == "RecordsSource" else "lines"
+        text.append(f"  ·  {rows:,} {unit}", style="")
         if self._index_state:
             text.append(f" ({self._index_state})", style="italic")
         if self.report is not None:

@@ -225,7 +225,8 @@ class JobsPane(Vertical):
             self._list_timer = self.set_timer(0.5, self._list_tick)
             return
         self._polls += 1
-        self._fetch_jobs(full=self._polls % 30 == 0)
+        # Newest page each time; the whole list now and then (it can be thousands of jobs).
+        self._fetch_jobs(full=self._polls % 150 == 0)
 
     def _arm_list(self, delay: float) -> None:
         if self._list_timer is not None:
@@ -280,7 +281,9 @@ class JobsPane(Vertical):
         message.stop()
         if message.cached and self._live_loaded:
             return
-        if not message.cached:
+        if message.cached:
+            self.app.status_bar.cached = True  # "cached list" until the first refresh
+        else:
             self._live_loaded = True
         table = self.table
         table.set_jobs(message.jobs, full=message.full)

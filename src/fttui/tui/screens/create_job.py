@@ -158,7 +158,7 @@ class CreateJobScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     CreateJobScreen { align: center middle; }
     CreateJobScreen > #create-box {
-        width: 96%; max-width: 112; height: 96%; max-height: 42;
+        width: 96%; max-width: 112; height: auto; max-height: 96%;
         border: thick $accent; background: $panel; padding: 0 1;
     }
     CreateJobScreen #create-title { text-style: bold; width: 1fr; }

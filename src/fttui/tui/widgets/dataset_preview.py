@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -27,7 +26,6 @@ from fttui.tui.widgets.example_view import SEVERITY_ICONS, summarize
 
 #: bytes of a line read for its one-line summary (longer lines are summarised from the head)
 SUMMARY_MAX_BYTES = 1 << 20
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
 class DatasetPreview(ScrollView, can_focus=True):
@@ -312,4 +310,4 @@ class DatasetPreview(ScrollView, can_focus=True):
         self._summaries.clear()
 
 
-__all__ = ["DatasetPreview", "Style"]
+__all__ = ["DatasetPreview"]

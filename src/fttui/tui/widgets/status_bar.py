@@ -144,7 +144,7 @@ class StatusBar(Vertical):
             return
         label = self.query_one("#status-refresh", Static)
         if self.last_refresh is None:
-            label.update("cached list" if self.cached else "not refreshed yet")
+            label.update("cached list" if self.cached else "connecting…")
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(self.last_refresh))
         ago = max(0, int(self._clock() - self.last_refresh))
