@@ -3,7 +3,6 @@ snapshots, sim jobs on a live server, and polling a condition instead of sleepin
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,8 +137,3 @@ class _Null:
 
     def flush(self) -> None:
         pass
-
-
-async def settle(pilot) -> None:
-    await pilot.pause()
-    await asyncio.sleep(0)

@@ -4,7 +4,15 @@
 from __future__ import annotations
 
 import pytest
-from e1_support import create_sim_job, sample_jobs, until, upload, wait_job, write_job_cache
+from e1_support import (
+    create_sim_job,
+    sample_jobs,
+    screen_text,
+    until,
+    upload,
+    wait_job,
+    write_job_cache,
+)
 
 from fttui.tui.app import FtApp
 from fttui.tui.screens.confirm import ConfirmScreen
@@ -260,6 +268,7 @@ async def test_read_only_refuses_cancel_and_create(server, fttui_home):
     app = make_app(server, read_only=True)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await shown(pilot, job_id)
+        assert "READ-ONLY" in screen_text(app)  # the status bar says so
         table(app).select_job(job_id)
         await pilot.press("x")
         assert not isinstance(app.screen, ConfirmScreen)
@@ -267,7 +276,6 @@ async def test_read_only_refuses_cancel_and_create(server, fttui_home):
         assert app.screen is app.screen_stack[0]
         messages = [n.message for n in app._notifications]
         assert any("read-only" in m for m in messages)
-        assert "READ-ONLY" in str(app.query_one("#status-mode").render())
     client.fine_tuning.jobs.cancel(job_id)
 
 

@@ -1,0 +1,191 @@
+"""Benchmark the local trainer: a job through `fttui serve` vs a bare peft loop.
+
+    python bench/trainer.py                         # SmolLM2-135M-Instruct, fp32 and bf16
+    python bench/trainer.py --examples 32 --precisions fp32
+
+For each precision, in the same run and on the same model and data (``--examples``
+synthetic chat examples of ~130 tokens, one epoch at ``--batch-size``):
+
+1. job: ``fttui serve --executor torch`` trains it as a fine-tuning job created with the
+   openai SDK (``metadata={"torch_precision": ...}``); its training tokens/s is what the
+   trainer reports when it finishes — trained tokens over the wall time of its training loop,
+   including the job's own work (metrics, events, state, control checks, checkpoints).
+2. bare: the same LoRA config (``LORA_DEFAULTS``) on the same base model in this process,
+   the same batches, ``model(..., labels=...).loss``, AdamW — nothing else; one warm-up
+   step untimed, as the trainer also warms up while it measures the machine's speed.
+
+Budget: job ≥ 0.95 × bare tokens/s. Also prints the end-to-end time of each (the job's
+includes the trainer process start and model load). Exit status 1 when a budget is missed.
+The converted model is cached in fttui's cache dir, so only the first run pays ~30 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BUDGET = 0.95
+TOKEN = "sk-bench"
+WORDS = ("the model learns from every example it reads and keeps what helps it answer "
+         "questions about data training loss tokens adapters rank alpha epochs batches").split()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_examples(n: int, seed: int = 0) -> list[dict]:
+    rnd = random.Random(seed)
+    return [{"messages": [
+        {"role": "user", "content": f"Question {i}: " + " ".join(rnd.choices(WORDS, k=15))},
+        {"role": "assistant", "content": " ".join(rnd.choices(WORDS, k=80))},
+    ]} for i in range(n)]
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        log = (self.data_dir.parent / "server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fttui", "serve", "--executor", "torch", "--port",
+             str(self.port), "--data-dir", str(self.data_dir), "--token", TOKEN],
+            stdout=log, stderr=subprocess.STDOUT)
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/models",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(req, timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("fttui serve did not start")
+
+    def __exit__(self, *exc) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def client(self):
+        import openai
+
+        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=TOKEN,
+                             max_retries=0, timeout=60)
+
+
+def run_job(server: Server, training: str, args, precision: str) -> dict:
+    client = server.client()
+    started = time.perf_counter()
+    job = client.fine_tuning.jobs.create(
+        model=args.model, training_file=training, seed=0, metadata={"torch_precision": precision},
+        method={"type": "supervised", "supervised": {"hyperparameters": {
+            "n_epochs": 1, "batch_size": args.batch_size, "learning_rate_multiplier": 0.1}}})
+    while job.status not in ("succeeded", "failed", "cancelled"):
+        time.sleep(0.5)
+        job = client.fine_tuning.jobs.retrieve(job.id)
+    wall = time.perf_counter() - started
+    if job.status != "succeeded":
+        raise RuntimeError(f"the {precision} job {job.status}: {job.error}")
+    events = client.fine_tuning.jobs.list_events(job.id, limit=1000).data
+    done = next(e.data for e in events if e.message.startswith("Training finished"))
+    return {"tokens": done["trained_tokens"], "seconds": done["train_seconds"], "wall": wall}
+
+
+def run_bare(path: Path, args, precision: str) -> dict:
+    """The same training as a plain peft loop, in this process."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from fttui.server.trainer import LORA_DEFAULTS, learning_rate
+    from fttui.server.trainer.data import collate, encode_file, epoch_order
+    from fttui.server.trainer.models import load_model, load_tokenizer, local_weights, resolve
+
+    started = time.perf_counter()
+    torch.set_flush_denormal(True)
+    torch.manual_seed(0)
+    weights = local_weights(resolve(args.model))
+    tokenizer = load_tokenizer(weights)
+    examples = encode_file(path, tokenizer, method="supervised", max_length=2048)
+    model = load_model(weights, precision=precision)
+    model.config.use_cache = False
+    model = get_peft_model(model, LoraConfig(
+        r=LORA_DEFAULTS["lora_r"], lora_alpha=LORA_DEFAULTS["lora_alpha"],
+        lora_dropout=LORA_DEFAULTS["lora_dropout"], target_modules=LORA_DEFAULTS["target_modules"],
+        task_type="CAUSAL_LM"))
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                  lr=learning_rate(0.1))
+    batches = epoch_order(len(examples), args.batch_size, 0, 0)
+
+    def step(batch: list[int]) -> None:
+        ids, mask, labels = collate([examples[i] for i in batch], tokenizer.pad_token_id)
+        model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+
+    step(batches[0])  # warm-up, untimed
+    model.zero_grad(set_to_none=True)
+    loop_started = time.perf_counter()
+    for batch in batches:
+        step(batch)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    seconds = time.perf_counter() - loop_started
+    tokens = sum(examples[i].n_tokens for b in batches for i in b)
+    return {"tokens": tokens, "seconds": seconds, "wall": time.perf_counter() - started}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="SmolLM2-135M-Instruct")
+    parser.add_argument("--examples", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--precisions", default="fp32,bf16")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import torch
+
+    from fttui.server.trainer.models import local_weights, resolve
+
+    print(f"trainer bench: {args.model}, {args.examples} examples, batch {args.batch_size}, "
+          f"1 epoch, LoRA; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{'cuda' if torch.cuda.is_available() else 'cpu'}")
+    local_weights(resolve(args.model), log=print)  # convert once, outside the timings
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="fttui-bench-trainer-") as tmp:
+        path = Path(tmp) / "train.jsonl"
+        path.write_text("".join(json.dumps(e) + "\n" for e in make_examples(args.examples)))
+        with Server(Path(tmp) / "data") as server:
+            with path.open("rb") as fh:
+                training = server.client().files.create(file=fh, purpose="fine-tune").id
+            for precision in args.precisions.split(","):
+                job = run_job(server, training, args, precision)
+                bare = run_bare(path, args, precision)
+                job_rate = job["tokens"] / job["seconds"]
+                bare_rate = bare["tokens"] / bare["seconds"]
+                ratio = job_rate / bare_rate
+                ok &= ratio >= BUDGET
+                print(f"{precision}: job {job_rate:7.1f} tok/s ({job['tokens']} tokens in "
+                      f"{job['seconds']:.1f} s; {job['wall']:.1f} s end to end)   bare peft "
+                      f"{bare_rate:7.1f} tok/s ({bare['tokens']} tokens in {bare['seconds']:.1f} s;"
+                      f" {bare['wall']:.1f} s end to end)   ratio {ratio:.2f}× "
+                      f"(budget ≥ {BUDGET}×) {'ok' if ratio >= BUDGET else 'MISSED'}", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
