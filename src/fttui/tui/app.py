@@ -18,10 +18,11 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Tab, Tabs
+from textual.widgets import ContentSwitcher, Tab, Tabs
 
 from fttui.tui.backend import Backend
 from fttui.tui.messages import BackendOk, BackendProblem, BackendReady, JobCreated, JobSelected
+from fttui.tui.widgets.key_footer import KeyFooter
 from fttui.tui.widgets.status_bar import StatusBar
 
 #: Pane ids in key order (1–4) and their tab labels.
@@ -121,13 +122,16 @@ class FtApp(App[None]):
             if self.initial_pane != "jobs":
                 yield make_pane("jobs")
         yield StatusBar(read_only=self.read_only, id="status-bar")
-        yield Footer()
+        yield KeyFooter()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.call_after_refresh(self._apply_keymap)  # reads config.toml: after the first frame
         if self.data_file:
             self.query_one("#data").open_file(self.data_file)
-        self.call_after_refresh(self._focus_pane, self.initial_pane)
+        self._focus_pane(self.initial_pane)
+        # The footer's keys depend on the focus: compose them now, so the first frame
+        # has them (the stock footer waits for a refresh, behind _mount_rest's work).
+        await self.query_one(KeyFooter).refresh_keys()
         # After the first frame: importing openai alone takes about a second.
         self.call_after_refresh(self._start_backend)
         self.call_after_refresh(self._mount_rest)

@@ -206,8 +206,11 @@ class DataPane(Vertical):
     DataPane #data-stats {
         height: auto; max-height: 16; border: round $primary-muted; padding: 0 1;
     }
+    DataPane DatasetPreview, DataPane ExampleView, DataPane FindingsList, DataPane #data-stats {
+        border-title-color: $foreground-muted;  /* the border colour ($primary-muted) is unreadable */
+    }
     DataPane DatasetPreview:focus, DataPane ExampleView:focus, DataPane FindingsList:focus {
-        border: round $accent;
+        border: round $accent; border-title-color: $accent;
     }
     """
 
@@ -216,7 +219,7 @@ class DataPane(Vertical):
         Binding("P", "prepare", "Prepare", id="data.prepare"),
         Binding("L", "lint", "Lint again", id="data.lint"),
         Binding("m", "lint_options", "Model & price", id="data.lint_options"),
-        Binding("n", "create_job", "New job from file", id="data.create_job"),
+        Binding("n", "create_job", "New job", id="data.create_job"),
         Binding("f", "focus_findings", "Findings", id="data.focus_findings"),
         Binding("e", "focus_example", "Example", show=False, id="data.focus_example"),
         Binding("escape", "focus_preview", "Back to list", show=False, id="data.back"),
@@ -350,28 +353,42 @@ class DataPane(Vertical):
     def _update_header(self) -> None:
         if self.path is None:
             return
-        text = Text()
-        text.append(os.path.basename(self.path), style="bold")
-        text.append(f"  {human_size(self._file_size)}", style="dim")
+        # Each field is a list of (text, style) pieces; fields are joined by " · ".
+        # Spaces go at the end of a span, never the start: SVG renderers (screenshots,
+        # snapshots) drop a span's leading spaces and the text runs together.
+        fields: list[list[tuple[str, str]]] = [
+            [(os.path.basename(self.path), "bold")],
+            [(human_size(self._file_size), "dim")],
+        ]
         rows = self.preview.row_count
         unit = "rows" if type(self.source).__name__ == "RecordsSource" else "lines"
-        text.append(f"  ·  {rows:,} {unit}", style="")
+        fields.append([(f"{rows:,} {unit}", "")])
         if self._index_state:
-            text.append(f" ({self._index_state})", style="italic")
+            fields[-1].append((f"({self._index_state})", "italic"))
         if self.report is not None:
             errors = sum(1 for f in self.report.findings if f.severity == "error")
             warnings = sum(1 for f in self.report.findings if f.severity == "warning")
-            text.append(f"  ·  {self.report.examples:,} examples", style="")
-            text.append(f"  ·  {_plural(errors, 'error')}",
-                        style="bold red" if errors else "green")
-            text.append(f", {_plural(warnings, 'warning')}",
-                        style="yellow" if warnings else "green")
+            fields.append([(f"{self.report.examples:,} examples", "")])
+            fields.append([
+                (_plural(errors, "error"), "bold red" if errors else "green"),
+                (",", ""),
+                (_plural(warnings, "warning"), "yellow" if warnings else "green"),
+            ])
         elif self._lint_state:
-            text.append(f"  ·  {self._lint_state}", style="italic")
+            fields.append([(self._lint_state, "italic")])
         if self.lint_error:
-            text.append(f"  ·  lint failed: {self.lint_error}", style="bold red")
+            fields.append([(f"lint failed: {self.lint_error}", "bold red")])
         if self.index_error:
-            text.append(f"  ·  {self.index_error}", style="bold red")
+            fields.append([(self.index_error, "bold red")])
+        text = Text()
+        for i, field in enumerate(fields):
+            if i:
+                text.append("  ", style=fields[i - 1][-1][1])
+                text.append("·  ", style="dim")
+            for j, (piece, style) in enumerate(field):
+                if j and piece != ",":
+                    text.append(" ", style=field[j - 1][1])
+                text.append(piece, style=style)
         self._set_header(text)
 
     # -- indexing -------------------------------------------------------------------------

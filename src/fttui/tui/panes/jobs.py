@@ -92,15 +92,18 @@ def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] |
     t.append("\n")
     t.append("Checkpoints\n", style="bold")
     if not checkpoints:
-        t.append("  none yet\n", style="dim")
+        t.append("none yet\n", style="dim")
     else:
+        # "step N  loss X" over the checkpoint's model id: the id is too long to share a
+        # line at this width (it wrapped mid-id, the loss glued to its end).
         for cp in checkpoints[-5:]:
             metrics = cp.get("metrics") or {}
-            t.append(f"  step {cp.get('step_number', '?'):<5} ", style="dim")
-            t.append(str(cp.get("fine_tuned_model_checkpoint") or cp.get("id") or ""))
+            head = f"step {cp.get('step_number', '?')}"
             loss = metrics.get("train_loss")
             if isinstance(loss, int | float):
-                t.append(f"  loss {loss:.4f}", style="dim")
+                head += f"  ·  loss {loss:.4f}"
+            t.append(head + "\n", style="dim")
+            t.append(str(cp.get("fine_tuned_model_checkpoint") or cp.get("id") or ""))
             t.append("\n")
     return t
 

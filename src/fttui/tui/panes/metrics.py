@@ -191,16 +191,18 @@ class MetricsPane(Vertical):
         job = self.job
         if job is None or not job.job_id:
             return Text("No job selected — pick one in Jobs (2).", style="dim")
+        # Separating spaces end the previous span instead of starting the next one:
+        # SVG renderers (screenshots) drop a span's leading spaces.
         t = Text()
-        t.append(job.job_id, style="bold")
-        t.append("  ")
+        t.append(job.job_id + "  ", style="bold")
         t.append_text(status_text(self.status))
-        t.append(f"  {job.model or ''}", style="dim")
+        t.append("  ")
+        t.append(f"{job.model or ''}  ", style="dim")
         steps = [pts[-1][0] for pts in self.series.values() if pts]
         if steps:
             step = max(steps)
-            t.append(f"  step {step}" + (f"/{self.total_steps}" if self.total_steps else ""))
-        t.append("   e exports CSV", style="dim")
+            t.append(f"step {step}" + (f"/{self.total_steps}" if self.total_steps else "") + "  ")
+        t.append("e exports CSV", style="dim")
         return t
 
     def _update_header(self) -> None:

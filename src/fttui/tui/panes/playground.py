@@ -124,7 +124,9 @@ class AnswerView(Vertical):
     """One side: which model, the streamed answer, then finish reason and usage."""
 
     DEFAULT_CSS = """
-    AnswerView { width: 1fr; height: 1fr; border: round $primary 50%; }
+    AnswerView {
+        width: 1fr; height: 1fr; border: round $primary 50%; border-title-color: $foreground-muted;
+    }
     AnswerView > VerticalScroll { height: 1fr; }
     AnswerView .answer-text { padding: 0 1; }
     AnswerView .answer-meta { height: auto; color: $text-muted; padding: 0 1; }
@@ -217,11 +219,20 @@ class PlaygroundPane(Vertical):
             yield Label("Model", classes="pg-label")
             yield Select([], prompt="select a job in Jobs (2)", allow_blank=True, id="pg-target")
             yield Checkbox("vs. base model", id="pg-compare")
+        # Each setting has a visible label: placeholders vanish once a value is typed.
         with Horizontal(id="pg-settings"):
-            yield Input(placeholder="system prompt (optional)", id="pg-system")
-            yield Input(placeholder="stop: a, b (exact; \\n \\, ok)", id="pg-stop")
-            yield Input(placeholder="temperature", id="pg-temperature", restrict=r"[0-9.]*")
-            yield Input(placeholder="max tokens", id="pg-max-tokens", restrict=r"[0-9]*")
+            yield Label("System", classes="pg-label")
+            yield Input(placeholder="optional", id="pg-system")
+            yield Label("Stop", classes="pg-label")
+            yield Input(placeholder="a, b (optional)", id="pg-stop",
+                        tooltip="Stop sequences, comma-separated and kept exactly "
+                                "(\\n and \\, escapes, or a JSON list); at most 4")
+            yield Label("Temp", classes="pg-label")
+            yield Input(placeholder="default", id="pg-temperature", restrict=r"[0-9.]*",
+                        tooltip="Sampling temperature (0–2); empty: the model's default")
+            yield Label("Max tokens", classes="pg-label")
+            yield Input(placeholder="default", id="pg-max-tokens", restrict=r"[0-9]*",
+                        tooltip="Longest answer in tokens; empty: the provider's default")
         with Horizontal(id="pg-answers"):
             yield AnswerView("a")
             yield AnswerView("b")

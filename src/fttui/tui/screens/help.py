@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
 
@@ -39,7 +39,12 @@ def collect_key_help(screen) -> list[KeyHelp]:
     for slot in merged.values():
         binding = slot["binding"]
         node = slot["node"]
-        where = "app" if node is app else getattr(node, "id", None) or type(node).__name__
+        if node is app:
+            where = "app"
+        elif isinstance(node, Screen):  # the default screen's id is "_default": say what it is
+            where = "screen"
+        else:
+            where = getattr(node, "id", None) or type(node).__name__
         rows.append(
             KeyHelp(
                 keys=" ".join(slot["keys"]),

@@ -335,9 +335,13 @@ def render_example(row: Row, findings: Iterable[Any] = ()) -> RenderableType:
     parts: list[RenderableType] = []
     value = row.value
     kind = example_kind(value) if row.error is None else "unreadable"
-    title = Text(f"line {row.line}", style="bold")
-    title.append(f"  ·  {kind}", style="italic")
-    title.append(f"  ·  {row.size:,} bytes", style="dim")
+    # Separators' spaces end a span rather than start one: SVG renderers (screenshots)
+    # drop a span's leading spaces.
+    title = Text(f"line {row.line}  ", style="bold")
+    title.append("·  ", style="dim")
+    title.append(kind, style="italic")
+    title.append("  ·  ", style="dim")
+    title.append(f"{row.size:,} bytes", style="dim")
     parts.append(title)
     for f in findings:
         sev = getattr(f, "severity", "info")

@@ -99,8 +99,8 @@ class FindingsList(Tree[Any]):
             items = self._groups[code]
             severity = min((f.severity for f in items), key=lambda s: SEVERITY_RANK.get(s, 3))
             label = Text(f"{SEVERITY_ICONS.get(severity, '?')} ", style=SEVERITY_STYLES.get(severity))
-            label.append(code, style="bold")
-            label.append(f"  {len(items):,}", style="dim")
+            label.append(f"{code}  ", style="bold")  # spaces trail: see example_view
+            label.append(f"{len(items):,}", style="dim")
             node = root.add(label, data=code, expand=False, allow_expand=True)
             # a placeholder so the node can be expanded; real children come on expand
             node.add_leaf(Text("…", style="dim"))

@@ -20,6 +20,10 @@ METRICS = (
 )
 
 
+#: Width of a value cell in the stats table (``fmt`` gives e.g. ``0.2908``, ``-12.5000``).
+VALUE_WIDTH = 8
+
+
 def mean(values: Sequence[float]) -> float:
     """The bucket summary for the curves (Sparkline's default, max, hides a falling loss)."""
     return sum(values) / len(values) if values else 0.0
@@ -58,19 +62,28 @@ class MetricRow(Horizontal):
         yield Static("no data yet", classes="metric-empty")
 
     def _info(self) -> Text:
+        """Label, then a two-row table: ``last V   min V`` / ``max V   N steps``.
+
+        Values are padded to a fixed width so the columns line up row to row, and the
+        padding stays inside the value's span (no span starts with spaces: SVG
+        renderers drop leading spaces and misplace the text).
+        """
         values = [v for _, v in self.points]
         text = Text(self.label, style="bold")
         text.append("\n")
         if values:
-            text.append("last ", style="dim")
-            text.append(fmt(values[-1]))
-            text.append("  min ", style="dim")
-            text.append(fmt(min(values)))
-            text.append("\n")
-            text.append("max  ", style="dim")
-            text.append(fmt(max(values)))
             n = len(values)
-            text.append(f"  {n} step{'s' if n != 1 else ''}", style="dim")
+            cells = (
+                (("last ", fmt(values[-1])), ("min ", fmt(min(values)))),
+                (("max  ", fmt(max(values))), (f"{n} step{'s' if n != 1 else ''}", "")),
+            )
+            for i, ((label1, value1), (label2, value2)) in enumerate(cells):
+                text.append(label1, style="dim")
+                text.append(f"{value1:<{VALUE_WIDTH}}  ")
+                text.append(label2, style="dim")
+                text.append(value2)
+                if i == 0:
+                    text.append("\n")
         else:
             text.append("—", style="dim")
         return text
