@@ -124,14 +124,15 @@ class FtApp(App[None]):
         yield StatusBar(read_only=self.read_only, id="status-bar")
         yield KeyFooter()
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.call_after_refresh(self._apply_keymap)  # reads config.toml: after the first frame
         if self.data_file:
             self.query_one("#data").open_file(self.data_file)
         self._focus_pane(self.initial_pane)
-        # The footer's keys depend on the focus: compose them now, so the first frame
-        # has them (the stock footer waits for a refresh, behind _mount_rest's work).
-        await self.query_one(KeyFooter).refresh_keys()
+        # The footer's keys depend on the focus, which Widget.focus() sets in a call_later:
+        # compose them right after that, so the first frame already lists the pane's keys
+        # (the stock footer waits for a refresh, then for _mount_rest's work).
+        self.call_later(self.query_one(KeyFooter).refresh_keys)
         # After the first frame: importing openai alone takes about a second.
         self.call_after_refresh(self._start_backend)
         self.call_after_refresh(self._mount_rest)

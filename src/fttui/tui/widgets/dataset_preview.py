@@ -70,7 +70,7 @@ class DatasetPreview(ScrollView, can_focus=True):
                 id="data.preview.next_finding"),
         Binding("left_square_bracket", "previous_finding", "Previous finding", show=False,
                 id="data.preview.previous_finding"),
-        Binding("enter", "open", "Read example", id="data.preview.open"),
+        Binding("enter", "open", "View", id="data.preview.open"),  # short: the footer is full
     ]
 
     cursor: reactive[int] = reactive(0, always_update=False, init=False)

@@ -339,9 +339,8 @@ def render_example(row: Row, findings: Iterable[Any] = ()) -> RenderableType:
     # drop a span's leading spaces.
     title = Text(f"line {row.line}  ", style="bold")
     title.append("·  ", style="dim")
-    title.append(kind, style="italic")
-    title.append("  ·  ", style="dim")
-    title.append(f"{row.size:,} bytes", style="dim")
+    title.append(f"{kind}  ", style="italic")
+    title.append(f"·  {row.size:,} bytes", style="dim")
     parts.append(title)
     for f in findings:
         sev = getattr(f, "severity", "info")
