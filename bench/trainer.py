@@ -36,8 +36,9 @@ from pathlib import Path
 
 BUDGET = 0.95
 TOKEN = "sk-bench"
-WORDS = ("the model learns from every example it reads and keeps what helps it answer "
-         "questions about data training loss tokens adapters rank alpha epochs batches").split()
+WORDS = ["the", "model", "learns", "from", "every", "example", "it", "reads", "and", "keeps",
+         "what", "helps", "it", "answer", "questions", "about", "data", "training", "loss",
+         "tokens", "adapters", "rank", "alpha", "epochs", "batches"]
 
 
 def free_port() -> int:

@@ -1,16 +1,18 @@
-"""The torch executor driven directly: real trainer processes on a tiny model."""
+"""The torch executor driven directly: real trainer processes on a tiny model.
+
+Pause, resume, cancel, crashes and restarts are tested through the server
+(``test_trainer_server.py``)."""
 
 from __future__ import annotations
 
 import csv
-import os
-import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tiny import color_examples, write_jsonl
+from tiny import write_jsonl
 
 from fttui.server.executors.base import (
     ExecutorError,
@@ -19,7 +21,6 @@ from fttui.server.executors.base import (
     TrainerSpec,
 )
 from fttui.server.executors.torch_executor import TorchExecutor
-from fttui.server.trainer.protocol import PID_FILE
 
 SYSTEM = {"role": "system", "content": "You answer with colours."}
 
@@ -114,57 +115,12 @@ def test_generation_samples_streams_and_reports_logprobs(executor, tiny_model) -
                                                  prompt="red", max_tokens=200)).deltas
     next(stream)
     stream.close()
-    assert len(list(executor.generate(GenerationRequest(
-        model="tiny", base_model="tiny", prompt="red", max_tokens=3)).deltas)) == 4
-
-
-@pytest.fixture
-def long_training(tmp_path: Path) -> Path:
-    """A file long enough (400 steps at batch 1) to pause and cancel mid-run."""
-    return write_jsonl(tmp_path / "long.jsonl", color_examples(100))
-
-
-def test_pause_then_resume_continues_from_the_step(executor, tmp_path, long_training) -> None:
-    spec = make_spec(tmp_path, long_training, batch_size=1)
-    executor.start(spec)
-    wait_for(executor, spec, lambda s: s.step >= 5)
-    executor.stop(spec.job_id, "pause")
-    paused = wait_for(executor, spec, finished, timeout=20)
-    assert paused.status == "paused" and paused.resume_checkpoint
-    job_dir = Path(spec.output_dir)
-    assert (job_dir / paused.resume_checkpoint).is_dir()
-
-    spec.resume_from = paused.resume_checkpoint
-    state = JobState.read(job_dir)
-    state.status = "running"  # as the server does before it resumes a job
-    state.write(job_dir)
-    executor.start(spec)
-    done = wait_for(executor, spec, finished)
-    assert done.status == "succeeded", done.error
-    steps = [int(r["step"]) for r in csv.DictReader((job_dir / "step_metrics.csv").open())]
-    assert steps == list(range(1, 401))  # no step lost or repeated
-    assert f"resumed at step {paused.step}" in (job_dir / "events.jsonl").read_text()
-
-
-def test_cancel_stops_the_job(executor, tmp_path, long_training) -> None:
-    spec = make_spec(tmp_path, long_training, batch_size=1)
-    executor.start(spec)
-    wait_for(executor, spec, lambda s: s.step >= 2)
-    started = time.monotonic()
-    executor.stop(spec.job_id, "cancel")
-    state = wait_for(executor, spec, finished, timeout=15)
-    assert state.status == "cancelled" and state.step < 400
-    assert time.monotonic() - started < 5
-
-
-def test_a_crashed_trainer_fails_the_job_with_its_reason(executor, tmp_path, long_training) -> None:
-    spec = make_spec(tmp_path, long_training, batch_size=1)
-    executor.start(spec)
-    wait_for(executor, spec, lambda s: s.step >= 1)
-    os.kill(int((Path(spec.output_dir) / PID_FILE).read_text()), signal.SIGKILL)
-    state = wait_for(executor, spec, finished, timeout=15)
-    assert state.status == "failed"
-    assert state.error["code"] == "trainer_crashed" and "SIGKILL" in state.error["message"]
+    after: list = []
+    worker = threading.Thread(target=lambda: after.extend(executor.generate(GenerationRequest(
+        model="tiny", base_model="tiny", prompt="red", max_tokens=3, temperature=0)).deltas))
+    worker.start()
+    worker.join(timeout=30)
+    assert after and after[-1].finish_reason in ("stop", "length")
 
 
 def test_unusable_data_fails_the_job_with_a_reason(executor, tmp_path) -> None:
@@ -193,17 +149,13 @@ def test_check_refuses_what_cannot_run(executor, tmp_path, color_files) -> None:
         executor.check(make_spec(tmp_path, train, "prec", options={"precision": "fp8"}))
 
 
-def test_dpo_learns_the_preference(executor, tiny_model, tmp_path) -> None:
-    pairs = [{"input": {"messages": [SYSTEM, {"role": "user", "content": q}]},
-              "preferred_output": [{"role": "assistant", "content": "red green"}],
-              "non_preferred_output": [{"role": "assistant", "content": "blue yellow"}]}
-             for q in ("Which?", "Pick one.", "Name a colour.", "Any colour?")] * 3
-    spec = make_spec(tmp_path, write_jsonl(tmp_path / "dpo.jsonl", pairs), method="dpo",
-                     beta=0.5, n_epochs=3)
-    executor.check(spec)
+def test_full_fine_tuning_saves_a_whole_model_that_answers(executor, tiny_model, tmp_path,
+                                                           color_files) -> None:
+    train, _ = color_files
+    spec = make_spec(tmp_path, train, n_epochs=3, options={"lora": False, "learning_rate": 0.01})
     executor.start(spec)
     state = wait_for(executor, spec, finished)
     assert state.status == "succeeded", state.error
-    loss = losses(Path(spec.output_dir))
-    assert loss[0] == pytest.approx(0.6931, abs=0.01)  # log 2: policy == reference at first
-    assert loss[-1] < loss[0]
+    model_dir = Path(spec.output_dir) / state.model_path
+    assert (model_dir / "config.json").is_file() and not (model_dir / "adapter_config.json").exists()
+    assert answer(executor, tiny_model, str(model_dir)).startswith("red green blue")

@@ -124,3 +124,41 @@ def test_a_trainer_crash_fails_the_job_and_the_server_stays_up(torch_server, lon
     assert failed.status == "failed"
     assert "SIGKILL" in failed.error.message
     assert client.models.retrieve("tiny").id == "tiny"  # still serving
+
+
+def test_a_server_restart_resumes_a_running_job_where_it_was(torch_server, long_file) -> None:
+    client = torch_server.client(timeout=60)
+    job = create_job(client, upload(client, long_file), batch_size=1, suffix="restart")
+    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 3)
+    torch_server.restart()  # a clean stop pauses the trainer at its current step
+    client = torch_server.client(timeout=60)
+    done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, torch_server)
+    assert done.status == "succeeded", done.error
+    assert [d["step"] for d in metrics(client, job.id)] == list(range(1, 241))
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data]
+    assert any("paused and will resume on restart" in m for m in messages)
+
+
+PAIRS = [{"input": {"messages": [SYSTEM, {"role": "user", "content": q}]},
+          "preferred_output": [{"role": "assistant", "content": "red green"}],
+          "non_preferred_output": [{"role": "assistant", "content": "blue yellow"}]}
+         for q in ("Which?", "Pick one.", "Name a colour.", "Any colour?", "Favourite?")] * 2
+
+
+def test_preference_data_trains_with_dpo_and_is_refused_without(torch_server, tmp_path) -> None:
+    import openai
+
+    client = torch_server.client(timeout=60)
+    training = upload(client, write_jsonl(tmp_path / "pairs.jsonl", PAIRS))
+    with pytest.raises(openai.BadRequestError, match="dpo"):
+        create_job(client, training, suffix="nodpo")
+    job = client.fine_tuning.jobs.create(
+        model="tiny", training_file=training, seed=3,
+        method={"type": "dpo", "dpo": {"hyperparameters": {
+            "n_epochs": 3, "batch_size": 2, "learning_rate_multiplier": 10, "beta": 0.5}}})
+    done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, torch_server)
+    assert done.status == "succeeded", done.error
+    losses = [d["train_loss"] for d in metrics(client, job.id)]
+    assert losses[0] == pytest.approx(0.6931, abs=0.01) and losses[-1] < losses[0]
+    reply = chat(client, done.fine_tuned_model)
+    assert reply.choices[0].message.content

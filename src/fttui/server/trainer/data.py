@@ -116,7 +116,11 @@ class Encoder:
 
     # -- helpers --------------------------------------------------------------------------
     def _tokens(self, text: str, spans: list[tuple[int, int]], *, special: bool = False) -> Encoded:
-        enc = self.tokenizer(text, add_special_tokens=special, return_offsets_mapping=True)
+        try:
+            enc = self.tokenizer(text, add_special_tokens=special, return_offsets_mapping=True)
+        except NotImplementedError:  # only "fast" (Rust) tokenizers report offsets
+            raise DataError("this model's tokenizer has no tokenizer.json (a fast tokenizer is "
+                            "needed to find the assistant tokens)") from None
         ids = list(enc["input_ids"])
         labels = [IGNORE] * len(ids)
         for i, (start, end) in enumerate(enc["offset_mapping"]):

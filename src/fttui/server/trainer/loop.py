@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from fttui.server.executors.base import TrainerSpec
-from fttui.server.trainer import BASE_LEARNING_RATE, LORA_DEFAULTS, learning_rate
+from fttui.server.trainer import LORA_DEFAULTS, learning_rate
 from fttui.server.trainer.data import (
     DataError,
     encode_file,
@@ -58,7 +58,7 @@ TRAINER_STATE = "trainer_state.pt"
 MODEL_INFO = "fttui_model.json"
 
 
-class Stop(Exception):  # noqa: N818 - a control signal, not an error
+class Stop(Exception):
     """The server asked the job to stop (``action`` is ``cancel`` or ``pause``)."""
 
     def __init__(self, action: str):
@@ -243,7 +243,7 @@ class Run:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
         step = 0
         if resume is not None:
-            state = torch.load(resume / "trainer_state.pt", weights_only=False)
+            state = torch.load(resume / TRAINER_STATE, weights_only=False)
             step = int(state["step"])
             if "optimizer" in state:
                 optimizer.load_state_dict(state["optimizer"])
@@ -270,10 +270,12 @@ class Run:
         remaining = total_tokens - job.state.trained_tokens
         expected = remaining / rate
         kind = "LoRA" if spec.lora else "full"
+        left = f" ({remaining:,} tokens still to go)" if resume is not None else ""
         job.event(
             f"This job will train {total_tokens:,} tokens ({n_epochs} epochs × {epoch_tokens:,}) "
-            f"in {total_steps} steps, {kind} {spec.method}, lr {self.lr:.2g}, {spec.precision} "
-            f"on {device}: about {rate:,.0f} tokens/s here, so about {_fmt_seconds(expected)}",
+            f"in {total_steps} steps{left}, {kind} {spec.method}, lr {self.lr:.2g}, "
+            f"{spec.precision} on {device} ({torch.get_num_threads()} threads): about "
+            f"{rate:,.0f} tokens/s here, so about {_fmt_seconds(expected)}",
             data={"trained_tokens": total_tokens, "total_steps": total_steps,
                   "tokens_per_second": round(rate, 1), "expected_seconds": round(expected, 1),
                   "device": device, "learning_rate": self.lr},
@@ -304,10 +306,12 @@ class Run:
         micro = micro_batches(train.lengths, first_batch, self.micro_tokens)[0]
         tokens = sum(train.lengths[i] for i in micro)
         best = float("inf")
+        sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
         for _ in range(2):
             started = time.perf_counter()
             loss, n, _ = train.forward(model, micro)
             (loss / max(n, 1)).backward()
+            sync()
             best = min(best, time.perf_counter() - started)
             model.zero_grad(set_to_none=True)
             if best > 2:  # slow enough that warm-up no longer matters
@@ -422,7 +426,3 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         job.fail("trainer_error", f"The trainer failed: {type(exc).__name__}: {exc}")
     return 1
-
-
-# keep the names the README and tests refer to next to the loop
-__all__ = ["BASE_LEARNING_RATE", "Run", "Stop", "main"]

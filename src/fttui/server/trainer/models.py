@@ -175,6 +175,7 @@ def convert_gguf(source: ModelSource, log=None) -> Path:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        quiet()
         started = time.monotonic()
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -209,6 +210,18 @@ def weights_key(path: str) -> str:
 
 # -- loading ----------------------------------------------------------------------------------
 
+def quiet() -> None:
+    """No progress bars or deprecation chatter from transformers/peft in our logs."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"peft\..*")
+
+
 def pick_device(device: str = "auto") -> str:
     import torch
 
@@ -242,6 +255,7 @@ def load_model(path: str, *, precision: str = "fp32", device: str = "cpu"):
     """A causal LM from a folder or Hub id, in eval mode, on ``device``."""
     from transformers import AutoModelForCausalLM
 
+    quiet()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(precision))
     return model.to(device).eval()
 
