@@ -157,8 +157,8 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--precisions", default="fp32,bf16")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="runs of each, interleaved; the best of each counts (default 2)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each, interleaved; the best of each counts (default 3)")
     parser.add_argument("--job-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a trainer option for the job (e.g. micro_batch_tokens=2048)")
     args = parser.parse_args()

@@ -37,7 +37,7 @@ from fttui.server.trainer.protocol import LOG_FILE, PID_FILE, JobFolder
 
 #: seconds a trainer gets to act on cancel / pause before it is killed
 CANCEL_GRACE_S = 3.0
-PAUSE_GRACE_S = 12.0
+PAUSE_GRACE_S = 15.0
 SHUTDOWN_GRACE_S = 8.0
 REQUIREMENTS = ("torch", "transformers", "peft")
 INSTALL_HINT = "pip install 'fttui[local]' (or start the server with --executor sim)"

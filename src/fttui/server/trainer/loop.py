@@ -53,7 +53,10 @@ from fttui.server.trainer.protocol import (
 SPEC_OPTIONS = ("precision", "lora", "device")
 #: padded tokens per forward pass (option ``micro_batch_tokens``); batches are split into
 #: micro-batches of this size and their gradients accumulated
-MICRO_BATCH_TOKENS = {"cpu": 1024, "gpu": 16384}
+MICRO_BATCH_TOKENS = {"cpu": 2048, "gpu": 16384}
+#: every option the trainer reads (job metadata ``torch_<name>``)
+KNOWN_OPTIONS = frozenset({*SPEC_OPTIONS, *LORA_DEFAULTS, "learning_rate", "max_length",
+                           "micro_batch_tokens", "valid_every", "threads"})
 TRAINER_STATE = "trainer_state.pt"
 MODEL_INFO = "fttui_model.json"
 
@@ -210,6 +213,9 @@ class Run:
             torch.set_num_threads(int(self.opts["threads"]))
         torch.manual_seed(spec.seed)
         job.update(status="running", error=None)
+        if unknown := sorted(set(self.opts) - KNOWN_OPTIONS):
+            job.event(f"Ignoring unknown options: {', '.join('torch_' + k for k in unknown)}",
+                      level="warn")
         resume = self._resume_dir()
         device = pick_device(spec.device)
         # small micro-batches on a CPU keep cancel/pause within seconds; big ones feed a GPU

@@ -12,7 +12,6 @@ never convert at the same time.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -202,10 +201,6 @@ def local_weights(source: ModelSource, log=None) -> str:
     if source.kind == "gguf":
         return str(convert_gguf(source, log))
     return source.location
-
-
-def weights_key(path: str) -> str:
-    return hashlib.sha1(path.encode()).hexdigest()[:12]
 
 
 # -- loading ----------------------------------------------------------------------------------
