@@ -106,6 +106,8 @@ def run_job(server: Server, training: str, args, precision: str) -> dict:
         raise RuntimeError(f"the {precision} job {job.status}: {job.error}")
     events = client.fine_tuning.jobs.list_events(job.id, limit=1000).data
     done = next(e.data for e in events if e.message.startswith("Training finished"))
+    if args.verbose:
+        print("   job:", next(e.message for e in events if e.message.startswith("This job")))
     return {"tokens": done["trained_tokens"], "seconds": done["train_seconds"], "wall": wall}
 
 
@@ -161,6 +163,7 @@ def main() -> int:
                         help="runs of each, interleaved; the best of each counts (default 3)")
     parser.add_argument("--job-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a trainer option for the job (e.g. micro_batch_tokens=2048)")
+    parser.add_argument("--verbose", action="store_true", help="print every run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -185,6 +188,10 @@ def main() -> int:
                 for _ in range(args.repeat):  # interleaved, so drift hits both alike
                     jobs.append(run_job(server, training, args, precision))
                     bares.append(run_bare(path, args, precision))
+                    if args.verbose:
+                        print(f"   {precision} run: job {jobs[-1]['tokens'] / jobs[-1]['seconds']:.1f}"
+                              f" tok/s, bare {bares[-1]['tokens'] / bares[-1]['seconds']:.1f} tok/s",
+                              flush=True)
                 job = max(jobs, key=lambda r: r["tokens"] / r["seconds"])
                 bare = max(bares, key=lambda r: r["tokens"] / r["seconds"])
                 job_rate = job["tokens"] / job["seconds"]

@@ -85,6 +85,15 @@ def test_a_job_trains_and_its_checkpoints_answer(torch_server, color_files) -> N
     base = chat(client, "tiny")
     assert not base.choices[0].message.content.startswith("red green")
 
+    again = client.fine_tuning.jobs.create(  # a fine-tuned model trains on from its adapter
+        model=job.fine_tuned_model, training_file=job.training_file, seed=3, suffix="again",
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}})
+    again = wait(client, again.id, {"succeeded", "failed", "cancelled"}, torch_server)
+    assert again.status == "succeeded", again.error
+    first_loss = metrics(client, again.id)[0]["train_loss"]
+    assert first_loss < steps[0]["train_loss"] / 10  # it started from the trained adapter
+    assert chat(client, again.fine_tuned_model).choices[0].message.content.startswith("red green")
+
 
 @pytest.fixture
 def long_file(tmp_path: Path) -> Path:

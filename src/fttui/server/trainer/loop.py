@@ -278,7 +278,8 @@ class Run:
         kind = "LoRA" if spec.lora else "full"
         left = f" ({remaining:,} tokens still to go)" if resume is not None else ""
         job.event(
-            f"This job will train {total_tokens:,} tokens ({n_epochs} epochs × {epoch_tokens:,}) "
+            f"This job will train {total_tokens:,} tokens ({n_epochs} epoch"
+            f"{'s' if n_epochs > 1 else ''} × {epoch_tokens:,}) "
             f"in {total_steps} steps{left}, {kind} {spec.method}, lr {self.lr:.2g}, "
             f"{spec.precision} on {device} ({torch.get_num_threads()} threads): about "
             f"{rate:,.0f} tokens/s here, so about {_fmt_seconds(expected)}",
