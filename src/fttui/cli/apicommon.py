@@ -27,6 +27,20 @@ def add_provider_options(parser: argparse.ArgumentParser) -> None:
     add(parser)
 
 
+def command_group(sub: argparse._SubParsersAction, name: str, **kwargs: Any) -> argparse._SubParsersAction:
+    """Add ``fttui NAME ACTION`` with the provider options; NAME alone prints its help, exit 2."""
+    parser = sub.add_parser(name, **kwargs)
+    add_provider_options(parser)
+    actions = parser.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+
+    def no_action(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    parser.set_defaults(func=no_action)
+    return actions
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
 

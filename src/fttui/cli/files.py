@@ -11,6 +11,7 @@ from fttui.cli.apicommon import (
     add_json,
     add_provider_options,
     client_from_args,
+    command_group,
     confirm,
     dump,
     fmt_num,
@@ -23,15 +24,7 @@ from fttui.cli.common import CliError, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("files", help="list, upload, delete and download files")
-    add_provider_options(p)
-    fsub = p.add_subparsers(dest="files_command", metavar="ACTION")
-
-    def no_action(args: argparse.Namespace) -> int:
-        p.print_help(sys.stderr)
-        return 2
-
-    p.set_defaults(func=no_action)
+    fsub = command_group(sub, "files", help="list, upload, delete and download files")
 
     q = fsub.add_parser("list", help="list files")
     add_provider_options(q)

@@ -10,6 +10,7 @@ from fttui.cli.apicommon import (
     add_json,
     add_provider_options,
     client_from_args,
+    command_group,
     confirm,
     dump,
     fmt_num,
@@ -26,11 +27,8 @@ from fttui.cli.common import CliError, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("jobs", help="list, follow, create and manage fine-tuning jobs",
-                       description="Fine-tuning jobs on the current provider.")
-    add_provider_options(p)
-    jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION")
-    p.set_defaults(func=_no_action(p))
+    jsub = command_group(sub, "jobs", help="list, follow, create and manage fine-tuning jobs",
+                         description="Fine-tuning jobs on the current provider.")
 
     q = jsub.add_parser("list", help="list jobs, newest first")
     add_provider_options(q)
@@ -99,14 +97,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="events, the result CSV, or the CSV when there is one (default)")
     add_json(q)
     q.set_defaults(func=cmd_metrics)
-
-
-def _no_action(parser: argparse.ArgumentParser):
-    def run(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return 2
-
-    return run
 
 
 @handles_api_errors

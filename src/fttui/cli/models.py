@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from fttui.cli.apicommon import (
     add_json,
     add_provider_options,
     client_from_args,
+    command_group,
     confirm,
     dump,
     fmt_time,
@@ -20,15 +20,7 @@ from fttui.cli.common import print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list and delete models")
-    add_provider_options(p)
-    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
-
-    def no_action(args: argparse.Namespace) -> int:
-        p.print_help(sys.stderr)
-        return 2
-
-    p.set_defaults(func=no_action)
+    msub = command_group(sub, "models", help="list and delete models")
 
     q = msub.add_parser("list", help="list models")
     add_provider_options(q)
