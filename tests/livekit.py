@@ -64,9 +64,9 @@ class LiveServer:
         import urllib.request
 
         deadline = time.monotonic() + timeout
-        req = urllib.request.Request(
-            f"{self.base_url}/models", headers={"Authorization": f"Bearer {self.api_key}"}
-        )
+        # /health is never faulted (``--faults``), so readiness costs one probe, not retries.
+        root = self.base_url.removesuffix("/v1")
+        req = urllib.request.Request(f"{root}/health")
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"fttui serve exited early:\n{self.log()}")

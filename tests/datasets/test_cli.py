@@ -51,7 +51,10 @@ def test_golden_json(
 
 
 def test_text_output_groups_by_code(capsys, tmp_path: Path) -> None:
-    rows = [*valid_chat(12), *[{"messages": [{"role": "user", "content": f"q{i}"}]} for i in range(6)]]
+    rows = [
+        *valid_chat(12),
+        *[{"messages": [{"role": "user", "content": f"q{i}"}]} for i in range(6)],
+    ]
     path = write_jsonl(tmp_path / "d.jsonl", rows)
     code, out, _ = run(capsys, "lint", str(path))
     assert code == 1
@@ -94,7 +97,11 @@ def test_exit_codes_through_the_console_entry_point(tmp_path: Path) -> None:
 
 
 def test_max_findings_keeps_errors_first(capsys, tmp_path: Path) -> None:
-    rows = [*valid_chat(12), *[{"messages": [{"role": "assistant", "content": f"a{i}"}]} for i in range(5)], "{bad"]
+    rows = [
+        *valid_chat(12),
+        *[{"messages": [{"role": "assistant", "content": f"a{i}"}]} for i in range(5)],
+        "{bad",
+    ]
     path = write_jsonl(tmp_path / "d.jsonl", rows)
     code, out, _ = run(capsys, "lint", str(path), "--json", "--max-findings", "2")
     got = json.loads(out)
@@ -123,7 +130,9 @@ def test_price_gives_a_cost(capsys, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
     _code, out, _ = run(capsys, "lint", str(path), "--price", "3", "--json")
     est = json.loads(out)["estimate"]
-    assert est["price_per_million"] == 3 and est["cost"] == pytest.approx(est["billed_tokens"] * 3 / 1e6, abs=1e-4)
+    assert est["price_per_million"] == 3 and est["cost"] == pytest.approx(
+        est["billed_tokens"] * 3 / 1e6, abs=1e-4
+    )
 
 
 @pytest.mark.parametrize("command", ["lint", "prepare"])
@@ -144,5 +153,93 @@ def test_prepare_prints_changes_and_stop(capsys, tmp_path: Path) -> None:
     assert "stop: ' END'" in out
     code, _out, err = run(capsys, "prepare", str(out_path), "-o", str(out_path))
     assert code == 2 and "refusing to overwrite" in err
-    code, _out, err = run(capsys, "prepare", str(tmp_path / "none.csv"), "-o", str(tmp_path / "x.jsonl"))
+    code, _out, err = run(
+        capsys, "prepare", str(tmp_path / "none.csv"), "-o", str(tmp_path / "x.jsonl")
+    )
     assert code == 2
+
+
+def test_max_findings_zero_still_fails_on_errors(capsys) -> None:
+    path = str(FIXTURES / "chat_errors.jsonl")
+    code, out, _ = run(capsys, "lint", path, "--json", "--max-findings", "0")
+    got = json.loads(out)
+    assert code == 1 and got["findings"] == []
+    assert got["findings_truncated"] == sum(got["finding_counts"].values()) > 0
+    code, out, _ = run(capsys, "lint", path, "--max-findings", "0")
+    assert code == 1 and out.rstrip().endswith("not ready: fix the errors")
+
+
+@pytest.mark.parametrize("price", ["-3", "nan", "inf"])
+def test_a_bad_price_is_one_clear_error(capsys, price: str) -> None:
+    code, out, err = run(capsys, "lint", str(FIXTURES / "chat_valid.jsonl"), f"--price={price}")
+    assert code == 2 and out == ""
+    assert err.startswith("fttui: --price must be") and err.count("\n") == 1
+
+
+def test_prepare_errors_are_one_line_and_write_nothing(capsys, tmp_path: Path) -> None:
+    one = write_jsonl(tmp_path / "one.jsonl", valid_chat(1))
+    code, _out, err = run(
+        capsys, "prepare", str(one), "-o", str(tmp_path / "o.jsonl"), "--split", "0.2"
+    )
+    assert code == 2 and "--split needs at least 2 examples" in err and err.count("\n") == 1
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not a workbook")
+    code, _out, err = run(capsys, "prepare", str(bad), "-o", str(tmp_path / "b.jsonl"))
+    assert code == 2 and "no examples to write (not a readable XLSX workbook" in err
+    code, _out, err = run(capsys, "prepare", str(one), "-o", str(tmp_path / "no" / "such.jsonl"))
+    assert code == 2 and "no such folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.xlsx", "one.jsonl"]
+
+
+def test_lint_never_touches_the_network(tmp_path: Path) -> None:
+    """A fresh process, with sockets refused and an empty tiktoken cache, counts exactly."""
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    script = (
+        "import socket, sys\n"
+        "def refuse(*a, **k):\n"
+        "    raise SystemExit('network access: ' + repr(a))\n"
+        "socket.socket.connect = socket.socket.connect_ex = refuse\n"
+        "socket.create_connection = socket.getaddrinfo = refuse\n"
+        "from fttui.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    for model in ("gpt-4o-mini-2024-07-18", "babbage-002"):
+        proc = subprocess.run(
+            [sys.executable, "-c", script, "lint", str(path), "--json", "--model", model],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "empty-cache")},
+        )
+        assert proc.returncode == 0, proc.stderr
+        stats = json.loads(proc.stdout)["stats"]
+        assert stats["tokens_exact"] is True
+        assert stats["encoding"] == ("o200k_base" if model.startswith("gpt-4o") else "cl100k_base")
+
+
+def test_version_and_every_subcommand_has_help(capsys) -> None:
+    from fttui import __version__
+    from fttui.cli import COMMAND_MODULES
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"fttui {__version__}"
+    for command in COMMAND_MODULES:
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0, command
+        assert capsys.readouterr().out.startswith(f"usage: fttui {command}"), command
+
+
+def test_help_imports_nothing_heavy() -> None:
+    script = (
+        "import sys\n"
+        "from fttui.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "heavy = ('textual', 'pandas', 'numpy', 'tiktoken', 'openai', 'torch', 'fastapi')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "[]"

@@ -15,9 +15,7 @@ from fttui.datasets import lint_path
 from fttui.datasets import read as read_mod
 from fttui.datasets.findings import CHECKS
 
-PNG_1x1 = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
-)
+PNG_1x1 = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 GIF = "data:image/gif;base64," + base64.b64encode(b"GIF89a\x01\x00\x01\x00").decode()
 
 
@@ -69,7 +67,7 @@ def case_file_too_large(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[Path, dict[s
 
 
 def case_line_too_long(tmp: Path, mp: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
-    mp.setattr(read_mod, "LONG_LINE_BYTES", 150)
+    mp.setattr(read_mod, "LONG_LINE_BYTES", 300)  # valid lines are ~170 bytes, this one ~380
     long = chat(99)
     long["messages"][1]["content"] = "word " * 60
     return write_jsonl(tmp / "long.jsonl", padded([long])), {}
@@ -126,7 +124,8 @@ CASES: dict[str, Case] = {
     "line_too_large": case_line_too_large,
     "multiple_sheets": case_multiple_sheets,
     "needs_conversion": bytes_case(
-        b"prompt,completion\n" + b"".join(f"Double {i} ->, {2 * i} END\n".encode() for i in range(12)),
+        b"prompt,completion\n"
+        + b"".join(f"Double {i} ->, {2 * i} END\n".encode() for i in range(12)),
         name="data.csv",
     ),
     "empty_file": bytes_case(b""),
@@ -158,7 +157,15 @@ CASES: dict[str, Case] = {
         )
     ),
     "image_invalid": jsonl_case(
-        padded([msgs(SYSTEM, {"role": "user", "content": [{"type": "image_url", "image_url": {"url": GIF}}]}, A)])
+        padded(
+            [
+                msgs(
+                    SYSTEM,
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": GIF}}]},
+                    A,
+                )
+            ]
+        )
     ),
     "preference_invalid": jsonl_case(
         [*(preference(i) for i in range(12)), {**preference(99), "preferred_output": []}]
@@ -173,36 +180,52 @@ CASES: dict[str, Case] = {
             },
         ]
     ),
-    "prompt_completion_invalid": jsonl_case(pc_rows([{"prompt": "Double 7 ->", "completion": 14}]), model="babbage-002"),
-    "extra_columns": jsonl_case(pc_rows([{**prompt_completion(70), "id": 70}]), model="babbage-002"),
+    "prompt_completion_invalid": jsonl_case(
+        pc_rows([{"prompt": "Double 7 ->", "completion": 14}]), model="babbage-002"
+    ),
+    "extra_columns": jsonl_case(
+        pc_rows([{**prompt_completion(70), "id": 70}]), model="babbage-002"
+    ),
     "mixed_formats": jsonl_case(padded([prompt_completion(1)])),
     "model_format_mismatch": jsonl_case(valid_chat(12), model="babbage-002"),
     "duplicate_example": jsonl_case(padded([chat(2)])),
     "example_too_long": case_too_long,
-    "special_token_in_content": jsonl_case(padded([msgs(SYSTEM, U, {"role": "assistant", "content": "end <|endoftext|>"})])),
+    "special_token_in_content": jsonl_case(
+        padded([msgs(SYSTEM, U, {"role": "assistant", "content": "end <|endoftext|>"})])
+    ),
     "too_few_examples": jsonl_case(valid_chat(3)),
     "few_examples": jsonl_case(valid_chat(20)),
     "validation_overlap": case_validation_overlap,
-    "empty_completion": jsonl_case(pc_rows([{"prompt": "Double 8 ->", "completion": ""}]), model="babbage-002"),
-    "no_common_separator": jsonl_case(
-        [{"prompt": f"Double {i}", "completion": f" {2 * i} END"} for i in range(12)], model="babbage-002"
+    "empty_completion": jsonl_case(
+        pc_rows([{"prompt": "Double 8 ->", "completion": ""}]), model="babbage-002"
     ),
-    "separator_repeated": jsonl_case(pc_rows([{"prompt": "a -> b ->", "completion": " c END"}]), model="babbage-002"),
+    "no_common_separator": jsonl_case(
+        [{"prompt": f"Double {i}", "completion": f" {2 * i} END"} for i in range(12)],
+        model="babbage-002",
+    ),
+    "separator_repeated": jsonl_case(
+        pc_rows([{"prompt": "a -> b ->", "completion": " c END"}]), model="babbage-002"
+    ),
     "completion_no_leading_space": jsonl_case(
         pc_rows([{"prompt": "Double 9 ->", "completion": "18 END"}]), model="babbage-002"
     ),
     "no_common_stop_sequence": jsonl_case(
-        [{"prompt": f"Double {i} ->", "completion": f" {2 * i}"} for i in range(12)], model="babbage-002"
+        [{"prompt": f"Double {i} ->", "completion": f" {2 * i}"} for i in range(12)],
+        model="babbage-002",
     ),
     "stop_sequence_repeated": jsonl_case(
         pc_rows([{"prompt": "Say END ->", "completion": " END is a word END"}]), model="babbage-002"
     ),
     "common_prefix": jsonl_case(
-        [{"prompt": f"Translate into French please: word {i} ->", "completion": f" mot {i} END"} for i in range(12)],
+        [
+            {"prompt": f"Translate into French please: word {i} ->", "completion": f" mot {i} END"}
+            for i in range(12)
+        ],
         model="babbage-002",
     ),
     "uppercase_text": jsonl_case(
-        [{"prompt": f"DOUBLE {i} ->", "completion": f" {2 * i} DONE END"} for i in range(12)], model="babbage-002"
+        [{"prompt": f"DOUBLE {i} ->", "completion": f" {2 * i} DONE END"} for i in range(12)],
+        model="babbage-002",
     ),
     "long_example": jsonl_case(
         pc_rows([{"prompt": "x " * 6000 + "->", "completion": " y END"}]), model="babbage-002"
@@ -210,8 +233,40 @@ CASES: dict[str, Case] = {
 }
 
 
+#: The line each case's first finding must name: the bad example's real 1-based line (13
+#: after the 12 valid rows that ``padded`` / ``pc_rows`` put first), or None for findings
+#: about the whole file.
+FILE_LEVEL = {
+    "common_prefix",
+    "empty_file",
+    "few_examples",
+    "file_too_large",
+    "model_format_mismatch",
+    "multiple_sheets",
+    "needs_conversion",
+    "no_common_separator",
+    "no_common_stop_sequence",
+    "too_few_examples",
+    "uppercase_text",
+}
+LINES: dict[str, int | None] = {
+    **{code: 13 for code in CASES},
+    **{code: None for code in FILE_LEVEL},
+    "bom": 1,
+    "crlf_line_endings": 1,
+    "blank_line": 7,  # six valid lines, then the blank one
+    "missing_final_newline": 12,  # the last of 12 lines
+    "invalid_table": 2,  # row 1 is the header; the broken quote opens row 2
+    "validation_overlap": 12,  # the validation file's line 12 is the training file's line 4
+}
+
+
+NO_LINE_IN_MESSAGE = {"bom", "invalid_table"}
+
+
 def test_every_code_has_a_case() -> None:
     assert set(CASES) == set(CHECKS)
+    assert set(LINES) == set(CHECKS)
 
 
 def _all_counts(report) -> dict[str, int]:
@@ -228,15 +283,20 @@ def test_code_fires(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     report = lint_path(path, **kwargs)
     counts = _all_counts(report)
     assert code in counts, f"{code} did not fire; got {counts}"
-    found = [f for f in report.findings + (report.validation.findings if report.validation else []) if f.code == code]
+    found = [
+        f
+        for f in report.findings + (report.validation.findings if report.validation else [])
+        if f.code == code
+    ]
     assert found, code
     f = found[0]
     assert f.severity == CHECKS[code].severity
     assert f.message and f.hint
-    assert f.line is None or f.line >= 1
-    assert report.has_errors == any(
-        CHECKS[c].severity == "error" for c in counts
-    )
+    assert f.line == LINES[code], f"{code}: line {f.line}, expected {LINES[code]}: {f.message}"
+    # the message names the line too (a BOM is always on line 1; tables say "row")
+    if f.line is not None and code not in NO_LINE_IN_MESSAGE:
+        assert f"line {f.line}" in f.message, f.message
+    assert report.has_errors == any(CHECKS[c].severity == "error" for c in counts)
 
 
 def test_line_numbers_are_real_lines(tmp_path: Path) -> None:
@@ -292,7 +352,10 @@ def rich_valid(n: int) -> list[dict[str, Any]]:
                         "content": [
                             {"type": "text", "text": f"What is in picture {i}?"},
                             {"type": "image_url", "image_url": {"url": PNG_1x1, "detail": "low"}},
-                            {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}},
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": "https://example.com/a.jpg"},
+                            },
                         ],
                     },
                     A,
@@ -349,6 +412,124 @@ def test_counts_stay_complete_beyond_the_cap(tmp_path: Path) -> None:
     assert len(report.findings) == 5
     assert report.findings_truncated == sum(report.finding_counts.values()) - 5
     val = write_jsonl(tmp_path / "v.jsonl", valid_chat(12))
-    report = lint_path(write_jsonl(tmp_path / "t.jsonl", valid_chat(12)), validation=val, max_findings=3)
+    report = lint_path(
+        write_jsonl(tmp_path / "t.jsonl", valid_chat(12)), validation=val, max_findings=3
+    )
     assert report.validation.finding_counts["validation_overlap"] == 12
     assert len(report.validation.findings) == 3
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ({"role": "assistant", "tool_calls": [{**CALL, "id": ""}]}, "has no `id`"),
+        (
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {**CALL, "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+                ],
+            },
+            "`arguments` is an object; it must be a JSON string",
+        ),
+        (
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {**CALL, "function": {"name": "get_weather", "arguments": "{city: Paris"}}
+                ],
+            },
+            "`arguments` is not valid JSON",
+        ),
+        (
+            {"role": "assistant", "tool_calls": [{**CALL, "function": {"arguments": "{}"}}]},
+            "has no function `name`",
+        ),
+        (
+            {"role": "assistant", "tool_calls": [{**CALL, "function": None}]},
+            "has no `function` object",
+        ),
+    ],
+)
+def test_tool_call_invalid_covers_id_name_and_arguments(
+    message: dict[str, Any], expected: str, tmp_path: Path
+) -> None:
+    rows = padded([msgs(SYSTEM, U, message, tools=[TOOL])])
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows))
+    found = [f for f in report.findings if f.code == "tool_call_invalid"]
+    assert [f.line for f in found] == [13], [f.message for f in found]
+    assert expected in found[0].message
+    assert report.has_errors
+
+
+def test_a_tool_reply_must_answer_a_call(tmp_path: Path) -> None:
+    call = {"role": "assistant", "tool_calls": [CALL]}
+    rows = padded(
+        [
+            msgs(SYSTEM, U, call, {"role": "tool", "content": "20"}, A),
+            msgs(SYSTEM, U, call, {"role": "tool", "tool_call_id": "call_9", "content": "20"}, A),
+        ]
+    )
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows))
+    found = [(f.line, f.message) for f in report.findings if f.code == "tool_call_invalid"]
+    assert [line for line, _ in found] == [13, 14]
+    assert "needs a `tool_call_id`" in found[0][1]
+    assert "'call_9' answers no earlier tool call" in found[1][1]
+
+
+@pytest.mark.parametrize(
+    ("n", "codes"),
+    [
+        (1, {"too_few_examples"}),
+        (9, {"too_few_examples"}),
+        (10, {"few_examples"}),
+        (49, {"few_examples"}),
+        (50, set()),
+    ],
+)
+def test_example_count_thresholds(n: int, codes: set[str], tmp_path: Path) -> None:
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", valid_chat(n)))
+    assert {f.code for f in report.findings} == codes
+    assert report.has_errors == (n < 10)
+
+
+def test_errors_left_out_by_max_findings_still_count(tmp_path: Path) -> None:
+    rows = padded([msgs(SYSTEM, U)])  # one error: example_missing_assistant_message
+    path = write_jsonl(tmp_path / "d.jsonl", rows)
+    report = lint_path(path, max_findings=0)
+    assert report.findings == []
+    assert report.finding_counts == {"example_missing_assistant_message": 1, "few_examples": 1}
+    assert report.has_errors
+    val = write_jsonl(tmp_path / "v.jsonl", rows)
+    report = lint_path(
+        write_jsonl(tmp_path / "t.jsonl", valid_chat(60)), validation=val, max_findings=0
+    )
+    assert report.findings == [] and report.validation.findings == []
+    assert report.has_errors
+
+
+def test_preference_examples_are_text_only(tmp_path: Path) -> None:
+    image = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        ],
+    }
+    bad = {**preference(99), "input": {"messages": [SYSTEM, image]}}
+    rows = [*(preference(i) for i in range(12)), bad]
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows))
+    found = [f for f in report.findings if f.code == "preference_invalid"]
+    assert [f.line for f in found] == [13] and "text only" in found[0].message
+
+
+def test_too_many_image_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fttui.datasets import checks
+
+    monkeypatch.setattr(checks, "MAX_IMAGE_EXAMPLES", 2)
+    rows = rich_valid(15)  # every fifth example (kind 2) holds images: 3 of them
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows))
+    found = [f for f in report.findings if f.code == "image_invalid"]
+    assert [(f.line, f.message) for f in found] == [
+        (None, "3 examples hold images; a file may have at most 2")
+    ]

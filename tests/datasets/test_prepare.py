@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,9 @@ def test_superhero_csv_round_trip(tmp_path: Path) -> None:
         assert row["completion"].startswith(" ") and row["completion"].endswith(" END")
     # the source content survives: strip what prepare added and compare
     source = [v for _l, v, f in iter_records(FIXTURES / "superhero.csv") if f is None]
-    assert [{"prompt": r["prompt"][:-3], "completion": r["completion"][1:-4]} for r in rows] == source
+    assert [
+        {"prompt": r["prompt"][:-3], "completion": r["completion"][1:-4]} for r in rows
+    ] == source
     # the result lints clean of every legacy finding for a prompt/completion model
     report = lint_path(out, model="babbage-002")
     assert [f.code for f in report.findings] == ["few_examples"]
@@ -83,8 +86,13 @@ def test_preference_old_names_are_renamed(tmp_path: Path) -> None:
     old = []
     for i in range(3):
         p = preference(i)
-        old.append({"input": p["input"], "preferred_completion": p["preferred_output"],
-                    "non_preferred_completion": p["non_preferred_output"]})
+        old.append(
+            {
+                "input": p["input"],
+                "preferred_completion": p["preferred_output"],
+                "non_preferred_completion": p["non_preferred_output"],
+            }
+        )
     result = prepare_file(write_jsonl(tmp_path / "p.jsonl", old), tmp_path / "out.jsonl")
     assert read_jsonl(tmp_path / "out.jsonl") == [preference(i) for i in range(3)]
     assert any("renamed" in c for c in result.changes)
@@ -108,7 +116,12 @@ def test_xlsx_and_json_inputs(tmp_path: Path) -> None:
 
 def test_broken_lines_are_skipped_and_reported(tmp_path: Path) -> None:
     src = tmp_path / "d.jsonl"
-    src.write_bytes(b"\xef\xbb\xbf" + json.dumps(chat(1)).encode() + b"\r\n{bad\r\n[1]\r\n" + json.dumps(chat(2)).encode())
+    src.write_bytes(
+        b"\xef\xbb\xbf"
+        + json.dumps(chat(1)).encode()
+        + b"\r\n{bad\r\n[1]\r\n"
+        + json.dumps(chat(2)).encode()
+    )
     result = prepare_file(src, tmp_path / "out.jsonl")
     assert read_jsonl(tmp_path / "out.jsonl") == [chat(1), chat(2)]
     text = "\n".join(result.changes)
@@ -130,10 +143,13 @@ def test_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     assert src.read_bytes() == before
 
 
-def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("split", "target"), [(None, "out.jsonl"), (0.5, "out_train.jsonl")])
+def test_a_failed_write_leaves_nothing_behind(
+    split: float | None, target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = write_jsonl(tmp_path / "d.jsonl", valid_chat(20))
-    out = tmp_path / "out.jsonl"
-    out.write_text("previous content\n")
+    previous = tmp_path / target  # an earlier output that the failed run must not clobber
+    previous.write_text("previous content\n")
     import fttui.datasets.prepare as prep
 
     def boom(*_a, **_k):
@@ -141,9 +157,50 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(prep.os, "fsync", boom)
     with pytest.raises(OSError):
-        prepare_file(src, out, split=0.5)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl", "out.jsonl"]
-    assert out.read_text() == "previous content\n"
+        prepare_file(src, tmp_path / "out.jsonl", split=split)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["d.jsonl", target])
+    assert previous.read_text() == "previous content\n"
+
+
+def test_a_failure_while_writing_examples_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write_jsonl(tmp_path / "d.jsonl", valid_chat(20))
+    import fttui.datasets.prepare as prep
+
+    real = prep._Normalizer.normalize
+    calls = {"n": 0}
+
+    def fail_in_pass_two(self, line, value, *, count):
+        if not count:
+            calls["n"] += 1
+            if calls["n"] == 10:  # half-way through writing
+                raise KeyboardInterrupt
+        return real(self, line, value, count=count)
+
+    monkeypatch.setattr(prep._Normalizer, "normalize", fail_in_pass_two)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_file(src, tmp_path / "out.jsonl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl"]
+
+
+def test_outputs_get_a_normal_file_mode(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "d.jsonl", valid_chat(4))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    prepare_file(src, tmp_path / "out.jsonl", split=0.5)
+    for name in ("out_train.jsonl", "out_valid.jsonl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+    (tmp_path / "out_train.jsonl").chmod(0o640)  # a file it replaces keeps its mode
+    prepare_file(src, tmp_path / "out.jsonl", split=0.5)
+    assert stat.S_IMODE((tmp_path / "out_train.jsonl").stat().st_mode) == 0o640
+
+
+def test_split_needs_two_examples(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "d.jsonl", valid_chat(1))
+    with pytest.raises(PrepareError, match="at least 2 examples"):
+        prepare_file(src, tmp_path / "out.jsonl", split=0.2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl"]
 
 
 def test_nothing_to_write(tmp_path: Path) -> None:

@@ -30,13 +30,16 @@ def _check(report) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 message = st.fixed_dictionaries(
     {},
     optional={
-        "role": st.sampled_from(["system", "user", "assistant", "tool", "function", "x"]) | json_values,
+        "role": st.sampled_from(["system", "user", "assistant", "tool", "function", "x"])
+        | json_values,
         "content": st.text(max_size=30) | json_values,
         "weight": st.sampled_from([0, 1, 2, 0.5, True, None]),
         "tool_calls": json_values,
@@ -46,11 +49,14 @@ message = st.fixed_dictionaries(
     },
 )
 example = st.one_of(
-    st.fixed_dictionaries({"messages": st.lists(message, max_size=5)}, optional={"tools": json_values}),
+    st.fixed_dictionaries(
+        {"messages": st.lists(message, max_size=5)}, optional={"tools": json_values}
+    ),
     st.fixed_dictionaries(
         {},
         optional={
-            "input": json_values | st.fixed_dictionaries({"messages": st.lists(message, max_size=3)}),
+            "input": json_values
+            | st.fixed_dictionaries({"messages": st.lists(message, max_size=3)}),
             "preferred_output": st.lists(message, max_size=2),
             "non_preferred_completion": st.lists(message, max_size=2),
         },
@@ -61,12 +67,25 @@ example = st.one_of(
 
 
 @SETTINGS
-@given(data=st.binary(max_size=600), ext=st.sampled_from([".jsonl", ".json", ".csv", ".tsv", ".txt", ""]))
+@given(
+    data=st.binary(max_size=600),
+    ext=st.sampled_from([".jsonl", ".json", ".csv", ".tsv", ".txt", ""]),
+)
 def test_lint_never_raises_on_arbitrary_bytes(data: bytes, ext: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"data{ext}"
         path.write_bytes(data)
         _check(lint_path(path))
+        # prepare either writes a whole JSONL file or says why not (PrepareError); never a
+        # traceback, never a temporary file left behind
+        try:
+            prepare_file(path, Path(tmp) / "out.jsonl")
+        except PrepareError:
+            assert sorted(p.name for p in Path(tmp).iterdir()) == [path.name]
+        else:
+            for line in (Path(tmp) / "out.jsonl").read_text(encoding="utf-8").split("\n")[:-1]:
+                assert isinstance(json.loads(line), dict)
+            assert sorted(p.name for p in Path(tmp).iterdir()) == sorted([path.name, "out.jsonl"])
 
 
 @SETTINGS

@@ -90,7 +90,9 @@ def test_csv_with_a_messages_column_and_case_insensitive_headers(tmp_path: Path)
 def test_tsv_and_txt(tmp_path: Path) -> None:
     tsv = tmp_path / "d.tsv"
     tsv.write_text("prompt\tcompletion\nA ->\t B END\n")
-    assert [v for _l, v, f in records(tsv) if f is None] == [{"prompt": "A ->", "completion": " B END"}]
+    assert [v for _l, v, f in records(tsv) if f is None] == [
+        {"prompt": "A ->", "completion": " B END"}
+    ]
     txt = tmp_path / "d.txt"
     txt.write_text("one\n\ntwo\n")
     assert [v["completion"] for _l, v, f in records(txt) if f is None] == ["one", "two"]
@@ -134,12 +136,19 @@ def test_corrupt_xlsx_is_a_finding(tmp_path: Path) -> None:
 
 def test_detect_format() -> None:
     assert detect_format(chat(1)) == "chat"
-    assert detect_format({"input": {}, "preferred_output": [], "non_preferred_output": []}) == "preference"
+    assert (
+        detect_format({"input": {}, "preferred_output": [], "non_preferred_output": []})
+        == "preference"
+    )
     assert detect_format({"input": {}, "preferred_completion": []}) == "preference"
     assert detect_format(prompt_completion(1)) == "prompt_completion"
     assert detect_format({"text": "x"}) == "unknown"
     assert detect_format([1]) == "unknown"
-    vision = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x"}}]}]}
+    vision = {
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x"}}]}
+        ]
+    }
     assert chat_features(vision) == {"vision"}
     assert chat_features({"messages": [], "tools": [{}]}) == {"tools"}
 
@@ -153,3 +162,12 @@ def test_progress_and_stop(tmp_path: Path) -> None:
     stopped = lint_path(path, should_stop=lambda: True)
     assert stopped.stopped and stopped.examples == 0
     assert stopped.to_dict()["stopped"] is True
+
+
+def test_broken_json_array_names_the_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text('[\n  {"messages": []},\n  {"messages": [}\n]\n')
+    report = lint_path(path)
+    (f,) = [f for f in report.findings if f.code == "invalid_json"]
+    assert (f.line, f.column) == (3, 17)
+    assert f.message.startswith("line 3: invalid JSON at column 17: ")

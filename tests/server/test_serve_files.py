@@ -14,15 +14,20 @@ def test_file_lifecycle(shared_client, chat_jsonl, openapi):
     created = shared_client.files.create(file=("train.jsonl", data), purpose="fine-tune")
     openapi.check(created, "OpenAIFile")
     assert (created.filename, created.bytes, created.purpose, created.status) == (
-        "train.jsonl", len(data), "fine-tune", "processed")
+        "train.jsonl",
+        len(data),
+        "fine-tune",
+        "processed",
+    )
     assert created.id.startswith("file-")
 
     got = shared_client.files.retrieve(created.id)
     assert got == created
     assert shared_client.files.content(created.id).read() == data
 
-    other = shared_client.files.create(file=("b.jsonl", b'{"prompt": "a", "completion": " b"}\n'),
-                                       purpose="batch")
+    other = shared_client.files.create(
+        file=("b.jsonl", b'{"prompt": "a", "completion": " b"}\n'), purpose="batch"
+    )
     page = shared_client.files.list(limit=1)
     openapi.check(page, "ListFilesResponse")
     assert [f.id for f in page.data] == [other.id]  # newest first
@@ -44,11 +49,9 @@ def test_file_lifecycle(shared_client, chat_jsonl, openapi):
 
 
 def test_client_filename_is_only_a_label(shared_sim_server, shared_client):
-    created = shared_client.files.create(file=("../../escape.jsonl", b"{}\n"),
-                                         purpose="fine-tune")
+    created = shared_client.files.create(file=("../../escape.jsonl", b"{}\n"), purpose="fine-tune")
     assert created.filename == "escape.jsonl"
-    windows = shared_client.files.create(file=("..\\..\\win.jsonl", b"{}\n"),
-                                         purpose="fine-tune")
+    windows = shared_client.files.create(file=("..\\..\\win.jsonl", b"{}\n"), purpose="fine-tune")
     assert windows.filename == "win.jsonl"
     files_dir = shared_sim_server.data_dir / "files"
     assert (files_dir / created.id).read_bytes() == b"{}\n"
@@ -61,24 +64,29 @@ def test_bad_purpose_and_missing_file(shared_sim_server, shared_client):
     assert err.value.body["param"] == "purpose"
     import httpx2
 
-    resp = httpx2.post(f"{shared_sim_server.base_url}/files", data={"purpose": "fine-tune"},
-                       files={"other": ("x", b"1")},
-                       headers={"Authorization": f"Bearer {shared_sim_server.api_key}"})
+    resp = httpx2.post(
+        f"{shared_sim_server.base_url}/files",
+        data={"purpose": "fine-tune"},
+        files={"other": ("x", b"1")},
+        headers={"Authorization": f"Bearer {shared_sim_server.api_key}"},
+    )
     assert resp.status_code == 400 and resp.json()["error"]["param"] == "file"
 
 
 def test_uploads_in_parts(shared_client, openapi):
     data = b"".join(b'{"prompt": "%d ->", "completion": " x END"}\n' % i for i in range(3000))
-    upload = shared_client.uploads.create(bytes=len(data), filename="big.jsonl",
-                                          mime_type="application/jsonl", purpose="fine-tune")
+    upload = shared_client.uploads.create(
+        bytes=len(data), filename="big.jsonl", mime_type="application/jsonl", purpose="fine-tune"
+    )
     openapi.check(upload, "Upload")
     assert upload.status == "pending"
     half = len(data) // 2
     second = shared_client.uploads.parts.create(upload.id, data=data[half:])
     first = shared_client.uploads.parts.create(upload.id, data=data[:half])
     openapi.check(first, "UploadPart")
-    done = shared_client.uploads.complete(upload.id, part_ids=[first.id, second.id],
-                                          md5=hashlib.md5(data).hexdigest())
+    done = shared_client.uploads.complete(
+        upload.id, part_ids=[first.id, second.id], md5=hashlib.md5(data).hexdigest()
+    )
     openapi.check(done, "Upload")
     assert done.status == "completed" and done.file is not None
     assert done.file.bytes == len(data)
@@ -87,15 +95,17 @@ def test_uploads_in_parts(shared_client, openapi):
         shared_client.uploads.parts.create(upload.id, data=b"more")
 
 
-def test_upload_helper_and_upload_errors(shared_client, tmp_path):
+def test_upload_helper_and_upload_errors(shared_client, tmp_path, openapi):
     path = tmp_path / "chunked.jsonl"
     path.write_bytes(b'{"a": 1}\n' * 5000)
-    upload = shared_client.uploads.upload_file_chunked(file=path, mime_type="application/jsonl",
-                                               purpose="fine-tune", part_size=10_000)
+    upload = shared_client.uploads.upload_file_chunked(
+        file=path, mime_type="application/jsonl", purpose="fine-tune", part_size=10_000
+    )
     assert shared_client.files.content(upload.file.id).read() == path.read_bytes()
 
-    short = shared_client.uploads.create(bytes=10, filename="s.jsonl", mime_type="text/plain",
-                                         purpose="fine-tune")
+    short = shared_client.uploads.create(
+        bytes=10, filename="s.jsonl", mime_type="text/plain", purpose="fine-tune"
+    )
     part = shared_client.uploads.parts.create(short.id, data=b"12345")
     with pytest.raises(openai.BadRequestError):  # 5 bytes of the 10 announced
         shared_client.uploads.complete(short.id, part_ids=[part.id])
@@ -103,6 +113,7 @@ def test_upload_helper_and_upload_errors(shared_client, tmp_path):
     with pytest.raises(openai.BadRequestError):
         shared_client.uploads.complete(short.id, part_ids=[part.id, more.id], md5="0" * 32)
     cancelled = shared_client.uploads.cancel(short.id)
+    openapi.check(cancelled, "Upload")
     assert cancelled.status == "cancelled"
     with pytest.raises(openai.BadRequestError):
         shared_client.uploads.complete(short.id, part_ids=[part.id, more.id])
@@ -117,8 +128,7 @@ def test_upload_size_limit(tmp_path, make_server):
         small = client.files.create(file=("ok.jsonl", b"x" * 5000), purpose="fine-tune")
         assert small.bytes == 5000
         with pytest.raises(openai.APIStatusError) as err:
-            client.files.create(file=("big.jsonl", io.BytesIO(b"x" * 200_000)),
-                                purpose="fine-tune")
+            client.files.create(file=("big.jsonl", io.BytesIO(b"x" * 200_000)), purpose="fine-tune")
         assert err.value.status_code == 413
         assert err.value.body["code"] == "file_too_large"
         assert [f.id for f in client.files.list()] == [small.id]

@@ -27,8 +27,10 @@ def test_models_list_retrieve_delete(shared_client, finished_job, train_file, wa
     openapi.check(got, "Model")
     assert got.id == finished_job.fine_tuned_model
     ckpt = shared_client.fine_tuning.jobs.checkpoints.list(finished_job.id).data[-1]
-    assert shared_client.models.retrieve(ckpt.fine_tuned_model_checkpoint).id == \
-        ckpt.fine_tuned_model_checkpoint
+    assert (
+        shared_client.models.retrieve(ckpt.fine_tuned_model_checkpoint).id
+        == ckpt.fine_tuned_model_checkpoint
+    )
     with pytest.raises(openai.NotFoundError) as err:
         shared_client.models.retrieve("ft:nope:x::y")
     assert err.value.body["code"] == "model_not_found"
@@ -36,8 +38,9 @@ def test_models_list_retrieve_delete(shared_client, finished_job, train_file, wa
         shared_client.models.delete(MODEL)
 
     # a model of its own to delete, so the shared one stays
-    job = shared_client.fine_tuning.jobs.create(model=MODEL, training_file=train_file.id,
-                                                metadata={"sim_seconds_per_step": "0"})
+    job = shared_client.fine_tuning.jobs.create(
+        model=MODEL, training_file=train_file.id, metadata={"sim_seconds_per_step": "0"}
+    )
     job = wait_job(shared_client, job.id)
     deleted = shared_client.models.delete(job.fine_tuned_model)
     openapi.check(deleted, "DeleteModelResponse")
@@ -56,11 +59,15 @@ def test_fine_tuned_model_and_checkpoints_answer(shared_client, finished_job, op
     assert answer.model == finished_job.fine_tuned_model
     assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
     for ckpt in shared_client.fine_tuning.jobs.checkpoints.list(finished_job.id).data:
-        assert "Paris" in _answer(shared_client, ckpt.fine_tuned_model_checkpoint).choices[0].message.content
+        assert (
+            "Paris"
+            in _answer(shared_client, ckpt.fine_tuned_model_checkpoint).choices[0].message.content
+        )
 
     # continue training from the fine-tuned model
-    job = shared_client.fine_tuning.jobs.create(model=finished_job.fine_tuned_model,
-                                                training_file=finished_job.training_file)
+    job = shared_client.fine_tuning.jobs.create(
+        model=finished_job.fine_tuned_model, training_file=finished_job.training_file
+    )
     assert job.model == finished_job.fine_tuned_model
     shared_client.fine_tuning.jobs.cancel(job.id)
 
@@ -79,8 +86,9 @@ def test_stop_sequences(shared_client, finished_job):
 
 
 def test_n_max_tokens_and_logprobs(shared_client, openapi):
-    answer = _answer(shared_client, MODEL, n=3, max_completion_tokens=4, seed=1,
-                     logprobs=True, top_logprobs=2)
+    answer = _answer(
+        shared_client, MODEL, n=3, max_completion_tokens=4, seed=1, logprobs=True, top_logprobs=2
+    )
     openapi.check(answer, "CreateChatCompletionResponse")
     assert [c.index for c in answer.choices] == [0, 1, 2]
     for choice in answer.choices:
@@ -94,13 +102,19 @@ def test_n_max_tokens_and_logprobs(shared_client, openapi):
     assert legacy_max.finish_reason == "length"
 
 
-@pytest.mark.parametrize(("kwargs", "param"), [
-    ({"temperature": 3}, "temperature"),
-    ({"n": 0}, "n"),
-    ({"max_completion_tokens": 0}, "max_completion_tokens"),
-    ({"top_logprobs": 3}, "top_logprobs"),
-    ({"messages": []}, "messages"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"temperature": 3}, "temperature"),
+        ({"n": 0}, "n"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "user"}]}, "messages[0].content"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+        ({"top_p": 1.5}, "top_p"),
+    ],
+)
 def test_chat_refusals(shared_client, kwargs, param):
     body = {"model": MODEL, "messages": USER, **kwargs}
     with pytest.raises(openai.BadRequestError) as err:
@@ -117,8 +131,16 @@ def test_unknown_model_is_404(shared_client):
 def test_streaming_matches_non_streaming(shared_client, finished_job, openapi):
     model = finished_job.fine_tuned_model
     plain = _answer(shared_client, model, n=2, stop=["s."])
-    chunks = list(_answer(shared_client, model, n=2, stop=["s."], stream=True,
-                          stream_options={"include_usage": True}))
+    chunks = list(
+        _answer(
+            shared_client,
+            model,
+            n=2,
+            stop=["s."],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     for chunk in chunks:
         openapi.check(chunk, "CreateChatCompletionStreamResponse")
     assert len({c.id for c in chunks}) == 1
@@ -136,21 +158,24 @@ def test_streaming_matches_non_streaming(shared_client, finished_job, openapi):
 
 
 def test_legacy_completions(shared_client, openapi):
-    done = shared_client.completions.create(model="babbage-002", prompt="Hello ->",
-                                            max_tokens=3, logprobs=2, echo=True)
+    done = shared_client.completions.create(
+        model="babbage-002", prompt="Hello ->", max_tokens=3, logprobs=2, echo=True
+    )
     openapi.check(done, "CreateCompletionResponse")
     choice = done.choices[0]
     assert choice.text.startswith("Hello ->[simulated]") and choice.finish_reason == "length"
     assert len(choice.logprobs.tokens) == 3 and choice.logprobs.text_offset[0] == len("Hello ->")
     assert done.usage.completion_tokens == 3
 
-    cut = shared_client.completions.create(model="babbage-002", prompt=["a", "b"], n=2,
-                                           stop=[" is"], max_tokens=50)
+    cut = shared_client.completions.create(
+        model="babbage-002", prompt=["a", "b"], n=2, stop=[" is"], max_tokens=50
+    )
     assert [c.index for c in cut.choices] == [0, 1, 2, 3]
     assert all(c.text == "[simulated] This" and c.finish_reason == "stop" for c in cut.choices)
 
-    streamed = list(shared_client.completions.create(model="babbage-002", prompt="x",
-                                                     max_tokens=4, stream=True))
+    streamed = list(
+        shared_client.completions.create(model="babbage-002", prompt="x", max_tokens=4, stream=True)
+    )
     openapi.check(streamed[-1], "CreateCompletionResponse")  # the others have no finish_reason yet
     assert "".join(c.choices[0].text for c in streamed) == "[simulated] This is babbage-002"
     assert streamed[-1].choices[0].finish_reason == "length"

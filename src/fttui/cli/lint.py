@@ -6,6 +6,7 @@ Exit status: 0 when there is no error finding, 1 when there is, 2 when a file ca
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -23,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("file", help="training file")
-    p.add_argument("--validation", metavar="FILE", help="validation file: same checks, plus overlap")
+    p.add_argument(
+        "--validation", metavar="FILE", help="validation file: same checks, plus overlap"
+    )
     p.add_argument(
         "--model",
         default="gpt-4o-mini-2024-07-18",
@@ -33,10 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--max-findings", type=int, metavar="N", help="report at most N findings")
     p.add_argument(
-        "--price", type=float, metavar="USD", help="price per 1M training tokens, for a cost estimate"
+        "--price",
+        type=float,
+        metavar="USD",
+        help="price per 1M training tokens, for a cost estimate",
     )
     p.add_argument(
-        "--all", action="store_true", help="text output: print every finding, not the first few per code"
+        "--all",
+        action="store_true",
+        help="text output: print every finding, not the first few per code",
     )
     p.set_defaults(func=run)
 
@@ -49,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_findings is not None and args.max_findings < 0:
         raise CliError("--max-findings must be 0 or more", exit_code=2)
+    if args.price is not None and not (math.isfinite(args.price) and args.price >= 0):
+        raise CliError(
+            f"--price must be a number of dollars, 0 or more (got {args.price})", exit_code=2
+        )
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         report = lint_path(
@@ -132,7 +144,7 @@ def _render_findings(report: Any, out: list[str], show_all: bool) -> None:
         shown = items if show_all else items[:SHOW_PER_CODE]
         for f in shown:
             out.append(f"           {f.message}")
-        rest = [f.line for f in items[len(shown):] if f.line is not None]
+        rest = [f.line for f in items[len(shown) :] if f.line is not None]
         hidden = count - len(shown)
         if hidden > 0:
             lines = ", ".join(str(n) for n in rest[:8])
@@ -157,7 +169,9 @@ def _render_one(report: Any, out: list[str], show_all: bool, title: str = "") ->
     if stats and report.examples:
         exact = "exact" if stats.get("tokens_exact") else "estimate"
         out.append("")
-        out.append(f"  tokens ({stats.get('encoding')}, {exact})     min      mean       p10       p90       max")
+        out.append(
+            f"  tokens ({stats.get('encoding')}, {exact})     min      mean       p10       p90       max"
+        )
         for key, label in (("total_tokens", "per example"), ("assistant_tokens", "assistant  ")):
             d = stats.get(key) or {}
             out.append(

@@ -41,6 +41,7 @@ TOKENS_PER_NAME = 1
 TOKENS_PER_EXAMPLE = 3
 TOKENS_PER_IMAGE = 85
 MAX_IMAGES = 10
+MAX_IMAGE_EXAMPLES = 50_000  #: examples with images one file may hold
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_MIME = {"image/jpeg", "image/jpg", "image/png", "image/webp"}
 IMAGE_DETAIL = {"auto", "low", "high"}
@@ -74,6 +75,20 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def _n(count: int) -> str:
+    """``1 example`` / ``3 examples``."""
+    return f"{count:,} example{'' if count == 1 else 's'}"
+
+
+def _s(count: int) -> str:
+    """The verb ending for :func:`_n`: ``1 example uses``, ``3 examples use``."""
+    return "s" if count == 1 else ""
+
+
+def _have(count: int) -> str:
+    return "has" if count == 1 else "have"
 
 
 class ExampleChecker:
@@ -137,8 +152,13 @@ class ExampleChecker:
         if "messages" in example:
             fmt = "chat"
         elif "input" in example or any(
-            k in example for k in ("preferred_output", "non_preferred_output",
-                                   "preferred_completion", "non_preferred_completion")
+            k in example
+            for k in (
+                "preferred_output",
+                "non_preferred_output",
+                "preferred_completion",
+                "non_preferred_completion",
+            )
         ):
             fmt = "preference"
         elif "prompt" in example or "completion" in example:
@@ -214,11 +234,15 @@ class ExampleChecker:
                     self._features.add("tools")
                 for i, tool in enumerate(tools, 1):
                     fn = tool.get("function") if isinstance(tool, dict) else None
-                    if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(fn, dict):
+                    if (
+                        not isinstance(tool, dict)
+                        or tool.get("type") != "function"
+                        or not isinstance(fn, dict)
+                    ):
                         self._err(
                             "tools_invalid",
                             line,
-                            f"tools[{i}] must be {{\"type\": \"function\", \"function\": {{...}}}}",
+                            f'tools[{i}] must be {{"type": "function", "function": {{...}}}}',
                         )
                         continue
                     self._function_def(line, f"tools[{i}].function", fn, names)
@@ -232,13 +256,17 @@ class ExampleChecker:
             else:
                 for i, fn in enumerate(functions, 1):
                     if not isinstance(fn, dict):
-                        self._err("tools_invalid", line, f"functions[{i}] is {_kind(fn)}, not an object")
+                        self._err(
+                            "tools_invalid", line, f"functions[{i}] is {_kind(fn)}, not an object"
+                        )
                         continue
                     self._function_def(line, f"functions[{i}]", fn, names)
                 tokens.cacheable.append(orjson.dumps(functions).decode())
         ptc = example.get("parallel_tool_calls")
         if ptc is not None and not isinstance(ptc, bool):
-            self._err("tools_invalid", line, f"`parallel_tool_calls` is {_kind(ptc)}, not true/false")
+            self._err(
+                "tools_invalid", line, f"`parallel_tool_calls` is {_kind(ptc)}, not true/false"
+            )
         return names
 
     def _function_def(self, line: int, where: str, fn: dict[str, Any], names: set[str]) -> None:
@@ -252,7 +280,11 @@ class ExampleChecker:
             self._err("tools_invalid", line, f"{where}.description is {_kind(desc)}, not a string")
         params = fn.get("parameters")
         if params is not None and not isinstance(params, dict):
-            self._err("tools_invalid", line, f"{where}.parameters is {_kind(params)}, not a JSON schema object")
+            self._err(
+                "tools_invalid",
+                line,
+                f"{where}.parameters is {_kind(params)}, not a JSON schema object",
+            )
 
     def _messages(
         self,
@@ -299,7 +331,11 @@ class ExampleChecker:
             self.images += images
             self._features.add("vision")
             if images > MAX_IMAGES:
-                self._err("image_invalid", line, f"{images} images; an example may hold at most {MAX_IMAGES}")
+                self._err(
+                    "image_invalid",
+                    line,
+                    f"{images} images; an example may hold at most {MAX_IMAGES}",
+                )
         return roles
 
     def _message(
@@ -347,9 +383,15 @@ class ExampleChecker:
         if "weight" in msg:
             self._features.add("weight")
             if not is_assistant:
-                self._err("weight_invalid", line, f"{where}: `weight` is only allowed on assistant messages")
+                self._err(
+                    "weight_invalid",
+                    line,
+                    f"{where}: `weight` is only allowed on assistant messages",
+                )
             elif isinstance(weight, bool) or weight not in (0, 1):
-                self._err("weight_invalid", line, f"{where}: `weight` is {weight!r}; it must be 0 or 1")
+                self._err(
+                    "weight_invalid", line, f"{where}: `weight` is {weight!r}; it must be 0 or 1"
+                )
                 weight = 1
         trained = is_assistant and weight != 0
         tool_calls = msg.get("tool_calls")
@@ -363,7 +405,9 @@ class ExampleChecker:
         if role == "tool":
             tcid = msg.get("tool_call_id")
             if not isinstance(tcid, str) or not tcid:
-                self._err("tool_call_invalid", line, f"{where}: a tool message needs a `tool_call_id`")
+                self._err(
+                    "tool_call_invalid", line, f"{where}: a tool message needs a `tool_call_id`"
+                )
             else:
                 tokens.other.append(tcid)
                 if tcid not in call_ids:
@@ -373,7 +417,9 @@ class ExampleChecker:
                         f"{where}: tool_call_id {tcid!r} answers no earlier tool call",
                     )
         elif "tool_call_id" in msg:
-            self._err("tool_call_invalid", line, f"{where}: `tool_call_id` belongs on tool messages only")
+            self._err(
+                "tool_call_invalid", line, f"{where}: `tool_call_id` belongs on tool messages only"
+            )
         name = msg.get("name")
         if isinstance(name, str):
             tokens.base += TOKENS_PER_NAME
@@ -397,7 +443,9 @@ class ExampleChecker:
                 self._text(tokens, content, assistant=trained, line=line, where=where)
         elif content is None:
             if not has_call:
-                self._err("missing_content", line, f"{where} ({role}) has null content and no tool call")
+                self._err(
+                    "missing_content", line, f"{where} ({role}) has null content and no tool call"
+                )
         elif isinstance(content, list):
             return self._parts(line, where, role, content, tokens, trained, has_call)
         else:
@@ -420,7 +468,9 @@ class ExampleChecker:
     ) -> int:
         """Content parts (text / image_url); returns the number of images."""
         if not parts and not has_call:
-            self._err("missing_content", line, f"{where} ({role}) has an empty list of content parts")
+            self._err(
+                "missing_content", line, f"{where} ({role}) has an empty list of content parts"
+            )
         images = 0
         for j, part in enumerate(parts, 1):
             pwhere = f"{where} part {j}"
@@ -435,13 +485,15 @@ class ExampleChecker:
                 images += 1
                 tokens.base += TOKENS_PER_IMAGE
                 if role != "user":
-                    self._err("image_invalid", line, f"{pwhere}: images are only allowed in user messages")
+                    self._err(
+                        "image_invalid", line, f"{pwhere}: images are only allowed in user messages"
+                    )
                 self._image(line, pwhere, part.get("image_url"))
             else:
                 self._err(
                     "missing_content" if ptype is None or ptype != "image" else "image_invalid",
                     line,
-                    f"{pwhere} has type {ptype!r}; parts are {{\"type\": \"text\"}} or {{\"type\": \"image_url\"}}",
+                    f'{pwhere} has type {ptype!r}; parts are {{"type": "text"}} or {{"type": "image_url"}}',
                 )
         return images
 
@@ -457,7 +509,11 @@ class ExampleChecker:
             return
         if not url.startswith("data:"):
             scheme = url.split(":", 1)[0] if ":" in url else url[:20]
-            self._err("image_invalid", line, f"{where}: the url must be https:// or a data: URL, not {scheme!r}")
+            self._err(
+                "image_invalid",
+                line,
+                f"{where}: the url must be https:// or a data: URL, not {scheme!r}",
+            )
             return
         head, _, payload = url.partition(",")
         mime = head[5:].split(";", 1)[0].lower()
@@ -470,7 +526,9 @@ class ExampleChecker:
             return
         size = len(payload) * 3 // 4
         if size > MAX_IMAGE_BYTES:
-            self._err("image_invalid", line, f"{where}: the image is {size / 2**20:.1f} MB, over 10 MB")
+            self._err(
+                "image_invalid", line, f"{where}: the image is {size / 2**20:.1f} MB, over 10 MB"
+            )
         try:
             magic = base64.b64decode(payload[:32] + "=" * (-len(payload[:32]) % 4), validate=True)
         except (binascii.Error, ValueError):
@@ -495,7 +553,9 @@ class ExampleChecker:
         tool_names: set[str] | None,
     ) -> None:
         if role != "assistant":
-            self._err("tool_call_invalid", line, f"{where}: only assistant messages make tool calls")
+            self._err(
+                "tool_call_invalid", line, f"{where}: only assistant messages make tool calls"
+            )
         if not isinstance(tool_calls, list) or not tool_calls:
             self._err("tool_call_invalid", line, f"{where}: `tool_calls` must be a non-empty list")
             return
@@ -512,7 +572,11 @@ class ExampleChecker:
                 call_ids.add(cid)
                 tokens.other.append(cid)
             if call.get("type", "function") != "function":
-                self._err("tool_call_invalid", line, f"{cwhere}: type {call.get('type')!r} is not \"function\"")
+                self._err(
+                    "tool_call_invalid",
+                    line,
+                    f'{cwhere}: type {call.get("type")!r} is not "function"',
+                )
             tokens.base += 1
             fn = call.get("function")
             if not isinstance(fn, dict):
@@ -524,9 +588,13 @@ class ExampleChecker:
         self, line: int, where: str, role: Any, fc: Any, tokens: Tokens, trained: bool
     ) -> None:
         if role != "assistant":
-            self._err("tool_call_invalid", line, f"{where}: only assistant messages make function calls")
+            self._err(
+                "tool_call_invalid", line, f"{where}: only assistant messages make function calls"
+            )
         if not isinstance(fc, dict):
-            self._err("tool_call_invalid", line, f"{where}: `function_call` is {_kind(fc)}, not an object")
+            self._err(
+                "tool_call_invalid", line, f"{where}: `function_call` is {_kind(fc)}, not an object"
+            )
             return
         self._features.add("tools")
         self._call_body(line, f"{where} function_call", fc, tokens, trained, None)
@@ -557,13 +625,15 @@ class ExampleChecker:
                 "tool_call_invalid",
                 line,
                 f"{where}: `arguments` is {_kind(args)}; it must be a JSON string "
-                "(e.g. \"{\\\"city\\\": \\\"Paris\\\"}\")",
+                '(e.g. "{\\"city\\": \\"Paris\\"}")',
             )
             return
         try:
             orjson.loads(args)
         except orjson.JSONDecodeError:
-            self._err("tool_call_invalid", line, f"{where}: `arguments` is not valid JSON: {args[:60]!r}")
+            self._err(
+                "tool_call_invalid", line, f"{where}: `arguments` is not valid JSON: {args[:60]!r}"
+            )
         self._text(tokens, args, assistant=trained, line=line, where=f"{where} arguments")
 
     # -- preference --------------------------------------------------------------------
@@ -575,18 +645,33 @@ class ExampleChecker:
             self._aggregate("example_unrecognized_key", line, ", ".join(map(str, extra[:3])))
         inp = example.get("input")
         if not isinstance(inp, dict):
-            self._err("preference_invalid", line, f"`input` is {_kind(inp)}, not an object with `messages`")
+            self._err(
+                "preference_invalid",
+                line,
+                f"`input` is {_kind(inp)}, not an object with `messages`",
+            )
         else:
             tool_names = self._tools(line, inp, tokens)
             extra_in = [k for k in inp if k not in PREFERENCE_INPUT_KEYS]
             if extra_in:
-                self._err("preference_invalid", line, f"`input` has unexpected keys: {', '.join(map(str, extra_in[:3]))}")
+                self._err(
+                    "preference_invalid",
+                    line,
+                    f"`input` has unexpected keys: {', '.join(map(str, extra_in[:3]))}",
+                )
             messages = inp.get("messages")
             if not isinstance(messages, list) or not messages:
                 self._err("preference_invalid", line, "`input.messages` must be a non-empty list")
             else:
+                images_before = self.images
                 roles = self._messages(line, messages, tokens, tool_names, context="input ")
                 self.messages_per_example.append(len(messages))
+                if self.images > images_before:
+                    self._err(
+                        "preference_invalid",
+                        line,
+                        "`input` holds images; preference (DPO) examples are text only",
+                    )
                 if "user" not in roles:
                     self._err("missing_user_message", line, "no user message in `input`")
         old = False
@@ -606,15 +691,23 @@ class ExampleChecker:
         if not isinstance(value, list) or len(value) != 1:
             n = len(value) if isinstance(value, list) else None
             what = f"a list of {n} messages" if n is not None else _kind(value)
-            self._err("preference_invalid", line, f"`{key}` is {what}; it must be a list of one assistant message")
+            self._err(
+                "preference_invalid",
+                line,
+                f"`{key}` is {what}; it must be a list of one assistant message",
+            )
             return
         msg = value[0]
         if not isinstance(msg, dict) or msg.get("role") != "assistant":
-            self._err("preference_invalid", line, f"`{key}` must hold one message with role assistant")
+            self._err(
+                "preference_invalid", line, f"`{key}` must hold one message with role assistant"
+            )
             return
         content = msg.get("content")
         if not isinstance(content, str) or not content or content.isspace():
-            self._err("preference_invalid", line, f"`{key}`: the assistant content must be non-empty text")
+            self._err(
+                "preference_invalid", line, f"`{key}`: the assistant content must be non-empty text"
+            )
             return
         tokens.base += TOKENS_PER_MESSAGE + 1
         self._text(tokens, content, assistant=True, line=line, where=key)
@@ -624,12 +717,16 @@ class ExampleChecker:
     def _prompt_completion(self, line: int, example: dict[str, Any]) -> Tokens | None:
         prompt = example.get("prompt")
         completion = example.get("completion")
-        bad = [k for k, v in (("prompt", prompt), ("completion", completion)) if not isinstance(v, str)]
+        bad = [
+            k for k, v in (("prompt", prompt), ("completion", completion)) if not isinstance(v, str)
+        ]
         if bad:
             self._err(
                 "prompt_completion_invalid",
                 line,
-                " and ".join(f"`{k}` is {_kind(example.get(k)) if k in example else 'missing'}" for k in bad),
+                " and ".join(
+                    f"`{k}` is {_kind(example.get(k)) if k in example else 'missing'}" for k in bad
+                ),
             )
             return None
         if len(example) > 2:
@@ -655,26 +752,37 @@ class ExampleChecker:
     def summary(self) -> list[Finding]:
         """The aggregated findings (one per code, with counts and the first line)."""
         out: list[Finding] = []
+        vision = self.kind_counts["vision"]
+        if vision > MAX_IMAGE_EXAMPLES:
+            out.append(
+                make_finding(
+                    "image_invalid",
+                    None,
+                    f"{vision:,} examples hold images; a file may have at most "
+                    f"{MAX_IMAGE_EXAMPLES:,}",
+                    hint="Split the image examples over several jobs, or drop some.",
+                )
+            )
         for code, (count, first, detail) in self._agg.items():
             if code == "missing_system_message":
                 if self._examples_with_system == 0:
-                    message = f"no example has a system message ({count} examples)"
+                    message = f"no example has a system message ({_n(count)})"
                 else:
                     message = (
-                        f"{count} of {self._chat_examples} examples have no system message "
+                        f"{count} of {self._chat_examples} examples {_have(count)} no system message "
                         f"(first on line {first})"
                     )
             elif code == "functions_deprecated":
-                message = f"{count} examples use `functions` / `function_call` (first on line {first})"
+                message = f"{_n(count)} use{_s(count)} `functions` / `function_call` (first on line {first})"
             elif code == "preference_old_field_names":
                 message = (
-                    f"{count} examples use `preferred_completion` / `non_preferred_completion` "
+                    f"{_n(count)} use{_s(count)} `preferred_completion` / `non_preferred_completion` "
                     f"(first on line {first})"
                 )
             elif code == "extra_columns":
-                message = f"{count} examples have fields besides prompt and completion ({detail}), first on line {first}"
+                message = f"{_n(count)} {_have(count)} fields besides prompt and completion ({detail}), first on line {first}"
             else:  # example_unrecognized_key
-                message = f"{count} examples have unexpected top-level keys ({detail}), first on line {first}"
+                message = f"{_n(count)} {_have(count)} unexpected top-level keys ({detail}), first on line {first}"
             out.append(make_finding(code, first, message))
         return out
 

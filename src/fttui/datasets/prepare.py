@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,6 +79,24 @@ def _output_paths(dst: Path, split: float | None) -> list[Path]:
     return [dst.with_name(f"{dst.stem}_train{suffix}"), dst.with_name(f"{dst.stem}_valid{suffix}")]
 
 
+def _new_file_mode(path: Path) -> int:
+    """The permission bits for ``path``: those of the file it replaces, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        pass
+    umask = 0o022
+    try:  # read the umask without os.umask(), which would change it for every thread
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o666 & ~umask
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         if a.exists() and b.exists():
@@ -105,7 +124,9 @@ class _Normalizer:
         fmt = detect_format(value)
         if fmt == "unknown":
             if count:
-                self.skipped.setdefault("not a chat, preference or prompt/completion example", []).append(line)
+                self.skipped.setdefault(
+                    "not a chat, preference or prompt/completion example", []
+                ).append(line)
             return None
         if fmt == "preference":
             out = dict(value)
@@ -128,11 +149,22 @@ class _Normalizer:
             if extra and count:
                 self.dropped_columns.update(map(str, extra))
             if not isinstance(prompt, str) or not isinstance(completion, str):
-                if count and not (isinstance(prompt, str | None) and isinstance(completion, str | None)):
+                if count and not (
+                    isinstance(prompt, str | None) and isinstance(completion, str | None)
+                ):
                     self.coerced += 1
-                prompt = "" if prompt is None else prompt if isinstance(prompt, str) else orjson.dumps(prompt).decode()
+                prompt = (
+                    ""
+                    if prompt is None
+                    else prompt
+                    if isinstance(prompt, str)
+                    else orjson.dumps(prompt).decode()
+                )
                 completion = (
-                    "" if completion is None else completion if isinstance(completion, str)
+                    ""
+                    if completion is None
+                    else completion
+                    if isinstance(completion, str)
                     else orjson.dumps(completion).decode()
                 )
             value = {"prompt": prompt, "completion": completion}
@@ -187,11 +219,14 @@ def prepare_file(
     duplicates: list[int] = []
     empty: list[int] = []
     kept = 0
+    first_problem: str | None = None  #: why a file with no examples has none
 
     # -- pass 1: learn
     for line, value, finding in _records(source):
         if finding is not None:
             reading.setdefault(finding.code, []).append(line)
+            if first_problem is None and finding.severity == "error":
+                first_problem = finding.message
             continue
         result.examples_read += 1
         got = norm.normalize(line, value, count=True)
@@ -213,11 +248,17 @@ def prepare_file(
     seen.clear()
 
     if not norm.formats:
-        raise PrepareError(f"{src_path}: no examples to write")
+        if first_problem is None and norm.skipped:
+            reason, lines = next(iter(norm.skipped.items()))
+            first_problem = f"{_lines_text(lines)}: {reason}"
+        why = f" ({first_problem})" if first_problem else ""
+        raise PrepareError(f"{src_path}: no examples to write{why}")
     main_format = max(norm.formats, key=lambda k: norm.formats[k])
     if len(norm.formats) > 1:
         counts = ", ".join(f"{n} {f.replace('_', '/')}" for f, n in norm.formats.items())
-        result.changes.append(f"warning: the file mixes formats ({counts}); they are written as they are")
+        result.changes.append(
+            f"warning: the file mixes formats ({counts}); they are written as they are"
+        )
 
     # -- decide
     pc = main_format == "prompt_completion"
@@ -235,7 +276,9 @@ def prepare_file(
                 separator = None
             elif has_sep:
                 separator = legacy.separator
-                result.changes.append(f"every prompt already ends with the separator {show(separator)}")
+                result.changes.append(
+                    f"every prompt already ends with the separator {show(separator)}"
+                )
             else:
                 separator = legacy.suggest_separator()
                 result.changes.append(
@@ -249,7 +292,9 @@ def prepare_file(
                 )
             if has_stop:
                 stop = legacy.stop
-                result.changes.append(f"every completion already ends with the stop sequence {show(stop)}")
+                result.changes.append(
+                    f"every completion already ends with the stop sequence {show(stop)}"
+                )
             else:
                 stop = legacy.suggest_stop()
                 result.changes.append(
@@ -261,9 +306,13 @@ def prepare_file(
             stop = legacy.stop if has_stop else None
 
     if empty:
-        result.changes.append(f"dropped {len(empty)} example(s) with an empty completion ({_lines_text(empty)})")
+        result.changes.append(
+            f"dropped {len(empty)} example(s) with an empty completion ({_lines_text(empty)})"
+        )
     if duplicates:
-        result.changes.append(f"dropped {len(duplicates)} duplicate example(s) ({_lines_text(duplicates)})")
+        result.changes.append(
+            f"dropped {len(duplicates)} duplicate example(s) ({_lines_text(duplicates)})"
+        )
     for code, lines in reading.items():
         if code in ("needs_conversion", "file_too_large"):
             continue
@@ -278,7 +327,9 @@ def prepare_file(
         elif code == "blank_line":
             result.changes.append(f"dropped {len(lines)} blank line(s)")
         else:
-            result.changes.append(f"skipped {len(lines)} unreadable line(s): {code} ({_lines_text(lines)})")
+            result.changes.append(
+                f"skipped {len(lines)} unreadable line(s): {code} ({_lines_text(lines)})"
+            )
     for reason, lines in norm.skipped.items():
         result.changes.append(f"skipped {len(lines)} line(s): {reason} ({_lines_text(lines)})")
     if norm.renamed_preference:
@@ -287,9 +338,13 @@ def prepare_file(
             f"{norm.renamed_preference} example(s)"
         )
     if norm.dropped_columns:
-        result.changes.append(f"dropped the extra field(s) {', '.join(sorted(norm.dropped_columns))}")
+        result.changes.append(
+            f"dropped the extra field(s) {', '.join(sorted(norm.dropped_columns))}"
+        )
     if norm.coerced:
-        result.changes.append(f"wrote {norm.coerced} non-text prompt/completion value(s) as JSON text")
+        result.changes.append(
+            f"wrote {norm.coerced} non-text prompt/completion value(s) as JSON text"
+        )
     if source.kind != "jsonl":
         result.changes.append(f"converted {source.kind.upper()} to JSONL")
     if to_chat and pc:
@@ -297,22 +352,31 @@ def prepare_file(
         if strip_sep:
             result.changes.append(f"removed the separator {show(strip_sep)} from the prompts")
         if strip_stop:
-            result.changes.append(f"removed the stop sequence {show(strip_stop)} from the completions")
+            result.changes.append(
+                f"removed the stop sequence {show(strip_stop)} from the completions"
+            )
 
     valid_idx: set[int] = set()
     if split:
-        k = round(kept * split)
-        k = min(max(k, 1), kept - 1) if kept > 1 else 0
+        if kept < 2:
+            raise PrepareError(
+                f"{src_path}: --split needs at least 2 examples to split; there "
+                f"{'is' if kept == 1 else 'are'} {kept}"
+            )
+        k = min(max(round(kept * split), 1), kept - 1)
         valid_idx = set(random.Random(seed).sample(range(kept), k))
-        result.changes.append(
-            f"split off {k} of {kept} examples (seed {seed}) as validation data"
-        )
+        result.changes.append(f"split off {k} of {kept} examples (seed {seed}) as validation data")
 
     # -- pass 2: write
     temps: list[tuple[Any, Path]] = []
     try:
         for out in outputs:
             fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+            # mkstemp makes the file 0600; give it the mode a plain new file would get
+            try:
+                os.fchmod(fd, _new_file_mode(out))
+            except OSError:
+                pass
             temps.append((os.fdopen(fd, "wb", buffering=1 << 20), Path(tmp)))
         train_f = temps[0][0]
         valid_f = temps[1][0] if len(temps) > 1 else train_f

@@ -245,7 +245,9 @@ class Source:
             try:
                 block = read(BLOCK_SIZE)
             except OSError as exc:
-                raise DatasetReadError(f"{self.path}: read failed ({exc.strerror or exc})") from None
+                raise DatasetReadError(
+                    f"{self.path}: read failed ({exc.strerror or exc})"
+                ) from None
             if not block:
                 break
             done += len(block)
@@ -253,8 +255,14 @@ class Source:
                 first = False
                 if block.startswith(b"\xef\xbb\xbf"):
                     block = block[3:]
-                    yield 1, None, make_finding(
-                        "bom", 1, "the file starts with a UTF-8 byte-order mark (removed for reading)"
+                    yield (
+                        1,
+                        None,
+                        make_finding(
+                            "bom",
+                            1,
+                            "the file starts with a UTF-8 byte-order mark (removed for reading)",
+                        ),
                     )
             parts = block.split(b"\n")
             tail = parts.pop()
@@ -306,12 +314,24 @@ class Source:
                     crlf_line = line_no
                 for item in self._line(line_no, raw):
                     yield item
-            yield line_no, None, make_finding(
-                "missing_final_newline", line_no, f"line {line_no}, the last, has no newline at its end"
+            yield (
+                line_no,
+                None,
+                make_finding(
+                    "missing_final_newline",
+                    line_no,
+                    f"line {line_no}, the last, has no newline at its end",
+                ),
             )
         if crlf_line is not None:
-            yield crlf_line, None, make_finding(
-                "crlf_line_endings", crlf_line, f"Windows (CRLF) line endings, from line {crlf_line}"
+            yield (
+                crlf_line,
+                None,
+                make_finding(
+                    "crlf_line_endings",
+                    crlf_line,
+                    f"Windows (CRLF) line endings, from line {crlf_line}",
+                ),
             )
         self._tick(done)
 
@@ -320,15 +340,17 @@ class Source:
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         if not raw.strip():
-            yield line_no, None, make_finding(
-                "blank_line", line_no, f"line {line_no} is blank"
-            )
+            yield line_no, None, make_finding("blank_line", line_no, f"line {line_no} is blank")
             return
         if len(raw) > LONG_LINE_BYTES:
-            yield line_no, None, make_finding(
-                "line_too_long",
+            yield (
                 line_no,
-                f"line {line_no} is {len(raw) / 2**20:.1f} MB long",
+                None,
+                make_finding(
+                    "line_too_long",
+                    line_no,
+                    f"line {line_no} is {len(raw) / 2**20:.1f} MB long",
+                ),
             )
         yield line_no, raw, None
 
@@ -409,12 +431,14 @@ class Source:
                     line,
                     f"line {line}: the file holds bytes that are not valid UTF-8",
                 )
-            else:
+            else:  # the error's line is a line of the file: say it once
+                column = getattr(exc, "colno", None)
+                reason = _ORJSON_POS.sub("", str(exc)) or "invalid JSON"
                 finding = make_finding(
                     "invalid_json",
                     line,
-                    finding.message.replace(f"line {line}: ", f"line {line}: ", 1),
-                    column=getattr(exc, "colno", None),
+                    f"line {line}: invalid JSON at column {column}: {reason}",
+                    column=column,
                 )
             yield line, None, finding
             return
@@ -436,7 +460,11 @@ class Source:
             raise DatasetReadError(f"{self.path}: cannot open ({exc.strerror or exc})") from None
         with f:
             if f.read(3) == b"\xef\xbb\xbf":
-                yield 1, None, make_finding("bom", 1, "the file starts with a UTF-8 byte-order mark")
+                yield (
+                    1,
+                    None,
+                    make_finding("bom", 1, "the file starts with a UTF-8 byte-order mark"),
+                )
             else:
                 f.seek(0)
             row = 1
@@ -467,17 +495,27 @@ class Source:
                     if self._tick(f.tell()):
                         return
             except UnicodeDecodeError as exc:
-                yield row + 1, None, make_finding(
-                    "invalid_encoding",
+                yield (
                     row + 1,
-                    f"the table holds bytes that are not valid UTF-8 (near row {row + 1}: {exc.reason})",
+                    None,
+                    make_finding(
+                        "invalid_encoding",
+                        row + 1,
+                        f"the table holds bytes that are not valid UTF-8 (near row {row + 1}: {exc.reason})",
+                    ),
                 )
             except pd.errors.EmptyDataError:
                 return
             except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, csv_error()) as exc:
                 message = " ".join(str(exc).split())
-                yield row + 1, None, make_finding(
-                    "invalid_table", row + 1, f"the table cannot be parsed after row {row}: {message}"
+                yield (
+                    row + 1,
+                    None,
+                    make_finding(
+                        "invalid_table",
+                        row + 1,
+                        f"the table cannot be parsed after row {row}: {message}",
+                    ),
                 )
 
     def _xlsx_records(self) -> Iterator[Record]:
@@ -491,17 +529,23 @@ class Source:
             raise DatasetReadError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
         except Exception as exc:
             message = " ".join(str(exc).split()) or type(exc).__name__
-            yield None, None, make_finding(
-                "invalid_table", None, f"not a readable XLSX workbook: {message}"
+            yield (
+                None,
+                None,
+                make_finding("invalid_table", None, f"not a readable XLSX workbook: {message}"),
             )
             return
         try:
             if len(wb.sheetnames) > 1:
-                yield None, None, make_finding(
-                    "multiple_sheets",
+                yield (
                     None,
-                    f"the workbook has {len(wb.sheetnames)} sheets; only the first "
-                    f"({wb.sheetnames[0]!r}) is read",
+                    None,
+                    make_finding(
+                        "multiple_sheets",
+                        None,
+                        f"the workbook has {len(wb.sheetnames)} sheets; only the first "
+                        f"({wb.sheetnames[0]!r}) is read",
+                    ),
                 )
             ws = wb.worksheets[0]
             total_rows = ws.max_row or 0
@@ -517,8 +561,12 @@ class Source:
                 if row % 1000 == 0 and total_rows and self._tick(self.size * row // total_rows):
                     return
         except Exception as exc:
-            yield None, None, make_finding(
-                "invalid_table", None, f"the workbook cannot be read to the end: {exc}"
+            yield (
+                None,
+                None,
+                make_finding(
+                    "invalid_table", None, f"the workbook cannot be read to the end: {exc}"
+                ),
             )
         finally:
             wb.close()

@@ -66,8 +66,9 @@ def build_services(config: ServerConfig, executor: Executor) -> Services:
     store = Store(config.data_dir / "fttui.sqlite3")
     files = FileService(store, config.data_dir, config.max_upload_bytes)
     models = ModelRegistry(store, executor, config.data_dir / "jobs")
-    jobs = JobManager(store, executor, config.data_dir, files, models,
-                      poll_interval=config.poll_interval)
+    jobs = JobManager(
+        store, executor, config.data_dir, files, models, poll_interval=config.poll_interval
+    )
     return Services(store, executor, files, models, jobs)
 
 
@@ -84,17 +85,27 @@ class AuthMiddleware:
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         if not header:
-            message, code = ("You didn't provide an API key. You need to provide your API key "
-                             "in an Authorization header using Bearer auth (i.e. Authorization: "
-                             "Bearer YOUR_KEY).", "missing_api_key")
+            message, code = (
+                "You didn't provide an API key. You need to provide your API key "
+                "in an Authorization header using Bearer auth (i.e. Authorization: "
+                "Bearer YOUR_KEY).",
+                "missing_api_key",
+            )
         elif scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
-            message, code = ("Incorrect API key provided. Use the key `fttui serve` printed "
-                             "(also in <data dir>/api_key).", "invalid_api_key")
+            message, code = (
+                "Incorrect API key provided. Use the key `fttui serve` printed "
+                "(also in <data dir>/api_key).",
+                "invalid_api_key",
+            )
         else:
             await self.app(scope, receive, send)
             return
-        await send_json(send, 401, error_bytes(401, message, "invalid_request_error", code),
-                        [(b"www-authenticate", b"Bearer")])
+        await send_json(
+            send,
+            401,
+            error_bytes(401, message, "invalid_request_error", code),
+            [(b"www-authenticate", b"Bearer")],
+        )
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -122,15 +133,19 @@ def query_limit(request: Request, default: int, high: int = 10_000) -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= high:
-        raise bad_request(f"Invalid limit {raw!r}: use an integer from 1 to {high}.",
-                          param="limit", code="invalid_value")
+        raise bad_request(
+            f"Invalid limit {raw!r}: use an integer from 1 to {high}.",
+            param="limit",
+            code="invalid_value",
+        )
     return value
 
 
 def create_app(config: ServerConfig, services: Services) -> Any:
     """The ASGI app: routes, errors in OpenAI's shape, auth, and ``--faults`` in front."""
-    app = FastAPI(title="fttui serve", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="fttui serve", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
     s = services
 
     @app.exception_handler(ApiError)
@@ -139,8 +154,11 @@ def create_app(config: ServerConfig, services: Services) -> Any:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = (f"Invalid URL ({request.method} {request.url.path})"
-                   if exc.status_code in (404, 405) else str(exc.detail))
+        message = (
+            f"Invalid URL ({request.method} {request.url.path})"
+            if exc.status_code in (404, 405)
+            else str(exc.detail)
+        )
         return ApiError(exc.status_code, message).response()
 
     @app.exception_handler(RequestValidationError)
@@ -149,8 +167,12 @@ def create_app(config: ServerConfig, services: Services) -> Any:
 
     @app.exception_handler(Exception)
     async def _server_error(_: Request, exc: Exception) -> Response:
-        return ApiError(500, f"The server had an error while processing your request: {exc!r}",
-                        type="server_error", code="internal_error").response()
+        return ApiError(
+            500,
+            f"The server had an error while processing your request: {exc!r}",
+            type="server_error",
+            code="internal_error",
+        ).response()
 
     @app.get("/health")
     async def health() -> Response:
@@ -168,10 +190,15 @@ def create_app(config: ServerConfig, services: Services) -> Any:
         if order not in ("asc", "desc"):
             raise bad_request("order must be asc or desc.", param="order")
         purpose = q.get("purpose")
-        page = s.store.page("files", where="purpose = ?" if purpose else "1",
-                            params=[purpose] if purpose else [], after=q.get("after"),
-                            limit=query_limit(request, 10_000), ascending=order == "asc")
-        return json_response(page.to_json(first_last=True))
+        page = s.store.page(
+            "files",
+            where="purpose = ?" if purpose else "1",
+            params=[purpose] if purpose else [],
+            after=q.get("after"),
+            limit=query_limit(request, 10_000),
+            ascending=order == "asc",
+        )
+        return json_response(page.to_json(first_last=True, empty_id=""))
 
     @app.get("/v1/files/{file_id}")
     async def get_file(file_id: str) -> Response:
@@ -186,8 +213,9 @@ def create_app(config: ServerConfig, services: Services) -> Any:
         obj, path = s.files.row(file_id)
         if not path.is_file():
             raise ApiError(404, f"The content of {file_id} is gone.", code="file_not_found")
-        return FileResponse(path, media_type="application/octet-stream",
-                            filename=orjson.loads(obj)["filename"])
+        return FileResponse(
+            path, media_type="application/octet-stream", filename=orjson.loads(obj)["filename"]
+        )
 
     # -- uploads -----------------------------------------------------------------------
     @app.post("/v1/uploads")
@@ -217,10 +245,15 @@ def create_app(config: ServerConfig, services: Services) -> Any:
     @app.get("/v1/fine_tuning/jobs")
     async def list_jobs(request: Request) -> Response:
         q = request.query_params
-        metadata = {k[9:-1]: v for k, v in q.multi_items()
-                    if k.startswith("metadata[") and k.endswith("]")}
-        page = s.jobs.list(after=q.get("after"), limit=query_limit(request, 20),
-                           metadata=metadata, no_metadata=q.get("metadata") == "null")
+        metadata = {
+            k[9:-1]: v for k, v in q.multi_items() if k.startswith("metadata[") and k.endswith("]")
+        }
+        page = s.jobs.list(
+            after=q.get("after"),
+            limit=query_limit(request, 20),
+            metadata=metadata,
+            no_metadata=q.get("metadata") == "null",
+        )
         return json_response(page.to_json())
 
     @app.get("/v1/fine_tuning/jobs/{job_id}")
@@ -241,14 +274,16 @@ def create_app(config: ServerConfig, services: Services) -> Any:
 
     @app.get("/v1/fine_tuning/jobs/{job_id}/events")
     async def job_events(job_id: str, request: Request) -> Response:
-        page = s.jobs.events(job_id, after=request.query_params.get("after"),
-                             limit=query_limit(request, 20))
+        page = s.jobs.events(
+            job_id, after=request.query_params.get("after"), limit=query_limit(request, 20)
+        )
         return json_response(page.to_json())
 
     @app.get("/v1/fine_tuning/jobs/{job_id}/checkpoints")
     async def job_checkpoints(job_id: str, request: Request) -> Response:
-        page = s.jobs.checkpoints(job_id, after=request.query_params.get("after"),
-                                  limit=query_limit(request, 10))
+        page = s.jobs.checkpoints(
+            job_id, after=request.query_params.get("after"), limit=query_limit(request, 10)
+        )
         return json_response(page.to_json(first_last=True))
 
     # -- models ------------------------------------------------------------------------
@@ -278,12 +313,14 @@ def create_app(config: ServerConfig, services: Services) -> Any:
     async def completions(request: Request) -> Response:
         body = await json_body(request)
         req, stops, prompts, echo, stream, include_usage = completion_request(
-            body, s.models, s.executor)
+            body, s.models, s.executor
+        )
         if stream:
             frames = completion_stream(s.executor, req, stops, prompts, include_usage)
             return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
         return json_response(
-            await run_in_threadpool(completion, s.executor, req, stops, prompts, echo))
+            await run_in_threadpool(completion, s.executor, req, stops, prompts, echo)
+        )
 
     asgi: Any = AuthMiddleware(app, config.api_key)
     if config.faults:

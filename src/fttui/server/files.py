@@ -30,8 +30,11 @@ MAX_FORM_FIELD = 64 * 1024
 
 
 def too_large(what: str, limit: int) -> ApiError:
-    return ApiError(413, f"{what} is larger than the limit of {limit / 1024 / 1024:g} MB.",
-                    code="file_too_large")
+    return ApiError(
+        413,
+        f"{what} is larger than the limit of {limit / 1024 / 1024:g} MB.",
+        code="file_too_large",
+    )
 
 
 def clean_filename(name: str | None) -> str:
@@ -41,8 +44,9 @@ def clean_filename(name: str | None) -> str:
     return name[:255] if name and name not in (".", "..") else "upload"
 
 
-async def stream_multipart(request: Request, file_field: str, dest: Path, limit: int,
-                           what: str) -> tuple[dict[str, str], int, str | None]:
+async def stream_multipart(
+    request: Request, file_field: str, dest: Path, limit: int, what: str
+) -> tuple[dict[str, str], int, str | None]:
     """Parse a multipart body, streaming the part named ``file_field`` into ``dest``.
 
     Returns (other fields, bytes written, the part's filename). Raises 413 past ``limit``
@@ -57,8 +61,15 @@ async def stream_multipart(request: Request, file_field: str, dest: Path, limit:
         raise too_large(what, limit)
 
     fields: dict[str, str] = {}
-    state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "name": None,
-                             "buf": None, "written": 0, "found_filename": None}
+    state: dict[str, Any] = {
+        "headers": {},
+        "field": b"",
+        "value": b"",
+        "name": None,
+        "buf": None,
+        "written": 0,
+        "found_filename": None,
+    }
     out_holder: list[Any] = []  #: the open destination file, once its part begins
 
     def on_part_begin() -> None:
@@ -104,9 +115,12 @@ async def stream_multipart(request: Request, file_field: str, dest: Path, limit:
             fields[state["name"]] = bytes(state["buf"] or b"").decode("utf-8", "replace")
 
     callbacks: dict[str, Callable[..., None]] = {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
         "on_part_end": on_part_end,
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
@@ -144,13 +158,30 @@ class FileService:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         self.max_upload_bytes = max_upload_bytes
+        # uploads cut short by a crash: one server per data folder, so none is in flight
+        for stale in self.files_dir.glob(".file-*.partial"):
+            stale.unlink(missing_ok=True)
 
     # -- files ---------------------------------------------------------------------
-    def _register(self, file_id: str, path: Path, filename: str, purpose: str, size: int,
-                  expires_at: int | None = None, conn: Any = None) -> dict[str, Any]:
-        obj: dict[str, Any] = {"object": "file", "id": file_id, "bytes": size,
-                               "created_at": int(time.time()), "filename": filename,
-                               "purpose": purpose, "status": "processed"}
+    def _register(
+        self,
+        file_id: str,
+        path: Path,
+        filename: str,
+        purpose: str,
+        size: int,
+        expires_at: int | None = None,
+        conn: Any = None,
+    ) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "object": "file",
+            "id": file_id,
+            "bytes": size,
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+        }
         if expires_at:
             obj["expires_at"] = expires_at
         row = (file_id, purpose, path.name, dumps(obj))
@@ -174,20 +205,24 @@ class FileService:
         file_id = new_id("file-")
         tmp = self.files_dir / f".{file_id}.partial"
         fields, size, filename = await stream_multipart(
-            request, "file", tmp, self.max_upload_bytes, "The file")
+            request, "file", tmp, self.max_upload_bytes, "The file"
+        )
         purpose = fields.get("purpose")
         if purpose not in FILE_PURPOSES:
             tmp.unlink(missing_ok=True)
-            raise bad_request(f"Invalid purpose {purpose!r}: use one of {', '.join(FILE_PURPOSES)}.",
-                              param="purpose")
+            raise bad_request(
+                f"Invalid purpose {purpose!r}: use one of {', '.join(FILE_PURPOSES)}.",
+                param="purpose",
+            )
         expires_at = None
         if "expires_after[seconds]" in fields:
             try:
                 expires_at = int(time.time()) + int(fields["expires_after[seconds]"])
             except ValueError:
                 tmp.unlink(missing_ok=True)
-                raise bad_request("expires_after[seconds] must be an integer.",
-                                  param="expires_after") from None
+                raise bad_request(
+                    "expires_after[seconds] must be an integer.", param="expires_after"
+                ) from None
         dest = self.files_dir / file_id
         os.replace(tmp, dest)
         return self._register(file_id, dest, clean_filename(filename), purpose, size, expires_at)
@@ -220,8 +255,10 @@ class FileService:
 
     def _save_upload(self, obj: dict[str, Any]) -> None:
         with self.store.tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO uploads (id, status, obj) VALUES (?, ?, ?)",
-                         (obj["id"], obj["status"], dumps(obj)))
+            conn.execute(
+                "INSERT OR REPLACE INTO uploads (id, status, obj) VALUES (?, ?, ?)",
+                (obj["id"], obj["status"], dumps(obj)),
+            )
 
     def create_upload(self, body: dict[str, Any]) -> dict[str, Any]:
         size = body.get("bytes")
@@ -238,17 +275,28 @@ class FileService:
         if not isinstance(body.get("mime_type"), str):
             raise bad_request("'mime_type' is required.", param="mime_type")
         now = int(time.time())
-        obj = {"object": "upload", "id": new_id("upload_"), "bytes": size, "created_at": now,
-               "expires_at": now + UPLOAD_TTL, "filename": clean_filename(filename),
-               "purpose": purpose, "status": "pending", "file": None}
+        obj = {
+            "object": "upload",
+            "id": new_id("upload_"),
+            "bytes": size,
+            "created_at": now,
+            "expires_at": now + UPLOAD_TTL,
+            "filename": clean_filename(filename),
+            "purpose": purpose,
+            "status": "pending",
+            "file": None,
+        }
         self._save_upload(obj)
         return obj
 
     def _pending(self, upload_id: str) -> dict[str, Any]:
         obj = self._upload(upload_id)
         if obj["status"] != "pending":
-            raise bad_request(f"Upload {upload_id} is already {obj['status']}.",
-                              param="upload_id", code="upload_not_pending")
+            raise bad_request(
+                f"Upload {upload_id} is already {obj['status']}.",
+                param="upload_id",
+                code="upload_not_pending",
+            )
         return obj
 
     async def add_part(self, upload_id: str, request: Request) -> dict[str, Any]:
@@ -258,11 +306,17 @@ class FileService:
         folder.mkdir(exist_ok=True)
         dest = folder / part_id
         _, size, _ = await stream_multipart(request, "data", dest, MAX_PART_BYTES, "The part")
-        obj = {"object": "upload.part", "id": part_id, "created_at": int(time.time()),
-               "upload_id": upload_id}
+        obj = {
+            "object": "upload.part",
+            "id": part_id,
+            "created_at": int(time.time()),
+            "upload_id": upload_id,
+        }
         with self.store.tx() as conn:
-            conn.execute("INSERT INTO upload_parts (id, upload_id, bytes, path, obj) "
-                         "VALUES (?, ?, ?, ?, ?)", (part_id, upload_id, size, part_id, dumps(obj)))
+            conn.execute(
+                "INSERT INTO upload_parts (id, upload_id, bytes, path, obj) VALUES (?, ?, ?, ?, ?)",
+                (part_id, upload_id, size, part_id, dumps(obj)),
+            )
         return obj
 
     def complete(self, upload_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -271,16 +325,23 @@ class FileService:
         if not isinstance(part_ids, list) or not all(isinstance(p, str) for p in part_ids):
             raise bad_request("'part_ids' must be a list of part ids.", param="part_ids")
         parts = dict(
-            (r[0], (r[1], r[2])) for r in self.store.all(
-                "SELECT id, bytes, path FROM upload_parts WHERE upload_id = ?", (upload_id,)))
+            (r[0], (r[1], r[2]))
+            for r in self.store.all(
+                "SELECT id, bytes, path FROM upload_parts WHERE upload_id = ?", (upload_id,)
+            )
+        )
         unknown = [p for p in part_ids if p not in parts]
         if unknown or len(set(part_ids)) != len(part_ids):
-            raise bad_request(f"Unknown or repeated part ids: {', '.join(unknown) or 'repeated'}.",
-                              param="part_ids")
+            raise bad_request(
+                f"Unknown or repeated part ids: {', '.join(unknown) or 'repeated'}.",
+                param="part_ids",
+            )
         total = sum(parts[p][0] for p in part_ids)
         if total != obj["bytes"]:
-            raise bad_request(f"The parts hold {total} bytes but the upload was created for "
-                              f"{obj['bytes']}.", param="part_ids")
+            raise bad_request(
+                f"The parts hold {total} bytes but the upload was created for {obj['bytes']}.",
+                param="part_ids",
+            )
         file_id = new_id("file-")
         tmp = self.files_dir / f".{file_id}.partial"
         digest = hashlib.md5(usedforsecurity=False)

@@ -73,8 +73,9 @@ class StopCutter:
             if finish is not None and pos >= upto:
                 break
             if end > upto:
-                token = TokenDelta(token.index, token.text[: upto - pos], token.logprob,
-                                   token.top_logprobs)
+                token = TokenDelta(
+                    token.index, token.text[: upto - pos], token.logprob, token.top_logprobs
+                )
             out.append(token)
             used += 1
             pos = end
@@ -86,8 +87,9 @@ class StopCutter:
         return Piece(self.index, "".join(t.text for t in out), out, finish)
 
 
-def run(executor: Executor, request: GenerationRequest, stops: list[str]
-        ) -> tuple[int, Iterator[Piece], dict[int, StopCutter]]:
+def run(
+    executor: Executor, request: GenerationRequest, stops: list[str]
+) -> tuple[int, Iterator[Piece], dict[int, StopCutter]]:
     """Start generation: (prompt tokens, the released pieces, the per-choice cutters)."""
     try:
         generation = executor.generate(request)
@@ -125,10 +127,17 @@ def _number(body: dict, name: str, default: float, low: float, high: float) -> f
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or not low <= value <= high:
-        raise bad_request(f"Invalid '{name}': {value!r}; expected a number from {low:g} to "
-                          f"{high:g}.", param=name, code="invalid_value")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise bad_request(
+            f"Invalid '{name}': {value!r}; expected a number from {low:g} to {high:g}.",
+            param=name,
+            code="invalid_value",
+        )
     return float(value)
 
 
@@ -137,8 +146,11 @@ def _integer(body: dict, name: str, default: int | None, low: int, high: int) ->
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise bad_request(f"Invalid '{name}': {value!r}; expected an integer from {low} to "
-                          f"{high}.", param=name, code="invalid_value")
+        raise bad_request(
+            f"Invalid '{name}': {value!r}; expected an integer from {low} to {high}.",
+            param=name,
+            code="invalid_value",
+        )
     return value
 
 
@@ -150,29 +162,43 @@ def parse_stop(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
         raise bad_request("'stop' must be a string or a list of strings.", param="stop")
     if len(value) > 4:
-        raise bad_request(f"'stop' takes at most 4 sequences, got {len(value)}.", param="stop",
-                          code="invalid_value")
+        raise bad_request(
+            f"'stop' takes at most 4 sequences, got {len(value)}.",
+            param="stop",
+            code="invalid_value",
+        )
     return [s for s in value if s]
 
 
-def _common(body: dict[str, Any], models: ModelRegistry, executor: Executor,
-            default_max: int, max_names: tuple[str, ...]) -> tuple[GenerationRequest, list[str]]:
+def _common(
+    body: dict[str, Any],
+    models: ModelRegistry,
+    executor: Executor,
+    default_max: int,
+    max_names: tuple[str, ...],
+) -> tuple[GenerationRequest, list[str]]:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise bad_request("'model' is required.", param="model")
     resolved = models.resolve(model)
     if resolved.executor != executor.name:
-        raise bad_request(f"Model {model} was trained by the {resolved.executor} executor; this "
-                          f"server runs {executor.name}.", param="model",
-                          code="model_not_available")
+        raise bad_request(
+            f"Model {model} was trained by the {resolved.executor} executor; this "
+            f"server runs {executor.name}.",
+            param="model",
+            code="model_not_available",
+        )
     max_tokens = default_max
     for name in max_names:
         if body.get(name) is not None:
             max_tokens = _integer(body, name, default_max, 1, MAX_TOKENS_CAP) or default_max
             break
     request = GenerationRequest(
-        model=model, base_model=resolved.base_model, model_path=resolved.model_path,
-        adapter_path=resolved.adapter_path, max_tokens=max_tokens,
+        model=model,
+        base_model=resolved.base_model,
+        model_path=resolved.model_path,
+        adapter_path=resolved.adapter_path,
+        max_tokens=max_tokens,
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
         n=_integer(body, "n", 1, 1, MAX_N) or 1,
@@ -193,8 +219,11 @@ def _stream_options(body: dict[str, Any]) -> tuple[bool, bool]:
 
 def _usage(prompt: int, cutters: dict[int, StopCutter]) -> dict[str, int]:
     completion = sum(c.tokens for c in cutters.values())
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _sse(obj: Any) -> bytes:
@@ -203,29 +232,55 @@ def _sse(obj: Any) -> bytes:
 
 def _stream_error(exc: Exception) -> bytes:
     message = exc.message if isinstance(exc, ApiError | ExecutorError) else str(exc)
-    return _sse({"error": {"message": message, "type": "server_error", "param": None,
-                           "code": "generation_failed"}})
+    return _sse(
+        {
+            "error": {
+                "message": message,
+                "type": "server_error",
+                "param": None,
+                "code": "generation_failed",
+            }
+        }
+    )
 
 
 # -- chat completions -----------------------------------------------------------------------
 def _chat_logprob(token: TokenDelta) -> dict[str, Any]:
-    return {"token": token.text, "logprob": token.logprob if token.logprob is not None else 0.0,
-            "bytes": list(token.text.encode()),
-            "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())}
-                             for t, lp in (token.top_logprobs or [])]}
+    return {
+        "token": token.text,
+        "logprob": token.logprob if token.logprob is not None else 0.0,
+        "bytes": list(token.text.encode()),
+        "top_logprobs": [
+            {"token": t, "logprob": lp, "bytes": list(t.encode())}
+            for t, lp in (token.top_logprobs or [])
+        ],
+    }
 
 
-def chat_request(body: dict[str, Any], models: ModelRegistry, executor: Executor
-                 ) -> tuple[GenerationRequest, list[str], bool, bool]:
+def chat_request(
+    body: dict[str, Any], models: ModelRegistry, executor: Executor
+) -> tuple[GenerationRequest, list[str], bool, bool]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("'messages' must be a non-empty list.", param="messages")
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in CHAT_ROLES:
-            raise bad_request(f"Invalid message at messages[{i}]: each needs a role among "
-                              f"{', '.join(sorted(CHAT_ROLES))}.", param=f"messages[{i}]")
-    request, stops = _common(body, models, executor, 256,
-                             ("max_completion_tokens", "max_tokens"))
+            raise bad_request(
+                f"Invalid message at messages[{i}]: each needs a role among "
+                f"{', '.join(sorted(CHAT_ROLES))}.",
+                param=f"messages[{i}]",
+            )
+        content = message.get("content")
+        # only an assistant turn (one that called tools) may come without content
+        if not (
+            isinstance(content, str | list)
+            or (content is None and message["role"] in ("assistant", "function"))
+        ):
+            raise bad_request(
+                f"Invalid 'messages[{i}].content': expected a string or a list of content parts.",
+                param=f"messages[{i}].content",
+            )
+    request, stops = _common(body, models, executor, 256, ("max_completion_tokens", "max_tokens"))
     request.messages = messages
     logprobs = body.get("logprobs") or False
     if not isinstance(logprobs, bool):
@@ -238,8 +293,9 @@ def chat_request(body: dict[str, Any], models: ModelRegistry, executor: Executor
     return request, stops, stream, include_usage
 
 
-def chat_completion(executor: Executor, request: GenerationRequest, stops: list[str]
-                    ) -> dict[str, Any]:
+def chat_completion(
+    executor: Executor, request: GenerationRequest, stops: list[str]
+) -> dict[str, Any]:
     prompt_tokens, pieces, cutters = run(executor, request, stops)
     texts: dict[int, list[str]] = {i: [] for i in range(request.n)}
     logprobs: dict[int, list[dict[str, Any]]] = {i: [] for i in range(request.n)}
@@ -250,29 +306,55 @@ def chat_completion(executor: Executor, request: GenerationRequest, stops: list[
             logprobs[piece.index] += [_chat_logprob(t) for t in piece.tokens]
         if piece.finish_reason:
             finish[piece.index] = piece.finish_reason
-    choices = [{
-        "index": i,
-        "message": {"role": "assistant", "content": "".join(texts[i]), "refusal": None,
-                    "annotations": []},
-        "logprobs": {"content": logprobs[i], "refusal": None} if request.logprobs else None,
-        "finish_reason": finish.get(i, "stop"),
-    } for i in range(request.n)]
-    return {"id": new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-            "model": request.model, "choices": choices,
-            "usage": _usage(prompt_tokens, cutters),
-            "system_fingerprint": f"fp_fttui_{executor.name}", "service_tier": "default"}
+    choices = [
+        {
+            "index": i,
+            "message": {
+                "role": "assistant",
+                "content": "".join(texts[i]),
+                "refusal": None,
+                "annotations": [],
+            },
+            "logprobs": {"content": logprobs[i], "refusal": None} if request.logprobs else None,
+            "finish_reason": finish.get(i, "stop"),
+        }
+        for i in range(request.n)
+    ]
+    return {
+        "id": new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": choices,
+        "usage": _usage(prompt_tokens, cutters),
+        "system_fingerprint": f"fp_fttui_{executor.name}",
+        "service_tier": "default",
+    }
 
 
-def chat_stream(executor: Executor, request: GenerationRequest, stops: list[str],
-                include_usage: bool) -> Iterator[bytes]:
-    base = {"id": new_id("chatcmpl-"), "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": request.model,
-            "system_fingerprint": f"fp_fttui_{executor.name}", "service_tier": "default"}
+def chat_stream(
+    executor: Executor, request: GenerationRequest, stops: list[str], include_usage: bool
+) -> Iterator[bytes]:
+    base = {
+        "id": new_id("chatcmpl-"),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": request.model,
+        "system_fingerprint": f"fp_fttui_{executor.name}",
+        "service_tier": "default",
+    }
 
-    def chunk(index: int, delta: dict[str, Any], finish: str | None = None,
-              logprobs: Any = None) -> bytes:
-        return _sse({**base, "choices": [{"index": index, "delta": delta, "logprobs": logprobs,
-                                          "finish_reason": finish}]})
+    def chunk(
+        index: int, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None
+    ) -> bytes:
+        return _sse(
+            {
+                **base,
+                "choices": [
+                    {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+                ],
+            }
+        )
 
     def frames() -> Iterator[bytes]:
         try:
@@ -281,8 +363,11 @@ def chat_stream(executor: Executor, request: GenerationRequest, stops: list[str]
                 yield chunk(i, {"role": "assistant", "content": "", "refusal": None})
             for piece in pieces:
                 if piece.text or piece.tokens:
-                    lp = ({"content": [_chat_logprob(t) for t in piece.tokens], "refusal": None}
-                          if request.logprobs else None)
+                    lp = (
+                        {"content": [_chat_logprob(t) for t in piece.tokens], "refusal": None}
+                        if request.logprobs
+                        else None
+                    )
                     yield chunk(piece.index, {"content": piece.text}, None, lp)
                 if piece.finish_reason:
                     yield chunk(piece.index, {}, piece.finish_reason)
@@ -296,8 +381,9 @@ def chat_stream(executor: Executor, request: GenerationRequest, stops: list[str]
 
 
 # -- legacy completions ---------------------------------------------------------------------
-def completion_request(body: dict[str, Any], models: ModelRegistry, executor: Executor
-                       ) -> tuple[GenerationRequest, list[str], list[str], bool, bool, bool]:
+def completion_request(
+    body: dict[str, Any], models: ModelRegistry, executor: Executor
+) -> tuple[GenerationRequest, list[str], list[str], bool, bool, bool]:
     prompt = body.get("prompt")
     prompts = [prompt] if isinstance(prompt, str) else prompt
     if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
@@ -314,8 +400,12 @@ def completion_request(body: dict[str, Any], models: ModelRegistry, executor: Ex
 
 
 def _legacy_logprobs(tokens: list[TokenDelta], offset: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"tokens": [], "token_logprobs": [], "top_logprobs": [],
-                           "text_offset": []}
+    out: dict[str, Any] = {
+        "tokens": [],
+        "token_logprobs": [],
+        "top_logprobs": [],
+        "text_offset": [],
+    }
     for t in tokens:
         out["tokens"].append(t.text)
         out["token_logprobs"].append(t.logprob if t.logprob is not None else 0.0)
@@ -329,8 +419,9 @@ def _per_prompt(request: GenerationRequest, prompt: str) -> GenerationRequest:
     return GenerationRequest(**{**request.__dict__, "prompt": prompt, "messages": None})
 
 
-def completion(executor: Executor, request: GenerationRequest, stops: list[str],
-               prompts: list[str], echo: bool) -> dict[str, Any]:
+def completion(
+    executor: Executor, request: GenerationRequest, stops: list[str], prompts: list[str], echo: bool
+) -> dict[str, Any]:
     choices: list[dict[str, Any]] = []
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     for p, prompt in enumerate(prompts):
@@ -344,22 +435,41 @@ def completion(executor: Executor, request: GenerationRequest, stops: list[str],
         for i in range(request.n):
             text = "".join(t.text for t in texts[i])
             lead = prompt if echo else ""
-            choices.append({
-                "text": lead + text, "index": p * request.n + i,
-                "logprobs": _legacy_logprobs(texts[i], len(lead)) if request.logprobs else None,
-                "finish_reason": finish.get(i, "stop"),
-            })
+            choices.append(
+                {
+                    "text": lead + text,
+                    "index": p * request.n + i,
+                    "logprobs": _legacy_logprobs(texts[i], len(lead)) if request.logprobs else None,
+                    "finish_reason": finish.get(i, "stop"),
+                }
+            )
         part = _usage(prompt_tokens, cutters)
         usage = {k: usage[k] + part[k] for k in usage}
-    return {"id": new_id("cmpl-"), "object": "text_completion", "created": int(time.time()),
-            "model": request.model, "choices": choices, "usage": usage,
-            "system_fingerprint": f"fp_fttui_{executor.name}"}
+    return {
+        "id": new_id("cmpl-"),
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": choices,
+        "usage": usage,
+        "system_fingerprint": f"fp_fttui_{executor.name}",
+    }
 
 
-def completion_stream(executor: Executor, request: GenerationRequest, stops: list[str],
-                      prompts: list[str], include_usage: bool) -> Iterator[bytes]:
-    base = {"id": new_id("cmpl-"), "object": "text_completion", "created": int(time.time()),
-            "model": request.model, "system_fingerprint": f"fp_fttui_{executor.name}"}
+def completion_stream(
+    executor: Executor,
+    request: GenerationRequest,
+    stops: list[str],
+    prompts: list[str],
+    include_usage: bool,
+) -> Iterator[bytes]:
+    base = {
+        "id": new_id("cmpl-"),
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "system_fingerprint": f"fp_fttui_{executor.name}",
+    }
 
     def frames() -> Iterator[bytes]:
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -368,12 +478,25 @@ def completion_stream(executor: Executor, request: GenerationRequest, stops: lis
                 prompt_tokens, pieces, cutters = run(executor, _per_prompt(request, prompt), stops)
                 offsets = dict.fromkeys(range(request.n), 0)
                 for piece in pieces:
-                    lp = (_legacy_logprobs(piece.tokens, offsets[piece.index])
-                          if request.logprobs else None)
+                    lp = (
+                        _legacy_logprobs(piece.tokens, offsets[piece.index])
+                        if request.logprobs
+                        else None
+                    )
                     offsets[piece.index] += len(piece.text)
-                    yield _sse({**base, "choices": [{
-                        "text": piece.text, "index": p * request.n + piece.index,
-                        "logprobs": lp, "finish_reason": piece.finish_reason}]})
+                    yield _sse(
+                        {
+                            **base,
+                            "choices": [
+                                {
+                                    "text": piece.text,
+                                    "index": p * request.n + piece.index,
+                                    "logprobs": lp,
+                                    "finish_reason": piece.finish_reason,
+                                }
+                            ],
+                        }
+                    )
                 part = _usage(prompt_tokens, cutters)
                 usage = {k: usage[k] + part[k] for k in usage}
             if include_usage:

@@ -43,9 +43,15 @@ from fttui.server.validate import FileCheck, check_file
 MODEL_ORG = "fttui"  #: the organisation part of fine-tuned model names
 DEFAULT_DPO_BETA = 0.1
 MAX_EVENT_BYTES_PER_TICK = 4 * 1024 * 1024
-CHECKPOINT_METRICS = ("step", "train_loss", "train_mean_token_accuracy", "valid_loss",
-                      "valid_mean_token_accuracy", "full_valid_loss",
-                      "full_valid_mean_token_accuracy")
+CHECKPOINT_METRICS = (
+    "step",
+    "train_loss",
+    "train_mean_token_accuracy",
+    "valid_loss",
+    "valid_mean_token_accuracy",
+    "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+)
 JOB_ACTIVE = ("validating_files", "queued", "running", "paused")
 SERVER_EVENT_LEVELS = {"info", "warn", "error"}
 
@@ -54,8 +60,11 @@ def _int_in(value: Any, name: str, low: int, high: int) -> int | str:
     if value == "auto":
         return "auto"
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise bad_request(f"Invalid {name} {value!r}: use \"auto\" or an integer from {low} "
-                          f"to {high}.", param=name, code="invalid_hyperparameter")
+        raise bad_request(
+            f'Invalid {name} {value!r}: use "auto" or an integer from {low} to {high}.',
+            param=name,
+            code="invalid_hyperparameter",
+        )
     return value
 
 
@@ -66,8 +75,11 @@ def _positive(value: Any, name: str, high: float | None = None) -> float | str:
     ok = ok and math.isfinite(value) and value > 0 and (high is None or value <= high)
     if not ok:
         limit = f" and at most {high:g}" if high is not None else ""
-        raise bad_request(f"Invalid {name} {value!r}: use \"auto\" or a number above 0{limit}.",
-                          param=name, code="invalid_hyperparameter")
+        raise bad_request(
+            f'Invalid {name} {value!r}: use "auto" or a number above 0{limit}.',
+            param=name,
+            code="invalid_hyperparameter",
+        )
     return value
 
 
@@ -80,8 +92,9 @@ def parse_hyperparameters(raw: Any, method: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "n_epochs": _int_in(raw.get("n_epochs", "auto"), "n_epochs", 1, 50),
         "batch_size": _int_in(raw.get("batch_size", "auto"), "batch_size", 1, 256),
-        "learning_rate_multiplier": _positive(raw.get("learning_rate_multiplier", "auto"),
-                                              "learning_rate_multiplier"),
+        "learning_rate_multiplier": _positive(
+            raw.get("learning_rate_multiplier", "auto"), "learning_rate_multiplier"
+        ),
     }
     if method == "dpo":
         out["beta"] = _positive(raw.get("beta", "auto"), "beta", 2.0)
@@ -92,12 +105,15 @@ def parse_metadata(raw: Any) -> dict[str, str] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or len(raw) > 16:
-        raise bad_request("metadata must be an object of at most 16 string pairs.",
-                          param="metadata")
+        raise bad_request(
+            "metadata must be an object of at most 16 string pairs.", param="metadata"
+        )
     for key, value in raw.items():
         if not isinstance(value, str) or len(key) > 64 or len(value) > 512:
-            raise bad_request("metadata keys must be at most 64 characters and values strings "
-                              "of at most 512.", param="metadata")
+            raise bad_request(
+                "metadata keys must be at most 64 characters and values strings of at most 512.",
+                param="metadata",
+            )
     return dict(raw)
 
 
@@ -108,14 +124,14 @@ def parse_options(metadata: dict[str, str] | None, executor: str) -> dict[str, A
     for key, value in (metadata or {}).items():
         if key.startswith(prefix) and len(key) > len(prefix):
             try:
-                options[key[len(prefix):]] = orjson.loads(value)
+                options[key[len(prefix) :]] = orjson.loads(value)
             except orjson.JSONDecodeError:
-                options[key[len(prefix):]] = value
+                options[key[len(prefix) :]] = value
     return options
 
 
 def describe_errors(label: str, file_id: str, check: FileCheck, limit: int = 3) -> str:
-    """"Training file file-x has 2 errors: line 3: missing_messages_list (…); …"."""
+    """ "Training file file-x has 2 errors: line 3: missing_messages_list (…); …"."""
     parts = []
     for code, line, message in check.errors[:limit]:
         where = f"line {line}: " if line else ""
@@ -123,15 +139,24 @@ def describe_errors(label: str, file_id: str, check: FileCheck, limit: int = 3) 
     more = len(check.errors) - limit
     tail = f"; and {more} more" if more > 0 else ""
     count = len(check.errors)
-    return (f"{label} {file_id} has {count} error{'s' if count != 1 else ''}: "
-            f"{'; '.join(parts)}{tail}. Run `fttui lint` on it to see them all.")
+    return (
+        f"{label} {file_id} has {count} error{'s' if count != 1 else ''}: "
+        f"{'; '.join(parts)}{tail}. Run `fttui lint` on it to see them all."
+    )
 
 
 class JobManager:
     """Jobs in the store, run on one executor."""
 
-    def __init__(self, store: Store, executor: Executor, data_dir: Path, files: FileService,
-                 models: ModelRegistry, poll_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        data_dir: Path,
+        files: FileService,
+        models: ModelRegistry,
+        poll_interval: float = 0.1,
+    ) -> None:
         self.store, self.executor, self.files, self.models = store, executor, files, models
         self.jobs_dir = data_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
@@ -165,22 +190,42 @@ class JobManager:
     def _load(self, job_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         row = self.store.one("SELECT obj, internal FROM jobs WHERE id = ?", (job_id,))
         if row is None:
-            raise not_found(f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id",
-                            code="fine_tuning_job_not_found")
+            raise not_found(
+                f"No such fine-tuning job: {job_id}",
+                param="fine_tuning_job_id",
+                code="fine_tuning_job_not_found",
+            )
         return loads(row[0]), loads(row[1])
 
     def _save(self, conn: Any, job: dict[str, Any], internal: dict[str, Any]) -> None:
         live = 1 if (job["status"] in JOB_ACTIVE or internal.get("active")) else 0
-        conn.execute("UPDATE jobs SET status = ?, live = ?, obj = ?, internal = ? WHERE id = ?",
-                     (job["status"], live, dumps(job), dumps(internal), job["id"]))
+        conn.execute(
+            "UPDATE jobs SET status = ?, live = ?, obj = ?, internal = ? WHERE id = ?",
+            (job["status"], live, dumps(job), dumps(internal), job["id"]),
+        )
 
-    def _event(self, conn: Any, job_id: str, message: str, *, level: str = "info",
-               type_: str = "message", data: dict[str, Any] | None = None) -> None:
-        obj = {"object": "fine_tuning.job.event", "id": new_id("ftevent-"),
-               "created_at": int(time.time()), "level": level, "message": message,
-               "type": type_, "data": data or {}}
-        conn.execute("INSERT INTO events (id, job_id, obj) VALUES (?, ?, ?)",
-                     (obj["id"], job_id, dumps(obj)))
+    def _event(
+        self,
+        conn: Any,
+        job_id: str,
+        message: str,
+        *,
+        level: str = "info",
+        type_: str = "message",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        obj = {
+            "object": "fine_tuning.job.event",
+            "id": new_id("ftevent-"),
+            "created_at": int(time.time()),
+            "level": level,
+            "message": message,
+            "type": type_,
+            "data": data or {},
+        }
+        conn.execute(
+            "INSERT INTO events (id, job_id, obj) VALUES (?, ?, ?)", (obj["id"], job_id, dumps(obj))
+        )
 
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
@@ -201,19 +246,32 @@ class JobManager:
             raise bad_request("'method' must be an object.", param="method")
         method_type = (method_raw or {}).get("type", "supervised")
         if method_type not in ("supervised", "dpo"):
-            raise bad_request(f"Method {method_type!r} is not supported by this server: use "
-                              "supervised or dpo.", param="method.type",
-                              code="unsupported_method")
-        method_hp = ((method_raw or {}).get(method_type) or {}).get("hyperparameters")
-        hp = parse_hyperparameters(method_hp if method_hp is not None
-                                   else body.get("hyperparameters"), method_type)
+            raise bad_request(
+                f"Method {method_type!r} is not supported by this server: use supervised or dpo.",
+                param="method.type",
+                code="unsupported_method",
+            )
+        method_conf = (method_raw or {}).get(method_type) or {}
+        if not isinstance(method_conf, dict):
+            raise bad_request(
+                f"'method.{method_type}' must be an object.", param=f"method.{method_type}"
+            )
+        method_hp = method_conf.get("hyperparameters")
+        hp = parse_hyperparameters(
+            method_hp if method_hp is not None else body.get("hyperparameters"), method_type
+        )
 
         suffix = body.get("suffix")
         if suffix is not None and not (
-                isinstance(suffix, str) and 1 <= len(suffix) <= 64 and suffix.isprintable()
-                and not any(ch in ":/" or ch.isspace() for ch in suffix)):
-            raise bad_request("suffix must be 1 to 64 printable characters without spaces, "
-                              "':' or '/'.", param="suffix")
+            isinstance(suffix, str)
+            and 1 <= len(suffix) <= 64
+            and suffix.isprintable()
+            and not any(ch in ":/" or ch.isspace() for ch in suffix)
+        ):
+            raise bad_request(
+                "suffix must be 1 to 64 printable characters without spaces, ':' or '/'.",
+                param="suffix",
+            )
         seed = body.get("seed")
         if seed is None:
             seed = secrets.randbelow(2**31)
@@ -221,18 +279,27 @@ class JobManager:
             raise bad_request("seed must be an integer from 0 to 2147483647.", param="seed")
         metadata = parse_metadata(body.get("metadata"))
         integrations = body.get("integrations")
-        if integrations is not None and (not isinstance(integrations, list)
-                                         or len(integrations) > 5):
+        if integrations is not None and (
+            not isinstance(integrations, list) or len(integrations) > 5
+        ):
             raise bad_request("integrations must be a list of at most 5.", param="integrations")
 
         job_id = new_id("ftjob-")
         ft_name = f"ft:{base_model}:{MODEL_ORG}:{suffix or ''}:{new_id('', 8)}"
         job_dir = self.job_dir(job_id)
         spec = TrainerSpec(
-            job_id=job_id, base_model=base_model, training_file=str(training),
-            output_dir=str(job_dir), n_epochs=1, batch_size=1, learning_rate_multiplier=1.0,
-            seed=seed, method=method_type, validation_file=str(validation) if validation else None,
-            model_path=self.models.base_path(base_model), init_adapter=init_adapter,
+            job_id=job_id,
+            base_model=base_model,
+            training_file=str(training),
+            output_dir=str(job_dir),
+            n_epochs=1,
+            batch_size=1,
+            learning_rate_multiplier=1.0,
+            seed=seed,
+            method=method_type,
+            validation_file=str(validation) if validation else None,
+            model_path=self.models.base_path(base_model),
+            init_adapter=init_adapter,
             fine_tuned_model=ft_name,
             options=parse_options(metadata, self.executor.name),
         )
@@ -243,22 +310,40 @@ class JobManager:
 
         now = int(time.time())
         job: dict[str, Any] = {
-            "object": "fine_tuning.job", "id": job_id, "created_at": now, "error": None,
-            "fine_tuned_model": None, "finished_at": None,
+            "object": "fine_tuning.job",
+            "id": job_id,
+            "created_at": now,
+            "error": None,
+            "fine_tuned_model": None,
+            "finished_at": None,
             "hyperparameters": {k: v for k, v in hp.items() if k != "beta"},
-            "model": model, "organization_id": ORG_ID, "result_files": [], "seed": seed,
-            "status": "validating_files", "trained_tokens": None,
+            "model": model,
+            "organization_id": ORG_ID,
+            "result_files": [],
+            "seed": seed,
+            "status": "validating_files",
+            "trained_tokens": None,
             "training_file": body["training_file"],
             "validation_file": body.get("validation_file"),
-            "integrations": integrations, "estimated_finish": None,
+            "integrations": integrations,
+            "estimated_finish": None,
             "method": {"type": method_type, method_type: {"hyperparameters": hp}},
-            "metadata": metadata, "user_provided_suffix": suffix,
+            "metadata": metadata,
+            "user_provided_suffix": suffix,
         }
-        internal = {"spec": spec.__dict__, "executor": self.executor.name, "active": False,
-                    "pending": None, "events_offset": 0, "ckpt_steps": []}
+        internal = {
+            "spec": spec.__dict__,
+            "executor": self.executor.name,
+            "active": False,
+            "pending": None,
+            "events_offset": 0,
+            "ckpt_steps": [],
+        }
         with self.store.tx() as conn:
-            conn.execute("INSERT INTO jobs (id, status, obj, internal) VALUES (?, ?, ?, ?)",
-                         (job_id, job["status"], dumps(job), dumps(internal)))
+            conn.execute(
+                "INSERT INTO jobs (id, status, obj, internal) VALUES (?, ?, ?, ?)",
+                (job_id, job["status"], dumps(job), dumps(internal)),
+            )
             self._event(conn, job_id, f"Created fine-tuning job: {job_id}")
             names = f"training file: {job['training_file']}"
             if validation:
@@ -274,13 +359,19 @@ class JobManager:
         resolved = self.models.find_tuned(model)
         if resolved is not None:
             if resolved.executor != self.executor.name:
-                raise bad_request(f"Model {model} was trained by the {resolved.executor} "
-                                  f"executor; this server runs {self.executor.name}.",
-                                  param="model", code="model_not_available")
+                raise bad_request(
+                    f"Model {model} was trained by the {resolved.executor} "
+                    f"executor; this server runs {self.executor.name}.",
+                    param="model",
+                    code="model_not_available",
+                )
             return resolved.base_model, resolved.adapter_path
-        raise bad_request(f"Model {model} is not available for fine-tuning here. Available: "
-                          f"{', '.join(self.models.base_ids())}.", param="model",
-                          code="model_not_available")
+        raise bad_request(
+            f"Model {model} is not available for fine-tuning here. Available: "
+            f"{', '.join(self.models.base_ids())}.",
+            param="model",
+            code="model_not_available",
+        )
 
     def _fine_tune_file(self, file_id: Any, param: str) -> Path:
         if not isinstance(file_id, str) or not file_id:
@@ -288,12 +379,18 @@ class JobManager:
         try:
             obj, path = self.files.row(file_id)
         except ApiError:
-            raise bad_request(f"Invalid file ID {file_id!r} for {param}: no such file.",
-                              param=param, code="file_not_found") from None
+            raise bad_request(
+                f"Invalid file ID {file_id!r} for {param}: no such file.",
+                param=param,
+                code="file_not_found",
+            ) from None
         purpose = loads(obj)["purpose"]
         if purpose != "fine-tune":
-            raise bad_request(f"File {file_id} was uploaded with purpose {purpose!r}; {param} "
-                              "needs 'fine-tune'.", param=param, code="invalid_file_purpose")
+            raise bad_request(
+                f"File {file_id} was uploaded with purpose {purpose!r}; {param} needs 'fine-tune'.",
+                param=param,
+                code="invalid_file_purpose",
+            )
         return path
 
     def get(self, job_id: str) -> dict[str, Any]:
@@ -302,12 +399,21 @@ class JobManager:
     def raw(self, job_id: str) -> bytes:
         row = self.store.one("SELECT obj FROM jobs WHERE id = ?", (job_id,))
         if row is None:
-            raise not_found(f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id",
-                            code="fine_tuning_job_not_found")
+            raise not_found(
+                f"No such fine-tuning job: {job_id}",
+                param="fine_tuning_job_id",
+                code="fine_tuning_job_not_found",
+            )
         return row[0].encode()
 
-    def list(self, *, after: str | None, limit: int,
-             metadata: dict[str, str] | None, no_metadata: bool = False) -> Page:
+    def list(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        metadata: dict[str, str] | None,
+        no_metadata: bool = False,
+    ) -> Page:
         where, params = "1", []
         if no_metadata:
             where = "json_extract(obj, '$.metadata') IS NULL"
@@ -318,22 +424,26 @@ class JobManager:
 
     def events(self, job_id: str, *, after: str | None, limit: int) -> Page:
         self.raw(job_id)
-        return self.store.page("events", where="job_id = ?", params=[job_id], after=after,
-                               limit=limit)
+        return self.store.page(
+            "events", where="job_id = ?", params=[job_id], after=after, limit=limit
+        )
 
     def checkpoints(self, job_id: str, *, after: str | None, limit: int) -> Page:
         self.raw(job_id)
-        return self.store.page("checkpoints", where="job_id = ?", params=[job_id], after=after,
-                               limit=limit)
+        return self.store.page(
+            "checkpoints", where="job_id = ?", params=[job_id], after=after, limit=limit
+        )
 
     # -- API: cancel, pause, resume ----------------------------------------------------
     def cancel(self, job_id: str) -> dict[str, Any]:
         with self.store.tx() as conn:
             job, internal = self._load(job_id)
             if job["status"] in TERMINAL_STATUSES:
-                raise bad_request(f"Job {job_id} has already {job['status']}; it cannot be "
-                                  "cancelled.", param="fine_tuning_job_id",
-                                  code="job_not_cancellable")
+                raise bad_request(
+                    f"Job {job_id} has already {job['status']}; it cannot be cancelled.",
+                    param="fine_tuning_job_id",
+                    code="job_not_cancellable",
+                )
             if internal["active"]:
                 self.executor.stop(job_id, "cancel")
                 internal["pending"] = "cancel"
@@ -347,8 +457,11 @@ class JobManager:
         with self.store.tx() as conn:
             job, internal = self._load(job_id)
             if job["status"] != "running" or internal.get("pending") == "resume":
-                raise bad_request(f"Job {job_id} is {job['status']}; only running jobs can be "
-                                  "paused.", param="fine_tuning_job_id", code="job_not_pausable")
+                raise bad_request(
+                    f"Job {job_id} is {job['status']}; only running jobs can be paused.",
+                    param="fine_tuning_job_id",
+                    code="job_not_pausable",
+                )
             self.executor.stop(job_id, "pause")
             internal["pending"] = "pause"
             job.update(status="paused", estimated_finish=None)
@@ -361,8 +474,11 @@ class JobManager:
         with self.store.tx() as conn:
             job, internal = self._load(job_id)
             if job["status"] != "paused":
-                raise bad_request(f"Job {job_id} is {job['status']}; only paused jobs can be "
-                                  "resumed.", param="fine_tuning_job_id", code="job_not_paused")
+                raise bad_request(
+                    f"Job {job_id} is {job['status']}; only paused jobs can be resumed.",
+                    param="fine_tuning_job_id",
+                    code="job_not_paused",
+                )
             internal["pending"] = "resume"
             job["status"] = "running"
             self._event(conn, job_id, "Fine-tuning job resumed")
@@ -397,8 +513,7 @@ class JobManager:
             try:
                 checks = [("Training file", job["training_file"], spec.training_file)]
                 if spec.validation_file:
-                    checks.append(("Validation file", job["validation_file"],
-                                   spec.validation_file))
+                    checks.append(("Validation file", job["validation_file"], spec.validation_file))
                 for label, file_id, path in checks:
                     check = self._check(file_id, path, spec.base_model)
                     if label == "Training file":
@@ -407,11 +522,17 @@ class JobManager:
                     if check.errors:
                         failure = (param, describe_errors(label, file_id, check))
                     elif spec.method == "dpo" and check.format != "preference":
-                        failure = (param, f"{label} {file_id} is in {check.format} format; "
-                                          "the dpo method needs preference examples.")
+                        failure = (
+                            param,
+                            f"{label} {file_id} is in {check.format} format; "
+                            "the dpo method needs preference examples.",
+                        )
                     elif spec.method == "supervised" and check.format == "preference":
-                        failure = (param, f"{label} {file_id} holds preference examples; "
-                                          "use method dpo for them.")
+                        failure = (
+                            param,
+                            f"{label} {file_id} holds preference examples; "
+                            "use method dpo for them.",
+                        )
                     if failure:
                         break
             except OSError as exc:
@@ -424,10 +545,17 @@ class JobManager:
                     return  # cancelled meanwhile
                 if failure:
                     param, message = failure
-                    job.update(status="failed", finished_at=int(time.time()),
-                               error={"code": "invalid_training_file" if param == "training_file"
-                                      else "invalid_validation_file",
-                                      "message": message, "param": param})
+                    job.update(
+                        status="failed",
+                        finished_at=int(time.time()),
+                        error={
+                            "code": "invalid_training_file"
+                            if param == "training_file"
+                            else "invalid_validation_file",
+                            "message": message,
+                            "param": param,
+                        },
+                    )
                     self._event(conn, job_id, message, level="error")
                 else:
                     self._resolve(job, internal, n_examples)
@@ -454,9 +582,12 @@ class JobManager:
         job["method"][method]["hyperparameters"] = hp
         job["hyperparameters"] = {k: v for k, v in hp.items() if k != "beta"}
         spec = internal["spec"]
-        spec.update(n_epochs=hp["n_epochs"], batch_size=hp["batch_size"],
-                    learning_rate_multiplier=float(hp["learning_rate_multiplier"]),
-                    beta=float(hp["beta"]) if method == "dpo" else None)
+        spec.update(
+            n_epochs=hp["n_epochs"],
+            batch_size=hp["batch_size"],
+            learning_rate_multiplier=float(hp["learning_rate_multiplier"]),
+            beta=float(hp["beta"]) if method == "dpo" else None,
+        )
 
     # -- the supervisor ------------------------------------------------------------------
     def _loop(self) -> None:
@@ -476,8 +607,7 @@ class JobManager:
             print(message, flush=True)
 
     def tick(self) -> None:
-        rows = self.store.all("SELECT id, status, internal FROM jobs WHERE live = 1 "
-                              "ORDER BY seq")
+        rows = self.store.all("SELECT id, status, internal FROM jobs WHERE live = 1 ORDER BY seq")
         rows = [(job_id, status, loads(internal)) for job_id, status, internal in rows]
         active = {job_id for job_id, _, internal in rows if internal.get("active")}
         running = len(active)
@@ -492,8 +622,11 @@ class JobManager:
                     self._submit_validation(job_id)
                 elif internal.get("pending") == "resume":
                     self._launch(job_id, resume=True)
-                elif (status == "queued" and running < self.executor.max_concurrent_jobs
-                      and self._launch(job_id, resume=False)):
+                elif (
+                    status == "queued"
+                    and running < self.executor.max_concurrent_jobs
+                    and self._launch(job_id, resume=False)
+                ):
                     running += 1
             except Exception as exc:  # one broken job must not stall the others
                 self._report(job_id, exc)
@@ -511,7 +644,8 @@ class JobManager:
                 state = JobState.read(job_dir)
                 if state is not None:
                     spec.resume_from = state.resume_checkpoint or (
-                        state.checkpoints[-1]["path"] if state.checkpoints else None)
+                        state.checkpoints[-1]["path"] if state.checkpoints else None
+                    )
                     state.status = "running"
                     state.write(job_dir)
             (job_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
@@ -519,11 +653,15 @@ class JobManager:
                 self.executor.start(spec)
             except Exception as exc:
                 message = exc.message if isinstance(exc, ExecutorError) else str(exc)
-                job.update(status="failed", finished_at=int(time.time()),
-                           error={"code": "executor_error", "message": message, "param": None})
+                job.update(
+                    status="failed",
+                    finished_at=int(time.time()),
+                    error={"code": "executor_error", "message": message, "param": None},
+                )
                 internal.update(active=False, pending=None)
-                self._event(conn, job_id, f"Fine-tuning job failed to start: {message}",
-                            level="error")
+                self._event(
+                    conn, job_id, f"Fine-tuning job failed to start: {message}", level="error"
+                )
                 self._save(conn, job, internal)
                 return False
             internal.update(active=True, pending=None)
@@ -559,44 +697,68 @@ class JobManager:
             level = "warn" if level == "warning" else level
             data = raw.get("data")
             created = raw.get("created_at")
-            obj = {"object": "fine_tuning.job.event", "id": new_id("ftevent-"),
-                   "created_at": int(created) if isinstance(created, int | float) else now,
-                   "level": level if level in SERVER_EVENT_LEVELS else "info",
-                   "message": str(raw.get("message", "")),
-                   "type": "metrics" if raw.get("type") == "metrics" else "message",
-                   "data": data if isinstance(data, dict) else {}}
+            obj = {
+                "object": "fine_tuning.job.event",
+                "id": new_id("ftevent-"),
+                "created_at": int(created) if isinstance(created, int | float) else now,
+                "level": level if level in SERVER_EVENT_LEVELS else "info",
+                "message": str(raw.get("message", "")),
+                "type": "metrics" if raw.get("type") == "metrics" else "message",
+                "data": data if isinstance(data, dict) else {},
+            }
             rows.append((obj["id"], job_id, dumps(obj)))
         conn.executemany("INSERT INTO events (id, job_id, obj) VALUES (?, ?, ?)", rows)
         internal["events_offset"] = offset + end + 1
 
-    def _sync_checkpoints(self, conn: Any, job: dict[str, Any], internal: dict[str, Any],
-                          state: JobState) -> None:
+    def _sync_checkpoints(
+        self, conn: Any, job: dict[str, Any], internal: dict[str, Any], state: JobState
+    ) -> None:
         steps = [int(c["step"]) for c in state.checkpoints]
         if steps == internal.get("ckpt_steps"):
             return
         spec = internal["spec"]
         job_dir = Path(spec["output_dir"])
-        known = {r[0] for r in conn.execute("SELECT step FROM checkpoints WHERE job_id = ?",
-                                            (job["id"],))}
+        known = {
+            r[0]
+            for r in conn.execute("SELECT step FROM checkpoints WHERE job_id = ?", (job["id"],))
+        }
         for ckpt in state.checkpoints:
             step = int(ckpt["step"])
             if step in known:
                 continue
-            metrics = {k: v for k, v in (ckpt.get("metrics") or {}).items()
-                       if k in CHECKPOINT_METRICS and isinstance(v, int | float)}
+            metrics = {
+                k: v
+                for k, v in (ckpt.get("metrics") or {}).items()
+                if k in CHECKPOINT_METRICS and isinstance(v, int | float)
+            }
             metrics.setdefault("step", step)
-            obj = {"object": "fine_tuning.job.checkpoint", "id": new_id("ftckpt-"),
-                   "created_at": int(time.time()),
-                   "fine_tuned_model_checkpoint": f"{spec['fine_tuned_model']}:ckpt-step-{step}",
-                   "fine_tuning_job_id": job["id"], "metrics": metrics, "step_number": step}
-            conn.execute("INSERT INTO checkpoints (id, job_id, model, step, path, obj) "
-                         "VALUES (?, ?, ?, ?, ?, ?)",
-                         (obj["id"], job["id"], obj["fine_tuned_model_checkpoint"], step,
-                          str(job_dir / ckpt["path"]), dumps(obj)))
+            obj = {
+                "object": "fine_tuning.job.checkpoint",
+                "id": new_id("ftckpt-"),
+                "created_at": int(time.time()),
+                "fine_tuned_model_checkpoint": f"{spec['fine_tuned_model']}:ckpt-step-{step}",
+                "fine_tuning_job_id": job["id"],
+                "metrics": metrics,
+                "step_number": step,
+            }
+            conn.execute(
+                "INSERT INTO checkpoints (id, job_id, model, step, path, obj) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    obj["id"],
+                    job["id"],
+                    obj["fine_tuned_model_checkpoint"],
+                    step,
+                    str(job_dir / ckpt["path"]),
+                    dumps(obj),
+                ),
+            )
         gone = known - set(steps)
         if gone:
-            conn.executemany("DELETE FROM checkpoints WHERE job_id = ? AND step = ?",
-                             [(job["id"], s) for s in gone])
+            conn.executemany(
+                "DELETE FROM checkpoints WHERE job_id = ? AND step = ?",
+                [(job["id"], s) for s in gone],
+            )
         internal["ckpt_steps"] = steps
 
     def _follow(self, job_id: str, internal: dict[str, Any]) -> None:
@@ -620,8 +782,9 @@ class JobManager:
                 self._save(conn, job, internal)
         self._seen[job_id] = seen
 
-    def _apply(self, conn: Any, job: dict[str, Any], internal: dict[str, Any],
-               state: JobState) -> None:
+    def _apply(
+        self, conn: Any, job: dict[str, Any], internal: dict[str, Any], state: JobState
+    ) -> None:
         """Move the job along what the executor reports."""
         self._sync_checkpoints(conn, job, internal, state)
         status, job_id = state.status, job["id"]
@@ -649,28 +812,52 @@ class JobManager:
         else:
             error = state.error or {}
             message = str(error.get("message") or "the trainer failed without a reason")
-            job.update(status="failed", finished_at=now,
-                       error={"code": str(error.get("code") or "training_failed"),
-                              "message": message, "param": None})
+            job.update(
+                status="failed",
+                finished_at=now,
+                error={
+                    "code": str(error.get("code") or "training_failed"),
+                    "message": message,
+                    "param": None,
+                },
+            )
             self._event(conn, job_id, f"Fine-tuning job failed: {message}", level="error")
 
-    def _succeed(self, conn: Any, job: dict[str, Any], internal: dict[str, Any],
-                 state: JobState) -> None:
+    def _succeed(
+        self, conn: Any, job: dict[str, Any], internal: dict[str, Any], state: JobState
+    ) -> None:
         spec = internal["spec"]
         job_dir = Path(spec["output_dir"])
         ft_name = spec["fine_tuned_model"]
         adapter = str(job_dir / state.model_path) if state.model_path else str(job_dir)
         now = int(time.time())
-        self.models.add_tuned(conn, ft_name, job_id=job["id"], base_model=spec["base_model"],
-                              executor=internal["executor"], path=adapter, created=now)
+        self.models.add_tuned(
+            conn,
+            ft_name,
+            job_id=job["id"],
+            base_model=spec["base_model"],
+            executor=internal["executor"],
+            path=adapter,
+            created=now,
+        )
         if state.result_file and (job_dir / state.result_file).is_file():
-            result = self.files.add_copy(conn, job_dir / state.result_file, "step_metrics.csv",
-                                         "fine-tune-results")
+            result = self.files.add_copy(
+                conn, job_dir / state.result_file, "step_metrics.csv", "fine-tune-results"
+            )
             job["result_files"] = [result["id"]]
-        job.update(status="succeeded", finished_at=now, fine_tuned_model=ft_name,
-                   trained_tokens=state.trained_tokens, error=None)
-        self._event(conn, job["id"], f"New fine-tuned model created: {ft_name}",
-                    data={"fine_tuned_model": ft_name})
+        job.update(
+            status="succeeded",
+            finished_at=now,
+            fine_tuned_model=ft_name,
+            trained_tokens=state.trained_tokens,
+            error=None,
+        )
+        self._event(
+            conn,
+            job["id"],
+            f"New fine-tuned model created: {ft_name}",
+            data={"fine_tuned_model": ft_name},
+        )
         self._event(conn, job["id"], "The job has successfully completed")
 
     # -- restart -------------------------------------------------------------------------
@@ -686,9 +873,13 @@ class JobManager:
                     self._save(conn, job, internal)
                     continue
                 if internal["executor"] != self.executor.name:
-                    self._fail_restart(conn, job, internal,
-                                       f"The server restarted with the {self.executor.name} "
-                                       f"executor; this job ran on {internal['executor']}.")
+                    self._fail_restart(
+                        conn,
+                        job,
+                        internal,
+                        f"The server restarted with the {self.executor.name} "
+                        f"executor; this job ran on {internal['executor']}.",
+                    )
                     continue
                 if not internal.get("active"):
                     continue
@@ -701,28 +892,42 @@ class JobManager:
                     continue
                 self._sync_checkpoints(conn, job, internal, state)
                 if state.checkpoints or state.resume_checkpoint:
-                    where = (f"where it stopped ({state.resume_checkpoint})"
-                             if state.resume_checkpoint else
-                             f"from the checkpoint at step {state.checkpoints[-1]['step']}")
+                    where = (
+                        f"where it stopped ({state.resume_checkpoint})"
+                        if state.resume_checkpoint
+                        else f"from the checkpoint at step {state.checkpoints[-1]['step']}"
+                    )
                     if job["status"] == "paused":
                         state.status = "paused"
                         state.write(self.job_dir(job_id))
                         internal["pending"] = None
                     else:
                         internal["pending"] = "resume"
-                        self._event(conn, job_id, "The server restarted while the job was "
-                                    f"running; resuming {where}")
+                        self._event(
+                            conn,
+                            job_id,
+                            f"The server restarted while the job was running; resuming {where}",
+                        )
                 else:
-                    self._fail_restart(conn, job, internal,
-                                       "The server stopped while this job was running, before "
-                                       "its first checkpoint; create the job again.")
+                    self._fail_restart(
+                        conn,
+                        job,
+                        internal,
+                        "The server stopped while this job was running, before "
+                        "its first checkpoint; create the job again.",
+                    )
                     continue
                 self._save(conn, job, internal)
 
-    def _fail_restart(self, conn: Any, job: dict[str, Any], internal: dict[str, Any],
-                      message: str) -> None:
+    def _fail_restart(
+        self, conn: Any, job: dict[str, Any], internal: dict[str, Any], message: str
+    ) -> None:
         internal.update(active=False, pending=None)
-        job.update(status="failed", finished_at=int(time.time()), estimated_finish=None,
-                   error={"code": "server_restarted", "message": message, "param": None})
+        job.update(
+            status="failed",
+            finished_at=int(time.time()),
+            estimated_finish=None,
+            error={"code": "server_restarted", "message": message, "param": None},
+        )
         self._event(conn, job["id"], message, level="error")
         self._save(conn, job, internal)

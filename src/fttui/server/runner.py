@@ -76,7 +76,8 @@ def data_dir_lock(data_dir: Path) -> Iterator[None]:
     except ImportError:  # Windows: no advisory lock, carry on
         yield
         return
-    fh = (data_dir / LOCK_FILE).open("a+")
+    with _folder_errors(data_dir):
+        fh = (data_dir / LOCK_FILE).open("a+")
     try:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -122,20 +123,41 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+@contextlib.contextmanager
+def _folder_errors(data_dir: Path) -> Iterator[None]:
+    """An unusable data folder (a file, no permission, a damaged database) → one line."""
+    import sqlite3
+
+    try:
+        yield
+    except (OSError, sqlite3.DatabaseError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        where = getattr(exc, "filename", None)
+        if isinstance(exc, sqlite3.DatabaseError):
+            where = data_dir / "fttui.sqlite3"
+        where = f"{where}: " if where and Path(where) != data_dir else ""
+        raise ServeError(f"cannot use the data folder {data_dir}: {where}{reason}") from None
+
+
 def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
     """Run the server until SIGINT/SIGTERM. Raises ``ServeError`` when it cannot start."""
     from fttui.server.executors import ExecutorUnavailable, get_executor, resolve_name
 
     if not is_loopback(options.host) and not options.token:
-        raise ServeError(f"refusing to listen on {options.host} (not loopback) without an "
-                         "explicit --token: anyone who can reach it could use it")
+        raise ServeError(
+            f"refusing to listen on {options.host} (not loopback) without an "
+            "explicit --token: anyone who can reach it could use it"
+        )
     data_dir = options.data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _folder_errors(data_dir):
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with data_dir_lock(data_dir):
         name = resolve_name(options.executor)
         if options.executor == "auto":
-            say(f"fttui serve: executor auto → {name}"
-                + (" (torch, transformers or peft missing)" if name == "sim" else ""))
+            say(
+                f"fttui serve: executor auto → {name}"
+                + (" (torch, transformers or peft missing)" if name == "sim" else "")
+            )
         try:
             executor = get_executor(name, data_dir=data_dir, base_models=options.base_models)
         except ExecutorUnavailable as exc:
@@ -143,28 +165,44 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
         if options.token:
             key, created = options.token, False
         else:
-            key, created = load_or_create_key(data_dir)
+            with _folder_errors(data_dir):
+                key, created = load_or_create_key(data_dir)
         sock = bind(options.host, options.port)
         return _run(options, data_dir, executor, key, created, sock, say)
 
 
-def _run(options: ServeOptions, data_dir: Path, executor, key: str, created: bool,
-         sock: socket.socket, say: Callable[[str], None]) -> int:
+def _run(
+    options: ServeOptions,
+    data_dir: Path,
+    executor,
+    key: str,
+    created: bool,
+    sock: socket.socket,
+    say: Callable[[str], None],
+) -> int:
     import uvicorn
 
     from fttui.server.app import ServerConfig, build_services, create_app
 
-    config = ServerConfig(data_dir=data_dir, api_key=key,
-                          max_upload_bytes=int(options.max_upload_mb * 1024 * 1024),
-                          faults=options.faults, faults_seed=options.faults_seed)
-    services = build_services(config, executor)
+    config = ServerConfig(
+        data_dir=data_dir,
+        api_key=key,
+        max_upload_bytes=int(options.max_upload_mb * 1024 * 1024),
+        faults=options.faults,
+        faults_seed=options.faults_seed,
+    )
+    with _folder_errors(data_dir):
+        services = build_services(config, executor)
     services.jobs.start()
     port = sock.getsockname()[1]
     base_url = base_url_of(options.host, port)
     server_file = data_dir / SERVER_FILE
     try:
-        label = ("simulated training: nothing is really trained, answers are labelled"
-                 if executor.name == "sim" else "real training on this machine")
+        label = (
+            "simulated training: nothing is really trained, answers are labelled"
+            if executor.name == "sim"
+            else "real training on this machine"
+        )
         say(f"fttui serve: {executor.name} executor ({label}); data in {data_dir}")
         say(f"Base URL:  {base_url}")
         if options.token:
@@ -176,11 +214,20 @@ def _run(options: ServeOptions, data_dir: Path, executor, key: str, created: boo
             say(f"Faults:    {rates} (seed {options.faults_seed})")
         say(f"Try:       curl -H 'Authorization: Bearer <key>' {base_url}/models")
         sys.stdout.flush()
-        write_private(server_file, json.dumps({"base_url": base_url, "pid": os.getpid(),
-                                               "executor": executor.name}) + "\n")
+        write_private(
+            server_file,
+            json.dumps({"base_url": base_url, "pid": os.getpid(), "executor": executor.name})
+            + "\n",
+        )
         app = create_app(config, services)
-        uv_config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                   timeout_graceful_shutdown=3, proxy_headers=False)
+        uv_config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+            proxy_headers=False,
+        )
         # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler
         # it found: make that a clean exit, so the cleanup below runs
         if threading.current_thread() is threading.main_thread():

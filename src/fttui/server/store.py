@@ -70,13 +70,22 @@ class Page:
     def __init__(self, objs: list[str], ids: list[str], has_more: bool) -> None:
         self.objs, self.ids, self.has_more = objs, ids, has_more
 
-    def to_json(self, *, first_last: bool = False) -> bytes:
-        """The OpenAI list object, built by joining the stored JSON texts."""
-        parts = ['{"object":"list","data":[', ",".join(self.objs), '],"has_more":',
-                 "true" if self.has_more else "false"]
+    def to_json(self, *, first_last: bool = False, empty_id: str | None = None) -> bytes:
+        """The OpenAI list object, built by joining the stored JSON texts.
+
+        ``first_last`` adds ``first_id``/``last_id``; on an empty page they are ``empty_id``:
+        ``""`` where OpenAI's spec types them as required strings (files), ``None`` where it
+        allows null (checkpoints). The SDK's cursor pages read neither, only ``data[-1].id``.
+        """
+        parts = [
+            '{"object":"list","data":[',
+            ",".join(self.objs),
+            '],"has_more":',
+            "true" if self.has_more else "false",
+        ]
         if first_last:
-            first = dumps(self.ids[0]) if self.ids else "null"
-            last = dumps(self.ids[-1]) if self.ids else "null"
+            first = dumps(self.ids[0] if self.ids else empty_id)
+            last = dumps(self.ids[-1] if self.ids else empty_id)
             parts.append(f',"first_id":{first},"last_id":{last}')
         parts.append("}")
         return "".join(parts).encode()
@@ -96,8 +105,9 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
@@ -122,8 +132,16 @@ class Store:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.conn().execute(sql, params).fetchall()
 
-    def page(self, table: str, *, where: str = "1", params: Sequence[Any] = (),
-             after: str | None = None, limit: int = 20, ascending: bool = False) -> Page:
+    def page(
+        self,
+        table: str,
+        *,
+        where: str = "1",
+        params: Sequence[Any] = (),
+        after: str | None = None,
+        limit: int = 20,
+        ascending: bool = False,
+    ) -> Page:
         """Rows of ``table`` matching ``where``, newest first (or oldest first), ``limit`` of
         them after the row whose id is ``after``. ``table``/``where`` are ours, never user text."""
         sql = f"SELECT id, obj FROM {table} WHERE {where}"
