@@ -27,8 +27,12 @@ def counting_client(server, counter: dict) -> openai.OpenAI:
     def hook(request: httpx2.Request) -> None:
         counter[request.url.path] = counter.get(request.url.path, 0) + 1
 
-    return openai.OpenAI(base_url=server.base_url, api_key=server.api_key, max_retries=0,
-                         http_client=httpx2.Client(event_hooks={"request": [hook]}))
+    return openai.OpenAI(
+        base_url=server.base_url,
+        api_key=server.api_key,
+        max_retries=0,
+        http_client=httpx2.Client(event_hooks={"request": [hook]}),
+    )
 
 
 class LineSink:
@@ -77,7 +81,8 @@ def test_thousand_jobs_list_in_one_paginated_pass(tmp_path, capsys):
 
         def create(i: int) -> str:
             return client.fine_tuning.jobs.create(
-                model="gpt-4o-mini-2024-07-18", training_file=fid,
+                model="gpt-4o-mini-2024-07-18",
+                training_file=fid,
                 hyperparameters={"n_epochs": 1},
                 metadata={"sim_seconds_per_step": "0", "sim_fail_at_step": "1", "i": str(i)},
             ).id
@@ -106,11 +111,18 @@ def test_thousand_jobs_list_in_one_paginated_pass(tmp_path, capsys):
 def _long_training_file(path, n: int = 200):
     with path.open("w") as fh:
         for i in range(n):
-            fh.write(json.dumps({"messages": [
-                {"role": "system", "content": "You count."},
-                {"role": "user", "content": f"What comes after {i}?"},
-                {"role": "assistant", "content": f"{i + 1}."},
-            ]}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "messages": [
+                            {"role": "system", "content": "You count."},
+                            {"role": "user", "content": f"What comes after {i}?"},
+                            {"role": "assistant", "content": f"{i + 1}."},
+                        ]
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -120,7 +132,8 @@ def test_follow_a_10000_event_job_with_bounded_memory(tmp_path, monkeypatch):
         client = server.client(max_retries=2)
         fid = upload(client, _long_training_file(tmp_path / "count.jsonl"))
         job = client.fine_tuning.jobs.create(
-            model="gpt-4o-mini-2024-07-18", training_file=fid,
+            model="gpt-4o-mini-2024-07-18",
+            training_file=fid,
             hyperparameters={"n_epochs": 50, "batch_size": 1},
             metadata={"sim_seconds_per_step": "0"},
         )
@@ -128,7 +141,9 @@ def test_follow_a_10000_event_job_with_bounded_memory(tmp_path, monkeypatch):
         monkeypatch.setattr(sys, "stdout", sink)
         tracemalloc.start()
         try:
-            code = run_cli(["jobs", "events", job.id, "--follow", "--json", "--interval", "0.2"], server)
+            code = run_cli(
+                ["jobs", "events", job.id, "--follow", "--json", "--interval", "0.2"], server
+            )
             _, follow_peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -205,16 +220,33 @@ def test_reads_survive_faults_with_nothing_lost(clean_then_faulty, capsys):
 def test_follow_and_create_under_faults(clean_then_faulty, capsys):
     _, faulty, _, running = clean_then_faulty
     # the job that was queued when the clean server stopped: followed to its end
-    r = run_cli(["jobs", "events", running.id, "--follow", "--json", "--interval", "0.1"],
-                faulty, capsys=capsys)
+    r = run_cli(
+        ["jobs", "events", running.id, "--follow", "--json", "--interval", "0.1"],
+        faulty,
+        capsys=capsys,
+    )
     assert r.code in (0, 1), r.err
     events = [json.loads(x) for x in r.out.splitlines()]
     assert len({e["id"] for e in events}) == len(events)
     steps = [e["data"]["step"] for e in events if e["type"] == "metrics"]
     assert steps == sorted(steps)
-    r = run_cli(["jobs", "create", "--model", "gpt-4o-mini-2024-07-18", "--training-file",
-                 str(CHAT), "--epochs", "2", "--metadata", "sim_seconds_per_step=0.01", "--wait"],
-                faulty, capsys=capsys)
+    r = run_cli(
+        [
+            "jobs",
+            "create",
+            "--model",
+            "gpt-4o-mini-2024-07-18",
+            "--training-file",
+            str(CHAT),
+            "--epochs",
+            "2",
+            "--metadata",
+            "sim_seconds_per_step=0.01",
+            "--wait",
+        ],
+        faulty,
+        capsys=capsys,
+    )
     assert r.code == 0, r.err
     steps = [int(ln.split("Step ")[1].split("/")[0]) for ln in r.out.splitlines() if "Step " in ln]
     assert steps == list(range(1, 41))  # every step once, in order
@@ -225,29 +257,32 @@ def test_ask_under_faults_loses_nothing(clean_then_faulty, capsys):
     _, faulty, *_ = clean_then_faulty
     answers = set()
     for _ in range(4):
-        r = run_cli(["ask", "gpt-4o-mini-2024-07-18", "Tell me about Paris", "--temperature", "0",
-                     "--seed", "1", "--max-tokens", "30"], faulty, capsys=capsys)
+        r = run_cli(
+            [
+                "ask",
+                "gpt-4o-mini-2024-07-18",
+                "Tell me about Paris",
+                "--temperature",
+                "0",
+                "--seed",
+                "1",
+                "--max-tokens",
+                "30",
+            ],
+            faulty,
+            capsys=capsys,
+        )
         assert r.code == 0, r.err
         answers.add(r.out)
     assert len(answers) == 1 and next(iter(answers)).strip()
 
 
 def test_permanent_faults_give_one_clear_line(tmp_path, capsys):
-    import subprocess
-    import urllib.request
-
     srv = make_server(tmp_path / "down", "--faults", "500=1.0")
-    with (tmp_path / "down.log").open("wb") as log:
-        srv.proc = subprocess.Popen([sys.executable, "-m", "fttui", "serve", *srv.args],
-                                    stdout=log, stderr=subprocess.STDOUT, env=srv.env)
+    srv.wait_ready = lambda timeout: None  # /v1 is always 500 here: wait on /health
+    srv.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # /health is never faulted
-            try:
-                urllib.request.urlopen(srv.base_url.removesuffix("/v1") + "/health", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.1)
+        _wait_health(srv)
         t0 = time.monotonic()
         r = run_cli(["jobs", "list"], srv, capsys=capsys)
         assert r.code == 1
@@ -282,8 +317,10 @@ def test_local_server_starts_on_demand(fttui_home, monkeypatch, capsys):
         from fttui.api.providers import ensure_local_server
 
         seen = []
-        threads = [threading.Thread(target=lambda: seen.append(ensure_local_server().pid))
-                   for _ in range(4)]
+        threads = [
+            threading.Thread(target=lambda: seen.append(ensure_local_server().pid))
+            for _ in range(4)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -291,3 +328,63 @@ def test_local_server_starts_on_demand(fttui_home, monkeypatch, capsys):
         assert set(seen) == {info["pid"]}
     finally:
         assert stop_local_server()
+
+
+def test_rate_limits_honour_retry_after_then_one_clear_line(tmp_path, capsys):
+    """Every request answered 429 with ``Retry-After: 1``: the layer waits exactly that
+    long between attempts, then gives up with one line; the CLI does the same."""
+    from fttui.api.errors import ApiError, retry_call
+    from fttui.config import ProfileConfig, save_profile
+
+    srv = make_server(tmp_path / "busy", "--faults", "429=1.0")
+    srv.wait_ready = lambda timeout: None  # /v1 is always 429 here: wait on /health below
+    srv.start()
+    try:
+        _wait_health(srv)
+        client = srv.client()  # the SDK's own retries off: ours are under test
+        sleeps: list[float] = []
+        retried: list[ApiError] = []
+        with pytest.raises(ApiError) as info:
+            retry_call(
+                lambda: client.models.list(),
+                attempts=3,
+                sleep=sleeps.append,
+                on_retry=lambda err, delay: retried.append(err),
+            )
+        assert sleeps == [1.0, 1.0]  # from the header, not the exponential backoff
+        assert [e.kind for e in retried] == ["rate_limit", "rate_limit"]
+        err = info.value
+        assert err.kind == "rate_limit" and err.retry_after == 1.0
+        assert str(err).startswith("rate limited (429):") and "retry in 1s" in str(err)
+
+        # The CLI through a profile with the SDK's retries off: 3 reads, 2 real 1 s waits.
+        save_profile(
+            ProfileConfig(
+                name="busy",
+                kind="custom",
+                base_url=srv.base_url,
+                api_key=srv.api_key,
+                max_retries=0,
+            )
+        )
+        t0 = time.monotonic()
+        r = run_cli(["--profile", "busy", "jobs", "list"], capsys=capsys)
+        took = time.monotonic() - t0
+        assert r.code == 1 and r.out == ""
+        assert r.err.startswith("fttui: rate limited (429):") and len(r.err.splitlines()) == 1
+        assert 2.0 <= took < 10
+    finally:
+        srv.stop()
+
+
+def _wait_health(srv, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # /health is never faulted
+        try:
+            urllib.request.urlopen(srv.base_url.removesuffix("/v1") + "/health", timeout=1)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise AssertionError(f"no /health in {timeout}s:\n{srv.log()}")

@@ -26,22 +26,38 @@ KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
 
 def mock_client(handler, **kw) -> openai.OpenAI:
     kw.setdefault("max_retries", 0)
-    return openai.OpenAI(base_url="http://mock.test/v1", api_key=KEY,
-                         http_client=httpx2.Client(transport=httpx2.MockTransport(handler)), **kw)
+    return openai.OpenAI(
+        base_url="http://mock.test/v1",
+        api_key=KEY,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        **kw,
+    )
 
 
 def err_response(status: int, message: str = "boom", headers: dict | None = None):
-    return httpx2.Response(status, json={"error": {"message": message, "type": "x", "code": None}},
-                           headers=headers or {})
+    return httpx2.Response(
+        status,
+        json={"error": {"message": message, "type": "x", "code": None}},
+        headers=headers or {},
+    )
 
 
 # ----------------------------------------------------------------------------- errors
 
+
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(401, "auth"), (403, "permission"), (404, "not_found"), (409, "conflict"),
-     (429, "rate_limit"), (400, "bad_request"), (422, "bad_request"), (500, "provider"),
-     (503, "provider")],
+    [
+        (401, "auth"),
+        (403, "permission"),
+        (404, "not_found"),
+        (409, "conflict"),
+        (429, "rate_limit"),
+        (400, "bad_request"),
+        (422, "bad_request"),
+        (500, "provider"),
+        (503, "provider"),
+    ],
 )
 def test_status_errors_map_to_kinds(status, kind):
     client = mock_client(lambda req: err_response(status, "nope", {"retry-after": "3"}))
@@ -118,17 +134,30 @@ def test_retry_call_honours_retry_after_and_gives_up_on_permanent():
     stop = threading.Event()
     stop.set()
     with pytest.raises(ApiError) as info:
-        retry_call(lambda: (_ for _ in ()).throw(ApiError("network", "down")), attempts=5,
-                   should_stop=stop.is_set)
+        retry_call(
+            lambda: (_ for _ in ()).throw(ApiError("network", "down")),
+            attempts=5,
+            should_stop=stop.is_set,
+        )
     assert info.value.kind == "cancelled"
 
 
 # ----------------------------------------------------------------------------- events
 
+
 def make_events(n: int, job: str = "ftjob-1") -> list[dict]:
-    return [{"id": f"ftevent-{i:06d}", "object": "fine_tuning.job.event", "created_at": 1_700_000_000 + i,
-             "level": "info", "message": f"event {i}", "type": "message", "data": {}}
-            for i in range(n)]
+    return [
+        {
+            "id": f"ftevent-{i:06d}",
+            "object": "fine_tuning.job.event",
+            "created_at": 1_700_000_000 + i,
+            "level": "info",
+            "message": f"event {i}",
+            "type": "message",
+            "data": {},
+        }
+        for i in range(n)
+    ]
 
 
 class EventServer:
@@ -151,9 +180,11 @@ class EventServer:
         if after:
             ids = [e["id"] for e in newest_first]
             start = ids.index(after) + 1
-        page = newest_first[start:start + limit]
-        return httpx2.Response(200, json={"object": "list", "data": page,
-                                          "has_more": start + limit < len(newest_first)})
+        page = newest_first[start : start + limit]
+        return httpx2.Response(
+            200,
+            json={"object": "list", "data": page, "has_more": start + limit < len(newest_first)},
+        )
 
 
 def test_event_follower_orders_dedups_and_resumes():
@@ -195,11 +226,15 @@ def test_event_follower_bounded_memory_on_a_long_backlog():
 # ----------------------------------------------------------------------------- metrics
 
 OPENAI_CSV = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n1,2.0,0.5,,\n2,1.5,0.6,1.8,0.55\n3,1.0,0.7,,\n"
-AZURE_CSV = ("step,train_loss,training_accuracy,train_mean_token_accuracy,valid_loss,valid_accuracy,"
-             "validation_mean_token_accuracy\n1,2.0,0.1,0.5,2.1,0.2,0.45\n2,1.0,0.2,0.6,1.9,0.3,0.5\n")
-LEGACY_CSV = ("step,elapsed_tokens,elapsed_examples,training_loss,training_sequence_accuracy,"
-              "training_token_accuracy,validation_loss,validation_sequence_accuracy,"
-              "validation_token_accuracy\n1,100,1,0.9,0.0,0.7,,,\n2,200,2,0.8,0.0,0.75,0.85,0.0,0.72\n")
+AZURE_CSV = (
+    "step,train_loss,training_accuracy,train_mean_token_accuracy,valid_loss,valid_accuracy,"
+    "validation_mean_token_accuracy\n1,2.0,0.1,0.5,2.1,0.2,0.45\n2,1.0,0.2,0.6,1.9,0.3,0.5\n"
+)
+LEGACY_CSV = (
+    "step,elapsed_tokens,elapsed_examples,training_loss,training_sequence_accuracy,"
+    "training_token_accuracy,validation_loss,validation_sequence_accuracy,"
+    "validation_token_accuracy\n1,100,1,0.9,0.0,0.7,,,\n2,200,2,0.8,0.0,0.75,0.85,0.0,0.72\n"
+)
 
 
 def test_result_csv_variants():
@@ -227,8 +262,15 @@ def test_result_csv_base64_and_garbage():
 
 def test_metrics_from_events_and_csv_roundtrip():
     events = [{"type": "message", "data": {}}] + [
-        {"type": "metrics", "data": {"step": s, "total_steps": 4, "train_loss": 2.0 / s,
-                                     "train_mean_token_accuracy": 0.1 * s}}
+        {
+            "type": "metrics",
+            "data": {
+                "step": s,
+                "total_steps": 4,
+                "train_loss": 2.0 / s,
+                "train_mean_token_accuracy": 0.1 * s,
+            },
+        }
         for s in (2, 1, 3, 4, 4)
     ]
     ms = series_from_events(events)
@@ -249,21 +291,28 @@ def test_sparkline():
 
 # ----------------------------------------------------------------------------- providers
 
+
 def test_resolution_precedence(tmp_path):
     cfg_path = tmp_path / "config.toml"
-    cfg_path.write_text('default_profile = "work"\n[profiles.work]\nkind = "custom"\n'
-                        'base_url = "http://work.test/v1"\napi_key_env = "WORK_KEY"\n')
+    cfg_path.write_text(
+        'default_profile = "work"\n[profiles.work]\nkind = "custom"\n'
+        'base_url = "http://work.test/v1"\napi_key_env = "WORK_KEY"\n'
+    )
     cfg = load_config(cfg_path)
     env = {"WORK_KEY": KEY}
     assert resolve_provider(config=cfg, env={}).name == "work"
     assert resolve_provider(config=load_config(tmp_path / "none.toml"), env={}).kind == "local"
     p = resolve_provider(config=cfg, env={"OPENAI_API_KEY": KEY})
     assert (p.name, p.base_url) == ("env", "https://api.openai.com/v1")
-    p = resolve_provider(config=cfg, env={"OPENAI_BASE_URL": "http://x.test/v1", "OPENAI_API_KEY": KEY})
+    p = resolve_provider(
+        config=cfg, env={"OPENAI_BASE_URL": "http://x.test/v1", "OPENAI_API_KEY": KEY}
+    )
     assert (p.kind, p.base_url) == ("custom", "http://x.test/v1")
     p = resolve_provider("work", config=cfg, env=env)
     assert p.base_url == "http://work.test/v1" and p.key_source == "env WORK_KEY"
-    p = resolve_provider("work", base_url="http://other.test/v1", api_key="sk-other-12345678", config=cfg, env=env)
+    p = resolve_provider(
+        "work", base_url="http://other.test/v1", api_key="sk-other-12345678", config=cfg, env=env
+    )
     assert p.base_url == "http://other.test/v1" and p.key_source == "--api-key"
     p = resolve_provider(base_url="http://cli.test/v1", api_key=KEY, config=cfg, env={})
     assert p.name == "cli" and p.base_url == "http://cli.test/v1"
@@ -273,19 +322,37 @@ def test_resolution_precedence(tmp_path):
 
 
 def test_builtin_provider_urls():
-    env = {"AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/", "AZURE_OPENAI_API_KEY": KEY,
-           "NEBIUS_API_KEY": KEY, "AWS_BEARER_TOKEN_BEDROCK": KEY, "AWS_REGION": "us-west-2"}
+    env = {
+        "AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/",
+        "AZURE_OPENAI_API_KEY": KEY,
+        "NEBIUS_API_KEY": KEY,
+        "AWS_BEARER_TOKEN_BEDROCK": KEY,
+        "AWS_REGION": "us-west-2",
+    }
     from fttui.config import Config
 
     empty = Config()
     az = resolve_provider("azure", config=empty, env=env)
     assert az.base_url == "https://res.openai.azure.com/openai/v1/" and az.api_version is None
-    az2 = resolve_provider("azure", config=empty, env={**env, "OPENAI_API_VERSION": "2025-04-01-preview"})
+    az2 = resolve_provider(
+        "azure", config=empty, env={**env, "OPENAI_API_VERSION": "2025-04-01-preview"}
+    )
     assert az2.api_version == "2025-04-01-preview"
     assert isinstance(make_client(az2), openai.AzureOpenAI)
-    assert resolve_provider("bedrock", config=empty, env=env).base_url == \
-        "https://bedrock-mantle.us-west-2.api.aws/v1"
-    assert resolve_provider("nebius", config=empty, env=env).base_url.startswith("https://api.tokenfactory.nebius.com")
+    assert (
+        resolve_provider("bedrock", config=empty, env=env).base_url
+        == "https://bedrock-mantle.us-west-2.api.aws/v1"
+    )
+    assert resolve_provider("nebius", config=empty, env=env).base_url.startswith(
+        "https://api.tokenfactory.nebius.com"
+    )
+    oa_env = {"OPENAI_API_KEY": KEY, "OPENAI_ORG_ID": "org-x", "OPENAI_PROJECT_ID": "proj_y"}
+    oa = make_client(resolve_provider("openai", config=empty, env=oa_env))
+    assert (oa.organization, oa.project) == ("org-x", "proj_y")
+    assert str(oa.base_url).rstrip("/") == "https://api.openai.com/v1"
+    with pytest.raises(ApiError) as info:
+        make_client(resolve_provider(base_url="ftp://x.test/v1", api_key=KEY, env={}))
+    assert info.value.kind == "config" and "http://" in str(info.value)
     names = [p.name for p in list_providers(config=empty, env=env)]
     assert names == ["openai", "azure", "bedrock", "nebius", "local"]
 
@@ -310,10 +377,12 @@ def test_make_client_timeouts_and_missing_key():
 
 def test_key_command(tmp_path):
     cfg_path = tmp_path / "config.toml"
-    cfg_path.write_text('[profiles.cmd]\nkind = "custom"\nbase_url = "http://c.test/v1"\n'
-                        f'api_key_command = "echo {KEY}"\n'
-                        '[profiles.bad]\nkind = "custom"\nbase_url = "http://c.test/v1"\n'
-                        'api_key_command = "false"\n')
+    cfg_path.write_text(
+        '[profiles.cmd]\nkind = "custom"\nbase_url = "http://c.test/v1"\n'
+        f'api_key_command = "echo {KEY}"\n'
+        '[profiles.bad]\nkind = "custom"\nbase_url = "http://c.test/v1"\n'
+        'api_key_command = "false"\n'
+    )
     cfg = load_config(cfg_path)
     assert resolve_provider("cmd", config=cfg, env={}).api_key == KEY
     bad = resolve_provider("bad", config=cfg, env={})
@@ -326,10 +395,15 @@ def test_key_command(tmp_path):
 
 # ----------------------------------------------------------------------------- config
 
+
 def test_config_file_with_a_key_is_0600(tmp_path):
     path = tmp_path / "cfg" / "config.toml"
-    save_profile(ProfileConfig(name="plain", kind="custom", base_url="http://p.test/v1",
-                               api_key_env="P_KEY"), path)
+    save_profile(
+        ProfileConfig(
+            name="plain", kind="custom", base_url="http://p.test/v1", api_key_env="P_KEY"
+        ),
+        path,
+    )
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
     save_profile(ProfileConfig(name="secret", kind="openai", api_key=KEY), path, make_default=True)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

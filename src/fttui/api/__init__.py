@@ -85,7 +85,8 @@ Public surface (module → name, signature → return; errors)
         -> openai.OpenAI`` — deliberate timeouts (connect 5 s, read 30 s by default, not
         the SDK's 600 s) and retries (2; the SDK's backoff honours Retry-After). When
         ``provider.needs_local_server`` it calls ``ensure_local_server()`` first
-        (blocking, may take seconds). Raises ApiError(kind="config") without a key.
+        (blocking, may take seconds). Raises ApiError(kind="config") without a key, or
+        for a base URL that is not http(s).
         Azure: ``openai.AzureOpenAI`` for the endpoint + api-version form.
     ``connect(profile=None, base_url=None, api_key=None, **make_client_kwargs)
         -> tuple[Provider, openai.OpenAI]`` — resolve + (for local) start + client; the
@@ -149,7 +150,9 @@ Public surface (module → name, signature → return; errors)
         poll_interval=0.5) -> FileObject`` — ApiError(kind="bad_request") if the file
         ends in status "error" (with its status_details).
     ``get_file(client, file_id) -> FileObject``; ``delete_file(client, file_id) -> bool``
-    ``download_file(client, file_id, dest: Path | None = None) -> bytes | Path``
+    ``download_file(client, file_id, dest: Path | None = None) -> bytes | Path`` — ``dest``
+        may be a folder (the provider-side name is kept); a missing folder or a failed
+        write is ApiError("bad_request") and leaves no partial file.
     ``read_file_content(client, file_id) -> bytes`` — base64 bodies decoded.
 
 ``fttui.api.models``
@@ -204,7 +207,8 @@ Public surface (module → name, signature → return; errors)
         legacy: bool | None = None, should_stop=None, seed: int | None = None)
         -> ChatStream`` — iterate it for
         text deltas (str); afterwards ``stream.result`` is the ChatResult. ``legacy=None``
-        picks the legacy completions endpoint for prompt/completion models.
+        picks the legacy completions endpoint for prompt/completion models (there
+        ``max_tokens`` defaults to ``LEGACY_DEFAULT_MAX_TOKENS`` = 256, not the endpoint's 16).
         ``stream.close()`` stops early; ``stream.collect() -> ChatResult``. Errors while
         streaming raise ApiError after the deltas already yielded (nothing is lost).
     ``complete(client, model, prompt, **kw) -> ChatResult`` — the non-streaming shortcut.

@@ -10,6 +10,10 @@ from typing import Any
 from fttui.api.errors import ApiError, friendly
 from fttui.api.models import is_legacy_completion_model
 
+#: ``max_tokens`` for legacy completions when none is given: that endpoint defaults to 16
+#: tokens, which cuts a quick test off mid-sentence (chat completions have no such default).
+LEGACY_DEFAULT_MAX_TOKENS = 256
+
 
 @dataclass
 class ChatResult:
@@ -23,8 +27,14 @@ class ChatResult:
     stopped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "finish_reason": self.finish_reason, "usage": self.usage,
-                "model": self.model, "legacy": self.legacy, "stopped": self.stopped}
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage,
+            "model": self.model,
+            "legacy": self.legacy,
+            "stopped": self.stopped,
+        }
 
 
 def _usage(obj: Any) -> dict[str, Any] | None:
@@ -70,8 +80,11 @@ class ChatStream:
                 if "stream_options" in req and _mentions(err, "stream_options", "include_usage"):
                     req.pop("stream_options")
                     continue
-                if (not self.legacy and "max_tokens" in req
-                        and _mentions(err, "max_tokens", "max_completion_tokens")):
+                if (
+                    not self.legacy
+                    and "max_tokens" in req
+                    and _mentions(err, "max_tokens", "max_completion_tokens")
+                ):
                     req["max_completion_tokens"] = req.pop("max_tokens")
                     continue
                 raise err from None
@@ -133,8 +146,9 @@ class ChatStream:
         return self.result
 
 
-def build_messages(prompt: str, *, system: str | None = None,
-                   messages: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def build_messages(
+    prompt: str, *, system: str | None = None, messages: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if system:
         out.append({"role": "system", "content": system})
@@ -159,7 +173,8 @@ def stream_chat(
     seed: int | None = None,
 ) -> ChatStream:
     """A streamed answer. ``legacy=None`` picks completions for prompt/completion models
-    (the system prompt is then prepended to the prompt)."""
+    (the system prompt is then prepended to the prompt, and ``max_tokens`` defaults to
+    ``LEGACY_DEFAULT_MAX_TOKENS``)."""
     if stop:
         stop = [s for s in stop if s]
         if len(stop) > 4:
@@ -169,11 +184,16 @@ def stream_chat(
     if max_tokens is not None and max_tokens < 1:
         raise ApiError("bad_request", "max tokens must be at least 1")
     use_legacy = is_legacy_completion_model(model) if legacy is None else legacy
-    req: dict[str, Any] = {"model": model, "stream": True,
-                           "stream_options": {"include_usage": True}}
+    req: dict[str, Any] = {
+        "model": model,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     if use_legacy:
         text = f"{system}\n\n{prompt}" if system else prompt
         req["prompt"] = text
+        if max_tokens is None:
+            max_tokens = LEGACY_DEFAULT_MAX_TOKENS
     else:
         req["messages"] = build_messages(prompt, system=system, messages=messages)
     if stop:
@@ -184,8 +204,9 @@ def stream_chat(
         req["max_tokens"] = max_tokens
     if seed is not None:
         req["seed"] = seed
-    return ChatStream(client=client, model=model, request=req, legacy=use_legacy,
-                      should_stop=should_stop)
+    return ChatStream(
+        client=client, model=model, request=req, legacy=use_legacy, should_stop=should_stop
+    )
 
 
 def complete(client: Any, model: str, prompt: str, **kwargs: Any) -> ChatResult:

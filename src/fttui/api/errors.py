@@ -137,29 +137,54 @@ def friendly(exc: BaseException) -> ApiError:
             headers = exc.response.headers if exc.response is not None else None
             retry_after = parse_retry_after(headers)
             if status == 401:
-                return ApiError("auth", f"authentication failed (401): {msg} — check the API key", status=status, code=code)
+                return ApiError(
+                    "auth",
+                    f"authentication failed (401): {msg} — check the API key",
+                    status=status,
+                    code=code,
+                )
             if status == 403:
-                return ApiError("permission", f"permission denied (403): {msg}", status=status, code=code)
+                return ApiError(
+                    "permission", f"permission denied (403): {msg}", status=status, code=code
+                )
             if status == 404:
+                if not isinstance(exc.body, dict):  # no API error body: likely the wrong URL
+                    msg = f"{_request_url(exc)} — is the base URL right?"
                 return ApiError("not_found", f"not found (404): {msg}", status=status, code=code)
             if status == 409:
                 return ApiError("conflict", f"conflict (409): {msg}", status=status, code=code)
             if status == 429:
                 wait = f" — retry in {retry_after:g}s" if retry_after is not None else ""
-                return ApiError("rate_limit", f"rate limited (429): {msg}{wait}", status=status,
-                                retry_after=retry_after, code=code)
+                return ApiError(
+                    "rate_limit",
+                    f"rate limited (429): {msg}{wait}",
+                    status=status,
+                    retry_after=retry_after,
+                    code=code,
+                )
             if status in (408,):
-                return ApiError("timeout", f"request timed out (408): {msg}", status=status, code=code)
+                return ApiError(
+                    "timeout", f"request timed out (408): {msg}", status=status, code=code
+                )
             if 400 <= status < 500:
-                return ApiError("bad_request", f"request refused ({status}): {msg}", status=status, code=code)
-            return ApiError("provider", f"provider error ({status}): {msg}", status=status,
-                            retry_after=retry_after, code=code)
+                return ApiError(
+                    "bad_request", f"request refused ({status}): {msg}", status=status, code=code
+                )
+            return ApiError(
+                "provider",
+                f"provider error ({status}): {msg}",
+                status=status,
+                retry_after=retry_after,
+                code=code,
+            )
         if isinstance(exc, openai.APITimeoutError):
             return ApiError("timeout", f"request timed out: {_request_where(exc)}")
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc.__context__
             detail = f" ({_scrub(str(cause))})" if cause is not None and str(cause) else ""
-            return ApiError("network", f"cannot reach the provider at {_request_where(exc)}{detail}")
+            return ApiError(
+                "network", f"cannot reach the provider at {_request_where(exc)}{detail}"
+            )
         if isinstance(exc, openai.APIResponseValidationError):
             return ApiError("provider", f"the provider sent an unexpected response: {exc.message}")
         if isinstance(exc, openai.APIError):
@@ -168,7 +193,9 @@ def friendly(exc: BaseException) -> ApiError:
         if isinstance(exc, openai.OpenAIError):
             text = str(exc)
             if "api_key" in text.lower() or "api key" in text.lower():
-                return ApiError("config", "no API key: set OPENAI_API_KEY, use --api-key or a profile")
+                return ApiError(
+                    "config", "no API key: set OPENAI_API_KEY, use --api-key or a profile"
+                )
             return ApiError("config", text or type(exc).__name__)
     if httpx2 is not None:
         if isinstance(exc, httpx2.TimeoutException):
@@ -185,18 +212,35 @@ def friendly(exc: BaseException) -> ApiError:
     if isinstance(exc, FileNotFoundError):
         return ApiError("bad_request", f"no such file: {exc.filename or exc}")
     if isinstance(exc, OSError):
-        return ApiError("bad_request", f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        return ApiError(
+            "bad_request", f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        )
     return ApiError("provider", f"{type(exc).__name__}: {exc}")
 
 
 def friendly_status(status: int, text: str, headers: Any = None) -> ApiError:
     """An ApiError for a bare HTTP status (used where no SDK exception exists)."""
-    kind = {401: "auth", 403: "permission", 404: "not_found", 409: "conflict",
-            429: "rate_limit", 408: "timeout"}.get(status)
+    kind = {
+        401: "auth",
+        403: "permission",
+        404: "not_found",
+        409: "conflict",
+        429: "rate_limit",
+        408: "timeout",
+    }.get(status)
     if kind is None:
         kind = "bad_request" if 400 <= status < 500 else "provider"
-    return ApiError(kind, f"HTTP {status}: {text}", status=status,
-                    retry_after=parse_retry_after(headers))
+    return ApiError(
+        kind, f"HTTP {status}: {text}", status=status, retry_after=parse_retry_after(headers)
+    )
+
+
+def _request_url(exc: Any) -> str:
+    try:
+        url = exc.request.url
+        return f"{url.scheme}://{url.host}{':' + str(url.port) if url.port else ''}{url.path}"
+    except Exception:
+        return "the configured base URL"
 
 
 def _request_where(exc: Any) -> str:
@@ -207,7 +251,9 @@ def _request_where(exc: Any) -> str:
         return "the configured base URL"
 
 
-def backoff_delay(attempt: int, err: ApiError | None = None, *, base: float = 0.5, cap: float = 20.0) -> float:
+def backoff_delay(
+    attempt: int, err: ApiError | None = None, *, base: float = 0.5, cap: float = 20.0
+) -> float:
     """Seconds to wait before retry number ``attempt`` (0-based): Retry-After, else
     exponential backoff with up to 25% jitter, capped at ``cap``."""
     if err is not None and err.retry_after is not None:
@@ -216,8 +262,12 @@ def backoff_delay(attempt: int, err: ApiError | None = None, *, base: float = 0.
     return delay * (1 - 0.25 * random.random())
 
 
-def sleep_interruptibly(seconds: float, should_stop: Callable[[], bool] | None,
-                        sleep: Callable[[float], None] = time.sleep, step: float = 0.1) -> bool:
+def sleep_interruptibly(
+    seconds: float,
+    should_stop: Callable[[], bool] | None,
+    sleep: Callable[[float], None] = time.sleep,
+    step: float = 0.1,
+) -> bool:
     """Sleep ``seconds`` in small steps; True if ``should_stop()`` turned true."""
     if should_stop is None:
         sleep(seconds)

@@ -29,6 +29,7 @@ Progress = Callable[[int, int], None]
 
 def iter_files(client: Any, *, purpose: str | None = None, page_size: int = 100) -> Iterator[Any]:
     """Every file, paginated (one pass)."""
+
     def fetch(after: str | None) -> Any:
         kwargs: dict[str, Any] = {"limit": page_size}
         if purpose:
@@ -74,6 +75,7 @@ def _maybe_base64(data: bytes) -> bytes:
 
 def read_file_content(client: Any, file_id: str) -> bytes:
     """The file's bytes; a base64-encoded body is detected and decoded."""
+
     def fetch() -> bytes:
         resp = client.files.content(file_id)
         return resp.read() if hasattr(resp, "read") else bytes(resp.content)
@@ -82,22 +84,43 @@ def read_file_content(client: Any, file_id: str) -> bytes:
 
 
 def download_file(client: Any, file_id: str, dest: Path | None = None) -> bytes | Path:
-    """Download a file: its bytes, or written (atomically) to ``dest`` which is returned."""
-    data = read_file_content(client, file_id)
+    """Download a file: its bytes, or written (atomically) to ``dest`` which is returned.
+
+    ``dest`` may be a folder (the file keeps its provider-side name). A folder that does not
+    exist or cannot be written is an ApiError("bad_request") raised before downloading,
+    and a failed write leaves no partial file behind.
+    """
     if dest is None:
-        return data
+        return read_file_content(client, file_id)
     dest = Path(dest)
+    if dest.is_dir():
+        name = Path(getattr(get_file(client, file_id), "filename", None) or file_id).name
+        dest = dest / (name or file_id)
+    if not dest.parent.is_dir():
+        raise ApiError("bad_request", f"cannot write {dest}: no folder {dest.parent}")
+    data = read_file_content(client, file_id)
     tmp = dest.with_name(f".{dest.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ApiError("bad_request", f"cannot write {dest}: {exc.strerror or exc}") from None
     return dest
 
 
 class _ProgressReader:
     """A binary file wrapper that reports bytes read; seek(0) (a retry) starts over."""
 
-    def __init__(self, fh: Any, total: int, progress: Progress | None,
-                 should_stop: Callable[[], bool] | None, base: int = 0, grand_total: int | None = None):
+    def __init__(
+        self,
+        fh: Any,
+        total: int,
+        progress: Progress | None,
+        should_stop: Callable[[], bool] | None,
+        base: int = 0,
+        grand_total: int | None = None,
+    ):
         self._fh = fh
         self._total = total
         self._progress = progress
@@ -132,8 +155,17 @@ class _ProgressReader:
 class _SliceReader(_ProgressReader):
     """Reads ``length`` bytes of ``fh`` from ``start`` (one Uploads API part)."""
 
-    def __init__(self, fh: Any, start: int, length: int, *, progress: Progress | None,
-                 should_stop: Callable[[], bool] | None, base: int, grand_total: int):
+    def __init__(
+        self,
+        fh: Any,
+        start: int,
+        length: int,
+        *,
+        progress: Progress | None,
+        should_stop: Callable[[], bool] | None,
+        base: int,
+        grand_total: int,
+    ):
         super().__init__(fh, length, progress, should_stop, base=base, grand_total=grand_total)
         self._start = start
         self._len = length
@@ -172,8 +204,9 @@ class _SliceReader(_ProgressReader):
 
 def _mime(path: Path) -> str:
     suffix = path.suffix.lower()
-    return {".jsonl": "application/jsonl", ".json": "application/json",
-            ".csv": "text/csv"}.get(suffix, "application/octet-stream")
+    return {".jsonl": "application/jsonl", ".json": "application/json", ".csv": "text/csv"}.get(
+        suffix, "application/octet-stream"
+    )
 
 
 def upload_file(
@@ -199,34 +232,68 @@ def upload_file(
             if total <= single_limit:
                 reader = _ProgressReader(fh, total, progress, should_stop)
                 return retry_call(
-                    lambda: client.files.create(file=(path.name, reader, _mime(path)), purpose=purpose),
-                    attempts=UPLOAD_ATTEMPTS, should_stop=should_stop)
-            return _upload_parts(client, path, fh, total, purpose=purpose, progress=progress,
-                                 should_stop=should_stop, part_size=part_size)
+                    lambda: client.files.create(
+                        file=(path.name, reader, _mime(path)), purpose=purpose
+                    ),
+                    attempts=UPLOAD_ATTEMPTS,
+                    should_stop=should_stop,
+                )
+            return _upload_parts(
+                client,
+                path,
+                fh,
+                total,
+                purpose=purpose,
+                progress=progress,
+                should_stop=should_stop,
+                part_size=part_size,
+            )
     except ApiError:
         raise
     except Exception as exc:
         raise friendly(exc) from None
 
 
-def _upload_parts(client: Any, path: Path, fh: Any, total: int, *, purpose: str,
-                  progress: Progress | None, should_stop: Callable[[], bool] | None,
-                  part_size: int) -> Any:
+def _upload_parts(
+    client: Any,
+    path: Path,
+    fh: Any,
+    total: int,
+    *,
+    purpose: str,
+    progress: Progress | None,
+    should_stop: Callable[[], bool] | None,
+    part_size: int,
+) -> Any:
     upload = retry_call(
-        lambda: client.uploads.create(bytes=total, filename=path.name, mime_type=_mime(path),
-                                      purpose=purpose),
-        attempts=UPLOAD_ATTEMPTS, should_stop=should_stop)
+        lambda: client.uploads.create(
+            bytes=total, filename=path.name, mime_type=_mime(path), purpose=purpose
+        ),
+        attempts=UPLOAD_ATTEMPTS,
+        should_stop=should_stop,
+    )
     part_ids: list[str] = []
     md5 = hashlib.md5(usedforsecurity=False)
     try:
         offset = 0
         while offset < total:
             length = min(part_size, total - offset)
-            reader = _SliceReader(fh, offset, length, progress=progress,
-                                  should_stop=should_stop, base=offset, grand_total=total)
+            reader = _SliceReader(
+                fh,
+                offset,
+                length,
+                progress=progress,
+                should_stop=should_stop,
+                base=offset,
+                grand_total=total,
+            )
             part = retry_call(
-                lambda r=reader: client.uploads.parts.create(upload.id, data=(f"{path.name}.part", r)),
-                attempts=UPLOAD_ATTEMPTS, should_stop=should_stop)
+                lambda r=reader: client.uploads.parts.create(
+                    upload.id, data=(f"{path.name}.part", r)
+                ),
+                attempts=UPLOAD_ATTEMPTS,
+                should_stop=should_stop,
+            )
             part_ids.append(part.id)
             fh.seek(offset)
             left = length
@@ -239,7 +306,9 @@ def _upload_parts(client: Any, path: Path, fh: Any, total: int, *, purpose: str,
             offset += length
         done = retry_call(
             lambda: client.uploads.complete(upload.id, part_ids=part_ids, md5=md5.hexdigest()),
-            attempts=UPLOAD_ATTEMPTS, should_stop=should_stop)
+            attempts=UPLOAD_ATTEMPTS,
+            should_stop=should_stop,
+        )
     except BaseException:
         try:
             client.uploads.cancel(upload.id)

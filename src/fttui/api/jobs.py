@@ -129,8 +129,9 @@ def _job_action(client: Any, job_id: str, action: str, reached: set[str]) -> Any
         job = get_job(client, job_id)
         return job if job.status in reached else None
 
-    return _write(client, lambda c: getattr(c.fine_tuning.jobs, action)(job_id),
-                  done_already=done_already)
+    return _write(
+        client, lambda c: getattr(c.fine_tuning.jobs, action)(job_id), done_already=done_already
+    )
 
 
 def cancel_job(client: Any, job_id: str) -> Any:
@@ -183,8 +184,11 @@ def job_summary(job: Any) -> dict[str, Any]:
     error = getattr(job, "error", None)
     err = None
     if error is not None and getattr(error, "code", None):
-        err = {"code": error.code, "message": getattr(error, "message", None),
-               "param": getattr(error, "param", None)}
+        err = {
+            "code": error.code,
+            "message": getattr(error, "message", None),
+            "param": getattr(error, "param", None),
+        }
     method = getattr(job, "method", None)
     return {
         "id": job.id,
@@ -208,7 +212,9 @@ def job_summary(job: Any) -> dict[str, Any]:
     }
 
 
-def lint_training_file(path: str | Path, *, model: str, validation: str | Path | None = None) -> Any:
+def lint_training_file(
+    path: str | Path, *, model: str, validation: str | Path | None = None
+) -> Any:
     """Lint a local file with ``fttui.datasets.lint_path`` (None if the linter is absent)."""
     try:
         from fttui.datasets import lint_path
@@ -216,8 +222,9 @@ def lint_training_file(path: str | Path, *, model: str, validation: str | Path |
         return None
     from fttui.api.models import base_of
 
-    return lint_path(str(path), model=base_of(model),
-                     validation=str(validation) if validation else None)
+    return lint_path(
+        str(path), model=base_of(model), validation=str(validation) if validation else None
+    )
 
 
 def _same_request(job: Any, kwargs: dict[str, Any]) -> bool:
@@ -237,7 +244,11 @@ def _looks_like_path(value: str) -> bool:
     if value.startswith("file-") and not Path(value).exists():
         return False
     p = Path(value).expanduser()
-    return p.exists() or "/" in value or p.suffix.lower() in (".jsonl", ".json", ".csv", ".tsv", ".xlsx")
+    return (
+        p.exists()
+        or "/" in value
+        or p.suffix.lower() in (".jsonl", ".json", ".csv", ".tsv", ".xlsx")
+    )
 
 
 def _lint_summary(report: Any, path: str) -> str:
@@ -246,16 +257,26 @@ def _lint_summary(report: Any, path: str) -> str:
     where = ""
     if first is not None:
         line = getattr(first, "line", None)
-        where = f"; first: {getattr(first, 'code', '?')}" + (f" at line {line}" if line else "")
         msg = getattr(first, "message", None)
+        at = f" at line {line}" if line and f"line {line}" not in (msg or "") else ""
+        where = f"; first: {getattr(first, 'code', '?')}{at}"
         if msg:
             where += f": {msg}"
-    return f"{path}: {len(errors)} lint error(s){where} — fix them (fttui lint) or use --force"
+    return (
+        f"{path}: {len(errors)} lint error(s){where} — see them all with "
+        f"`fttui lint {path}`, fix them, or use --force"
+    )
 
 
 def _prepare_file(
-    client: Any, value: str, *, model: str, role: str, force: bool,
-    progress: PhaseProgress | None, should_stop: Callable[[], bool] | None,
+    client: Any,
+    value: str,
+    *,
+    model: str,
+    role: str,
+    force: bool,
+    progress: PhaseProgress | None,
+    should_stop: Callable[[], bool] | None,
     processing_timeout: float,
 ) -> str:
     if not _looks_like_path(value):
@@ -263,6 +284,8 @@ def _prepare_file(
     path = Path(value).expanduser()
     if not path.exists():
         raise ApiError("bad_request", f"{role} file not found: {value}")
+    if path.is_dir():
+        raise ApiError("bad_request", f"{role} file {value} is a folder, not a file")
     if path.suffix.lower() != ".jsonl" and not force:
         raise ApiError(
             "bad_request",
@@ -326,14 +349,28 @@ def create_job(
         raise ApiError("bad_request", "batch size must be between 1 and 256")
     if learning_rate_multiplier is not None and learning_rate_multiplier <= 0:
         raise ApiError("bad_request", "learning rate multiplier must be > 0")
-    train_id = _prepare_file(client, training_file, model=model, role="training", force=force,
-                             progress=progress, should_stop=should_stop,
-                             processing_timeout=processing_timeout)
+    train_id = _prepare_file(
+        client,
+        training_file,
+        model=model,
+        role="training",
+        force=force,
+        progress=progress,
+        should_stop=should_stop,
+        processing_timeout=processing_timeout,
+    )
     valid_id = None
     if validation_file:
-        valid_id = _prepare_file(client, validation_file, model=model, role="validation",
-                                 force=force, progress=progress, should_stop=should_stop,
-                                 processing_timeout=processing_timeout)
+        valid_id = _prepare_file(
+            client,
+            validation_file,
+            model=model,
+            role="validation",
+            force=force,
+            progress=progress,
+            should_stop=should_stop,
+            processing_timeout=processing_timeout,
+        )
     hp: dict[str, Any] = {}
     if n_epochs is not None:
         hp["n_epochs"] = n_epochs
@@ -351,8 +388,10 @@ def create_job(
             mhp["beta"] = beta
         kwargs["method"] = {"type": mtype, mtype: {"hyperparameters": mhp} if mhp else {}}
     elif method == "supervised":
-        kwargs["method"] = {"type": "supervised",
-                            "supervised": {"hyperparameters": hp} if hp else {}}
+        kwargs["method"] = {
+            "type": "supervised",
+            "supervised": {"hyperparameters": hp} if hp else {},
+        }
     elif hp:
         kwargs["hyperparameters"] = hp
     if suffix:
@@ -374,8 +413,12 @@ def create_job(
                 return job
         return None
 
-    job = _write(client, lambda c: c.fine_tuning.jobs.create(**kwargs), done_already=done_already,
-                 should_stop=should_stop)
+    job = _write(
+        client,
+        lambda c: c.fine_tuning.jobs.create(**kwargs),
+        done_already=done_already,
+        should_stop=should_stop,
+    )
     if progress is not None:
         progress("create", 1, 1)
     return job

@@ -136,11 +136,17 @@ def _builtin(name: str) -> ProfileConfig:
 def _run_key_command(command: str, profile: str) -> str:
     try:
         out = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=30, check=False,
+            shlex.split(command),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
-        raise ApiError("config", f"profile {profile!r}: key command failed: {type(exc).__name__}") from None
+        raise ApiError(
+            "config", f"profile {profile!r}: key command failed: {type(exc).__name__}"
+        ) from None
     if out.returncode != 0 or not out.stdout.strip():
         raise ApiError(
             "config", f"profile {profile!r}: key command exited {out.returncode} without a key"
@@ -148,7 +154,9 @@ def _run_key_command(command: str, profile: str) -> str:
     return out.stdout.strip().splitlines()[0].strip()
 
 
-def _profile_key(p: ProfileConfig, env: Mapping[str, str], *, run_command: bool) -> tuple[str | None, str]:
+def _profile_key(
+    p: ProfileConfig, env: Mapping[str, str], *, run_command: bool
+) -> tuple[str | None, str]:
     if p.api_key_command:
         if not run_command:
             return None, "command"
@@ -192,8 +200,14 @@ def _profile_base_url(p: ProfileConfig, env: Mapping[str, str]) -> tuple[str | N
     return None, None
 
 
-def _from_profile(p: ProfileConfig, env: Mapping[str, str], *, base_url: str | None,
-                  api_key: str | None, run_command: bool = True) -> Provider:
+def _from_profile(
+    p: ProfileConfig,
+    env: Mapping[str, str],
+    *,
+    base_url: str | None,
+    api_key: str | None,
+    run_command: bool = True,
+) -> Provider:
     key_error = None
     if api_key:
         key, source = api_key, "--api-key"
@@ -208,7 +222,11 @@ def _from_profile(p: ProfileConfig, env: Mapping[str, str], *, base_url: str | N
     api_version = p.api_version or (env.get("OPENAI_API_VERSION") if p.kind == "azure" else None)
     if p.kind == "azure" and url and url.rstrip("/").endswith("/v1"):
         api_version = None
-    masked = mask_key(key) if key else ("(from command)" if source == "command" and not key_error else "(none)")
+    masked = (
+        mask_key(key)
+        if key
+        else ("(from command)" if source == "command" and not key_error else "(none)")
+    )
     auto_start = p.kind == "local" and not url
     executor = None
     if auto_start:
@@ -281,7 +299,11 @@ def resolve_provider(
         source = "--api-key" if api_key else ("env OPENAI_API_KEY" if key else "")
         kind = "openai" if url.rstrip("/") == OPENAI_BASE_URL else "custom"
         return Provider(
-            name="cli", kind=kind, base_url=url, masked_key=mask_key(key), key_source=source,
+            name="cli",
+            kind=kind,
+            base_url=url,
+            masked_key=mask_key(key),
+            key_source=source,
             organization=env.get("OPENAI_ORG_ID") if kind == "openai" else None,
             project=env.get("OPENAI_PROJECT_ID") if kind == "openai" else None,
             api_key=key,
@@ -292,7 +314,10 @@ def resolve_provider(
         url = env_url or OPENAI_BASE_URL
         kind = "openai" if url.rstrip("/") == OPENAI_BASE_URL else "custom"
         return Provider(
-            name="env", kind=kind, base_url=url, masked_key=mask_key(env_key),
+            name="env",
+            kind=kind,
+            base_url=url,
+            masked_key=mask_key(env_key),
             key_source="env OPENAI_API_KEY" if env_key else "",
             organization=env.get("OPENAI_ORG_ID") if kind == "openai" else None,
             project=env.get("OPENAI_PROJECT_ID") if kind == "openai" else None,
@@ -300,11 +325,15 @@ def resolve_provider(
         )
     cfg = _load(config)
     if cfg.default_profile:
-        return _from_profile(_find_profile(cfg.default_profile, cfg), env, base_url=None, api_key=None)
+        return _from_profile(
+            _find_profile(cfg.default_profile, cfg), env, base_url=None, api_key=None
+        )
     return _from_profile(_builtin("local"), env, base_url=None, api_key=None)
 
 
-def list_providers(*, config: Config | None = None, env: Mapping[str, str] | None = None) -> list[Provider]:
+def list_providers(
+    *, config: Config | None = None, env: Mapping[str, str] | None = None
+) -> list[Provider]:
     """Built-in profiles plus configured ones (configured first), without running key commands."""
     env = os.environ if env is None else env
     cfg = _load(config)
@@ -314,7 +343,9 @@ def list_providers(*, config: Config | None = None, env: Mapping[str, str] | Non
     for kind in PROFILE_KINDS:
         if kind == "custom" or kind in cfg.profiles:
             continue
-        out.append(_from_profile(_builtin(kind), env, base_url=None, api_key=None, run_command=False))
+        out.append(
+            _from_profile(_builtin(kind), env, base_url=None, api_key=None, run_command=False)
+        )
     return out
 
 
@@ -348,7 +379,9 @@ def make_client(
     retries = int(max_retries if max_retries is not None else provider.max_retries)
     key = provider.api_key
     if not key:
-        if provider.kind in ("custom",) or (provider.base_url or "").startswith(("http://127.", "http://localhost")):
+        if provider.kind in ("custom",) or (provider.base_url or "").startswith(
+            ("http://127.", "http://localhost")
+        ):
             key = "no-key"  # many self-hosted servers take any key
         else:
             envs = KEY_ENVS.get(provider.kind, ())
@@ -359,20 +392,33 @@ def make_client(
             )
     if not provider.base_url:
         if provider.kind == "azure":
-            raise ApiError("config", f"profile {provider.name!r}: set azure_endpoint (or AZURE_OPENAI_ENDPOINT)")
+            raise ApiError(
+                "config",
+                f"profile {provider.name!r}: set azure_endpoint (or AZURE_OPENAI_ENDPOINT)",
+            )
         raise ApiError("config", f"profile {provider.name!r}: no base_url")
+    if not provider.base_url.lower().startswith(("http://", "https://")):
+        # httpx would only say "missing protocol" at the first request
+        raise ApiError(
+            "config", f"base URL {provider.base_url!r} must start with http:// or https://"
+        )
     common: dict[str, Any] = {"timeout": tmo, "max_retries": retries}
     if http_client is not None:
         common["http_client"] = http_client
     try:
         if provider.kind == "azure" and provider.api_version and provider.azure_endpoint:
             return openai.AzureOpenAI(
-                azure_endpoint=provider.azure_endpoint, api_version=provider.api_version,
-                api_key=key, **common,
+                azure_endpoint=provider.azure_endpoint,
+                api_version=provider.api_version,
+                api_key=key,
+                **common,
             )
         return openai.OpenAI(
-            base_url=provider.base_url, api_key=key, organization=provider.organization,
-            project=provider.project, **common,
+            base_url=provider.base_url,
+            api_key=key,
+            organization=provider.organization,
+            project=provider.project,
+            **common,
         )
     except openai.OpenAIError as exc:
         raise ApiError("config", f"cannot configure the client: {exc}") from None
@@ -414,8 +460,13 @@ def provider_for_local(server: LocalServer, base: Provider | None = None) -> Pro
     """The ``local`` Provider pointing at a running server."""
     base = base or _from_profile(_builtin("local"), os.environ, base_url=None, api_key=None)
     return replace(
-        base, base_url=server.base_url, api_key=server.api_key, masked_key=server.masked_key,
-        key_source="local server", executor=server.executor, auto_start=False,
+        base,
+        base_url=server.base_url,
+        api_key=server.api_key,
+        masked_key=server.masked_key,
+        key_source="local server",
+        executor=server.executor,
+        auto_start=False,
     )
 
 
@@ -486,8 +537,11 @@ def _running(data_dir: Path) -> LocalServer | None:
     if not _answers(info["base_url"], key):
         return None
     return LocalServer(
-        base_url=info["base_url"], pid=pid if isinstance(pid, int) else None,
-        executor=info.get("executor"), data_dir=data_dir, api_key=key,
+        base_url=info["base_url"],
+        pid=pid if isinstance(pid, int) else None,
+        executor=info.get("executor"),
+        data_dir=data_dir,
+        api_key=key,
     )
 
 
@@ -525,8 +579,11 @@ def ensure_local_server(
             found = _running(data_dir)  # another process may have started it meanwhile
             if found is not None:
                 return found
-            return _launch(data_dir, timeout=timeout,
-                           executor=executor or os.environ.get("FTTUI_LOCAL_EXECUTOR") or "auto")
+            return _launch(
+                data_dir,
+                timeout=timeout,
+                executor=executor or os.environ.get("FTTUI_LOCAL_EXECUTOR") or "auto",
+            )
 
 
 @contextlib.contextmanager
@@ -548,15 +605,33 @@ def _launch(data_dir: Path, *, timeout: float, executor: str) -> LocalServer:
     with contextlib.suppress(OSError):
         info_path.unlink()  # stale: its server no longer answers
     log_path = data_dir / "server.log"
-    cmd = [sys.executable, "-m", "fttui", "serve", "--host", "127.0.0.1", "--executor", executor,
-           "--port", "0", "--data-dir", str(data_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fttui",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--executor",
+        executor,
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+    ]
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     with log_path.open("ab") as log:
         try:
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True, close_fds=True, cwd=str(data_dir),
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                cwd=str(data_dir),
             )
         except OSError as exc:
             raise ApiError("network", f"cannot start the local server: {exc}") from None
@@ -568,7 +643,8 @@ def _launch(data_dir: Path, *, timeout: float, executor: str) -> LocalServer:
             tail = _log_tail(log_path)
             raise ApiError(
                 "network",
-                f"the local server exited ({code}) while starting" + (f": {tail}" if tail else "")
+                f"the local server exited ({code}) while starting"
+                + (f": {tail}" if tail else "")
                 + f" — see {log_path}",
             )
         info = _read_json(info_path)
@@ -577,8 +653,12 @@ def _launch(data_dir: Path, *, timeout: float, executor: str) -> LocalServer:
             if key and _answers(info["base_url"], key, timeout=1.0):
                 pid = info.get("pid")
                 return LocalServer(
-                    base_url=info["base_url"], pid=pid if isinstance(pid, int) else proc.pid,
-                    executor=info.get("executor"), data_dir=data_dir, started=True, api_key=key,
+                    base_url=info["base_url"],
+                    pid=pid if isinstance(pid, int) else proc.pid,
+                    executor=info.get("executor"),
+                    data_dir=data_dir,
+                    started=True,
+                    api_key=key,
                 )
         time.sleep(delay)
         delay = min(0.25, delay * 1.5)

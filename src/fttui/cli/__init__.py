@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from fttui import __version__
 from fttui.cli.common import CliError
@@ -35,12 +36,22 @@ def add_provider_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("provider")
     group.add_argument("--profile", default=argparse.SUPPRESS, help="profile from config.toml")
     group.add_argument("--base-url", default=argparse.SUPPRESS, help="OpenAI-compatible base URL")
-    group.add_argument("--api-key", default=argparse.SUPPRESS, help="API key (prefer the environment)")
+    group.add_argument(
+        "--api-key", default=argparse.SUPPRESS, help="API key (prefer the environment)"
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (``fttui jobs list: error: ... (see
+    --help)``, exit 2) instead of the usage block, like every other fttui error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fttui",
         description=(
             "Fine-tune language models from your terminal. With no command, opens the app "

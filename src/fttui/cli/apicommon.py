@@ -27,7 +27,9 @@ def add_provider_options(parser: argparse.ArgumentParser) -> None:
     add(parser)
 
 
-def command_group(sub: argparse._SubParsersAction, name: str, **kwargs: Any) -> argparse._SubParsersAction:
+def command_group(
+    sub: argparse._SubParsersAction, name: str, **kwargs: Any
+) -> argparse._SubParsersAction:
     """Add ``fttui NAME ACTION`` with the provider options; NAME alone prints its help, exit 2."""
     parser = sub.add_parser(name, **kwargs)
     add_provider_options(parser)
@@ -76,7 +78,9 @@ def api_errors() -> Iterator[None]:
         raise CliError(str(err), exit_code=error_exit_code(err.kind)) from None
 
 
-def handles_api_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def handles_api_errors(
+    fn: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
     @functools.wraps(fn)
     def wrapper(args: argparse.Namespace) -> int:
         with api_errors():
@@ -101,8 +105,14 @@ def client_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
     return provider, client
 
 
-def is_tty(stream: Any = None) -> bool:
-    stream = stream if stream is not None else sys.stdout
+_STDOUT = object()
+
+
+def is_tty(stream: Any = _STDOUT) -> bool:
+    """Whether ``stream`` (default stdout) is a terminal; a closed stream (None) is not."""
+    stream = sys.stdout if stream is _STDOUT else stream
+    if stream is None:
+        return False
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -129,9 +139,10 @@ def fmt_num(value: Any) -> str:
 
 
 def dump(obj: Any) -> Any:
-    """SDK objects → JSON-ready values."""
+    """SDK objects → JSON-ready values. Unset fields stay as null, so every item of a
+    list has the same keys whatever the provider left out (a stable shape for scripts)."""
     if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json", exclude_none=True)
+        return obj.model_dump(mode="json")
     if isinstance(obj, dict):
         return {k: dump(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -155,10 +166,16 @@ def print_rows(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 
 def confirm(question: str, *, assume_yes: bool) -> bool:
-    """Ask on a terminal (stdin and stderr are ttys) unless ``assume_yes``; off a terminal
-    the action proceeds (scripts pass --yes anyway)."""
-    if assume_yes or not (is_tty(sys.stdin) and is_tty(sys.stderr)):
+    """Ask on a terminal (stdin and stderr are ttys) unless ``assume_yes``. Off a terminal
+    nobody can answer, so a destructive action without ``--yes`` is refused (exit 2)
+    rather than done unasked."""
+    if assume_yes:
         return True
+    if not (is_tty(sys.stdin) and is_tty(sys.stderr)):
+        what = question.rstrip("?")
+        raise CliError(
+            f"not on a terminal to confirm: pass --yes to {what[:1].lower()}{what[1:]}", exit_code=2
+        )
     sys.stderr.write(f"{question} [y/N] ")
     sys.stderr.flush()
     try:
@@ -230,8 +247,9 @@ def job_exit_code(status: str | None) -> int:
     return 1
 
 
-def follow_events(client: Any, job_id: str, *, as_json: bool, interval: float = 1.0,
-                  skip_existing: bool = False) -> int:
+def follow_events(
+    client: Any, job_id: str, *, as_json: bool, interval: float = 1.0, skip_existing: bool = False
+) -> int:
     """Print a job's events in order until it ends; the exit code says how it ended."""
     from fttui.api.events import EventFollower, event_line
 

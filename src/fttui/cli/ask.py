@@ -16,10 +16,13 @@ from fttui.cli.common import CliError, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ask", help="ask a model (streamed); --compare shows a base model too",
-                       description="Stream a model's answer. Prompt/completion models "
-                                   "(babbage-002, davinci-002 and their fine-tunes) use the "
-                                   "legacy completions endpoint.")
+    p = sub.add_parser(
+        "ask",
+        help="ask a model (streamed); --compare shows a base model too",
+        description="Stream a model's answer. Prompt/completion models "
+        "(babbage-002, davinci-002 and their fine-tunes) use the "
+        "legacy completions endpoint.",
+    )
     add_provider_options(p)
     p.add_argument("model", metavar="MODEL")
     p.add_argument("prompt", metavar="PROMPT", help='the prompt ("-" reads stdin)')
@@ -30,10 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--compare", metavar="BASE_MODEL", help="also ask this model, shown after")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--legacy", dest="legacy", action="store_const", const=True,
-                      help="use the legacy completions endpoint")
-    mode.add_argument("--chat", dest="legacy", action="store_const", const=False,
-                      help="use chat completions")
+    mode.add_argument(
+        "--legacy",
+        dest="legacy",
+        action="store_const",
+        const=True,
+        help="use the legacy completions endpoint",
+    )
+    mode.add_argument(
+        "--chat", dest="legacy", action="store_const", const=False, help="use chat completions"
+    )
     add_json(p)
     p.set_defaults(func=run, legacy=None)
 
@@ -47,7 +56,14 @@ def _unescape(s: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from fttui.api.chat import stream_chat
 
+    if args.prompt == "-" and sys.stdin is None:
+        raise CliError('the prompt is "-" but stdin is closed', exit_code=2)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt.strip():
+        raise CliError(
+            "the prompt is empty" + (" (nothing on stdin)" if args.prompt == "-" else ""),
+            exit_code=2,
+        )
     stops = [_unescape(s) for s in (args.stop or [])]
     if len(stops) > 4:
         raise CliError("at most 4 --stop sequences", exit_code=2)
@@ -55,9 +71,17 @@ def run(args: argparse.Namespace) -> int:
     models = [args.model] + ([args.compare] if args.compare else [])
     results = []
     for i, model in enumerate(models):
-        stream = stream_chat(client, model, prompt, system=args.system, stop=stops or None,
-                             temperature=args.temperature, max_tokens=args.max_tokens,
-                             legacy=args.legacy, seed=args.seed)
+        stream = stream_chat(
+            client,
+            model,
+            prompt,
+            system=args.system,
+            stop=stops or None,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            legacy=args.legacy,
+            seed=args.seed,
+        )
         if args.json:
             results.append(stream.collect().to_dict() | {"model": model})
             continue
@@ -65,13 +89,16 @@ def run(args: argparse.Namespace) -> int:
             if i:
                 print()
             print(f"── {model} ──", flush=True)
+        wrote = False
         try:
             for delta in stream:
                 sys.stdout.write(delta)
                 sys.stdout.flush()
+                wrote = True
         finally:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+            if wrote:  # end the streamed line; nothing at all when the request failed
+                sys.stdout.write("\n")
+                sys.stdout.flush()
         res = stream.result
         if is_tty(sys.stderr) and res.finish_reason == "length":
             print("(stopped at the token limit)", file=sys.stderr)

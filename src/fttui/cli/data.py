@@ -21,8 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     from fttui.cli import add_provider_options
 
     add_provider_options(p)
-    p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
-                   help="disable cancel, create and delete")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="disable cancel, create and delete",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,9 +49,10 @@ def run_app(args: argparse.Namespace) -> int:
 def _launch(args: argparse.Namespace, *, data_file: str | None, initial_pane: str | None) -> int:
     import sys
 
+    from fttui.cli.apicommon import is_tty
     from fttui.cli.common import CliError
 
-    if not sys.stdin.isatty() or not sys.stdout.isatty():
+    if not is_tty(sys.stdin) or not is_tty(sys.stdout):  # also when one is closed (None)
         raise CliError(
             "the app needs a terminal; use the commands (fttui --help) in scripts", exit_code=2
         )

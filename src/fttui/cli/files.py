@@ -50,7 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = fsub.add_parser("download", help="download a file's content (stdout without -o)")
     add_provider_options(q)
     q.add_argument("file_id", metavar="FILE_ID")
-    q.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
+    q.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="write here (a file, or a folder: keeps the file's name) instead of stdout",
+    )
+    q.add_argument(
+        "--json",
+        action="store_true",
+        help="with -o: print {id, path, bytes} as JSON instead of a note on stderr",
+    )
     q.set_defaults(func=cmd_download)
 
 
@@ -66,8 +76,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not files:
         warn("no files")
         return 0
-    rows = [(f.id, f.filename, fmt_num(f.bytes), f.purpose, getattr(f, "status", None) or "-",
-             fmt_time(f.created_at)) for f in files]
+    rows = [
+        (
+            f.id,
+            f.filename,
+            fmt_num(f.bytes),
+            f.purpose,
+            getattr(f, "status", None) or "-",
+            fmt_time(f.created_at),
+        )
+        for f in files
+    ]
     print_rows(rows, ("ID", "FILENAME", "BYTES", "PURPOSE", "STATUS", "CREATED"))
     return 0
 
@@ -77,12 +96,15 @@ def cmd_upload(args: argparse.Namespace) -> int:
     from fttui.api.files import upload_file, wait_processed
 
     path = Path(args.path).expanduser()
+    if path.is_dir():
+        raise CliError(f"{args.path} is a folder, not a file")
     if not path.is_file():
         raise CliError(f"no such file: {args.path}")
     _, client = client_from_args(args)
     bar = ProgressBar()
-    f = upload_file(client, path, purpose=args.purpose,
-                    progress=lambda done, total: bar("upload", done, total))
+    f = upload_file(
+        client, path, purpose=args.purpose, progress=lambda done, total: bar("upload", done, total)
+    )
     if not args.no_wait:
         bar("processing", 0, 1)
         f = wait_processed(client, f.id)
@@ -91,7 +113,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
     if args.json:
         print_json(dump(f))
     else:
-        print(f"{f.id} {f.filename} {fmt_num(f.bytes)} bytes {getattr(f, 'status', '') or ''}".rstrip())
+        print(
+            f"{f.id} {f.filename} {fmt_num(f.bytes)} bytes {getattr(f, 'status', '') or ''}".rstrip()
+        )
     return 0
 
 
@@ -115,10 +139,17 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_download(args: argparse.Namespace) -> int:
     from fttui.api.files import download_file
 
+    if args.json and not args.output:
+        raise CliError(
+            "--json needs -o PATH (without it the content itself goes to stdout)", exit_code=2
+        )
     _, client = client_from_args(args)
     if args.output:
         dest = download_file(client, args.file_id, Path(args.output).expanduser())
-        print(f"wrote {dest}", file=sys.stderr)
+        if args.json:
+            print_json({"id": args.file_id, "path": str(dest), "bytes": dest.stat().st_size})
+        else:
+            print(f"wrote {dest}", file=sys.stderr)
         return 0
     data = download_file(client, args.file_id)
     sys.stdout.buffer.write(data)  # type: ignore[arg-type]

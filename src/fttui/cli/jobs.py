@@ -18,6 +18,7 @@ from fttui.cli.apicommon import (
     follow_events,
     handles_api_errors,
     is_tty,
+    job_exit_code,
     json_line,
     parse_metadata,
     print_rows,
@@ -27,8 +28,12 @@ from fttui.cli.common import CliError, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    jsub = command_group(sub, "jobs", help="list, follow, create and manage fine-tuning jobs",
-                         description="Fine-tuning jobs on the current provider.")
+    jsub = command_group(
+        sub,
+        "jobs",
+        help="list, follow, create and manage fine-tuning jobs",
+        description="Fine-tuning jobs on the current provider.",
+    )
 
     q = jsub.add_parser("list", help="list jobs, newest first")
     add_provider_options(q)
@@ -46,8 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = jsub.add_parser("events", help="a job's events, oldest first (--follow: live)")
     add_provider_options(q)
     q.add_argument("job_id", metavar="ID")
-    q.add_argument("--follow", "-f", action="store_true",
-                   help="keep printing new events until the job ends; exit with its outcome")
+    q.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing new events until the job ends; exit with its outcome",
+    )
     q.add_argument("--limit", type=int, default=None, help="only the newest N events")
     q.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     add_json(q)
@@ -68,13 +77,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--metadata", action="append", metavar="KEY=VALUE", help="repeatable")
     q.add_argument("--wandb-project", help="report to Weights & Biases (provider-side)")
     q.add_argument("--force", action="store_true", help="create even if the linter finds errors")
-    q.add_argument("--wait", action="store_true",
-                   help="follow the job's events until it ends; exit with its outcome")
+    q.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the job's events until it ends; exit with its outcome",
+    )
     add_json(q)
     q.set_defaults(func=cmd_create)
 
-    for name, helptext in (("cancel", "cancel a job"), ("pause", "pause a running job"),
-                           ("resume", "resume a paused job")):
+    for name, helptext in (
+        ("cancel", "cancel a job"),
+        ("pause", "pause a running job"),
+        ("resume", "resume a paused job"),
+    ):
         q = jsub.add_parser(name, help=helptext)
         add_provider_options(q)
         q.add_argument("job_id", metavar="ID")
@@ -93,8 +108,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_provider_options(q)
     q.add_argument("job_id", metavar="ID")
     q.add_argument("--csv", action="store_true", help="print the metrics as CSV")
-    q.add_argument("--source", choices=["auto", "events", "result_file"], default="auto",
-                   help="events, the result CSV, or the CSV when there is one (default)")
+    q.add_argument(
+        "--source",
+        choices=["auto", "events", "result_file"],
+        default="auto",
+        help="events, the result CSV, or the CSV when there is one (default)",
+    )
     add_json(q)
     q.set_defaults(func=cmd_metrics)
 
@@ -117,12 +136,34 @@ def cmd_list(args: argparse.Namespace) -> int:
         if n == 0:
             print(fmt.format(*header))
         s = job_summary(job)
-        print(fmt.format(s["id"], s["status"], s["model"] or "-", s["fine_tuned_model"] or "-",
-                         fmt_time(s["created_at"])))
+        print(
+            fmt.format(
+                s["id"],
+                s["status"],
+                s["model"] or "-",
+                s["fine_tuned_model"] or "-",
+                fmt_time(s["created_at"]),
+            )
+        )
         n += 1
     if n == 0:
-        warn("no jobs" + (f" with status {args.status}" if args.status else ""))
+        warn(
+            "no jobs"
+            + (f" with status {args.status}" if args.status else "")
+            + _status_hint(args.status)
+        )
     return 0
+
+
+def _status_hint(status: str | None) -> str:
+    """Point at a typo (" (OpenAI's statuses: ...)") — other providers may have more."""
+    from fttui.api.jobs import ACTIVE_STATUSES, TERMINAL_STATUSES
+
+    known = ACTIVE_STATUSES | TERMINAL_STATUSES
+    asked = {s.strip() for s in (status or "").split(",") if s.strip()}
+    if not asked or asked <= known:
+        return ""
+    return f" (OpenAI's statuses: {', '.join(sorted(known))})"
 
 
 @handles_api_errors
@@ -145,7 +186,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("method", summary["method"] or "supervised"),
         ("training file", summary["training_file"] or "-"),
         ("validation file", summary["validation_file"] or "-"),
-        ("hyperparameters", ", ".join(f"{k}={v}" for k, v in summary["hyperparameters"].items()) or "-"),
+        (
+            "hyperparameters",
+            ", ".join(f"{k}={v}" for k, v in summary["hyperparameters"].items()) or "-",
+        ),
         ("trained tokens", fmt_num(summary["trained_tokens"])),
         ("suffix", summary["suffix"] or "-"),
         ("seed", str(summary["seed"]) if summary["seed"] is not None else "-"),
@@ -186,6 +230,8 @@ def cmd_events(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 0:
         raise CliError("--limit must be >= 0", exit_code=2)
+    if not args.interval > 0:
+        raise CliError("--interval must be > 0 seconds", exit_code=2)
     _, client = client_from_args(args)
     if args.follow:
         if args.limit is not None:
@@ -209,7 +255,6 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def _follow_rest(client, args: argparse.Namespace, follower) -> int:
     from fttui.api.events import event_line
-    from fttui.cli.apicommon import job_exit_code
 
     def on_error(err, delay: float) -> None:
         warn(f"{err} — retrying in {delay:.1f}s")
@@ -235,44 +280,73 @@ def cmd_create(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     try:
         job = create_job(
-            client, model=args.model, training_file=args.training_file,
-            validation_file=args.validation_file, n_epochs=args.n_epochs,
-            batch_size=args.batch_size, learning_rate_multiplier=args.learning_rate_multiplier,
-            method=args.method, beta=args.beta, suffix=args.suffix, seed=args.seed,
-            metadata=metadata, wandb_project=args.wandb_project, force=args.force,
+            client,
+            model=args.model,
+            training_file=args.training_file,
+            validation_file=args.validation_file,
+            n_epochs=args.n_epochs,
+            batch_size=args.batch_size,
+            learning_rate_multiplier=args.learning_rate_multiplier,
+            method=args.method,
+            beta=args.beta,
+            suffix=args.suffix,
+            seed=args.seed,
+            metadata=metadata,
+            wandb_project=args.wandb_project,
+            force=args.force,
             progress=bar,
         )
-    except ApiError as err:
-        bar.finish()
-        if err.kind == "lint" and err.report is not None and not args.json:
-            for f in list(getattr(err.report, "errors", []) or [])[:10]:
-                line = getattr(f, "line", None)
-                where = f"line {line}: " if line else ""
-                print(f"  {getattr(f, 'code', '?')}: {where}{getattr(f, 'message', '')}",
-                      file=sys.stderr)
+    except ApiError:
+        bar.finish()  # the error line (lint: count, first finding, what to run) goes below
         raise
     bar.finish()
     if args.json:
-        if not args.wait:
-            print_json(job_summary(job))
-            return 0
-    else:
-        print(f"created {job.id} ({job.status}) on {job.model}")
-        if job.training_file:
-            print(f"training file {job.training_file}"
-                  + (f", validation file {job.validation_file}" if job.validation_file else ""))
+        # One JSON object either way: the job as created, or (--wait) as it ended.
+        if args.wait:
+            job = _wait_quietly(client, job.id)
+        print_json(job_summary(job))
+        return job_exit_code(job.status) if args.wait else 0
+    print(f"created {job.id} ({job.status}) on {job.model}")
+    if job.training_file:
+        print(
+            f"training file {job.training_file}"
+            + (f", validation file {job.validation_file}" if job.validation_file else "")
+        )
     if args.wait:
-        code = follow_events(client, job.id, as_json=args.json)
-        if not args.json:
-            from fttui.api.jobs import get_job
+        from fttui.api.jobs import get_job
 
-            final = get_job(client, job.id)
-            if final.fine_tuned_model:
-                print(f"fine-tuned model: {final.fine_tuned_model}")
+        code = follow_events(client, job.id, as_json=False)
+        final = get_job(client, job.id)
+        if final.fine_tuned_model:
+            print(f"fine-tuned model: {final.fine_tuned_model}")
         return code
-    if not args.json:
-        print(f"follow it with: fttui jobs events {job.id} --follow")
+    print(f"follow it with: fttui jobs events {job.id} --follow")
     return 0
+
+
+def _wait_quietly(client, job_id: str, *, interval: float = 1.0):
+    """Poll the job until it ends (``create --wait --json``), riding out transient errors."""
+    import time
+
+    from fttui.api.errors import ApiError, backoff_delay
+    from fttui.api.jobs import get_job, is_terminal
+
+    failures = 0
+    while True:
+        try:
+            job = get_job(client, job_id)
+        except ApiError as err:
+            if not err.transient:
+                raise
+            delay = backoff_delay(failures, err)
+            failures += 1
+            warn(f"{err} — retrying in {delay:.1f}s")
+            time.sleep(delay)
+            continue
+        failures = 0
+        if is_terminal(job.status):
+            return job
+        time.sleep(interval)
 
 
 @handles_api_errors
@@ -297,8 +371,10 @@ def cmd_action(args: argparse.Namespace) -> int:
 
 
 def confirm_cancel(client, args: argparse.Namespace) -> bool:
-    if args.yes or not (is_tty(sys.stdin) and is_tty(sys.stderr)):
+    if args.yes:
         return True
+    if not (is_tty(sys.stdin) and is_tty(sys.stderr)):
+        return confirm(f"Cancel {args.job_id}?", assume_yes=False)  # refuses: no terminal
     from fttui.api.jobs import get_job
 
     job = get_job(client, args.job_id)
@@ -321,10 +397,19 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     rows = []
     for cp in cps:
         m = cp.get("metrics") or {}
-        rows.append((cp.get("step_number"), cp.get("fine_tuned_model_checkpoint"),
-                     fmt_num(m.get("train_loss")),
-                     fmt_num(m.get("valid_loss") if m.get("valid_loss") is not None else m.get("full_valid_loss")),
-                     fmt_time(cp.get("created_at"))))
+        rows.append(
+            (
+                cp.get("step_number"),
+                cp.get("fine_tuned_model_checkpoint"),
+                fmt_num(m.get("train_loss")),
+                fmt_num(
+                    m.get("valid_loss")
+                    if m.get("valid_loss") is not None
+                    else m.get("full_valid_loss")
+                ),
+                fmt_time(cp.get("created_at")),
+            )
+        )
     print_rows(rows, ("STEP", "MODEL", "TRAIN LOSS", "VALID LOSS", "CREATED"))
     return 0
 
@@ -348,14 +433,16 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     width = max(len(n) for n in names)
     tty = is_tty()
     total = f" of {ms.total_steps}" if ms.total_steps else ""
-    print(f"{args.job_id}: metrics from {ms.source.replace('_', ' ')}, "
-          f"last step {ms.last_step()}{total}")
+    print(
+        f"{args.job_id}: metrics from {ms.source.replace('_', ' ')}, "
+        f"last step {ms.last_step()}{total}"
+    )
     for name in names:
         last, low, steps = ms.last(name), ms.min(name), ms.steps(name)
         agg = "min" if "loss" in name else "max"
         best = low if agg == "min" else ms.max(name)
         line = f"{name:<{width}}  last {last:.4g}  {agg} {best:.4g}  ({steps} points)"
         if tty:
-            line = f"{name:<{width}}  {sparkline(ms.values(name), 40):<40}  " + line[width + 2:]
+            line = f"{name:<{width}}  {sparkline(ms.values(name), 40):<40}  " + line[width + 2 :]
         print(line)
     return 0

@@ -32,18 +32,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--base-url", dest="profile_base_url", metavar="URL")
     q.add_argument("--api-key-env", metavar="VAR", help="read the key from this variable")
     q.add_argument("--api-key-command", metavar="CMD", help="run this to print the key")
-    q.add_argument("--api-key", dest="profile_api_key", metavar="KEY",
-                   help="store the key in the file (kept 0600; prefer --api-key-env)")
+    q.add_argument(
+        "--api-key",
+        dest="profile_api_key",
+        metavar="KEY",
+        help="store the key in the file (kept 0600; prefer --api-key-env)",
+    )
     q.add_argument("--organization")
     q.add_argument("--project")
     q.add_argument("--azure-endpoint", metavar="URL")
     q.add_argument("--api-version")
     q.add_argument("--region")
     q.add_argument("--default", action="store_true", help="make it the default profile")
+    add_json(q)
     q.set_defaults(func=cmd_add)
 
     q = psub.add_parser("remove", help="remove a profile from config.toml")
     q.add_argument("name", metavar="NAME")
+    add_json(q)
     q.set_defaults(func=cmd_remove)
 
 
@@ -55,15 +61,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = load_config()
     providers = list_providers(config=cfg)
     try:
-        current = resolve_provider(getattr(args, "profile", None), getattr(args, "base_url", None),
-                                   getattr(args, "api_key", None), config=cfg)
+        current = resolve_provider(
+            getattr(args, "profile", None),
+            getattr(args, "base_url", None),
+            getattr(args, "api_key", None),
+            config=cfg,
+        )
     except Exception:
         current = None
     if args.json:
-        out = [p.to_dict() | {"configured": p.name in cfg.profiles,
-                              "default": p.name == cfg.default_profile,
-                              "current": current is not None and p.name == current.name}
-               for p in providers]
+        out = [
+            p.to_dict()
+            | {
+                "configured": p.name in cfg.profiles,
+                "default": p.name == cfg.default_profile,
+                "current": current is not None and p.name == current.name,
+            }
+            for p in providers
+        ]
         if current is not None and all(p.name != current.name for p in providers):
             out.append(current.to_dict() | {"configured": False, "default": False, "current": True})
         print_json(out)
@@ -78,8 +93,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows.append((mark + p.name, p.kind, where, p.masked_key + src))
     if current is not None and all(p.name != current.name for p in providers):
         src = f" ({current.key_source})" if current.key_source else ""
-        rows.insert(0, ("*" + current.name, current.kind, current.base_url or "-",
-                        current.masked_key + src))
+        rows.insert(
+            0, ("*" + current.name, current.kind, current.base_url or "-", current.masked_key + src)
+        )
     print_rows(rows, (" NAME", "KIND", "BASE URL", "KEY"))
     print(f"config: {cfg.path}", file=sys.stderr)
     return 0
@@ -89,8 +105,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_current(args: argparse.Namespace) -> int:
     from fttui.api.providers import resolve_provider
 
-    p = resolve_provider(getattr(args, "profile", None), getattr(args, "base_url", None),
-                         getattr(args, "api_key", None))
+    p = resolve_provider(
+        getattr(args, "profile", None),
+        getattr(args, "base_url", None),
+        getattr(args, "api_key", None),
+    )
     if args.json:
         print_json(p.to_dict())
     else:
@@ -102,24 +121,36 @@ def cmd_current(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     from fttui.config import PROFILE_KINDS, ProfileConfig, save_profile
 
-    kind = args.kind or (args.name if args.name in PROFILE_KINDS else
-                         ("custom" if args.profile_base_url else "openai"))
+    kind = args.kind or (
+        args.name
+        if args.name in PROFILE_KINDS
+        else ("custom" if args.profile_base_url else "openai")
+    )
     if kind == "custom" and not args.profile_base_url:
         raise CliError("a custom profile needs --base-url", exit_code=2)
     sources = [x for x in (args.api_key_env, args.api_key_command, args.profile_api_key) if x]
     if len(sources) > 1:
         raise CliError("give one of --api-key-env, --api-key-command, --api-key", exit_code=2)
     profile = ProfileConfig(
-        name=args.name, kind=kind, base_url=args.profile_base_url,
-        api_key=args.profile_api_key, api_key_env=args.api_key_env,
-        api_key_command=args.api_key_command, organization=args.organization,
-        project=args.project, azure_endpoint=args.azure_endpoint,
-        api_version=args.api_version, region=args.region,
+        name=args.name,
+        kind=kind,
+        base_url=args.profile_base_url,
+        api_key=args.profile_api_key,
+        api_key_env=args.api_key_env,
+        api_key_command=args.api_key_command,
+        organization=args.organization,
+        project=args.project,
+        azure_endpoint=args.azure_endpoint,
+        api_version=args.api_version,
+        region=args.region,
     )
     path = save_profile(profile, make_default=args.default)
     if args.profile_api_key:
         warn(f"the key is stored in {path} (mode 0600); an environment variable is safer")
-    print(f"profile {args.name} ({kind}) saved in {path}")
+    if args.json:
+        print_json({"name": args.name, "kind": kind, "config": str(path), "default": args.default})
+    else:
+        print(f"profile {args.name} ({kind}) saved in {path}")
     return 0
 
 
@@ -129,5 +160,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     if not remove_profile(args.name):
         raise CliError(f"no profile named {args.name!r} in the config file")
-    print(f"profile {args.name} removed")
+    if args.json:
+        print_json({"name": args.name, "removed": True})
+    else:
+        print(f"profile {args.name} removed")
     return 0
