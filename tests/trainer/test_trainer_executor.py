@@ -6,6 +6,8 @@ Pause, resume, cancel, crashes and restarts are tested through the server
 from __future__ import annotations
 
 import csv
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,17 +38,30 @@ def executor(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def make_spec(tmp_path: Path, training: Path, name: str = "job", **changes) -> TrainerSpec:
     out = tmp_path / name
     out.mkdir()
-    fields = dict(job_id=f"ftjob-{name}", base_model="tiny", training_file=str(training),
-                  output_dir=str(out), n_epochs=4, batch_size=2, learning_rate_multiplier=10.0,
-                  seed=3, fine_tuned_model=f"ft:tiny:fttui::{name}")
+    fields = dict(
+        job_id=f"ftjob-{name}",
+        base_model="tiny",
+        training_file=str(training),
+        output_dir=str(out),
+        n_epochs=4,
+        batch_size=2,
+        learning_rate_multiplier=10.0,
+        seed=3,
+        fine_tuned_model=f"ft:tiny:fttui::{name}",
+    )
     fields.update(changes)
     spec = TrainerSpec(**fields)
     (out / "spec.json").write_text(spec.to_json())
     return spec
 
 
-def wait_for(executor: TorchExecutor, spec: TrainerSpec, done: Callable[[JobState], bool],
-             timeout: float = 90) -> JobState:
+def wait_for(
+    executor: TorchExecutor,
+    spec: TrainerSpec,
+    done: Callable[[JobState], bool],
+    timeout: float = 300,
+) -> JobState:
+    """The job's state once ``done`` holds; the timeout only guards against a hang."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = executor.state(spec)
@@ -67,18 +82,28 @@ def losses(job_dir: Path) -> list[float]:
 
 
 def answer(executor: TorchExecutor, tiny_model: Path, adapter: str | None, **kw) -> str:
-    generation = executor.generate(GenerationRequest(
-        model="m", base_model="tiny", model_path=str(tiny_model), adapter_path=adapter,
-        messages=[SYSTEM, {"role": "user", "content": "Which?"}], max_tokens=8, temperature=0,
-        **kw))
+    generation = executor.generate(
+        GenerationRequest(
+            model="m",
+            base_model="tiny",
+            model_path=str(tiny_model),
+            adapter_path=adapter,
+            messages=[SYSTEM, {"role": "user", "content": "Which?"}],
+            max_tokens=8,
+            temperature=0,
+            **kw,
+        )
+    )
     return "".join(d.text for d in generation.deltas)
 
 
 def test_job_trains_and_checkpoints_answer(executor, tiny_model, tmp_path, color_files) -> None:
     train, valid = color_files
     spec = make_spec(tmp_path, train, validation_file=str(valid))
+    twin = make_spec(tmp_path, train, "twin")  # same seed; validation changes no weight
     executor.check(spec)
     executor.start(spec)
+    executor.start(twin)
     state = wait_for(executor, spec, finished)
     job_dir = Path(spec.output_dir)
     assert state.status == "succeeded", state.error
@@ -86,6 +111,8 @@ def test_job_trains_and_checkpoints_answer(executor, tiny_model, tmp_path, color
     assert state.trained_tokens > 0 and state.model_path == "model"
     loss = losses(job_dir)
     assert len(loss) == 24 and sum(loss[-3:]) < sum(loss[:3])
+    assert wait_for(executor, twin, finished).status == "succeeded"
+    assert losses(Path(twin.output_dir)) == loss  # same seed: the same run, step for step
     assert [c["step"] for c in state.checkpoints] == [12, 18, 24]
     assert not (job_dir / "checkpoints" / "step-6").exists()  # only the last 3 are kept
     assert "full_valid_loss" in state.checkpoints[-1]["metrics"]
@@ -99,8 +126,16 @@ def test_job_trains_and_checkpoints_answer(executor, tiny_model, tmp_path, color
 
 
 def test_generation_samples_streams_and_reports_logprobs(executor, tiny_model) -> None:
-    request = GenerationRequest(model="tiny", base_model="tiny", messages=[SYSTEM],
-                                max_tokens=5, n=2, seed=7, logprobs=True, top_logprobs=2)
+    request = GenerationRequest(
+        model="tiny",
+        base_model="tiny",
+        messages=[SYSTEM],
+        max_tokens=5,
+        n=2,
+        seed=7,
+        logprobs=True,
+        top_logprobs=2,
+    )
     generation = executor.generate(request)
     assert generation.prompt_tokens > 0
     deltas = list(generation.deltas)
@@ -111,21 +146,38 @@ def test_generation_samples_streams_and_reports_logprobs(executor, tiny_model) -
     again = executor.generate(request)
     assert [d.text for d in again.deltas] == [d.text for d in deltas]  # same seed, same text
     # a closed stream releases the model at once
-    stream = executor.generate(GenerationRequest(model="tiny", base_model="tiny",
-                                                 prompt="red", max_tokens=200)).deltas
+    stream = executor.generate(
+        GenerationRequest(model="tiny", base_model="tiny", prompt="red", max_tokens=200)
+    ).deltas
     next(stream)
     stream.close()
     after: list = []
-    worker = threading.Thread(target=lambda: after.extend(executor.generate(GenerationRequest(
-        model="tiny", base_model="tiny", prompt="red", max_tokens=3, temperature=0)).deltas))
+    worker = threading.Thread(
+        target=lambda: after.extend(
+            executor.generate(
+                GenerationRequest(
+                    model="tiny", base_model="tiny", prompt="red", max_tokens=3, temperature=0
+                )
+            ).deltas
+        )
+    )
     worker.start()
-    worker.join(timeout=30)
+    worker.join(timeout=120)
     assert after and after[-1].finish_reason in ("stop", "length")
 
 
 def test_unusable_data_fails_the_job_with_a_reason(executor, tmp_path) -> None:
-    bad = write_jsonl(tmp_path / "bad.jsonl", [{"messages": [
-        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "x", "weight": 0}]}])
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "x", "weight": 0},
+                ]
+            }
+        ],
+    )
     spec = make_spec(tmp_path, bad)
     executor.start(spec)
     state = wait_for(executor, spec, finished)
@@ -133,29 +185,78 @@ def test_unusable_data_fails_the_job_with_a_reason(executor, tmp_path) -> None:
     assert "no example has a trained assistant token" in state.error["message"]
 
 
-def test_check_refuses_what_cannot_run(executor, tmp_path, color_files) -> None:
+def test_check_refuses_what_cannot_run(executor, tmp_path, color_files, monkeypatch) -> None:
     train, _ = color_files
     with pytest.raises(ExecutorError, match="--base-model NAME=PATH"):
         executor.check(make_spec(tmp_path, train, "unknown", base_model="nope"))
-    pref = write_jsonl(tmp_path / "pref.jsonl", [{
-        "input": {"messages": [{"role": "user", "content": "q"}]},
-        "preferred_output": [{"role": "assistant", "content": "a"}],
-        "non_preferred_output": [{"role": "assistant", "content": "b"}]}])
+    assert "--base-model NAME=PATH" in executor.unavailable_reason("nope")
+    assert executor.unavailable_reason("tiny") is None
+    pref = write_jsonl(
+        tmp_path / "pref.jsonl",
+        [
+            {
+                "input": {"messages": [{"role": "user", "content": "q"}]},
+                "preferred_output": [{"role": "assistant", "content": "a"}],
+                "non_preferred_output": [{"role": "assistant", "content": "b"}],
+            }
+        ],
+    )
     with pytest.raises(ExecutorError, match="dpo"):
         executor.check(make_spec(tmp_path, pref, "pref"))
     with pytest.raises(ExecutorError, match="preference examples"):
         executor.check(make_spec(tmp_path, train, "dpo", method="dpo"))
     with pytest.raises(ExecutorError, match="precision"):
         executor.check(make_spec(tmp_path, train, "prec", options={"precision": "fp8"}))
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if peft were not installed
+    with pytest.raises(ExecutorError, match=r"needs peft: pip install 'fttui\[local\]'"):
+        executor.check(make_spec(tmp_path, train, "nopeft"))
 
 
-def test_full_fine_tuning_saves_a_whole_model_that_answers(executor, tiny_model, tmp_path,
-                                                           color_files) -> None:
+def test_full_fine_tuning_saves_a_whole_model_that_answers(
+    executor, tiny_model, tmp_path, color_files
+) -> None:
     train, _ = color_files
     spec = make_spec(tmp_path, train, n_epochs=3, options={"lora": False, "learning_rate": 0.01})
     executor.start(spec)
     state = wait_for(executor, spec, finished)
     assert state.status == "succeeded", state.error
     model_dir = Path(spec.output_dir) / state.model_path
-    assert (model_dir / "config.json").is_file() and not (model_dir / "adapter_config.json").exists()
+    assert (model_dir / "config.json").is_file() and not (
+        model_dir / "adapter_config.json"
+    ).exists()
     assert answer(executor, tiny_model, str(model_dir)).startswith("red green blue")
+
+
+def test_a_hub_id_trains_from_the_hugging_face_cache(
+    tiny_model, tmp_path, color_files, monkeypatch
+) -> None:
+    """A base model registered as a Hub id (``org/name``) loads through
+    ``from_pretrained(org/name)``; offline here, so from a Hugging Face cache laid out as
+    ``hf download`` leaves it."""
+    import huggingface_hub.constants
+
+    monkeypatch.chdir(tmp_path)  # no local folder called fttui-test/…
+
+    cache = tmp_path / "hf-cache"
+    snapshot = cache / "models--fttui-test--tiny" / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_model, snapshot)
+    (cache / "models--fttui-test--tiny" / "refs").mkdir()
+    (cache / "models--fttui-test--tiny" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))  # for the trainer process
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))  # this one
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("FTTUI_HOME", str(tmp_path / "home"))
+    executor = TorchExecutor(data_dir=tmp_path / "data", base_models={"hub": "fttui-test/tiny"})
+    assert [m.id for m in executor.base_models() if m.id == "hub"] == ["hub"]
+    train, _ = color_files
+    spec = make_spec(tmp_path, train, base_model="hub", model_path="fttui-test/tiny", n_epochs=1)
+    try:
+        executor.check(spec)
+        executor.start(spec)
+        state = wait_for(executor, spec, finished)
+    finally:
+        executor.shutdown()
+    assert state.status == "succeeded", state.error
+    gone = make_spec(tmp_path, train, "gone", base_model="gone", model_path="fttui-test/gone")
+    with pytest.raises(ExecutorError, match=r"offline.*hf download fttui-test/gone"):
+        executor.check(gone)

@@ -21,17 +21,43 @@ def upload(client, path: Path) -> str:
         return client.files.create(file=fh, purpose="fine-tune").id
 
 
-def create_job(client, training: str, *, validation: str | None = None, n_epochs: int = 4,
-               batch_size: int = 2, suffix: str = "colours"):
+def create_job(
+    client,
+    training: str,
+    *,
+    validation: str | None = None,
+    n_epochs: int = 4,
+    batch_size: int = 2,
+    suffix: str = "colours",
+):
     return client.fine_tuning.jobs.create(
-        model="tiny", training_file=training, validation_file=validation, seed=3, suffix=suffix,
-        method={"type": "supervised", "supervised": {"hyperparameters": {
-            "n_epochs": n_epochs, "batch_size": batch_size, "learning_rate_multiplier": 10}}},
+        model="tiny",
+        training_file=training,
+        validation_file=validation,
+        seed=3,
+        suffix=suffix,
+        method={
+            "type": "supervised",
+            "supervised": {
+                "hyperparameters": {
+                    "n_epochs": n_epochs,
+                    "batch_size": batch_size,
+                    "learning_rate_multiplier": 10,
+                }
+            },
+        },
     )
 
 
-def wait(client, job_id: str, statuses: set[str], server, timeout: float = 120,
-         until=None):
+#: hang guards, not budgets: a loaded 2-core CI box can be many times slower than a laptop
+JOB_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 90
+
+
+def wait(
+    client, job_id: str, statuses: set[str], server, timeout: float = JOB_TIMEOUT_S, until=None
+):
+    """The job once its status is in ``statuses`` (or ``until(job)`` holds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.fine_tuning.jobs.retrieve(job_id)
@@ -47,12 +73,13 @@ def metrics(client, job_id: str) -> list[dict]:
 
 
 def chat(client, model: str, **kw):
-    return client.chat.completions.create(model=model, messages=QUESTION, temperature=0,
-                                          max_completion_tokens=10, **kw)
+    return client.chat.completions.create(
+        model=model, messages=QUESTION, temperature=0, max_completion_tokens=10, **kw
+    )
 
 
 def test_a_job_trains_and_its_checkpoints_answer(torch_server, color_files) -> None:
-    client = torch_server.client(timeout=60)
+    client = torch_server.client(timeout=120)
     assert any(m.id == "tiny" and m.owned_by == "fttui-local" for m in client.models.list())
     train, valid = color_files
     job = create_job(client, upload(client, train), validation=upload(client, valid))
@@ -68,7 +95,9 @@ def test_a_job_trains_and_its_checkpoints_answer(torch_server, color_files) -> N
     messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data]
     assert any("This job will train" in m and "tokens/s" in m for m in messages)
     csv_text = client.files.content(job.result_files[0]).text
-    assert csv_text.startswith("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy")
+    assert csv_text.startswith(
+        "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
+    )
 
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert sorted(c.step_number for c in checkpoints) == [12, 18, 24]
@@ -86,8 +115,12 @@ def test_a_job_trains_and_its_checkpoints_answer(torch_server, color_files) -> N
     assert not base.choices[0].message.content.startswith("red green")
 
     again = client.fine_tuning.jobs.create(  # a fine-tuned model trains on from its adapter
-        model=job.fine_tuned_model, training_file=job.training_file, seed=3, suffix="again",
-        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}})
+        model=job.fine_tuned_model,
+        training_file=job.training_file,
+        seed=3,
+        suffix="again",
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
+    )
     again = wait(client, again.id, {"succeeded", "failed", "cancelled"}, torch_server)
     assert again.status == "succeeded", again.error
     first_loss = metrics(client, again.id)[0]["train_loss"]
@@ -100,74 +133,122 @@ def long_file(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "long.jsonl", color_examples(60))
 
 
+#: steps of a long job that must run to the end (60 examples × 6 epochs at batch size 1): a
+#: tiny model trains ~80 steps/s here, so the test has seconds to stop it mid-way
+LONG_EPOCHS, LONG_STEPS = 6, 360
+#: epochs of a job that is stopped for good (cancel, crash): it can never finish first
+ENDLESS_EPOCHS = 50
+
+
 def test_pause_resume_and_cancel(torch_server, long_file) -> None:
-    client = torch_server.client(timeout=60)
+    client = torch_server.client(timeout=120)
     training = upload(client, long_file)
-    job = create_job(client, training, batch_size=1, suffix="pause")
-    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 3)
+    job = create_job(client, training, n_epochs=LONG_EPOCHS, batch_size=1, suffix="pause")
+    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 2)
+    running = wait(client, job.id, set(), torch_server, until=lambda j: j.estimated_finish)
+    assert running.created_at <= running.estimated_finish <= time.time() + 3600
     client.fine_tuning.jobs.pause(job.id)
-    paused = wait(client, job.id, {"paused", "failed"}, torch_server, timeout=30)
+    paused = wait(client, job.id, {"paused", "failed"}, torch_server, timeout=STOP_TIMEOUT_S)
     assert paused.status == "paused", paused.error
     paused_at = len(metrics(client, job.id))
     client.fine_tuning.jobs.resume(job.id)
     done = wait(client, job.id, {"succeeded", "failed"}, torch_server)
     assert done.status == "succeeded", done.error
-    assert [d["step"] for d in metrics(client, job.id)] == list(range(1, 241))
-    assert 3 <= paused_at < 240
+    assert [d["step"] for d in metrics(client, job.id)] == list(range(1, LONG_STEPS + 1))
+    assert 2 <= paused_at < LONG_STEPS
 
-    other = create_job(client, training, batch_size=1, suffix="cancel")
-    wait(client, other.id, set(), torch_server, until=lambda j: j.status == "running")
-    client.fine_tuning.jobs.cancel(other.id)
-    assert wait(client, other.id, {"cancelled", "failed", "succeeded"}, torch_server,
-                timeout=30).status == "cancelled"
+    other = create_job(client, training, n_epochs=ENDLESS_EPOCHS, batch_size=1, suffix="cancel")
+    wait(client, other.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 1)
+    client.fine_tuning.jobs.cancel(other.id)  # the job reads "cancelled" at once ...
+
+    def trainer_stopped(j) -> bool:  # ... and the trainer says so when it has stopped
+        events = client.fine_tuning.jobs.list_events(j.id, limit=1000).data
+        return any(e.message.startswith("Training cancelled") for e in events)
+
+    cancelled = wait(
+        client, other.id, set(), torch_server, timeout=STOP_TIMEOUT_S, until=trainer_stopped
+    )
+    assert cancelled.status == "cancelled"
 
 
 def test_a_trainer_crash_fails_the_job_and_the_server_stays_up(torch_server, long_file) -> None:
-    client = torch_server.client(timeout=60)
-    job = create_job(client, upload(client, long_file), batch_size=1, suffix="crash")
+    client = torch_server.client(timeout=120)
+    job = create_job(
+        client, upload(client, long_file), n_epochs=ENDLESS_EPOCHS, batch_size=1, suffix="crash"
+    )
     wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 1)
     pid_file = next(torch_server.data_dir.rglob(f"*{job.id}*/trainer.pid"), None) or next(
-        p for p in torch_server.data_dir.rglob("trainer.pid") if job.id in str(p))
+        p for p in torch_server.data_dir.rglob("trainer.pid") if job.id in str(p)
+    )
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
-    failed = wait(client, job.id, {"failed", "succeeded"}, torch_server, timeout=30)
+    failed = wait(client, job.id, {"failed", "succeeded"}, torch_server, timeout=STOP_TIMEOUT_S)
     assert failed.status == "failed"
     assert "SIGKILL" in failed.error.message
     assert client.models.retrieve("tiny").id == "tiny"  # still serving
 
 
 def test_a_server_restart_resumes_a_running_job_where_it_was(torch_server, long_file) -> None:
-    client = torch_server.client(timeout=60)
-    job = create_job(client, upload(client, long_file), batch_size=1, suffix="restart")
-    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 3)
+    client = torch_server.client(timeout=120)
+    job = create_job(
+        client, upload(client, long_file), n_epochs=LONG_EPOCHS, batch_size=1, suffix="restart"
+    )
+    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 2)
     torch_server.restart()  # a clean stop pauses the trainer at its current step
-    client = torch_server.client(timeout=60)
+    client = torch_server.client(timeout=120)
     done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, torch_server)
     assert done.status == "succeeded", done.error
-    assert [d["step"] for d in metrics(client, job.id)] == list(range(1, 241))
+    assert [d["step"] for d in metrics(client, job.id)] == list(range(1, LONG_STEPS + 1))
     messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data]
     assert any("paused and will resume on restart" in m for m in messages)
 
 
-PAIRS = [{"input": {"messages": [SYSTEM, {"role": "user", "content": q}]},
-          "preferred_output": [{"role": "assistant", "content": "red green"}],
-          "non_preferred_output": [{"role": "assistant", "content": "blue yellow"}]}
-         for q in ("Which?", "Pick one.", "Name a colour.", "Any colour?", "Favourite?")] * 2
+PAIRS = [
+    {
+        "input": {"messages": [SYSTEM, {"role": "user", "content": q}]},
+        "preferred_output": [{"role": "assistant", "content": "red green"}],
+        "non_preferred_output": [{"role": "assistant", "content": "blue yellow"}],
+    }
+    for q in ("Which?", "Pick one.", "Name a colour.", "Any colour?", "Favourite?")
+] * 2
 
 
 def test_preference_data_trains_with_dpo_and_is_refused_without(torch_server, tmp_path) -> None:
     import openai
 
-    client = torch_server.client(timeout=60)
+    client = torch_server.client(timeout=120)
     training = upload(client, write_jsonl(tmp_path / "pairs.jsonl", PAIRS))
     with pytest.raises(openai.BadRequestError, match="dpo"):
         create_job(client, training, suffix="nodpo")
     job = client.fine_tuning.jobs.create(
-        model="tiny", training_file=training, seed=3,
-        method={"type": "dpo", "dpo": {"hyperparameters": {
-            "n_epochs": 3, "batch_size": 2, "learning_rate_multiplier": 10, "beta": 0.5}}})
+        model="tiny",
+        training_file=training,
+        seed=3,
+        method={
+            "type": "dpo",
+            "dpo": {
+                "hyperparameters": {
+                    "n_epochs": 3,
+                    "batch_size": 2,
+                    "learning_rate_multiplier": 10,
+                    "beta": 0.5,
+                }
+            },
+        },
+    )
     done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, torch_server)
     assert done.status == "succeeded", done.error
     losses = [d["train_loss"] for d in metrics(client, job.id)]
     assert losses[0] == pytest.approx(0.6931, abs=0.01) and losses[-1] < losses[0]
     reply = chat(client, done.fine_tuned_model)
     assert reply.choices[0].message.content
+
+
+def test_an_unknown_base_model_is_refused_with_how_to_add_one(torch_server, color_files) -> None:
+    import openai
+
+    client = torch_server.client(timeout=120)
+    training = upload(client, color_files[0])
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.fine_tuning.jobs.create(model="no-such-model", training_file=training)
+    assert caught.value.code == "model_not_available"
+    assert "--base-model NAME=PATH" in caught.value.message  # the executor's hint, not just a list

