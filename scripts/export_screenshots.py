@@ -37,9 +37,25 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = (home / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fttui", "serve", "--executor", "sim", "--host", "127.0.0.1",
-         "--port", str(port), "--token", KEY, "--data-dir", str(home / "data")],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FTTUI_HOME": str(home)},
+        [
+            sys.executable,
+            "-m",
+            "fttui",
+            "serve",
+            "--executor",
+            "sim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--token",
+            KEY,
+            "--data-dir",
+            str(home / "data"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "FTTUI_HOME": str(home)},
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -63,8 +79,11 @@ def make_jobs(base_url: str) -> dict[str, str]:
 
     def create(suffix: str, **meta: str) -> str:
         return jobs.create(
-            model="gpt-4o-mini-2024-07-18", training_file=train, validation_file=train,
-            suffix=suffix, metadata={"sim_seconds_per_step": "0.02", **meta},
+            model="gpt-4o-mini-2024-07-18",
+            training_file=train,
+            validation_file=train,
+            suffix=suffix,
+            metadata={"sim_seconds_per_step": "0.02", **meta},
         ).id
 
     ids = {
@@ -100,7 +119,10 @@ async def shoot(base_url: str, ids: dict[str, str], out: Path) -> list[Path]:
     app = FtApp(base_url=base_url, api_key=KEY)
     app.animation_level = "none"
 
-    def save(name: str) -> None:
+    async def save(name: str) -> None:
+        # let pending layout (a panel that just grew) reach the screen before the shot
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
         path = out / f"{name}.svg"
         app.save_screenshot(str(path))
         written.append(path)
@@ -112,18 +134,23 @@ async def shoot(base_url: str, ids: dict[str, str], out: Path) -> list[Path]:
         table.select_job(ids["running"])
         log = app.query_one(EventLog)
         await until(pilot, lambda: log.total >= 25, timeout=60)
-        save("jobs")
+        await until(pilot, lambda: "ckpt-step" in str(app.query_one("#job-details").render()))
+        await save("jobs")
         # Metrics of the finished job (validation curves, full-validation figures).
         table.select_job(ids["done"])
         await pilot.press("3")
         await until(pilot, lambda: len(app.query_one("#metric-valid_loss", MetricRow).points) > 3)
-        await pilot.pause(0.5)
-        save("metrics")
+        await until(
+            pilot, lambda: ids["done"] in screen_text(app) and "100 steps" in screen_text(app)
+        )
+        await save("metrics")
         # Playground: the fine-tuned model beside its base model.
         await pilot.press("4")
         pane = app.query_one(PlaygroundPane)
-        await until(pilot, lambda: pane.targets() and pane.target_model
-                    and pane.target_model.startswith("ft:"))
+        await until(
+            pilot,
+            lambda: pane.targets() and pane.target_model and pane.target_model.startswith("ft:"),
+        )
         app.query_one("#pg-system").value = "You are a concise, helpful assistant."
         app.query_one("#pg-max-tokens").value = "120"
         await pilot.press("ctrl+b")
@@ -131,9 +158,16 @@ async def shoot(base_url: str, ids: dict[str, str], out: Path) -> list[Path]:
         prompt.focus()
         prompt.value = "What is the capital of France?"
         await pilot.press("enter")
-        await until(pilot, lambda: not pane._streaming and pane.query_one("#answer-a").text)
-        await pilot.pause(0.3)
-        save("playground")
+        await until(
+            pilot,
+            lambda: (
+                not pane._streaming
+                and pane.query_one("#answer-a").text
+                and pane.query_one("#answer-b").text
+            ),
+        )
+        await until(pilot, lambda: screen_text(app).count("finish:") == 2)
+        await save("playground")
         # Data: the training file, its findings and estimate.
         await pilot.press("escape", "1")
         data = app.query_one("#data")
@@ -141,17 +175,17 @@ async def shoot(base_url: str, ids: dict[str, str], out: Path) -> list[Path]:
         await until(pilot, lambda: getattr(data, "report", None) is not None, timeout=60)
         await until(pilot, lambda: "linting" not in screen_text(app), timeout=30)
         await pilot.pause(0.5)
-        save("data")
+        await save("data")
         # Cancel: the dialog starts on Keep.
         await pilot.press("2")
         table.select_job(ids["running"])
-        await pilot.pause()
+        await until(pilot, lambda: table.selected_id == ids["running"])
         await pilot.press("x")
-        await pilot.pause(0.3)
-        save("cancel")
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "keep")
+        await save("cancel")
         await pilot.press("escape", "question_mark")
-        await pilot.pause(0.3)
-        save("help")
+        await until(pilot, lambda: "Keys that work here" in screen_text(app))
+        await save("help")
         await pilot.press("escape")
     return written
 
@@ -161,14 +195,19 @@ def screen_text(app) -> str:
 
     from rich.console import Console
 
-    console = Console(width=SIZE[0], height=SIZE[1], record=True, file=io.StringIO(),
-                      color_system=None)
-    console.print(app.screen._compositor.render_update(full=True))
+    console = Console(
+        width=SIZE[0], height=SIZE[1], record=True, file=io.StringIO(), color_system=None
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
     return console.export_text()
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "screenshots")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

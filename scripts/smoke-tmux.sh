@@ -16,6 +16,11 @@ WORK=$(mktemp -d -t fttui-smoke-XXXXXX)
 export FTTUI_HOME="$WORK/home" TEXTUAL_ANIMATIONS=none
 mkdir -p "$FTTUI_HOME"
 SESSION="fttui-smoke-$$"
+# A tmux server of our own (no user config; other tmux sessions untouched), with
+# escape-time 0: by default tmux waits 500 ms after Esc and reads "Esc then g" sent within
+# that time as alt+g, so a dialog closed with Esc stayed open (a flaky step).
+SOCKET="fttui-smoke-$$"
+tm() { tmux -L "$SOCKET" -f /dev/null "$@"; }
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT/v1"
 KEY=sk-smoke-test
@@ -23,9 +28,12 @@ SERVER_PID=""
 STEP=0
 
 cleanup() {
-    tmux kill-session -t "$SESSION" 2>/dev/null || true
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then echo "smoke: kept $WORK"; else rm -rf "$WORK"; fi
+    tm kill-server 2>/dev/null || true
+    if [ -n "$SERVER_PID" ]; then  # wait for it: a sim job still writing races the rm
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then echo "smoke: kept $WORK"; else rm -rf "$WORK" || true; fi
 }
 trap cleanup EXIT
 
@@ -48,7 +56,7 @@ $1
 EOF
 }
 
-screen() { tmux capture-pane -p -t "$SESSION" -S 0 -E -; }
+screen() { tm capture-pane -p -t "$SESSION" -S 0 -E -; }
 
 check_no_traceback() {
     if screen | grep -q "Traceback"; then
@@ -66,7 +74,7 @@ wait_for() {  # wait_for TEXT [SECONDS]
     echo "smoke: step $STEP: '$text' never appeared within ${limit}s. Screen:"; screen; exit 1
 }
 
-keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; check_no_traceback; }
+keys() { tm send-keys -t "$SESSION" "$@"; sleep 0.3; check_no_traceback; }
 
 step() { STEP=$((STEP + 1)); echo "smoke: $STEP. $*"; screen >"$WORK/screen-$STEP.txt" 2>/dev/null || true; }
 
@@ -75,9 +83,10 @@ FILE_ID=$(api 'print(c.files.create(file=open("tests/fixtures/chat_valid.jsonl",
 DONE=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', suffix='smokedone', metadata={'sim_seconds_per_step':'0.01'}); print(j.id)")
 SLOW=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', validation_file='$FILE_ID', suffix='smokeslow', metadata={'sim_seconds_per_step':'0.4'}); print(j.id)")
 
-tmux new-session -d -s "$SESSION" -x 120 -y 40 \
+tm new-session -d -s "$SESSION" -x 120 -y 40 \
     "$PY -m fttui --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
-tmux set-option -t "$SESSION" remain-on-exit on >/dev/null
+tm set-option -t "$SESSION" remain-on-exit on >/dev/null
+tm set-option -s escape-time 0
 
 step "the app opens on Jobs with both jobs"
 wait_for "$SLOW" 30
@@ -172,10 +181,22 @@ wait_for "fttui-exited-0" 10
 check_no_traceback
 
 step "fttui data FILE opens on the Data pane"
-tmux kill-session -t "$SESSION"
-tmux new-session -d -s "$SESSION" -x 120 -y 40 \
+tm kill-session -t "$SESSION"
+tm new-session -d -s "$SESSION" -x 120 -y 40 \
     "$PY -m fttui data tests/fixtures/chat_valid.jsonl --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
+tm set-option -s escape-time 0
 wait_for "chat_valid.jsonl" 20
+wait_for "20 examples" 20
+
+step "create a job from the open file: n, lint first, ctrl+s uploads and creates it"
+BEFORE=$(api "print(len(c.fine_tuning.jobs.list(limit=100).data))")
+keys n
+wait_for "New fine-tuning job"
+wait_for "no errors" 20
+keys C-s
+wait_for "$((BEFORE + 1)) jobs" 30   # back on Jobs, the new job listed (and selected)
+NEWEST=$(api "j=c.fine_tuning.jobs.list(limit=1).data[0]; print(c.files.retrieve(j.training_file).filename)")
+[ "$NEWEST" = chat_valid.jsonl ] || { echo "smoke: the new job trains on '$NEWEST'"; exit 1; }
 keys q
 wait_for "fttui-exited-0" 10
 

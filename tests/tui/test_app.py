@@ -70,7 +70,14 @@ async def test_help_lists_the_keys_that_work_here(cached_app):
         assert "metrics.export" not in ids  # not a key that works on the jobs pane
         await pilot.press(*"cancel")
         table = app.screen.query_one("#help-table")
-        assert 1 <= table.row_count < len(app.screen.rows)
+        matching = [
+            r
+            for r in app.screen.rows
+            if "cancel" in f"{r.keys} {r.description} {r.where} {r.binding_id}".lower()
+        ]
+        assert 1 <= len(matching) < len(app.screen.rows)
+        # the search is applied from Input.Changed (a message): wait for the whole word
+        await until(pilot, lambda: table.row_count == len(matching), what="rows matching cancel")
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("3", "question_mark")
@@ -79,7 +86,7 @@ async def test_help_lists_the_keys_that_work_here(cached_app):
 
 
 async def test_command_palette(cached_app):
-    from textual.command import CommandPalette
+    from textual.command import CommandList, CommandPalette
 
     app = cached_app
     async with app.run_test(size=SIZE) as pilot:
@@ -87,7 +94,15 @@ async def test_command_palette(cached_app):
         await pilot.press("ctrl+p")
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"Go to Metrics")
-        await pilot.pause(0.3)
+        # hits are gathered asynchronously: wait until the command is the highlighted one
+        # (enter on an earlier, partial list would run another command or nothing)
+        found = app.screen.query_one(CommandList)
+
+        def highlighted() -> str:
+            index = found.highlighted
+            return "" if index is None else str(found.get_option_at_index(index).prompt)
+
+        await until(pilot, lambda: "Go to Metrics" in highlighted(), what="the command found")
         await pilot.press("enter")
         await until(pilot, lambda: app.current_pane == "metrics", what="palette command")
 
@@ -103,6 +118,9 @@ async def test_keymap_from_config_remaps_bindings(fttui_home, utc):
     app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
+        # the keymap is applied after the first frame and checked once every pane is
+        # mounted: the cached rows may come before either (a race when asserted at once)
+        await until(pilot, lambda: app.panes_ready and app.keymap_problems, what="keymap checked")
         assert app.keymap_problems == ["no.such.binding"]
         app.query_one(JobTable).select_job("ftjob-00007demo")  # running
         await pilot.press("x")
@@ -113,6 +131,20 @@ async def test_keymap_from_config_remaps_bindings(fttui_home, utc):
         assert app.current_pane == "metrics"
 
 
+@pytest.mark.parametrize("key", ["q", "ctrl+q"])
+async def test_q_and_ctrl_q_quit(fttui_home, utc, key):
+    write_job_cache(sample_jobs(12), base_url=OFFLINE)
+    app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        if key == "ctrl+q":  # works from inside a text box too (q types there)
+            await pilot.press("slash")
+            await until(pilot, lambda: app.focused is app.query_one("#jobs-filter"), what="filter")
+        await pilot.press(key)
+        await until(pilot, lambda: app._exit, what="the app exiting")
+    assert app.return_code in (None, 0)
+
+
 def test_every_binding_has_an_id_and_a_description():
     from fttui.tui.keymap import binding_ids
     from fttui.tui.panes.jobs import JobsPane
@@ -120,8 +152,17 @@ def test_every_binding_has_an_id_and_a_description():
     from fttui.tui.panes.playground import PlaygroundPane, PromptInput
     from fttui.tui.widgets.event_log import EventLog
 
-    classes = [FtApp, JobsPane, MetricsPane, PlaygroundPane, PromptInput, EventLog, JobTable,
-               ConfirmScreen, HelpScreen]
+    classes = [
+        FtApp,
+        JobsPane,
+        MetricsPane,
+        PlaygroundPane,
+        PromptInput,
+        EventLog,
+        JobTable,
+        ConfirmScreen,
+        HelpScreen,
+    ]
     for cls in classes:
         for binding in cls.__dict__.get("BINDINGS", []):
             assert binding.id, (cls, binding)
@@ -143,8 +184,14 @@ async def test_rate_limit_banner_counts_down(cached_app):
         assert banner.display and banner.has_class("-warning")
         text = str(banner.render())
         assert "Rate limited" in text and "retrying in 3s" in text
-        await until(pilot, lambda: "retrying in 2s" in str(banner.render()) or
-                    "retrying in 1s" in str(banner.render()), timeout=5, what="countdown")
+        await until(
+            pilot,
+            lambda: (
+                "retrying in 2s" in str(banner.render()) or "retrying in 1s" in str(banner.render())
+            ),
+            timeout=5,
+            what="countdown",
+        )
         app.post_message(BackendOk("jobs"))
         await until(pilot, lambda: not banner.active, what="cleared")
         assert not banner.display
@@ -238,8 +285,13 @@ def test_cli_data_needs_an_existing_file(fttui_home, tmp_path):
 
 
 def test_bare_fttui_without_a_terminal_says_so(fttui_home):
-    proc = subprocess.run([sys.executable, "-m", "fttui"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fttui"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "terminal" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -278,8 +330,9 @@ def test_snapshot_metrics_pane(snap_compare, cached_app):
         await loaded(pilot)
         pilot.app.query_one(JobTable).select_job("ftjob-00008demo")
         await pilot.press("3")
-        pilot.app.query_one("#metrics").show_series(sample_series(30), total_steps=30,
-                                                     status="succeeded")
+        pilot.app.query_one("#metrics").show_series(
+            sample_series(30), total_steps=30, status="succeeded"
+        )
 
     assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
 
@@ -295,8 +348,10 @@ def test_snapshot_playground_pane(snap_compare, cached_app):
         pilot.app.query_one("#pg-stop").value = " END"
         view = pilot.app.query_one("#answer-a", AnswerView)
         view.start("Who are you?")
-        view.finish("[simulated] I am a fine-tuned model.",
-                    "ft:babbage-002:fttui:demo-8:sim0008 · finish: stop · 4 → 9 tokens · 0.1s")
+        view.finish(
+            "[simulated] I am a fine-tuned model.",
+            "ft:babbage-002:fttui:demo-8:sim0008 · finish: stop · 4 → 9 tokens · 0.1s",
+        )
         await pilot.press("escape")
 
     assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)

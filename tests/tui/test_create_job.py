@@ -4,29 +4,15 @@ the job id — checked through the openai SDK."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from e1_support import FIXTURES, screen_text, shows, until
 
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
 from livekit import make_server
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SIZE = (120, 40)
-
-
-async def until(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {condition}")
-        await pilot.pause(0.02)
-
-
-def screen_text(app) -> str:
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
 
 
 def make_app(server, **kwargs) -> FtApp:
@@ -51,11 +37,24 @@ async def test_create_job_from_a_file(shared_sim_server, fttui_home: Path) -> No
     async with app.run_test(size=SIZE) as pilot:
         screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
         await open_screen(app, pilot, screen, results.append)
-        await until(pilot, lambda: "no errors" in str(
-            screen.query_one("#lint-training").render()).lower() or "✓" in screen_text(app))
-        assert "20 examples" in screen_text(app)  # linted as soon as it was chosen
-        set_fields(screen, validation=str(FIXTURES / "chat_valid.jsonl"), epochs="2",
-                   batch="4", lr="0.5", suffix="tui-test", seed="1234")
+        # linted as soon as it was chosen
+        await until(
+            pilot,
+            lambda: (
+                "no errors" in str(screen.query_one("#lint-training").render()).lower()
+                or "✓" in screen_text(app)
+            ),
+        )
+        await shows(pilot, "20 examples")
+        set_fields(
+            screen,
+            validation=str(FIXTURES / "chat_valid.jsonl"),
+            epochs="2",
+            batch="4",
+            lr="0.5",
+            suffix="tui-test",
+            seed="1234",
+        )
         await pilot.press("ctrl+s")
         await until(pilot, lambda: bool(results))
         progress = screen.progress_log
@@ -90,11 +89,11 @@ async def test_lint_errors_refuse_unless_forced(shared_sim_server, fttui_home: P
         await open_screen(app, pilot, screen, results.append)
         await until(pilot, lambda: "errors" in screen_text(app) and "✗" in screen_text(app))
         await pilot.press("ctrl+s")
-        await pilot.pause()
-        text = screen_text(app)
-        assert "lint error" in text and "force" in text
+        await shows(pilot, "lint error", "force")
+        await until(
+            pilot, lambda: app.focused is screen.query_one("#create-force"), what="focus on force"
+        )
         assert not results and app.screen is screen
-        assert app.focused is screen.query_one("#create-force")
         # nothing was uploaded or created
         assert {j.id for j in client.fine_tuning.jobs.list(limit=100)} == before
 
@@ -106,13 +105,13 @@ async def test_lint_errors_refuse_unless_forced(shared_sim_server, fttui_home: P
     assert client.fine_tuning.jobs.retrieve(results[0]).id == results[0]
 
 
-async def test_bad_fields_are_named_and_nothing_is_sent(shared_sim_server,
-                                                        fttui_home: Path) -> None:
+async def test_bad_fields_are_named_and_nothing_is_sent(
+    shared_sim_server, fttui_home: Path
+) -> None:
     app = make_app(shared_sim_server)
     async with app.run_test(size=SIZE) as pilot:
         screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
         await open_screen(app, pilot, screen)
-        await pilot.pause()
         for field, value, message in (
             ("epochs", "many", "Epochs must be a whole number"),
             ("epochs", "99", "Epochs must be between 1 and 50"),
@@ -122,13 +121,23 @@ async def test_bad_fields_are_named_and_nothing_is_sent(shared_sim_server,
             ("suffix", "s" * 65, "at most 64"),
             ("training", "", "Choose a training file"),
         ):
-            set_fields(screen, epochs="auto", batch="auto", lr="auto", seed="", suffix="",
-                       training=str(FIXTURES / "chat_valid.jsonl"))
+            set_fields(
+                screen,
+                epochs="auto",
+                batch="auto",
+                lr="auto",
+                seed="",
+                suffix="",
+                training=str(FIXTURES / "chat_valid.jsonl"),
+            )
             set_fields(screen, **{field: value})
             await pilot.press("ctrl+s")
-            await pilot.pause()
-            assert message in screen_text(app), message
-            assert app.focused is screen.query_one(f"#create-{field}")
+            await shows(pilot, message)
+            await until(
+                pilot,
+                lambda f=field: app.focused is screen.query_one(f"#create-{f}"),
+                what=f"focus on {field}",
+            )
             assert not screen.running
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is not screen)
@@ -142,8 +151,11 @@ async def test_provider_down_is_one_clear_line(tmp_path: Path, fttui_home: Path)
         screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
         await open_screen(app, pilot, screen, results.append)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not screen.running and "✗" in str(
-            screen.query_one("#create-status").render()), timeout=60)
+        await until(
+            pilot,
+            lambda: not screen.running and "✗" in str(screen.query_one("#create-status").render()),
+            timeout=60,
+        )
         assert app.screen is screen and not results
         assert not screen.query_one("#create-ok").disabled  # usable again
         assert "cannot reach" in screen_text(app)
@@ -152,8 +164,9 @@ async def test_provider_down_is_one_clear_line(tmp_path: Path, fttui_home: Path)
     assert results == [None]
 
 
-async def test_data_pane_n_creates_a_job_from_the_open_file(shared_sim_server,
-                                                            fttui_home: Path) -> None:
+async def test_data_pane_n_creates_a_job_from_the_open_file(
+    shared_sim_server, fttui_home: Path
+) -> None:
     app = make_app(shared_sim_server, data_file=str(FIXTURES / "chat_valid.jsonl"))
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one("#data")
@@ -168,12 +181,10 @@ async def test_data_pane_n_creates_a_job_from_the_open_file(shared_sim_server,
 
 
 async def test_read_only_refuses(shared_sim_server, fttui_home: Path) -> None:
-    app = make_app(shared_sim_server, read_only=True,
-                   data_file=str(FIXTURES / "chat_valid.jsonl"))
+    app = make_app(shared_sim_server, read_only=True, data_file=str(FIXTURES / "chat_valid.jsonl"))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         pane = app.query_one("#data")
         await until(pilot, lambda: pane.report is not None)
         await pilot.press("n")
-        await pilot.pause()
+        await shows(pilot, "Read-only")
         assert not isinstance(app.screen, CreateJobScreen)
-        assert "Read-only" in screen_text(app)

@@ -4,34 +4,18 @@ prepare. Pilot tests on the real app (``FtApp``, no network: ``live=False``)."""
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from e1_support import FIXTURES, screen_text, shows, until
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.data import DataPane
 from fttui.tui.screens.file_picker import FilePickerScreen
 from fttui.tui.screens.prepare_result import PrepareResultScreen
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SIZE = (120, 40)
-
-
-async def until(pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Let the app run until ``condition()`` holds (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {condition}")
-        await pilot.pause(0.02)
-
-
-def screen_text(app) -> str:
-    """What the terminal shows, as plain text."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
 
 
 def linted(pane: DataPane) -> Callable[[], bool]:
@@ -52,43 +36,47 @@ async def test_open_file_shows_examples_stats_and_estimate(app_for) -> None:
         pane = app.query_one(DataPane)
         await until(pilot, linted(pane))
         assert pane.lint_error is None
-        assert pane.preview.row_count == 20
+        # the line index is its own worker: it may finish after the lint
+        await until(pilot, lambda: pane.preview.row_count == 20, what="20 rows")
         report = pane.report
         assert report.examples == 20 and not report.has_errors
-        await pilot.pause()
-        text = screen_text(app)
-        assert "chat_valid.jsonl" in text and "20 lines" in text
-        assert "What is the capital of France?" in text  # the list
-        assert "You are a concise, helpful assistant." in text  # the example view
-        # stats and the estimate, as the linter computed them
-        assert f"{report.estimate['n_epochs']} (default for 20 examples)" in text
-        assert f"{report.estimate['billed_tokens']:,} tokens" in text
-        assert "p90" in text and report.stats["encoding"] in text
+        await shows(
+            pilot,
+            "chat_valid.jsonl",
+            "20 lines",
+            "What is the capital of France?",  # the list
+            "You are a concise, helpful assistant.",  # the example view
+            # stats and the estimate, as the linter computed them
+            f"{report.estimate['n_epochs']} (default for 20 examples)",
+            f"{report.estimate['billed_tokens']:,} tokens",
+            "p90",
+            report.stats["encoding"],
+        )
 
         # moving the cursor shows each example: tool calls, images, weights
         await pilot.press("G")
         await until(pilot, lambda: pane.preview.cursor == 19)
         for row in range(20):
             pane.preview.move_to(row)
-            await pilot.pause()
-            shown = screen_text(app)
-            assert f"line {row + 1}" in shown
+            await shows(pilot, f"line {row + 1}")
         values = [pane.source.row(i).value for i in range(20)]
-        tool_row = next(i for i, v in enumerate(values)
-                        if any(m.get("tool_calls") for m in v["messages"]))
+        tool_row = next(
+            i for i, v in enumerate(values) if any(m.get("tool_calls") for m in v["messages"])
+        )
         pane.preview.move_to(tool_row)
-        await pilot.pause()
-        assert "⚙ call" in screen_text(app)
-        image_row = next(i for i, v in enumerate(values)
-                         if any(isinstance(m.get("content"), list) for m in v["messages"]))
+        await shows(pilot, "⚙ call")
+        image_row = next(
+            i
+            for i, v in enumerate(values)
+            if any(isinstance(m.get("content"), list) for m in v["messages"])
+        )
         pane.preview.move_to(image_row)
-        await pilot.pause()
-        assert "🖼 image" in screen_text(app)
-        weight_row = next(i for i, v in enumerate(values)
-                          if any("weight" in m for m in v["messages"]))
+        await shows(pilot, "🖼 image")
+        weight_row = next(
+            i for i, v in enumerate(values) if any("weight" in m for m in v["messages"])
+        )
         pane.preview.move_to(weight_row)
-        await pilot.pause()
-        assert "weight" in screen_text(app)
+        await shows(pilot, f"line {weight_row + 1}", "weight")
 
 
 async def test_m_changes_the_target_model_and_price(app_for) -> None:
@@ -104,13 +92,13 @@ async def test_m_changes_the_target_model_and_price(app_for) -> None:
         app.screen.query_one("#lint-model").value = "babbage-002"
         app.screen.query_one("#lint-price").value = "2.5"
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: pane.report is not None
-                    and pane.report.estimate["model"] == "babbage-002")
+        await until(
+            pilot,
+            lambda: pane.report is not None and pane.report.estimate["model"] == "babbage-002",
+        )
         est = pane.report.estimate
         assert est["token_limit"] == 2048 and est["cost"] is not None
-        await pilot.pause()
-        text = screen_text(app)
-        assert "babbage-002" in text and f"${est['cost']:,.2f} at $2.50 / 1M tokens" in text
+        await shows(pilot, "babbage-002", f"${est['cost']:,.2f} at $2.50 / 1M tokens")
 
 
 async def test_findings_grouped_by_code_jump_to_their_example(app_for) -> None:
@@ -126,8 +114,7 @@ async def test_findings_grouped_by_code_jump_to_their_example(app_for) -> None:
         groups = [node for node in tree.root.children if isinstance(node.data, str)]
         assert {node.data for node in groups} == codes  # one node per code
         # errors first
-        first_severity = min(f.severity for f in report.findings
-                             if f.code == groups[0].data)
+        first_severity = min(f.severity for f in report.findings if f.code == groups[0].data)
         assert first_severity == "error"
 
         # f focuses the findings; open the group of unrecognized_role, select its finding
@@ -137,15 +124,16 @@ async def test_findings_grouped_by_code_jump_to_their_example(app_for) -> None:
         index = [n.data for n in groups].index("unrecognized_role")
         tree.move_cursor(groups[index])
         await pilot.press("enter")  # expands the group
-        await until(pilot, lambda: groups[index].is_expanded and any(
-            c.data is target for c in groups[index].children))
+        await until(
+            pilot,
+            lambda: (
+                groups[index].is_expanded and any(c.data is target for c in groups[index].children)
+            ),
+        )
         await pilot.press("down", "enter")  # the finding itself
         await until(pilot, lambda: pane.preview.line_of(pane.preview.cursor) == target.line)
-        await pilot.pause()
-        text = screen_text(app)
-        assert f"line {target.line}" in text
-        assert "narrator" in text  # the example with the unknown role is shown
-        assert "unrecognized_role" in text  # with its finding above it
+        # the example with the unknown role is shown, with its finding above it
+        await shows(pilot, f"line {target.line}", "narrator", "unrecognized_role")
 
         # ] steps through the lines that have findings, in the list
         await pilot.press("escape")
@@ -161,8 +149,7 @@ async def test_open_with_o_through_the_file_picker(app_for) -> None:
     app = app_for(None)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(DataPane)
-        await pilot.pause()
-        assert "No training file open" in screen_text(app)
+        await shows(pilot, "No training file open")
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, FilePickerScreen))
         picker_input = app.screen.query_one("#picker-path")
@@ -171,16 +158,15 @@ async def test_open_with_o_through_the_file_picker(app_for) -> None:
         await until(pilot, lambda: not isinstance(app.screen, FilePickerScreen))
         await until(pilot, linted(pane))
         assert pane.path == str(FIXTURES / "chat_valid.jsonl")
-        assert pane.preview.row_count == 20
+        await until(pilot, lambda: pane.preview.row_count == 20, what="20 rows")
 
         # a missing file: a clear message, the open file stays
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, FilePickerScreen))
         app.screen.query_one("#picker-path").value = str(FIXTURES / "nope.jsonl")
         await pilot.press("enter")
-        await pilot.pause()
+        await shows(pilot, "No such file")
         assert isinstance(app.screen, FilePickerScreen)
-        assert "No such file" in screen_text(app)
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, FilePickerScreen))
         assert pane.path == str(FIXTURES / "chat_valid.jsonl")
@@ -201,8 +187,7 @@ async def test_prepare_writes_a_new_file_and_shows_the_changes(app_for, tmp_path
         out = Path(result.outputs[0])
         assert out.parent == tmp_path and out.name == "superhero.prepared.jsonl"
         assert out.exists() and src.exists()
-        text = screen_text(app)
-        assert "change" in text and "' END'" in text
+        await shows(pilot, "change", "' END'")  # the screen was just pushed: wait for it
         # o opens the prepared file in the pane
         await pilot.press("o")
         await until(pilot, lambda: pane.path == str(out))
@@ -219,21 +204,20 @@ async def test_missing_file_and_big_lines_never_crash(app_for, tmp_path: Path) -
     app = app_for(tmp_path / "missing.jsonl")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         pane = app.query_one(DataPane)
-        await pilot.pause()
+        await shows(pilot, "Cannot open")
         assert pane.path is None
-        assert "Cannot open" in screen_text(app)
         pane.open_file(str(path))
         await until(pilot, linted(pane))
-        assert pane.preview.row_count == 4
+        await until(pilot, lambda: pane.preview.row_count == 4, what="4 rows")
         for row in (0, 1, 3, 2):
             pane.preview.move_to(row)
-            await pilot.pause()
+            await shows(pilot, f"line {row + 1}")
         assert "error" in screen_text(app)
         # the 100 kB message is cut in the view: its end says how much is left out
-        await pilot.press("e", "end")
-        await pilot.pause()
-        assert app.focused is pane.example
-        assert "more characters" in screen_text(app)
+        await pilot.press("e")
+        await until(pilot, lambda: app.focused is pane.example, what="the example focused")
+        await pilot.press("end")
+        await shows(pilot, "more characters")
 
 
 async def test_preview_renders_only_what_is_visible(app_for, tmp_path: Path) -> None:
@@ -244,14 +228,12 @@ async def test_preview_renders_only_what_is_visible(app_for, tmp_path: Path) -> 
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(DataPane)
         await until(pilot, lambda: pane.source is not None and pane.source.done)
-        await pilot.pause()
         preview = pane.preview
-        assert preview.row_count == 100_000
+        await until(pilot, lambda: preview.row_count == 100_000, what="every row indexed")
         assert len(preview._summaries) < 100  # only the visible rows were read
         await pilot.press("G")
         await until(pilot, lambda: preview.cursor == 99_999)
-        await pilot.pause()
-        assert "q99999" in screen_text(app)
+        await shows(pilot, "q99999")
         assert len(preview._summaries) < 200
 
 
@@ -261,8 +243,9 @@ def test_data_pane_snapshot(snap_compare, fttui_home: Path) -> None:
     async def linted_and_moved(pilot) -> None:
         pane = pilot.app.query_one(DataPane)
         await until(pilot, linted(pane))
+        await until(pilot, lambda: pane.preview.row_count == 20, what="20 rows")
         await pilot.press("j", "j")
-        await pilot.pause()
+        await shows(pilot, "Example — line 3", "20 lines")  # the frame to compare, settled
 
     app = FtApp(data_file=str(FIXTURES / "chat_valid.jsonl"), live=False, initial_pane="data")
     assert snap_compare(app, terminal_size=SIZE, run_before=linted_and_moved)
@@ -276,8 +259,7 @@ def test_big_files_lint_in_a_child_process(tmp_path: Path) -> None:
 
     path = FIXTURES / "chat_errors.jsonl"
     seen: list[tuple[int, int]] = []
-    report = lint_in_process(str(path), max_findings=100,
-                             progress=lambda d, t: seen.append((d, t)))
+    report = lint_in_process(str(path), max_findings=100, progress=lambda d, t: seen.append((d, t)))
     assert report.to_dict() == lint_path(path, max_findings=100).to_dict()
     assert seen and seen[0][1] == path.stat().st_size
     assert lint_in_process(str(path), should_stop=lambda: True) is None

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from e1_support import (
     create_sim_job,
+    listed,
     sample_jobs,
     screen_text,
     until,
@@ -20,24 +23,7 @@ from fttui.tui.widgets.event_log import EventLog
 from fttui.tui.widgets.job_table import JobTable
 
 SIZE = (120, 40)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from livekit import make_server
-
-    srv = make_server(tmp_path_factory.mktemp("jobs-server")).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch):
-    import fttui.tui.panes.jobs as jobs
-
-    monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.3)
-    monkeypatch.setattr(jobs, "LIST_IDLE", 1.0)
-    monkeypatch.setattr(jobs, "DETAIL_ACTIVE", 0.3)
+pytestmark = pytest.mark.usefixtures("fast_polls")  # the module's `server`: tests/tui/conftest.py
 
 
 def make_app(server, **kwargs) -> FtApp:
@@ -48,18 +34,16 @@ def table(app) -> JobTable:
     return app.query_one(JobTable)
 
 
-async def shown(pilot, *job_ids: str) -> None:
-    await until(pilot, lambda: all(j in table(pilot.app).jobs for j in job_ids), what="jobs listed")
-
-
 async def test_navigate_and_details(server, fttui_home):
     client = server.client()
     file_id = upload(client)
-    ids = [create_sim_job(client, file_id=file_id, seconds_per_step=0.01, suffix=f"nav{i}")
-           for i in range(3)]
+    ids = [
+        create_sim_job(client, file_id=file_id, seconds_per_step=0.01, suffix=f"nav{i}")
+        for i in range(3)
+    ]
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, *ids)
+        await listed(pilot, *ids)
         t = table(app)
         assert app.focused is t
         assert t.select_job(ids[2])  # the newest: row 0
@@ -71,11 +55,17 @@ async def test_navigate_and_details(server, fttui_home):
         assert t.selected_id == ids[0]
         await pilot.press("k")
         assert t.selected_id == ids[1]
-        # The details panel and the other panes follow the selected job.
-        details = str(app.query_one("#job-details").render())
-        assert ids[1] in details
-        assert app.query_one("#metrics").job.job_id == ids[1]
-        assert app.query_one("#playground").job.job_id == ids[1]
+        # The details panel and the other panes follow the selected job (through messages
+        # the key's handler posts: wait for them, not for the key).
+        await until(
+            pilot,
+            lambda: ids[1] in str(app.query_one("#job-details").render()),
+            what="details of the selected job",
+        )
+        await until(pilot, lambda: app.query_one("#metrics").job.job_id == ids[1], what="metrics")
+        await until(
+            pilot, lambda: app.query_one("#playground").job.job_id == ids[1], what="playground"
+        )
         await pilot.press("g")
         assert t.cursor_row == 0
         await pilot.press("G")
@@ -88,13 +78,13 @@ async def test_cursor_stays_on_its_job_when_new_jobs_arrive(server, fttui_home):
     first = create_sim_job(client, file_id=file_id, seconds_per_step=0.01)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, first)
+        await listed(pilot, first)
         t = table(app)
         t.select_job(first)
         await pilot.pause()
         row_before = t.cursor_row
         newer = [create_sim_job(client, file_id=file_id, seconds_per_step=0.01) for _ in range(2)]
-        await shown(pilot, *newer)
+        await listed(pilot, *newer)
         assert t.selected_id == first
         assert t.cursor_row == row_before + 2  # two newer rows above it
 
@@ -106,7 +96,7 @@ async def test_filter_and_escape(server, fttui_home):
     other = create_sim_job(client, file_id=file_id, seconds_per_step=0.01, model="babbage-002")
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, special, other)
+        await listed(pilot, special, other)
         t = table(app)
         total = t.row_count
         await pilot.press("slash")
@@ -140,14 +130,18 @@ async def test_cancel_keep_leaves_the_job_running(server, fttui_home):
     wait_job(client, job_id, {"running"})
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         table(app).select_job(job_id)
         await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         text = str(app.screen.query_one("#confirm-message").render())
         assert job_id in text
-        assert app.focused.id == "keep"  # the safe choice has focus
+        await until(
+            pilot,
+            lambda: app.focused is not None and app.focused.id == "keep",
+            what="focus on Keep",
+        )  # the safe choice has focus
         await pilot.press("enter")  # enter on Keep
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("x")
@@ -166,13 +160,15 @@ async def test_cancel_y_cancels(server, fttui_home):
     wait_job(client, job_id, {"running"})
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         table(app).select_job(job_id)
         await pilot.pause()
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "cancelled", what="cancelled row")
+        await until(
+            pilot, lambda: table(app).jobs[job_id]["status"] == "cancelled", what="cancelled row"
+        )
     assert client.fine_tuning.jobs.retrieve(job_id).status == "cancelled"
 
 
@@ -182,14 +178,15 @@ async def test_pause_and_resume(server, fttui_home):
     wait_job(client, job_id, {"running"})
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         table(app).select_job(job_id)
         await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
         await pilot.press("p")
         await until(pilot, lambda: table(app).jobs[job_id]["status"] == "paused", what="paused")
         assert client.fine_tuning.jobs.retrieve(job_id).status == "paused"
         await pilot.press("p")
-        await until(pilot, lambda: table(app).jobs[job_id]["status"] != "paused", what="resumed")
+        # the final state, not "any change" (a "resuming"/"queued" step may come first)
+        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="resumed")
     client.fine_tuning.jobs.cancel(job_id)
 
 
@@ -198,16 +195,17 @@ async def test_events_follow_pause_and_resume(server, fttui_home):
     job_id = create_sim_job(client, seconds_per_step=0.15)
     app = make_app(server)
     async with app.run_test(size=(120, 30)) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         table(app).select_job(job_id)
         log = app.query_one(EventLog)
         # Enough events to scroll.
         await until(pilot, lambda: log.max_scroll_y > 3, timeout=30, what="a scrollable log")
         assert log.following
-        await pilot.press("enter")  # focus the log
-        assert app.focused is log
+        await pilot.press("enter")  # focus the log (the table's RowSelected does it)
+        await until(pilot, lambda: app.focused is log, what="the log focused")
         await pilot.press("pageup")
         assert not log.following
+        await pilot.wait_for_animation()  # the page scroll may glide: read where it ends
         y = log.scroll_y
         await until(pilot, lambda: log.pending > 0, timeout=20, what="new events while paused")
         assert log.scroll_y == y  # the view stayed where the user put it
@@ -248,7 +246,7 @@ async def test_copy_id(server, fttui_home):
     job_id = create_sim_job(client, seconds_per_step=0.01)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         table(app).select_job(job_id)
         await pilot.press("c")
         assert app.clipboard == job_id
@@ -273,7 +271,7 @@ async def test_read_only_refuses_cancel_and_create(server, fttui_home):
     job_id = create_sim_job(client, seconds_per_step=0.5)
     app = make_app(server, read_only=True)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         assert "READ-ONLY" in screen_text(app)  # the status bar says so
         table(app).select_job(job_id)
         await pilot.press("x")
@@ -290,12 +288,12 @@ async def test_the_last_list_is_cached_and_shown_at_once(server, fttui_home):
     job_id = create_sim_job(client, seconds_per_step=0.01)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         await app.workers.wait_for_complete()
     # Offline start: the cached list, before (without) any request.
     app = make_app(server, live=False)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, job_id)
+        await listed(pilot, job_id)
         assert "cached" in str(app.query_one("#status-refresh").render())
 
 
@@ -304,5 +302,102 @@ async def test_cached_rows_show_before_the_server_answers(fttui_home):
     write_job_cache(jobs, base_url="http://127.0.0.1:9/v1")
     app = FtApp(base_url="http://127.0.0.1:9/v1", api_key="sk-test-key", live=False)
     async with app.run_test(size=SIZE) as pilot:
-        await shown(pilot, *(j["id"] for j in jobs))
+        await listed(pilot, *(j["id"] for j in jobs))
         assert table(app).row_count == 5
+
+
+async def test_every_column_fits_at_120_columns(fttui_home):
+    """Real-length ids and fine-tuned names: no horizontal scrollbar, and each name keeps
+    what tells it apart (suffix and id); a wider terminal shows the names whole."""
+    jobs = sample_jobs(9)
+    for i, job in enumerate(jobs):
+        job["id"] = f"ftjob-WX1CUiZbK44MYFUttKf1BfZ{i}"  # 30 characters, like OpenAI's
+        if job["fine_tuned_model"]:
+            job["fine_tuned_model"] = f"ft:{job['model']}:acme-research:support-bot-v{i}:CwjSn1f{i}"
+    base_url = "http://127.0.0.1:9/v1"
+    write_job_cache(jobs, base_url=base_url)
+    app = FtApp(base_url=base_url, api_key="sk-test-key", live=False)
+    named = [j for j in jobs if j["fine_tuned_model"]]
+    async with app.run_test(size=SIZE) as pilot:
+        t = table(app)
+        await listed(pilot, *(j["id"] for j in jobs))
+        await until(
+            pilot,
+            lambda: t.virtual_size.width <= t.scrollable_content_region.width,
+            what="the columns fit",
+        )
+        assert not t.show_horizontal_scrollbar
+        text = screen_text(app)
+        for job in named:
+            i = jobs.index(job)
+            assert f"v{i}:CwjSn1f{i}" in text
+            assert job["fine_tuned_model"] not in text  # shortened: it does not fit whole
+        assert all(j["id"] in text for j in jobs)  # ids are never cut
+        await pilot.resize_terminal(190, 40)
+        await until(
+            pilot,
+            lambda: all(j["fine_tuned_model"] in screen_text(app) for j in named),
+            what="whole names at 190 columns",
+        )
+        assert t.virtual_size.width <= t.scrollable_content_region.width
+
+
+def test_short_model_name_and_times():
+    from fttui.tui.widgets.job_table import elide_middle, format_when, short_model_name
+
+    name = "ft:gpt-4o-mini-2024-07-18:acme:support-bot:CwjSn1ft"
+    base = "gpt-4o-mini-2024-07-18"
+    assert short_model_name(name, base, 60) == name
+    assert short_model_name(name, base, 30) == "ft:…:acme:support-bot:CwjSn1ft"
+    assert short_model_name(name, base, 25) == "ft:…:support-bot:CwjSn1ft"
+    assert short_model_name(name, "babbage-002", 25) == "ft:…:support-bot:CwjSn1ft"
+    assert short_model_name(name, base, 16) == "ft:supp…CwjSn1ft"
+    assert elide_middle("abcdefghij", 4) == "a…ij" and elide_middle("abc", 4) == "abc"
+    now = 1_763_700_000.0
+    assert len(format_when(now - 3600, now=now)) == 12 and ":" in format_when(now - 3600, now=now)
+    old = format_when(now - 400 * 86400, now=now)
+    assert len(old) == 12 and old.endswith(time.strftime("%Y", time.localtime(now - 400 * 86400)))
+    assert format_when(None) == "—"
+
+
+async def test_details_list_the_checkpoints(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01, suffix="ckpt")
+    job = wait_job(client, job_id, {"succeeded"}, timeout=60)
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job_id).data
+    assert checkpoints
+    newest = max(checkpoints, key=lambda cp: cp.step_number)
+    expected = [newest.fine_tuned_model_checkpoint]  # the panel lists the last five
+    app = make_app(server)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await listed(pilot, job_id)
+        table(app).select_job(job_id)
+        details = app.query_one("#job-details")
+        await until(
+            pilot,
+            lambda: all(c in str(details.render()) for c in expected),
+            what="the checkpoints in the details",
+        )
+        text = str(details.render())
+        assert "Checkpoints" in text and f"step {newest.step_number}" in text
+        assert job.fine_tuned_model in text
+
+
+async def test_polling_waits_while_a_dialog_is_open(server, fttui_home):
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.5)
+    wait_job(client, job_id, {"running"})
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot, job_id)
+        table(app).select_job(job_id)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        newer = create_sim_job(client, seconds_per_step=0.01)
+        # Only time can show that nothing happened: five poll periods (0.3 s each here).
+        start = time.monotonic()
+        await until(pilot, lambda: time.monotonic() - start > 1.5, what="five poll periods")
+        assert newer not in table(app).jobs  # the list under the dialog did not change
+        await pilot.press("n")  # keep: the dialog closes, polling goes on
+        await listed(pilot, newer)
+    client.fine_tuning.jobs.cancel(job_id)

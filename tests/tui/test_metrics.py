@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from e1_support import create_sim_job, sample_series, until, wait_job
+from e1_support import create_sim_job, listed, sample_series, until, wait_job
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.metrics import MetricsPane, to_csv
@@ -14,24 +14,7 @@ from fttui.tui.widgets.job_table import JobTable
 from fttui.tui.widgets.metric_sparklines import MetricRow, mean
 
 SIZE = (120, 40)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from livekit import make_server
-
-    srv = make_server(tmp_path_factory.mktemp("metrics-server")).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch):
-    import fttui.tui.panes.jobs as jobs
-    import fttui.tui.panes.metrics as metrics
-
-    monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.3)
-    monkeypatch.setattr(metrics, "ACTIVE_INTERVAL", 0.3)
+pytestmark = pytest.mark.usefixtures("fast_polls")  # the module's `server`: tests/tui/conftest.py
 
 
 def row(app, name: str) -> MetricRow:
@@ -43,11 +26,16 @@ async def test_metrics_update_while_the_job_runs(server, fttui_home):
     job_id = create_sim_job(client, seconds_per_step=0.08, validation=True)
     app = FtApp(base_url=server.base_url, api_key=server.api_key)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: job_id in app.query_one(JobTable).jobs, what="listed")
+        await listed(pilot, job_id)
         app.query_one(JobTable).select_job(job_id)
         await pilot.press("3")
         pane = app.query_one(MetricsPane)
-        assert pane.job.job_id == job_id
+        # the pane learns the selection through messages: wait for it, not for the key
+        await until(
+            pilot,
+            lambda: pane.job is not None and pane.job.job_id == job_id,
+            what="the pane on the selected job",
+        )
         train = row(app, "train_loss")
         await until(pilot, lambda: len(train.points) >= 3, timeout=20, what="first points")
         first = len(train.points)
@@ -72,13 +60,14 @@ async def test_finished_job_metrics_and_csv_export(server, fttui_home, tmp_path,
     wait_job(client, job_id, {"succeeded"}, timeout=60)
     app = FtApp(base_url=server.base_url, api_key=server.api_key, initial_pane="metrics")
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: job_id in app.query_one(JobTable).jobs, what="listed")
+        await listed(pilot, job_id)
         app.query_one(JobTable).select_job(job_id)
         train = row(app, "train_loss")
         await until(pilot, lambda: len(train.points) > 5, timeout=20, what="series")
         await pilot.press("e")
         out = tmp_path / f"{job_id}-metrics.csv"
-        await until(pilot, out.exists, what="csv written")
+        await until(pilot, out.exists, what="csv written")  # renamed into place: whole
+        assert not list(tmp_path.glob(".*.part"))
     with out.open() as fh:
         rows = list(csv.DictReader(fh))
     assert rows and "train_loss" in rows[0] and "step" in rows[0]

@@ -4,7 +4,7 @@ sequence, history with up/down, the base model side by side."""
 from __future__ import annotations
 
 import pytest
-from e1_support import create_sim_job, until, wait_job
+from e1_support import create_sim_job, listed, until, wait_job
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.playground import AnswerView, PlaygroundPane, PromptInput, parse_stop
@@ -12,15 +12,7 @@ from fttui.tui.widgets.job_table import JobTable
 
 SIZE = (120, 40)
 BASE = "gpt-4o-mini-2024-07-18"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    from livekit import make_server
-
-    srv = make_server(tmp_path_factory.mktemp("playground-server")).start()
-    yield srv
-    srv.stop()
+pytestmark = pytest.mark.usefixtures("fast_polls")  # the module's `server`: tests/tui/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +24,7 @@ def finished_job(server):
 
 async def open_playground(pilot, job) -> PlaygroundPane:
     app = pilot.app
-    await until(pilot, lambda: job.id in app.query_one(JobTable).jobs, what="listed")
+    await listed(pilot, job.id)
     app.query_one(JobTable).select_job(job.id)
     await pilot.press("4")
     pane = app.query_one(PlaygroundPane)
@@ -48,16 +40,25 @@ async def type_text(pilot, text: str) -> None:
 async def test_prompt_with_a_stop_sequence(server, finished_job, fttui_home):
     client = server.client()
     prompt = "What is the capital of France?"
-    full = client.chat.completions.create(
-        model=finished_job.fine_tuned_model, messages=[{"role": "user", "content": prompt}]
-    ).choices[0].message.content
+    full = (
+        client.chat.completions.create(
+            model=finished_job.fine_tuned_model, messages=[{"role": "user", "content": prompt}]
+        )
+        .choices[0]
+        .message.content
+    )
     words = full.split(" ")
     assert len(words) >= 2, full
     stop = " " + words[-1]  # exact, with its leading space
-    expected = client.chat.completions.create(
-        model=finished_job.fine_tuned_model, messages=[{"role": "user", "content": prompt}],
-        stop=[stop],
-    ).choices[0].message.content
+    expected = (
+        client.chat.completions.create(
+            model=finished_job.fine_tuned_model,
+            messages=[{"role": "user", "content": prompt}],
+            stop=[stop],
+        )
+        .choices[0]
+        .message.content
+    )
     assert expected != full and stop not in expected
 
     app = FtApp(base_url=server.base_url, api_key=server.api_key)
@@ -70,7 +71,11 @@ async def test_prompt_with_a_stop_sequence(server, finished_job, fttui_home):
         await type_text(pilot, prompt)
         await pilot.press("enter")
         view = app.query_one("#answer-a", AnswerView)
-        await until(pilot, lambda: not pane._streaming and view.text, timeout=20, what="answer")
+        await until(
+            pilot,
+            lambda: view.prompt == prompt and not pane._streaming and view.text,
+            what="the whole answer",
+        )
         assert view.text == expected
         meta = str(view.query_one(".answer-meta").render())
         assert "finish: stop" in meta
@@ -85,12 +90,18 @@ async def test_history_and_side_by_side(server, finished_job, fttui_home):
         assert pane.compare
         box = app.query_one(PromptInput)
         box.focus()
+        a = app.query_one("#answer-a", AnswerView)
+        b = app.query_one("#answer-b", AnswerView)
         for prompt in ("q1", "q2"):
             await type_text(pilot, prompt)
             await pilot.press("enter")
-            await until(pilot, lambda: not pane._streaming, timeout=20, what="answers")
-        a = app.query_one("#answer-a", AnswerView)
-        b = app.query_one("#answer-b", AnswerView)
+            # the submit is a message: wait for this prompt's answers to be done, not for
+            # "not streaming" (true before the first one starts as well)
+            await until(
+                pilot,
+                lambda p=prompt: a.prompt == b.prompt == p and not pane._streaming,
+                what=f"both answers to {prompt}",
+            )
         assert b.display and b.text and a.text
         assert b.model == BASE and a.model == finished_job.fine_tuned_model
         await pilot.press("up")
@@ -110,8 +121,11 @@ async def test_checkpoint_and_base_targets(server, finished_job, fttui_home):
     app = FtApp(base_url=server.base_url, api_key=server.api_key)
     async with app.run_test(size=SIZE) as pilot:
         pane = await open_playground(pilot, finished_job)
-        await until(pilot, lambda: any(label.startswith("step ") for label, _ in pane.targets()),
-                    what="checkpoints offered")
+        await until(
+            pilot,
+            lambda: any(label.startswith("step ") for label, _ in pane.targets()),
+            what="checkpoints offered",
+        )
         labels = [label for label, _ in pane.targets()]
         assert labels[0].startswith("fine-tuned")
         assert labels[-1] == f"base · {BASE}"

@@ -29,8 +29,14 @@ ACTIVE_INTERVAL = 2.0
 
 
 class MetricsLoaded(Message):
-    def __init__(self, job_id: str, series: dict[str, list[tuple[int, float]]],
-                 total_steps: int | None, status: str | None, csv: str | None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        series: dict[str, list[tuple[int, float]]],
+        total_steps: int | None,
+        status: str | None,
+        csv: str | None,
+    ) -> None:
         super().__init__()
         self.job_id = job_id
         self.series = series
@@ -171,12 +177,18 @@ class MetricsPane(Vertical):
         message.stop()
         if not self.job or message.job_id != self.job.job_id:
             return
-        self.show_series(message.series, total_steps=message.total_steps,
-                         status=message.status, csv=message.csv)
+        self.show_series(
+            message.series, total_steps=message.total_steps, status=message.status, csv=message.csv
+        )
 
-    def show_series(self, series: dict[str, list[tuple[int, float]]], *,
-                    total_steps: int | None = None, status: str | None = None,
-                    csv: str | None = None) -> None:
+    def show_series(
+        self,
+        series: dict[str, list[tuple[int, float]]],
+        *,
+        total_steps: int | None = None,
+        status: str | None = None,
+        csv: str | None = None,
+    ) -> None:
         """Display ``series`` (also used by tests and screenshots with fixed data)."""
         self.series = series
         self.total_steps = total_steps
@@ -219,11 +231,17 @@ class MetricsPane(Vertical):
         self._export(self.job.job_id, self.series, self.csv)
 
     @work(thread=True, group="metrics-export", exit_on_error=False)
-    def _export(self, job_id: str, series: dict[str, list[tuple[int, float]]], csv: str | None) -> None:
+    def _export(
+        self, job_id: str, series: dict[str, list[tuple[int, float]]], csv: str | None
+    ) -> None:
         path = Path.cwd() / f"{job_id}-metrics.csv"
+        tmp = path.with_name(f".{path.name}.part")
         try:
-            path.write_text(csv if csv else to_csv(series), encoding="utf-8")
+            # written whole then renamed: never a half-written CSV under the final name
+            tmp.write_text(csv if csv else to_csv(series), encoding="utf-8")
+            tmp.replace(path)
         except OSError as exc:
+            tmp.unlink(missing_ok=True)
             self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
             return
         self.app.call_from_thread(self.notify, f"wrote {path}")

@@ -52,7 +52,9 @@ class EventLog(RichLog):
             self.log = log
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(auto_scroll=False, max_lines=5000, wrap=True, min_width=20, markup=False, **kwargs)
+        super().__init__(
+            auto_scroll=False, max_lines=5000, wrap=True, min_width=20, markup=False, **kwargs
+        )
         self.following = True
         self.pending = 0
         self.total = 0
@@ -143,7 +145,10 @@ class EventPanel(Vertical):
 
     DEFAULT_CSS = """
     EventPanel { height: 1fr; }
-    EventPanel > EventLog { height: 1fr; background: $surface; overflow-y: auto; }
+    /* The vertical scrollbar always shows: lines are wrapped to the width at the time they
+       are written, so a bar that appears later made them 2 cells too wide (a horizontal
+       scrollbar under wrapped text). */
+    EventPanel > EventLog { height: 1fr; background: $surface; overflow-y: scroll; overflow-x: hidden; }
     EventPanel > #event-hint { height: 1; color: $text-muted; padding: 0 1; }
     EventPanel > #event-hint.-paused { background: $warning 30%; color: $text; text-style: bold; }
     """
@@ -164,6 +169,10 @@ class EventPanel(Vertical):
             hint.update(f"following · {log.total} events · s pauses")
             hint.remove_class("-paused")
         else:
-            new = f"{log.pending} new event{'s' if log.pending != 1 else ''}" if log.pending else "paused"
+            new = (
+                f"{log.pending} new event{'s' if log.pending != 1 else ''}"
+                if log.pending
+                else "paused"
+            )
             hint.update(f"⏸ {new} — G or End resumes, s toggles")
             hint.add_class("-paused")

@@ -1,4 +1,10 @@
-"""The jobs table: keyed, flicker-free updates that keep the cursor on its job."""
+"""The jobs table: keyed, flicker-free updates that keep the cursor on its job.
+
+The columns are sized here, not by the DataTable: every column gets the width of its
+longest visible cell, and the fine-tuned model name (the longest, and the one column whose
+start repeats the Model column) gets what is left of the table's width, shortened in the
+middle, so the whole row fits without a horizontal scrollbar (at 120 columns it was cut).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -31,6 +38,12 @@ COLUMNS = (
 )
 
 
+#: The narrowest the fine-tuned model column gets (its label) before the table scrolls.
+MIN_FT_WIDTH = len("Fine-tuned model")
+#: ``ls -l`` style: recent jobs show the time of day, older ones the year.
+RECENT_SECONDS = 182 * 24 * 3600
+
+
 def format_time(ts: Any) -> str:
     if not ts:
         return "—"
@@ -38,6 +51,50 @@ def format_time(ts: Any) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(int(ts)))
     except (TypeError, ValueError, OverflowError):
         return str(ts)
+
+
+def format_when(ts: Any, *, now: float | None = None) -> str:
+    """A 12-character creation time for the table, as ``ls -l`` writes it:
+    ``Nov 21 20:51`` within half a year of now, ``Nov 21  2024`` before that."""
+    if not ts:
+        return "—"
+    try:
+        t = time.localtime(int(ts))
+    except (TypeError, ValueError, OverflowError):
+        return str(ts)
+    now = time.time() if now is None else now
+    tail = time.strftime("%H:%M", t) if abs(now - int(ts)) < RECENT_SECONDS else f" {t.tm_year}"
+    return f"{time.strftime('%b', t)} {t.tm_mday:>2} {tail}"
+
+
+def elide_middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with "…" in the middle; the end (a model's suffix
+    and id, what tells two models apart) keeps two thirds of the room."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    keep = width - 1
+    head = keep // 3
+    tail = keep - head
+    return text[:head] + "…" + text[len(text) - tail :]
+
+
+def short_model_name(name: str, base: str, width: int) -> str:
+    """A fine-tuned model name in ``width`` cells. ``ft:BASE:ORG:SUFFIX:ID`` first loses
+    BASE (the Model column shows it), then ORG (the same on every row), then its middle."""
+    if cell_len(name) <= width:
+        return name
+    parts = name.split(":")
+    if len(parts) < 4 or parts[0] != "ft":
+        return elide_middle(name, width)
+    candidates = ["ft:…:" + ":".join(parts[2:])] if base and parts[1] == base else []
+    candidates.append("ft:…:" + ":".join(parts[3:]))
+    for candidate in candidates:
+        if cell_len(candidate) <= width:
+            return candidate
+    rest = ":".join(parts[3:])
+    return "ft:" + elide_middle(rest, width - 3) if width > 8 else elide_middle(name, width)
 
 
 def format_tokens(value: Any) -> str:
@@ -54,15 +111,19 @@ def status_text(status: str | None) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-def job_cells(job: dict[str, Any]) -> tuple[Any, ...]:
-    """The cells of a job's row, in ``COLUMNS`` order."""
+def job_cells(job: dict[str, Any], ft_width: int | None = None) -> tuple[Any, ...]:
+    """The cells of a job's row, in ``COLUMNS`` order (the fine-tuned model name
+    shortened to ``ft_width`` cells when given)."""
+    ft = job.get("fine_tuned_model") or "—"
+    if ft_width is not None:
+        ft = short_model_name(ft, job.get("model") or "", ft_width)
     return (
         job.get("id") or "",
         job.get("model") or "",
         status_text(job.get("status")),
-        format_time(job.get("created_at")),
+        format_when(job.get("created_at")),
         Text(format_tokens(job.get("trained_tokens")), justify="right"),
-        job.get("fine_tuned_model") or "—",
+        ft,
     )
 
 
@@ -102,6 +163,8 @@ class JobTable(DataTable):
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+        if self.jobs:
+            self._sync()
 
     # -- queries ------------------------------------------------------------------------
     @property
@@ -164,13 +227,53 @@ class JobTable(DataTable):
         self.move_cursor(row=index, animate=False)
         return True
 
+    def on_resize(self, _event: object) -> None:
+        self._sync()
+
+    def _available_width(self) -> int:
+        """Cells the columns may use: the width less a vertical scrollbar, kept free
+        even when none shows (so a list growing past the screen does not re-lay out)."""
+        return max(0, self.size.width - self.styles.scrollbar_size_vertical)
+
+    def _fit_columns(self, plain_rows: Iterable[tuple[str, ...]]) -> int:
+        """Size every column to its longest visible cell; the fine-tuned model column gets
+        the rest of the width. Returns the width its names must be shortened to."""
+        widths = [cell_len(label) for _key, label in COLUMNS]
+        for plain in plain_rows:
+            for i, value in enumerate(plain):
+                # len() is the width of ASCII (ids, models, dates): 3x quicker on 5,000 rows
+                n = len(value) if value.isascii() else cell_len(value)
+                if n > widths[i]:
+                    widths[i] = n
+        padding = 2 * self.cell_padding * len(COLUMNS)
+        room = self._available_width() - padding - sum(widths[:-1])
+        widths[-1] = max(min(widths[-1], room), MIN_FT_WIDTH)
+        changed = False
+        for column, width in zip(self.ordered_columns, widths, strict=False):
+            if column.auto_width or column.width != width:
+                column.auto_width = False
+                column.width = width
+                changed = True
+        if changed:
+            # DataTable has no public call to resize a column: its render caches key on
+            # _update_count, and it recomputes its virtual size on idle when asked to.
+            self._update_count += 1
+            self._require_update_dimensions = True
+            self.refresh()
+        return widths[-1]
+
     def _sync(self) -> None:
         """Bring the table in line with ``jobs``/``filter_text`` without a full redraw."""
+        if not self.columns:
+            return  # not mounted yet: on_mount's columns come first
         keep = self.selected_id
         visible = self.visible_ids()
         visible_set = set(visible)
         current = [row.key.value for row in self.ordered_rows]
         current_set = set(current)
+        rows = {key: job_cells(self.jobs[key]) for key in visible}
+        plains = {key: tuple(_plain(c) for c in cells) for key, cells in rows.items()}
+        ft_width = self._fit_columns(plains.values())
         with self.app.batch_update():
             gone = [k for k in current if k not in visible_set]
             if len(gone) > 50 or (current and len(gone) == len(current)):
@@ -182,8 +285,10 @@ class JobTable(DataTable):
                     self.remove_row(key)
                     self._cells.pop(key, None)
             for key in visible:
-                cells = job_cells(self.jobs[key])
-                plain = tuple(_plain(c) for c in cells)
+                cells, plain = rows[key], plains[key]
+                ft = short_model_name(plain[-1], self.jobs[key].get("model") or "", ft_width)
+                if ft != plain[-1]:
+                    cells, plain = (*cells[:-1], ft), (*plain[:-1], ft)
                 if key not in current_set:
                     self.add_row(*cells, key=key)
                     self._cells[key] = plain
