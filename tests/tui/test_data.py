@@ -101,6 +101,28 @@ async def test_m_changes_the_target_model_and_price(app_for) -> None:
         await shows(pilot, "babbage-002", f"${est['cost']:,.2f} at $2.50 / 1M tokens")
 
 
+async def test_the_first_paint_handshake_survives_a_busy_queue(app_for) -> None:
+    """On a loaded machine the index worker's next progress can be queued before the UI has
+    handled the first one; the first (it starts the linter) must not be dropped as stale."""
+    import threading
+
+    from fttui.tui.panes.data import IndexProgress
+
+    app = app_for(FIXTURES / "chat_valid.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        pane._lint_pending = True  # as right after opening a file
+        runs = pane._lint_token
+        painted = threading.Event()
+        # both queued before the pane runs again, as when the worker outpaces the UI
+        pane.post_message(IndexProgress(pane._token, 10, 100, False, painted))
+        pane.post_message(IndexProgress(pane._token, 50, 100, False))
+        await until(pilot, painted.is_set, what="the first-paint message handled")
+        await until(pilot, lambda: pane._lint_token > runs and pane.report is not None,
+                    what="the linter started again and finished")
+
+
 async def test_findings_grouped_by_code_jump_to_their_example(app_for) -> None:
     app = app_for(FIXTURES / "chat_errors.jsonl")
     async with app.run_test(size=SIZE) as pilot:

@@ -77,8 +77,10 @@ class IndexProgress(Message):
         self.done = done
 
     def can_replace(self, message: Message) -> bool:
-        return (isinstance(message, IndexProgress) and not message.done
-                and message.painted is None)
+        # Textual asks the *older* queued message whether ``message``, a newer one, may
+        # supersede it. Plain progress may be dropped; the first-paint handshake (it starts
+        # the linter) and the final "done" must always be handled.
+        return isinstance(message, IndexProgress) and not self.done and self.painted is None
 
 
 class IndexFailed(Message):
