@@ -179,7 +179,8 @@ class JobManager:
     def close(self) -> None:
         self._halt.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():  # never started when building the server failed
+            self._thread.join(timeout=10)
         self._validation_pool.shutdown(wait=False, cancel_futures=True)
         self.executor.shutdown()
 
@@ -451,6 +452,8 @@ class JobManager:
             if internal["active"]:
                 self.executor.stop(job_id, "cancel")
                 internal["pending"] = "cancel"
+            else:  # e.g. resumed but not relaunched yet: it must not start again
+                internal["pending"] = None
             job.update(status="cancelled", finished_at=int(time.time()), estimated_finish=None)
             self._event(conn, job_id, "Fine-tuning job cancelled")
             self._save(conn, job, internal)
@@ -639,6 +642,14 @@ class JobManager:
         """Start (or resume) a job on the executor. Returns whether it runs now."""
         with self.store.tx() as conn:
             job, internal = self._load(job_id)
+            # ``tick`` chose this job from a snapshot: a cancel (or pause) may have landed
+            # since. Starting it now would train a cancelled job and report it succeeded.
+            wanted = "running" if resume else "queued"
+            launchable = job["status"] == wanted and (
+                internal.get("pending") == "resume" or not resume
+            )
+            if internal.get("active") or not launchable:
+                return False
             spec = TrainerSpec(**internal["spec"])
             job_dir = Path(spec.output_dir)
             job_dir.mkdir(parents=True, exist_ok=True)
