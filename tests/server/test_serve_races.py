@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -32,8 +33,13 @@ def queued_job(svc, tmp_path: Path, seconds_per_step: str = "0.01") -> str:
     shutil.copyfile(FIXTURES / "chat_valid.jsonl", src)
     with svc.store.tx() as conn:
         file_id = svc.files.add_copy(conn, src, "train.jsonl", "fine-tune")["id"]
-    job = svc.jobs.create({"model": MODEL, "training_file": file_id,
-                           "metadata": {"sim_seconds_per_step": seconds_per_step}})
+    job = svc.jobs.create(
+        {
+            "model": MODEL,
+            "training_file": file_id,
+            "metadata": {"sim_seconds_per_step": seconds_per_step},
+        }
+    )
     svc.jobs._validate(job["id"])
     assert svc.jobs.get(job["id"])["status"] == "queued"
     return job["id"]
@@ -42,6 +48,33 @@ def queued_job(svc, tmp_path: Path, seconds_per_step: str = "0.01") -> str:
 def messages(svc, job_id: str) -> list[str]:
     page = json.loads(svc.jobs.events(job_id, after=None, limit=100).to_json())
     return [e["message"] for e in page["data"]]
+
+
+@pytest.fixture
+def hold(monkeypatch):
+    """``hold(method, when)``: the sim trainer stops before ``_SimRun.method`` runs with
+    arguments that ``when`` accepts, until the test releases it. Returns (reached, release)."""
+    from fttui.server.executors import sim
+
+    releases: list[threading.Event] = []
+
+    def install(method: str, when) -> tuple[threading.Event, threading.Event]:
+        reached, release = threading.Event(), threading.Event()
+        releases.append(release)
+        original = getattr(sim._SimRun, method)
+
+        def held(run, *args, **kwargs):
+            if when(*args):
+                reached.set()
+                assert release.wait(30)
+            return original(run, *args, **kwargs)
+
+        monkeypatch.setattr(sim._SimRun, method, held)
+        return reached, release
+
+    yield install
+    for release in releases:  # never leave a trainer thread waiting after a failure
+        release.set()
 
 
 def tick_until(svc, job_id: str, condition, timeout: float = 60.0) -> dict:
@@ -79,3 +112,76 @@ def test_a_job_resumed_then_cancelled_before_it_restarts_stays_cancelled(
         services.jobs.tick()
     job, internal = services.jobs._load(job_id)
     assert job["status"] == "cancelled" and not internal.get("active")
+
+
+def test_a_resumed_job_waits_for_a_free_slot(services, tmp_path) -> None:
+    """Resuming must respect ``max_concurrent_jobs`` like a first start does: with one
+    slot, a job resumed while another took its place waits until that one ends."""
+    services.jobs.executor.max_concurrent_jobs = 1  # the torch executor's limit
+    first = queued_job(services, tmp_path, seconds_per_step="0.05")
+    second = queued_job(services, tmp_path, seconds_per_step="0.05")
+    services.jobs.tick()
+    assert services.jobs._load(first)[1]["active"] and not services.jobs._load(second)[1]["active"]
+    services.jobs.pause(first)
+    tick_until(services, first, lambda job, internal: not internal.get("active"))
+    services.jobs.tick()  # the freed slot goes to the queued job
+    assert services.jobs._load(second)[1]["active"]
+    services.jobs.resume(first)
+    services.jobs.tick()
+    active = [j for j in (first, second) if services.jobs._load(j)[1]["active"]]
+    assert active == [second]
+    services.jobs.cancel(second)
+    tick_until(services, first, lambda job, internal: internal.get("active"))
+
+
+@pytest.mark.parametrize("action", ["cancel", "pause"])
+def test_the_trainers_last_event_is_kept_when_it_stops(services, tmp_path, hold, action) -> None:
+    """The supervisor stops reading a job's events once its state says it stopped, so the
+    run's last event must be written before that state: a tick between the two writes
+    must not lose it."""
+    last = ("Simulated training cancelled", "Simulated training paused")
+    reached, release = hold("event", lambda message: message.startswith(last))
+    job_id = queued_job(services, tmp_path, seconds_per_step="0.05")
+    assert services.jobs._launch(job_id, resume=False) is True
+    getattr(services.jobs, action)(job_id)
+    assert reached.wait(30)
+    services.jobs.tick()  # the supervisor looks while the trainer is between its writes
+    release.set()
+    services.jobs.executor._runs[job_id].join(30)
+    tick_until(services, job_id, lambda job, internal: not internal.get("active"))
+    for _ in range(3):
+        services.jobs.tick()
+    trainer_said = [m for m in messages(services, job_id) if m.startswith("Simulated training")]
+    assert any(m.startswith(f"Simulated training {action}") for m in trainer_said), trainer_said
+
+
+def test_a_checkpoint_rotated_away_before_the_next_tick_is_not_answered(
+    services, tmp_path, hold
+) -> None:
+    """The trainer deletes the oldest checkpoint folder when it writes a fourth; the
+    server drops that checkpoint at its next tick. A request in between must get the
+    torch executor's clear "weights are gone", not an answer from an untrained model."""
+    from fttui.server.executors.base import ExecutorError, GenerationRequest
+
+    # the fourth epoch checkpoint: step 20's folder goes right after it is saved
+    reached, release = hold("save_adapter", lambda folder, step, *_: step == 80)
+    job_id = queued_job(services, tmp_path, seconds_per_step="0")
+    assert services.jobs._launch(job_id, resume=False) is True
+    assert reached.wait(30)
+    services.jobs.tick()  # the server lists steps 20, 40 and 60
+    release.set()
+    services.jobs.executor._runs[job_id].join(30)  # the trainer rotates step 20 away
+    oldest = services.store.one(
+        "SELECT model FROM checkpoints WHERE job_id = ? AND step = 20", (job_id,)
+    )[0]
+    resolved = services.models.resolve(oldest)
+    assert not Path(resolved.adapter_path).exists()
+    request = GenerationRequest(
+        model=oldest,
+        base_model=resolved.base_model,
+        adapter_path=resolved.adapter_path,
+        messages=[{"role": "user", "content": "hello"}],
+    )
+    with pytest.raises(ExecutorError) as err:
+        list(services.executor.generate(request).deltas)
+    assert err.value.code == "model_not_found"

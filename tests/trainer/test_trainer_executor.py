@@ -260,3 +260,58 @@ def test_a_hub_id_trains_from_the_hugging_face_cache(
     gone = make_spec(tmp_path, train, "gone", base_model="gone", model_path="fttui-test/gone")
     with pytest.raises(ExecutorError, match=r"offline.*hf download fttui-test/gone"):
         executor.check(gone)
+
+
+def _stuck_trainer(executor: TorchExecutor, tmp_path: Path, job_id: str):
+    """A trainer that ignores ``control.json`` (hung in a CUDA call, say): a process that only
+    sleeps, registered for a job folder whose state says running."""
+    import subprocess
+
+    from fttui.server.executors import torch_executor
+    from fttui.server.trainer.protocol import JobFolder
+
+    job_dir = tmp_path / job_id
+    job_dir.mkdir(exist_ok=True)
+    JobFolder(job_dir).update(status="running", step=3)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    trainer = torch_executor._Trainer(job_dir, proc.pid, proc)
+    with executor._lock:
+        executor._trainers[job_id] = trainer
+    return trainer, job_dir
+
+
+def test_a_trainer_that_ignores_cancel_is_killed_and_the_job_cancelled(
+    executor: TorchExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fttui.server.executors import torch_executor
+
+    monkeypatch.setattr(torch_executor, "CANCEL_GRACE_S", 0.3)
+    trainer, job_dir = _stuck_trainer(executor, tmp_path, "ftjob-stuck")
+    executor.stop("ftjob-stuck", "cancel")
+    assert trainer.wait(30), "the stuck trainer was not killed"
+    deadline = time.monotonic() + 30
+    while JobState.read(job_dir).status != "cancelled" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert JobState.read(job_dir).status == "cancelled"
+    assert "the trainer was stopped" in (job_dir / "events.jsonl").read_text()
+
+
+def test_a_stop_does_not_overwrite_the_trainer_that_resumed_the_job(
+    executor: TorchExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fttui.server.executors import torch_executor
+
+    monkeypatch.setattr(torch_executor, "PAUSE_GRACE_S", 0.5)
+    old, job_dir = _stuck_trainer(executor, tmp_path, "ftjob-resumed")
+    executor.stop("ftjob-resumed", "pause")
+    # Resumed before the grace ran out: a new trainer took the job over (as start() does).
+    new, _ = _stuck_trainer(executor, tmp_path, "ftjob-resumed")
+    try:
+        time.sleep(1.5)  # past the grace: the stop thread has decided by now
+        assert JobState.read(job_dir).status == "running"  # not overwritten with "paused"
+        assert "the trainer was stopped" not in (
+            (job_dir / "events.jsonl").read_text() if (job_dir / "events.jsonl").exists() else ""
+        )
+    finally:
+        old.kill()
+        new.kill()

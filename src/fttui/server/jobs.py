@@ -627,12 +627,12 @@ class JobManager:
                     self._follow(job_id, internal)
                 elif status == "validating_files":
                     self._submit_validation(job_id)
-                elif internal.get("pending") == "resume":
-                    self._launch(job_id, resume=True)
                 elif (
-                    status == "queued"
+                    # a resumed job takes a slot like a first start: with one slot, the job
+                    # that started while it was paused must not share the machine with it
+                    (internal.get("pending") == "resume" or status == "queued")
                     and running < self.executor.max_concurrent_jobs
-                    and self._launch(job_id, resume=False)
+                    and self._launch(job_id, resume=internal.get("pending") == "resume")
                 ):
                     running += 1
             except Exception as exc:  # one broken job must not stall the others

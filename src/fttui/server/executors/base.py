@@ -49,6 +49,10 @@ executor — or the trainer process it starts — writes:
 If the process dies without writing a final status, the executor reports ``failed`` with
 the reason (exit code, last lines of stderr).
 
+Write a run's last events *before* the ``state.json`` that ends it (``paused`` or a final
+status): once the server has read that state it stops reading the job's events, so a line
+appended after it would be lost (or, after a pause, shown after the resume).
+
 Before it (re)starts a job, the server removes any ``control.json`` and, when resuming,
 rewrites ``state.json`` with ``status: running`` (keeping the other fields), so a stale
 ``paused`` is never read as the new run's state. Job metadata keys prefixed with the

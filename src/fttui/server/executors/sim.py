@@ -216,16 +216,17 @@ class _SimRun(threading.Thread):
                 return
             action = self.control()
             if action == "cancel":
+                # the event first: once the server reads a final state it stops reading events
+                self.event("Simulated training cancelled")
                 state.status = "cancelled"
                 state.write(self.dir)
-                self.event("Simulated training cancelled")
                 return
             if action == "pause":
                 folder = f"checkpoints/pause-step-{step - 1}"
                 self.save_adapter(self.dir / folder, step - 1, {}, pairs)
+                self.event(f"Simulated training paused after step {step - 1}")
                 state.status, state.resume_checkpoint = "paused", folder
                 state.write(self.dir)
-                self.event(f"Simulated training paused after step {step - 1}")
                 return
             if seconds > 0:
                 time.sleep(seconds)
@@ -362,6 +363,11 @@ class SimExecutor(Executor):
     def generate(self, request: GenerationRequest) -> Generation:
         if request.base_model not in self._models:
             raise ExecutorError(f"model {request.base_model!r} is not served by the sim executor",
+                                code="model_not_found", param="model")
+        if request.adapter_path and not Path(request.adapter_path).is_dir():
+            # e.g. a checkpoint the trainer rotated away before the server's next tick:
+            # say so, as the torch executor does, rather than answer untrained
+            raise ExecutorError(f"the weights of {request.model} are gone ({request.adapter_path})",
                                 code="model_not_found", param="model")
         if request.messages is not None:
             question = next((_text_of(m.get("content")) for m in reversed(request.messages)

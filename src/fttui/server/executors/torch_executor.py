@@ -278,14 +278,21 @@ class TorchExecutor(Executor):
         write_json_atomic(trainer.job_dir / "control.json", {"action": action})
         grace = CANCEL_GRACE_S if action == "cancel" else PAUSE_GRACE_S
         threading.Thread(
-            target=self._enforce, args=(trainer, action, grace), name=f"stop-{job_id}", daemon=True
+            target=self._enforce,
+            args=(job_id, trainer, action, grace),
+            name=f"stop-{job_id}",
+            daemon=True,
         ).start()
 
-    @staticmethod
-    def _enforce(trainer: _Trainer, action: str, grace: float) -> None:
+    def _enforce(self, job_id: str, trainer: _Trainer, action: str, grace: float) -> None:
         """Kill a trainer that did not stop in time, and write the state it could not."""
         if trainer.wait(grace):
             return
+        with self._lock:
+            # Resumed meanwhile: ``start`` took this trainer out (and kills it), and the
+            # folder's state is the new trainer's to write.
+            if self._trainers.get(job_id) is not trainer:
+                return
         trainer.kill()
         job = JobFolder(trainer.job_dir)
         if job.state.status in TERMINAL_STATUSES or job.state.status == "paused":
