@@ -188,3 +188,25 @@ async def test_read_only_refuses(shared_sim_server, fttui_home: Path) -> None:
         await pilot.press("n")
         await shows(pilot, "Read-only")
         assert not isinstance(app.screen, CreateJobScreen)
+
+
+async def test_stop_before_the_worker_starts_frees_the_form(
+    tmp_path: Path, fttui_home: Path
+) -> None:
+    """ctrl+s then esc in the same tick: the worker is cancelled before its thread runs, so
+    it posts nothing; the form must not stay disabled on "Stopping…" (esc then backs out)."""
+    server = make_server(tmp_path / "down")  # never started: nothing would answer anyway
+    app = make_app(server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_valid.jsonl"))
+        await open_screen(app, pilot, screen, results.append)
+        screen.action_create()
+        assert screen.running
+        screen.action_cancel()  # no await in between: the worker's task has not started
+        await until(pilot, lambda: not screen.running, timeout=10, what="the form usable again")
+        assert "Stopped" in str(screen.query_one("#create-status").render())
+        assert not screen.query_one("#create-ok").disabled
+        await pilot.press("escape")
+        await until(pilot, lambda: bool(results))
+    assert results == [None]

@@ -401,3 +401,74 @@ async def test_polling_waits_while_a_dialog_is_open(server, fttui_home):
         await pilot.press("n")  # keep: the dialog closes, polling goes on
         await listed(pilot, newer)
     client.fine_tuning.jobs.cancel(job_id)
+
+
+async def test_detail_and_action_results_do_not_postpone_the_list_poll(server, fttui_home):
+    """The selected job's poll (every 1 s) and job actions post one-row ``JobsLoaded``s;
+    each used to re-arm the list poll (every 2 s) from scratch, so with a running job
+    selected the list timer was pushed back forever and the list never refreshed."""
+    from fttui.tui.messages import JobsLoaded
+    from fttui.tui.panes.jobs import JobsPane
+
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(JobsPane)
+        await until(pilot, lambda: pane._live_loaded and pane._list_timer is not None,
+                    what="the list poll armed")
+        timer = pane._list_timer
+        row = {**sample_jobs(1)[0], "status": "succeeded"}
+        for _ in range(3):  # in the racy order: one-row answers while the list timer waits
+            pane.on_jobs_loaded(JobsLoaded([row], full=False))
+        assert pane._list_timer is timer  # still the one armed by the list poll
+        assert row["id"] in table(app).jobs  # the row itself was applied
+
+
+async def test_away_and_back_before_a_poll_shows_the_whole_event_log(server, fttui_home):
+    """j then k within the 0.15 s debounce: the log is cleared for each selection, but the
+    event follower (never moved off the job) went on from where it was, so the job came
+    back with an empty log (a finished job never got its events again)."""
+    from fttui.tui.panes.jobs import JobsPane
+
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01)
+    other = create_sim_job(client, seconds_per_step=0.01)
+    wait_job(client, job_id, {"succeeded"}, timeout=60)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot, job_id, other)
+        pane = app.query_one(JobsPane)
+        log = app.query_one(EventLog)
+        table(app).select_job(job_id)
+        await until(pilot, lambda: pane._selected == job_id and log.total > 0, timeout=20,
+                    what="the job's events")
+        total = log.total
+        pane._on_selection(other)  # the racy order: away and back before any detail poll
+        pane._on_selection(job_id)
+        assert log.total == 0  # cleared for the new selection
+        await until(pilot, lambda: log.total >= total, timeout=10, what="the events again")
+
+
+async def test_events_polled_before_a_failed_call_are_still_shown(server, fttui_home):
+    """The selected job's poll reads new events, then the checkpoints: when that second
+    call failed (or the worker was superseded in between), the events already read were
+    dropped, and the follower, past them, never returned them: a gap in the log."""
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01)
+    wait_job(client, job_id, {"succeeded"}, timeout=60)
+    app = make_app(server)
+    real = app.backend.checkpoints
+    calls: list[str] = []
+
+    def flaky_checkpoints(job: str):
+        calls.append(job)
+        if len(calls) == 1:
+            raise ConnectionError("the network dropped (injected)")
+        return real(job)
+
+    app.backend.checkpoints = flaky_checkpoints
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot, job_id)
+        log = app.query_one(EventLog)
+        table(app).select_job(job_id)
+        await until(pilot, lambda: calls, timeout=20, what="the first detail poll")
+        await until(pilot, lambda: log.total > 0, timeout=10, what="the events read before it")

@@ -74,6 +74,28 @@ async def test_finished_job_metrics_and_csv_export(server, fttui_home, tmp_path,
     assert len(rows) >= len(train.points)
 
 
+
+async def test_shown_before_the_backend_is_ready_polls_once_it_is(server, fttui_home):
+    """A job picked (from the cached list) and the pane shown before the provider is
+    connected: showing it found nothing to fetch yet and armed nothing, so once connected
+    the pane stayed empty until the selection changed."""
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.01)
+    wait_job(client, job_id, {"succeeded"}, timeout=60)
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot, job_id)
+        app.ready = False  # the racy order: as before BackendReady is handled
+        app.query_one(JobTable).select_job(job_id)
+        await pilot.press("3")
+        pane = app.query_one(MetricsPane)
+        await until(pilot, lambda: pane.job is not None and pane.job.job_id == job_id,
+                    what="the pane on the selected job")
+        assert not pane.series
+        app.ready = True  # now connected
+        await until(pilot, lambda: len(row(app, "train_loss").points) > 5, timeout=10,
+                    what="the series fetched once connected")
+
 def test_to_csv_aligns_series_by_step():
     text = to_csv(sample_series(10))
     lines = text.splitlines()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from e1_support import create_sim_job, listed, until, wait_job
+from textual.widgets import Checkbox
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.playground import AnswerView, PlaygroundPane, PromptInput, parse_stop
@@ -130,6 +131,66 @@ async def test_checkpoint_and_base_targets(server, finished_job, fttui_home):
         assert labels[0].startswith("fine-tuned")
         assert labels[-1] == f"base · {BASE}"
 
+
+
+async def test_no_answer_stays_streaming_after_a_stop_or_a_narrower_prompt(
+    server, finished_job, fttui_home
+):
+    """Two orders the workers cannot answer for themselves. (1) esc in the same tick as
+    enter: the worker is cancelled before its thread runs and posts nothing. (2) a prompt
+    to both models, then one to a single model: the other side's old answer is superseded
+    (its ending is ignored as stale). Neither may leave a side "streaming" (esc would then
+    stop nothing and never leave the input)."""
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_playground(pilot, finished_job)
+        a = app.query_one("#answer-a", AnswerView)
+        b = app.query_one("#answer-b", AnswerView)
+        meta = lambda view: str(view.query_one(".answer-meta").render())  # noqa: E731
+        pane.send("stopped at once")
+        pane.action_stop()  # no await in between: the worker's task has not started
+        await until(pilot, lambda: not pane._streaming, timeout=10, what="nothing streaming")
+        assert "streaming" not in meta(a) and "stopped" in meta(a)
+
+        compare = pane.query_one("#pg-compare", Checkbox)
+        compare.value = True
+        pane.send("to both")
+        assert pane._streaming == {"a", "b"}
+        compare.value = False  # side by side off again, in the same tick: the first
+        pane.send("to one")  # answers cannot have ended yet
+        await until(pilot, lambda: a.prompt == "to one" and "streaming" not in meta(a),
+                    what="the answer to one")
+        await until(pilot, lambda: not pane._streaming, timeout=10, what="nothing streaming")
+        assert "streaming" not in meta(b)
+        pane.query_one(PromptInput).focus()
+        await pilot.press("escape", "2")  # esc leaves the input: the pane keys work
+        assert app.current_pane == "jobs"
+
+
+async def test_shown_before_the_backend_is_ready_offers_checkpoints_once_it_is(
+    server, finished_job, fttui_home
+):
+    """A job picked and the pane shown before the provider is connected: the checkpoint
+    targets could not be fetched then, and nothing fetched them once connected."""
+    from fttui.tui.messages import BackendReady
+
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot, finished_job.id)
+        app.ready = False  # the racy order: as before BackendReady is handled
+        app.query_one(JobTable).select_job(finished_job.id)
+        await pilot.press("4")
+        pane = app.query_one(PlaygroundPane)
+        await until(pilot, lambda: pane.target_model == finished_job.fine_tuned_model,
+                    what="fine-tuned target")
+        assert not pane.checkpoints
+        app.post_message(BackendReady("sim", server.base_url))
+        await until(
+            pilot,
+            lambda: any(label.startswith("step ") for label, _ in pane.targets()),
+            timeout=10,
+            what="checkpoints offered once connected",
+        )
 
 def test_parse_stop():
     assert parse_stop("") is None

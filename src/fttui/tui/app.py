@@ -360,6 +360,11 @@ class FtApp(App[None]):
         self.status_bar.set_provider(message.name, message.base_url, message.detail)
         self.status_bar.banner.clear_problem()
         self.pane("jobs").start_polling()
+        # A pane shown before we were connected could fetch nothing then (the playground's
+        # checkpoints, the metrics): catch up now rather than on the next selection.
+        for pane_id in ("metrics", "playground"):
+            if self.has_pane(pane_id) and self.pane(pane_id).display:
+                self.pane(pane_id).refresh_now()
         if message.detail.startswith("local server"):
             self.notify(f"Using the {message.detail} at {message.base_url}", timeout=6)
 

@@ -30,13 +30,19 @@ class JobSelected(Message):
 
 
 class JobsLoaded(Message):
-    """A fresh (or cached) job list; ``jobs`` are plain dicts from ``backend.job_row``."""
+    """A fresh (or cached) job list; ``jobs`` are plain dicts from ``backend.job_row``.
 
-    def __init__(self, jobs: list[dict[str, Any]], *, cached: bool = False, full: bool = True):
+    ``poll`` marks the job-list poll's own answer: only that one arms the next list poll
+    (the selected job's poll and job actions post one-row updates much more often).
+    """
+
+    def __init__(self, jobs: list[dict[str, Any]], *, cached: bool = False, full: bool = True,
+                 poll: bool = False):
         super().__init__()
         self.jobs = jobs
         self.cached = cached
         self.full = full
+        self.poll = poll
 
 
 class BackendOk(Message):
@@ -74,11 +80,16 @@ class BackendReady(Message):
 
 @dataclass
 class Events(Message):
-    """New events of the followed job, oldest first (plain dicts)."""
+    """New events of the followed job, oldest first (plain dicts).
+
+    ``log`` is the number of the event log they were fetched for: the pane clears its log
+    on every selection, and events meant for an older log are dropped.
+    """
 
     job_id: str
     events: list[dict[str, Any]] = field(default_factory=list)
     reset: bool = False
+    log: int = 0
 
 
 class JobCreated(Message):

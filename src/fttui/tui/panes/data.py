@@ -620,14 +620,17 @@ class DataPane(Vertical):
     @work(thread=True, exclusive=True, group="data-prepare", exit_on_error=False,
           description="prepare the data file")
     def _prepare(self, src: str) -> None:
+        worker = get_current_worker()
         try:
             from fttui.datasets.prepare import prepare_file
 
             result = prepare_file(src, prepared_path(src))
         except Exception as exc:
-            self.post_message(PrepareFinished(src, error=_error_text(exc)))
+            if not worker.is_cancelled:
+                self.post_message(PrepareFinished(src, error=_error_text(exc)))
             return
-        self.post_message(PrepareFinished(src, result))
+        if not worker.is_cancelled:  # P pressed again meanwhile: that run reports
+            self.post_message(PrepareFinished(src, result))
 
     def on_prepare_finished(self, message: PrepareFinished) -> None:
         message.stop()

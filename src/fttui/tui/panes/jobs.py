@@ -136,7 +136,9 @@ class JobsPane(Vertical):
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self._follower: Any = None
         self._follower_job: str | None = None
+        self._follower_log = -1  # the event log the follower fills (see _log below)
         self._follower_lock = threading.Lock()
+        self._log = 0  # bumps each time the event log is cleared for a new selection
         self._polls = 0
 
     def compose(self) -> ComposeResult:
@@ -275,7 +277,7 @@ class JobsPane(Vertical):
         if worker.is_cancelled:
             return
         self._list_failures = 0
-        self.post_message(JobsLoaded(rows, full=full))
+        self.post_message(JobsLoaded(rows, full=full, poll=True))
         self.post_message(BackendOk("jobs"))
         if full:
             backend.save_cached_jobs(rows)
@@ -294,7 +296,10 @@ class JobsPane(Vertical):
         if self._pending_select and table.select_job(self._pending_select):
             self._pending_select = None
         self._after_jobs_changed()
-        if not message.cached:
+        if message.poll:
+            # Only the list poll's answer arms the next one: the selected job's poll (1 s)
+            # and job actions post one-row updates; re-arming on those pushed the 2 s list
+            # timer back forever while a running job was selected.
             active = any(not is_terminal(r.get("status")) for r in table.jobs.values())
             self._arm_list(LIST_ACTIVE if active else LIST_IDLE)
 
@@ -333,6 +338,7 @@ class JobsPane(Vertical):
         job = self.table.jobs.get(job_id) if job_id else None
         self._show_details()
         self.event_log.reset()
+        self._log += 1  # the next detail poll starts the events over, for this empty log
         self.post_message(
             JobSelected(
                 job_id,
@@ -366,7 +372,7 @@ class JobsPane(Vertical):
         if self._detail_timer is not None:
             self._detail_timer.stop()
         if self._selected:
-            self._fetch_detail(self._selected)
+            self._fetch_detail(self._selected, self._log)
 
     def _detail_tick(self) -> None:
         self._detail_timer = None
@@ -377,7 +383,7 @@ class JobsPane(Vertical):
         if self._modal_open():
             self._detail_timer = self.set_timer(0.5, self._detail_tick)
             return
-        self._fetch_detail(self._selected)
+        self._fetch_detail(self._selected, self._log)
 
     def _arm_detail(self, job_id: str, delay: float) -> None:
         if job_id != self._selected:
@@ -387,7 +393,7 @@ class JobsPane(Vertical):
         self._detail_timer = self.set_timer(delay, self._detail_tick)
 
     @work(thread=True, exclusive=True, group="jobs-detail", exit_on_error=False)
-    def _fetch_detail(self, job_id: str) -> None:
+    def _fetch_detail(self, job_id: str, log: int) -> None:
         from textual.worker import get_current_worker
 
         from fttui.api.errors import friendly
@@ -398,11 +404,19 @@ class JobsPane(Vertical):
             job = backend.get_job(job_id)
             with self._follower_lock:
                 reset = False
-                if self._follower is None or self._follower_job != job_id:
+                if (self._follower is None or self._follower_job != job_id
+                        or self._follower_log != log):
+                    # a new job, or the same one in a log cleared since (away and back
+                    # between two polls): from the first event again
                     self._follower = backend.event_follower(job_id)
                     self._follower_job = job_id
+                    self._follower_log = log
                     reset = True
                 new = [_event_dict(e) for e in self._follower.poll()]
+                # Posted at once, under the lock, even if this worker is cancelled later or
+                # the calls below fail: the follower has moved past these events, so they
+                # would never come again, and the lock keeps them in the order polled.
+                self.post_message(Events(job_id, new, reset=reset, log=log))
             old = self.checkpoints.get(job_id)
             if old is None or not is_terminal(job.get("status")) or reset:
                 cps = backend.checkpoints(job_id)
@@ -425,14 +439,13 @@ class JobsPane(Vertical):
         self._detail_failures = 0
         self.checkpoints[job_id] = cps
         self.post_message(JobsLoaded([job], full=False))
-        self.post_message(Events(job_id, new, reset=reset))
         delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
         self.app.call_from_thread(self._arm_detail, job_id, delay)
 
     def on_events(self, message: Events) -> None:
         message.stop()
-        if message.job_id != self._selected:
-            return
+        if message.job_id != self._selected or message.log != self._log:
+            return  # for another job, or for a log cleared since
         log = self.event_log
         if message.reset and log.total:
             log.reset()

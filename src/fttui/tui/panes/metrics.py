@@ -107,8 +107,14 @@ class MetricsPane(Vertical):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        if self.job and self.job.job_id and getattr(self.app, "ready", False):
+        if not (self.job and self.job.job_id):
+            return
+        if getattr(self.app, "ready", False):
             self._fetch(self.job.job_id)
+        elif getattr(self.app, "live", True):
+            # not connected yet: _tick waits for it (returning here left no poll armed,
+            # and the pane stayed empty once connected)
+            self._timer = self.set_timer(1.0, self._tick)
 
     def _tick(self) -> None:
         self._timer = None

@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from fttui.tui.claim import Claim
 from fttui.tui.messages import JobSelected
 
 #: Seconds between UI updates while tokens stream in (bursts coalesce).
@@ -210,6 +211,7 @@ class PlaygroundPane(Vertical):
         self.checkpoints: list[dict[str, Any]] = []
         self._run = 0
         self._streaming: set[str] = set()
+        self._claims: dict[str, Claim] = {}  # side → its running stream's claim
         self._chosen: str | None = None  # a target the user picked (kept across updates)
         self._auto: str | None = None  # the target picked for the user
         self._stale = False
@@ -381,11 +383,20 @@ class PlaygroundPane(Vertical):
         sides = [("a", model)]
         if self.compare and self.job and self.job.model and self.job.model != model:
             sides.append(("b", self.job.model))
+        asked = {side for side, _ in sides}
+        for side in self._streaming - asked:
+            # still streaming the last prompt, not asked this one: its ending will carry
+            # an old run number and be ignored, so stop it and end it here
+            self._cancel_side(side)
+            view = self.query_one(f"#answer-{side}", AnswerView)
+            view.finish(view.text, f"{view.model or '?'} · stopped (a new prompt was sent)")
+        self._streaming = set()
         for side, side_model in sides:
             view = self.query_one(f"#answer-{side}", AnswerView)
             view.start(prompt)
             self._streaming.add(side)
-            self._stream(side, self._run, side_model, prompt, settings)
+            self._claims[side] = claim = Claim()
+            self._stream(side, self._run, side_model, prompt, settings, claim)
 
     def action_stop(self) -> None:
         """Stop the answers streaming in; when none is, leave the input (so 1–4, q work)."""
@@ -393,8 +404,19 @@ class PlaygroundPane(Vertical):
             if isinstance(self.app.focused, Input):
                 self.query_one("#answer-a VerticalScroll").focus()
             return
+        for side in list(self._streaming):
+            self._cancel_side(side)
+            claim = self._claims.get(side)
+            if claim is not None and claim.abandon():
+                # cancelled before its thread ran: no AnswerDone will ever come
+                self._streaming.discard(side)
+                view = self.query_one(f"#answer-{side}", AnswerView)
+                view.finish(view.text, f"{view.model or '?'} · stopped")
+
+    def _cancel_side(self, side: str) -> None:
+        group = "playground-chat" if side == "a" else "playground-chat-b"
         for worker in self.workers:
-            if worker.node is self and worker.group.startswith("playground-chat"):
+            if worker.node is self and worker.group == group:
                 worker.cancel()
 
     @work(thread=True, exclusive=True, group="playground-chat", exit_on_error=False)
@@ -405,10 +427,16 @@ class PlaygroundPane(Vertical):
     def _stream_b(self, *args: Any) -> None:
         self._stream_body(*args)
 
-    def _stream(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any]) -> None:
-        (self._stream_a if side == "a" else self._stream_b)(side, run, model, prompt, settings)
+    def _stream(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any],
+                claim: Claim) -> None:
+        (self._stream_a if side == "a" else self._stream_b)(
+            side, run, model, prompt, settings, claim
+        )
 
-    def _stream_body(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any]) -> None:
+    def _stream_body(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any],
+                     claim: Claim) -> None:
+        if not claim.begin():
+            return  # stopped before it began: action_stop already ended the answer
         from textual.worker import get_current_worker
 
         from fttui.api.errors import friendly

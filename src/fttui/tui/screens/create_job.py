@@ -25,6 +25,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from fttui.tui.claim import Claim
 from fttui.tui.widgets.example_view import one_line
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
@@ -201,6 +202,7 @@ class CreateJobScreen(ModalScreen[str | None]):
         self._reports: dict[str, Any] = {}
         self._linted: dict[str, str] = {}
         self._create_worker: Worker[None] | None = None
+        self._create_claim: Claim | None = None
         #: every (phase, done, total) progress report shown, in order
         self.progress_log: list[tuple[str, int, int]] = []
 
@@ -402,7 +404,8 @@ class CreateJobScreen(ModalScreen[str | None]):
             return
         self._set_running(True)
         self._status(Text("Starting…", style="italic"))
-        self._create_worker = self._run_create(args)
+        self._create_claim = Claim()
+        self._create_worker = self._run_create(args, self._create_claim)
 
     def _refuse(self, report: Any) -> None:
         errors = [f for f in report.findings if f.severity == "error"]
@@ -419,7 +422,9 @@ class CreateJobScreen(ModalScreen[str | None]):
 
     @work(thread=True, exclusive=True, group="create-job", exit_on_error=False,
           description="upload the files and create the job")
-    def _run_create(self, args: dict[str, Any]) -> None:
+    def _run_create(self, args: dict[str, Any], claim: Claim) -> None:
+        if not claim.begin():
+            return  # stopped before it began: action_cancel already reset the form
         worker = get_current_worker()
 
         def progress(phase: str, done: int, total: int) -> None:
@@ -478,6 +483,12 @@ class CreateJobScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         if self.running and self._create_worker is not None:
             self._create_worker.cancel()
+            if self._create_claim is not None and self._create_claim.abandon():
+                # cancelled before its thread ran: it will never post _Failed, so the
+                # form would stay disabled on "Stopping…" (and esc would only repeat it)
+                self._set_running(False)
+                self._status("Stopped: no job was created.", error=True)
+                return
             self._status(Text("Stopping…", style="italic"))
             return
         self.workers.cancel_node(self)
