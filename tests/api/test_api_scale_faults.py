@@ -4,11 +4,13 @@ output) and the on-demand local server — all against live ``fttui serve`` proc
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx2
 import openai
@@ -327,7 +329,15 @@ def test_local_server_starts_on_demand(fttui_home, monkeypatch, capsys):
             t.join()
         assert set(seen) == {info["pid"]}
     finally:
-        assert stop_local_server()
+        stopped = run_cli(["serve", "--stop"], capsys=capsys)
+    # It keeps running after the app (training goes on) until `fttui serve --stop`.
+    assert stopped.code == 0 and "stopped the local server" in stopped.out
+    assert not Path(f"/proc/{info['pid']}").exists()
+    again = run_cli(["serve", "--stop"], capsys=capsys)
+    assert again.code == 0 and "no local server is running" in again.out
+    # A stale server.json whose pid is now another program's: that program is left alone.
+    (paths.data_dir() / "server.json").write_text(json.dumps({**info, "pid": os.getpid()}))
+    assert not stop_local_server()
 
 
 def test_rate_limits_honour_retry_after_then_one_clear_line(tmp_path, capsys):

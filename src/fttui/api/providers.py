@@ -501,6 +501,16 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
+def _runs_fttui_serve(pid: int) -> bool:
+    """Whether ``pid`` runs ``fttui serve`` (always True where /proc cannot tell)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return not Path("/proc/self").exists()
+    args = cmdline.split(b"\0")  # `python -m fttui serve …` or `…/bin/fttui serve …`
+    return b"serve" in args and any(a == b"fttui" or a.endswith(b"/fttui") for a in args)
+
+
 def _answers(base_url: str, key: str | None, timeout: float = 2.0) -> bool:
     import urllib.error
     import urllib.request
@@ -674,9 +684,12 @@ def stop_local_server(data_dir: Path | None = None, *, timeout: float = 10.0) ->
     data_dir = Path(data_dir) if data_dir is not None else paths.data_dir()
     info = _read_json(data_dir / "server.json")
     pid = info.get("pid") if info else None
-    if not _pid_alive(pid):
+    if not _pid_alive(pid) or not _runs_fttui_serve(pid):
+        return False  # a stale server.json: its pid may belong to another program by now
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:  # not ours to stop (another user), or gone just now
         return False
-    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _pid_alive(pid):
         with contextlib.suppress(ChildProcessError, OSError):

@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "key to use."
         ),
     )
+    p.add_argument("--stop", action="store_true",
+                   help="stop the server that `fttui` started in the background for "
+                        "--data-dir (it keeps running after the app exits, so training "
+                        "goes on) and exit")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; a non-loopback address "
                         "needs --token)")
@@ -52,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from fttui.server.faults import parse_faults
     from fttui.server.runner import ServeError, ServeOptions, serve
 
+    if args.stop:
+        return _stop(Path(args.data_dir).expanduser() if args.data_dir else paths.data_dir())
     base_models: dict[str, str] = {}
     for item in args.base_model:
         name, sep, path = item.partition("=")
@@ -81,3 +87,14 @@ def run(args: argparse.Namespace) -> int:
         return serve(options)
     except ServeError as exc:
         raise CliError(str(exc), 2) from None
+
+
+def _stop(data_dir) -> int:
+    """``fttui serve --stop``: end the background server of ``data_dir`` (0 also when none)."""
+    from fttui.api.providers import stop_local_server
+
+    if stop_local_server(data_dir, timeout=30.0):
+        print(f"fttui: stopped the local server of {data_dir}")
+    else:
+        print(f"fttui: no local server is running for {data_dir}")
+    return 0
