@@ -34,6 +34,19 @@ def table(app) -> JobTable:
     return app.query_one(JobTable)
 
 
+def running_job(client, seconds_per_step: float = 0.5) -> str:
+    """A sim job that is training, slow enough to act on before it ends."""
+    job_id = create_sim_job(client, seconds_per_step=seconds_per_step)
+    wait_job(client, job_id, {"running"})
+    return job_id
+
+
+async def select(pilot, job_id: str) -> None:
+    """Wait until the table lists ``job_id``, then put the cursor on it."""
+    await listed(pilot, job_id)
+    table(pilot.app).select_job(job_id)
+
+
 async def test_navigate_and_details(server, fttui_home):
     client = server.client()
     file_id = upload(client)
@@ -126,12 +139,10 @@ async def test_filter_and_escape(server, fttui_home):
 
 async def test_cancel_keep_leaves_the_job_running(server, fttui_home):
     client = server.client()
-    job_id = create_sim_job(client, seconds_per_step=0.5)
-    wait_job(client, job_id, {"running"})
+    job_id = running_job(client)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await listed(pilot, job_id)
-        table(app).select_job(job_id)
+        await select(pilot, job_id)
         await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
@@ -156,12 +167,10 @@ async def test_cancel_keep_leaves_the_job_running(server, fttui_home):
 
 async def test_cancel_y_cancels(server, fttui_home):
     client = server.client()
-    job_id = create_sim_job(client, seconds_per_step=0.5)
-    wait_job(client, job_id, {"running"})
+    job_id = running_job(client)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await listed(pilot, job_id)
-        table(app).select_job(job_id)
+        await select(pilot, job_id)
         await pilot.pause()
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
@@ -174,12 +183,10 @@ async def test_cancel_y_cancels(server, fttui_home):
 
 async def test_pause_and_resume(server, fttui_home):
     client = server.client()
-    job_id = create_sim_job(client, seconds_per_step=0.3)
-    wait_job(client, job_id, {"running"})
+    job_id = running_job(client, seconds_per_step=0.3)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await listed(pilot, job_id)
-        table(app).select_job(job_id)
+        await select(pilot, job_id)
         await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
         await pilot.press("p")
         await until(pilot, lambda: table(app).jobs[job_id]["status"] == "paused", what="paused")
@@ -195,8 +202,7 @@ async def test_events_follow_pause_and_resume(server, fttui_home):
     job_id = create_sim_job(client, seconds_per_step=0.15)
     app = make_app(server)
     async with app.run_test(size=(120, 30)) as pilot:
-        await listed(pilot, job_id)
-        table(app).select_job(job_id)
+        await select(pilot, job_id)
         log = app.query_one(EventLog)
         # Enough events to scroll.
         await until(pilot, lambda: log.max_scroll_y > 3, timeout=30, what="a scrollable log")
@@ -246,8 +252,7 @@ async def test_copy_id(server, fttui_home):
     job_id = create_sim_job(client, seconds_per_step=0.01)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await listed(pilot, job_id)
-        table(app).select_job(job_id)
+        await select(pilot, job_id)
         await pilot.press("c")
         assert app.clipboard == job_id
 
@@ -370,8 +375,7 @@ async def test_details_list_the_checkpoints(server, fttui_home):
     expected = [newest.fine_tuned_model_checkpoint]  # the panel lists the last five
     app = make_app(server)
     async with app.run_test(size=(160, 40)) as pilot:
-        await listed(pilot, job_id)
-        table(app).select_job(job_id)
+        await select(pilot, job_id)
         details = app.query_one("#job-details")
         await until(
             pilot,
@@ -385,12 +389,10 @@ async def test_details_list_the_checkpoints(server, fttui_home):
 
 async def test_polling_waits_while_a_dialog_is_open(server, fttui_home):
     client = server.client()
-    job_id = create_sim_job(client, seconds_per_step=0.5)
-    wait_job(client, job_id, {"running"})
+    job_id = running_job(client)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await listed(pilot, job_id)
-        table(app).select_job(job_id)
+        await select(pilot, job_id)
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         newer = create_sim_job(client, seconds_per_step=0.01)

@@ -178,12 +178,12 @@ def friendly(exc: BaseException) -> ApiError:
                 code=code,
             )
         if isinstance(exc, openai.APITimeoutError):
-            return ApiError("timeout", f"request timed out: {_request_where(exc)}")
+            return ApiError("timeout", f"request timed out: {_request_url(exc, path=False)}")
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc.__context__
             detail = f" ({_scrub(str(cause))})" if cause is not None and str(cause) else ""
             return ApiError(
-                "network", f"cannot reach the provider at {_request_where(exc)}{detail}"
+                "network", f"cannot reach the provider at {_request_url(exc, path=False)}{detail}"
             )
         if isinstance(exc, openai.APIResponseValidationError):
             return ApiError("provider", f"the provider sent an unexpected response: {exc.message}")
@@ -235,18 +235,12 @@ def friendly_status(status: int, text: str, headers: Any = None) -> ApiError:
     )
 
 
-def _request_url(exc: Any) -> str:
+def _request_url(exc: Any, *, path: bool = True) -> str:
+    """The failed request's URL (no query, never a key), or only its origin."""
     try:
         url = exc.request.url
-        return f"{url.scheme}://{url.host}{':' + str(url.port) if url.port else ''}{url.path}"
-    except Exception:
-        return "the configured base URL"
-
-
-def _request_where(exc: Any) -> str:
-    try:
-        url = exc.request.url
-        return f"{url.scheme}://{url.host}{':' + str(url.port) if url.port else ''}"
+        origin = f"{url.scheme}://{url.host}{':' + str(url.port) if url.port else ''}"
+        return origin + url.path if path else origin
     except Exception:
         return "the configured base URL"
 

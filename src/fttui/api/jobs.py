@@ -3,6 +3,7 @@ upload → wait for processing → create)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -349,28 +350,17 @@ def create_job(
         raise ApiError("bad_request", "batch size must be between 1 and 256")
     if learning_rate_multiplier is not None and learning_rate_multiplier <= 0:
         raise ApiError("bad_request", "learning rate multiplier must be > 0")
-    train_id = _prepare_file(
+    prepare = functools.partial(
+        _prepare_file,
         client,
-        training_file,
         model=model,
-        role="training",
         force=force,
         progress=progress,
         should_stop=should_stop,
         processing_timeout=processing_timeout,
     )
-    valid_id = None
-    if validation_file:
-        valid_id = _prepare_file(
-            client,
-            validation_file,
-            model=model,
-            role="validation",
-            force=force,
-            progress=progress,
-            should_stop=should_stop,
-            processing_timeout=processing_timeout,
-        )
+    train_id = prepare(training_file, role="training")
+    valid_id = prepare(validation_file, role="validation") if validation_file else None
     hp: dict[str, Any] = {}
     if n_epochs is not None:
         hp["n_epochs"] = n_epochs

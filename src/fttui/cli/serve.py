@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,9 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -55,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from fttui.cli.common import CliError
     from fttui.server.faults import parse_faults
     from fttui.server.runner import ServeError, ServeOptions, serve
+    from fttui.server.trainer.models import HUB_ID
 
     if args.stop:
         return _stop(Path(args.data_dir).expanduser() if args.data_dir else paths.data_dir())

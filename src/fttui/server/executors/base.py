@@ -262,5 +262,10 @@ class Executor(ABC):
     def generate(self, request: GenerationRequest) -> Generation:
         """Answer a prompt with a base model, fine-tuned model or checkpoint."""
 
+    def unavailable_reason(self, model: str) -> str | None:
+        """Why ``model`` is not a base model here and how to get it, for the API's
+        "model not available" answer; None when the executor has nothing to add."""
+        return None
+
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Stop every running job (server shutdown). Jobs come back as failed or resumable."""
