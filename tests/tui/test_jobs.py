@@ -444,9 +444,13 @@ async def test_away_and_back_before_a_poll_shows_the_whole_event_log(server, ftt
         await until(pilot, lambda: pane._selected == job_id and log.total > 0, timeout=20,
                     what="the job's events")
         total = log.total
+        stale = pane._log
         pane._on_selection(other)  # the racy order: away and back before any detail poll
         pane._on_selection(job_id)
         assert log.total == 0  # cleared for the new selection
+        # A poll begun before the move ends now and asks for its 15 s idle re-arm: it must
+        # not replace the new selection's short timer (CI once waited 15 s on an empty log).
+        pane._arm_detail(job_id, 15.0, stale)
         await until(pilot, lambda: log.total >= total, timeout=10, what="the events again")
 
 

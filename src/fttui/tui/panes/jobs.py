@@ -385,8 +385,11 @@ class JobsPane(Vertical):
             return
         self._fetch_detail(self._selected, self._log)
 
-    def _arm_detail(self, job_id: str, delay: float) -> None:
-        if job_id != self._selected:
+    def _arm_detail(self, job_id: str, delay: float, log: int) -> None:
+        # A poll that began before the selection changed (even away and back to the same
+        # job) must not re-arm: the new selection's own short timer is already set, and
+        # replacing it with this poll's 15 s idle delay left the cleared log empty that long.
+        if job_id != self._selected or log != self._log:
             return
         if self._detail_timer is not None:
             self._detail_timer.stop()
@@ -432,7 +435,7 @@ class JobsPane(Vertical):
                 self.app.call_from_thread(self.notify, str(err), severity="error")
                 return
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm_detail, job_id, delay)
+            self.app.call_from_thread(self._arm_detail, job_id, delay, log)
             return
         if worker.is_cancelled:
             return
@@ -440,7 +443,7 @@ class JobsPane(Vertical):
         self.checkpoints[job_id] = cps
         self.post_message(JobsLoaded([job], full=False))
         delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
-        self.app.call_from_thread(self._arm_detail, job_id, delay)
+        self.app.call_from_thread(self._arm_detail, job_id, delay, log)
 
     def on_events(self, message: Events) -> None:
         message.stop()
