@@ -214,6 +214,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fttui-shots-") as tmp:
         home = Path(tmp)
         os.environ["FTTUI_HOME"] = str(home)
+        # a [prices] entry, as a user would keep one, so the Data pane shows a cost
+        from fttui import paths
+
+        paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+        paths.config_file().write_text('[prices]\n"gpt-4o-mini" = 3.00\n')
         proc, base_url = start_server(home)
         try:
             ids = make_jobs(base_url)

@@ -6,6 +6,7 @@ here stands in for a component we ship. The harness itself lives in ``livekit.py
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,15 @@ import pytest
 from livekit import FIXTURES, LiveServer, free_port, make_server
 
 __all__ = ["FIXTURES", "LiveServer", "free_port", "make_server"]
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test starts from an empty fttui home, so a developer's own config (its
+    [prices], profiles or keymap) never changes what a test sees; ``fttui_home`` gives a
+    test its own."""
+    if "FTTUI_HOME" not in os.environ:  # one a developer set on purpose is kept
+        monkeypatch.setenv("FTTUI_HOME", str(tmp_path_factory.getbasetemp() / "empty-home"))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The user's TOML config: provider profiles and the TUI keymap.
+"""The user's TOML config: provider profiles, training prices and the TUI keymap.
 
 Lives at ``fttui.paths.config_file()`` (``$FTTUI_HOME/config/config.toml`` in tests)::
 
@@ -21,6 +21,9 @@ Lives at ``fttui.paths.config_file()`` (``$FTTUI_HOME/config/config.toml`` in te
     kind = "custom"
     base_url = "http://gpu-box:8000/v1"
 
+    [prices]                          # $ per 1M training tokens, for cost estimates
+    "gpt-4o-mini" = 3.00              # a name prefix covers its dated snapshots
+
     [keymap]                          # TUI binding id -> keys (comma separated)
     "jobs.cancel" = "x,delete"
 
@@ -30,6 +33,7 @@ No textual import here: the TUI reads ``load_keymap()`` and feeds it to ``App.se
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 import tomllib
@@ -82,7 +86,16 @@ class Config:
     profiles: dict[str, ProfileConfig] = field(default_factory=dict)
     default_profile: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
+    prices: dict[str, float] = field(default_factory=dict)
     path: Path | None = None
+
+    def price_for(self, model: str) -> float | None:
+        """The price per 1M training tokens for ``model``: its own entry, else the longest
+        entry it starts with (``gpt-4o-mini`` covers ``gpt-4o-mini-2024-07-18``), else None."""
+        if model in self.prices:
+            return self.prices[model]
+        prefixes = [name for name in self.prices if model.startswith(name)]
+        return self.prices[max(prefixes, key=len)] if prefixes else None
 
 
 _PROFILE_FIELDS = {f.name for f in fields(ProfileConfig)} - {"name"}
@@ -132,6 +145,18 @@ def _parse(data: dict[str, Any], where: Path) -> Config:
         if not isinstance(keys, str):
             raise ConfigError(f"{where}: [keymap] {binding} must be a string of keys")
         cfg.keymap[str(binding)] = keys
+    prices = data.get("prices", {})
+    if not isinstance(prices, dict):
+        raise ConfigError(f"{where}: [prices] must be a table of model = dollars per 1M tokens")
+    for model, price in prices.items():
+        # bool is an int to Python, and nan/inf are valid TOML floats: none is a price
+        if isinstance(price, bool) or not isinstance(price, int | float) or not (
+            math.isfinite(price) and price >= 0
+        ):
+            raise ConfigError(
+                f"{where}: [prices] {model} must be a number of dollars per 1M tokens, 0 or more"
+            )
+        cfg.prices[str(model)] = float(price)
     return cfg
 
 
@@ -161,12 +186,24 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
         return {}
 
 
+def price_for(model: str, path: Path | None = None) -> float | None:
+    """The configured price per 1M training tokens for ``model`` (see ``Config.price_for``);
+    None when there is none or the config cannot be read. Never raises: a cost estimate is
+    not worth failing a lint over (``fttui profiles`` reports a broken config)."""
+    try:
+        return load_config(path).price_for(model)
+    except Exception:
+        return None
+
+
 def _dump(cfg: Config) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if cfg.default_profile:
         data["default_profile"] = cfg.default_profile
     if cfg.profiles:
         data["profiles"] = {name: p.to_toml() for name, p in cfg.profiles.items()}
+    if cfg.prices:
+        data["prices"] = dict(cfg.prices)
     if cfg.keymap:
         data["keymap"] = dict(cfg.keymap)
     return data

@@ -19,7 +19,14 @@ from fttui.api.errors import ApiError, backoff_delay, friendly, parse_retry_afte
 from fttui.api.events import EventFollower
 from fttui.api.metrics import MetricSeries, parse_result_csv, series_from_events, sparkline
 from fttui.api.providers import Provider, list_providers, make_client, mask_key, resolve_provider
-from fttui.config import ConfigError, ProfileConfig, load_config, load_keymap, save_profile
+from fttui.config import (
+    ConfigError,
+    ProfileConfig,
+    load_config,
+    load_keymap,
+    price_for,
+    save_profile,
+)
 
 KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -426,7 +433,44 @@ def test_config_errors_and_keymap(tmp_path):
     assert load_keymap(path) == {"jobs.cancel": "x,delete", "app.help": "?,f1"}
 
 
+def test_prices_table_gives_a_price_per_model(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[prices]\n"gpt-4o-mini" = 3\n"gpt-4o-mini-2024-07-18" = 2.5\n"gpt-4o" = 25.0\n')
+    cfg = load_config(path)
+    assert cfg.price_for("gpt-4o-mini-2024-07-18") == 2.5  # its own entry first
+    assert cfg.price_for("gpt-4o-mini-2099-01-01") == 3.0  # then the longest prefix
+    assert cfg.price_for("gpt-4o-2024-08-06") == 25.0
+    assert cfg.price_for("davinci-002") is None
+    assert price_for("gpt-4o", path) == 25.0
+
+
+@pytest.mark.parametrize("value", ['"3"', "-1", "nan", "inf", "true"])
+def test_a_price_that_is_not_dollars_is_a_config_error(tmp_path, value):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[prices]\n"gpt-4o" = {value}\n')
+    with pytest.raises(ConfigError, match=r"\[prices\] gpt-4o must be a number of dollars"):
+        load_config(path)
+    assert price_for("gpt-4o", path) is None  # a lint never fails over it
+
+
 def test_provider_is_frozen_and_safe_to_share():
     p = Provider(name="a", kind="custom", base_url="http://a.test/v1", api_key=KEY)
     with pytest.raises(AttributeError):
         p.name = "b"  # type: ignore[misc]
+
+
+def test_the_readmes_config_examples_are_valid_config(tmp_path):
+    """Every ```toml block in the README loads: a user copying one gets no ConfigError."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) >= 2
+    path = tmp_path / "config.toml"
+    for block in blocks:
+        path.write_text(block)
+        load_config(path)  # raises ConfigError on a bad example
+    path.write_text(blocks[0])
+    cfg = load_config(path)
+    assert cfg.price_for("gpt-4o-mini-2024-07-18") == 3.0 and cfg.keymap

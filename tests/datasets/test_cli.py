@@ -135,6 +135,23 @@ def test_price_gives_a_cost(capsys, tmp_path: Path) -> None:
     )
 
 
+def test_the_configs_price_gives_a_cost_unless_price_is_given(
+    capsys, tmp_path: Path, fttui_home: Path
+) -> None:
+    from fttui import paths
+
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text('[prices]\n"gpt-4o-mini" = 3.0\n')
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    _code, out, _ = run(capsys, "lint", str(path), "--json")  # the default gpt-4o-mini-…
+    est = json.loads(out)["estimate"]
+    assert est["price_per_million"] == 3.0 and est["cost"] > 0
+    _code, out, _ = run(capsys, "lint", str(path), "--price", "1", "--json")
+    assert json.loads(out)["estimate"]["price_per_million"] == 1.0  # the flag wins
+    _code, out, _ = run(capsys, "lint", str(path), "--model", "gpt-4o-2024-08-06")
+    assert "cost ≈" not in out and "[prices] entry in the config" in out  # no entry: no cost
+
+
 @pytest.mark.parametrize("command", ["lint", "prepare"])
 def test_help(capsys, command: str) -> None:
     with pytest.raises(SystemExit) as exc:

@@ -101,6 +101,20 @@ async def test_m_changes_the_target_model_and_price(app_for) -> None:
         await shows(pilot, "babbage-002", f"${est['cost']:,.2f} at $2.50 / 1M tokens")
 
 
+async def test_a_price_from_the_config_shows_a_cost_at_once(app_for, fttui_home: Path) -> None:
+    from fttui import paths
+
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text('[prices]\n"gpt-4o-mini" = 3\n')
+    app = app_for(FIXTURES / "chat_valid.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        cost = pane.report.estimate["cost"]
+        assert cost is not None and cost > 0
+        await shows(pilot, f"${cost:,.2f} at $3.00 / 1M tokens")
+
+
 async def test_the_first_paint_handshake_survives_a_busy_queue(app_for) -> None:
     """On a loaded machine the index worker's next progress can be queued before the UI has
     handled the first one; the first (it starts the linter) must not be dropped as stale."""

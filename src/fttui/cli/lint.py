@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--price",
         type=float,
         metavar="USD",
-        help="price per 1M training tokens, for a cost estimate",
+        help="price per 1M training tokens, for a cost estimate "
+        "(default: the config's [prices] entry for the model)",
     )
     p.add_argument(
         "--all",
@@ -61,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--price must be a number of dollars, 0 or more (got {args.price})", exit_code=2
         )
+    price = args.price
+    if price is None:  # the config's [prices] table, when it names this model
+        from fttui.config import price_for
+
+        price = price_for(args.model)
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         report = lint_path(
@@ -68,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             validation=args.validation,
             max_findings=args.max_findings,
-            price_per_million=args.price,
+            price_per_million=price,
             progress=progress,
         )
     except DatasetReadError as exc:
@@ -212,7 +218,7 @@ def render_text(report: Any, *, show_all: bool = False) -> str:
             shown = f"{cost:,.2f}" if cost >= 1 or cost == 0 else f"{cost:.4f}"
             out.append(f"    cost ≈ ${shown} at ${est['price_per_million']:,.2f} per 1M tokens")
         else:
-            out.append("    (add --price USD-per-1M-tokens for a cost)")
+            out.append("    (add --price USD-per-1M-tokens, or a [prices] entry in the config, for a cost)")
     if report.validation is not None:
         out.append("")
         _render_one(report.validation, out, show_all, title="validation: ")

@@ -177,7 +177,7 @@ def render_stats(report: Any) -> Table:
         if cost is not None:
             grid.add_row("cost", f"${cost:,.2f} at ${price:,.2f} / 1M tokens")
         else:
-            grid.add_row("cost", Text("— (no price known for this model)", style="dim"))
+            grid.add_row("cost", Text("— no price known: m sets one", style="dim"))
     return grid
 
 
@@ -475,12 +475,16 @@ class DataPane(Vertical):
 
         started = time.monotonic()
         try:
+            from fttui.config import price_for
             from fttui.tui.lint_process import lint
 
+            price = self.price_per_million
+            if price is None:  # the config's [prices] entry for the model, if any
+                price = price_for(self.model)
             report = lint(  # a big file lints in a child process: the UI keeps the GIL
                 path,
                 model=self.model,
-                price_per_million=self.price_per_million,
+                price_per_million=price,
                 max_findings=MAX_FINDINGS,
                 progress=progress,
                 should_stop=lambda: worker.is_cancelled,
