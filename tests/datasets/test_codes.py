@@ -533,3 +533,80 @@ def test_too_many_image_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert [(f.line, f.message) for f in found] == [
         (None, "3 examples hold images; a file may have at most 2")
     ]
+
+
+# -- image colour modes: providers take RGB or RGBA only -------------------------------
+def png_bytes(color_type: int, pixels: bytes = b"\x00\x80\x80\x80") -> bytes:
+    """A whole 1×1 PNG (valid CRCs and IDAT) of the given IHDR colour type."""
+    import struct
+    import zlib
+
+    depth = 8
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, depth, color_type, 0, 0, 0)
+    extra = chunk(b"PLTE", b"\x80\x80\x80") if color_type == 3 else b""
+    idat = zlib.compress(pixels[: 1 + channels])  # filter byte + one pixel
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def jpeg_header(components: int, exif_bytes: int = 0) -> bytes:
+    """SOI, an APP1 (EXIF-sized) segment, then a baseline frame header with ``components``."""
+    app1 = b"\xff\xe1" + (exif_bytes + 2).to_bytes(2, "big") + b"\x00" * exif_bytes
+    body = b"\x08" + (1).to_bytes(2, "big") + (1).to_bytes(2, "big") + bytes([components])
+    body += b"".join(bytes([i + 1, 0x11, 0]) for i in range(components))
+    sof = b"\xff\xc0" + (len(body) + 2).to_bytes(2, "big") + body
+    return b"\xff\xd8" + app1 + sof + b"\xff\xd9"
+
+
+def data_url(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def test_png_1x1_fixture_is_what_png_bytes_makes() -> None:
+    """The hand-made PNGs below are real ones: the RGB one equals the well-known fixture."""
+    from fttui.datasets.images import image_mode
+
+    assert image_mode(base64.b64decode(PNG_1x1.split(",", 1)[1])) == "RGB"
+    assert image_mode(png_bytes(2)) == "RGB" and image_mode(png_bytes(6)) == "RGBA"
+
+
+@pytest.mark.parametrize(
+    ("url", "mode"),
+    [
+        (data_url("image/png", png_bytes(0)), "PNG image is grayscale (mode L);"),
+        (data_url("image/png", png_bytes(3)), "PNG image is palette-based (mode P);"),
+        (data_url("image/png", png_bytes(4)), "PNG image is grayscale with alpha (mode LA);"),
+        (data_url("image/jpeg", jpeg_header(1)), "JPEG image is grayscale (mode L);"),
+        (data_url("image/jpeg", jpeg_header(4, exif_bytes=40_000)), "JPEG image is CMYK;"),
+    ],
+    ids=["png-L", "png-P", "png-LA", "jpeg-L", "jpeg-CMYK-after-exif"],
+)
+def test_an_image_not_in_rgb_mode_is_invalid(tmp_path: Path, url: str, mode: str) -> None:
+    part = {"type": "image_url", "image_url": {"url": url}}
+    rows = padded([msgs(SYSTEM, {"role": "user", "content": [part]}, A)])
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows))
+    found = [f for f in report.findings if f.code == "image_invalid"]
+    assert [f.line for f in found] == [13]
+    assert mode in found[0].message and "images must be RGB or RGBA" in found[0].message
+    assert 'convert("RGB")' in found[0].hint
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        data_url("image/png", png_bytes(2)),
+        data_url("image/png", png_bytes(6)),
+        data_url("image/jpeg", jpeg_header(3, exif_bytes=60_000)),  # the frame after EXIF
+        data_url("image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF"),  # cut before its frame
+    ],
+    ids=["png-RGB", "png-RGBA", "jpeg-RGB-after-exif", "jpeg-cut-short"],
+)
+def test_rgb_images_and_headers_it_cannot_read_are_quiet(tmp_path: Path, url: str) -> None:
+    part = {"type": "image_url", "image_url": {"url": url}}
+    rows = padded([msgs(SYSTEM, {"role": "user", "content": [part]}, A)])
+    report = lint_path(write_jsonl(tmp_path / "d.jsonl", rows))
+    assert [f for f in report.findings if f.code == "image_invalid"] == []

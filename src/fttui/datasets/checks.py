@@ -25,6 +25,7 @@ import orjson
 
 from fttui.datasets.detect import NON_PREFERRED_KEYS, PREFERRED_KEYS
 from fttui.datasets.findings import Finding, make_finding
+from fttui.datasets.images import RGB_MODES, image_format, image_mode
 from fttui.datasets.legacy import LONG_EXAMPLE_CHARS, PromptCompletionStats
 from fttui.datasets.tokens import find_special_tokens
 
@@ -45,6 +46,9 @@ MAX_IMAGE_EXAMPLES = 50_000  #: examples with images one file may hold
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_MIME = {"image/jpeg", "image/jpg", "image/png", "image/webp"}
 IMAGE_DETAIL = {"auto", "low", "high"}
+#: how much of a JPEG data URL is decoded to find its colour mode (EXIF/ICC come first)
+JPEG_HEADER_CHARS = 256 * 1024
+IMAGE_MODE_NAMES = {"L": "grayscale", "LA": "grayscale with alpha", "P": "palette-based", "CMYK": "CMYK"}
 #: strings longer than this are counted on the spot in chunks, not sent to the workers
 BIG_TEXT = 1 << 20
 
@@ -530,16 +534,30 @@ class ExampleChecker:
                 "image_invalid", line, f"{where}: the image is {size / 2**20:.1f} MB, over 10 MB"
             )
         try:
-            magic = base64.b64decode(payload[:32] + "=" * (-len(payload[:32]) % 4), validate=True)
+            head = base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4), validate=True)
         except (binascii.Error, ValueError):
             self._err("image_invalid", line, f"{where}: the data URL is not valid base64")
             return
-        if not (
-            magic.startswith(b"\x89PNG")
-            or magic.startswith(b"\xff\xd8\xff")
-            or (magic.startswith(b"RIFF") and magic[8:12] == b"WEBP")
-        ):
+        kind = image_format(head)
+        if kind is None:
             self._err("image_invalid", line, f"{where}: the data is not a JPEG, PNG or WEBP image")
+            return
+        if kind == "jpeg":  # its frame header may follow EXIF/ICC segments: read further
+            cut = min(len(payload), JPEG_HEADER_CHARS) // 4 * 4
+            try:
+                head = base64.b64decode(payload[:cut], validate=True)
+            except (binascii.Error, ValueError):
+                return  # a cut or odd payload: the provider decides
+        mode = image_mode(head)
+        if mode is not None and mode not in RGB_MODES:
+            name = IMAGE_MODE_NAMES.get(mode, mode)
+            what = name if name == mode else f"{name} (mode {mode})"
+            self._err(
+                "image_invalid",
+                line,
+                f"{where}: the {kind.upper()} image is {what}; images must be RGB or RGBA",
+                hint="Convert it to RGB, e.g. with Pillow: Image.open(f).convert(\"RGB\").save(...).",
+            )
 
     def _tool_calls(
         self,
