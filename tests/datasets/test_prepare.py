@@ -72,6 +72,38 @@ def test_split_is_seeded_and_complete(tmp_path: Path) -> None:
     assert valid != read_jsonl(c.outputs[1])
 
 
+def test_a_split_pair_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second file of a --split pair failing to land (a disk error, injected) puts the
+    first back: never a new train file beside last run's validation file, and no temp or
+    kept-aside file is left behind."""
+    src = write_jsonl(tmp_path / "chat.jsonl", valid_chat(50))
+    first = prepare_file(src, tmp_path / "a.jsonl", split=0.2, seed=7)
+    before = {p: Path(p).read_bytes() for p in first.outputs}
+    real_replace = os.replace
+
+    def failing_replace(a, b):
+        if str(b).endswith("_valid.jsonl"):
+            raise OSError(5, "Input/output error (injected)")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="injected"):
+        prepare_file(src, tmp_path / "a.jsonl", split=0.2, seed=8)  # another split
+    monkeypatch.undo()
+    assert {p: Path(p).read_bytes() for p in first.outputs} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_train.jsonl", "a_valid.jsonl", "chat.jsonl"]
+    # a first run that fails the same way leaves nothing at all
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="injected"):
+        prepare_file(src, fresh / "b.jsonl", split=0.2)
+    monkeypatch.undo()
+    assert list(fresh.iterdir()) == []
+
+
 def test_to_chat(tmp_path: Path) -> None:
     result = prepare_file(FIXTURES / "superhero.csv", tmp_path / "chat.jsonl", to_chat=True)
     rows = read_jsonl(tmp_path / "chat.jsonl")

@@ -13,6 +13,7 @@ complete, so a failure never leaves a half-written file; the input is never over
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import stat
@@ -409,8 +410,7 @@ def prepare_file(
             f.flush()
             os.fsync(f.fileno())
             f.close()
-        for (_f, tmp), out in zip(temps, outputs, strict=True):
-            os.replace(tmp, out)
+        _commit([tmp for _f, tmp in temps], outputs)
         temps = []
     finally:
         for f, tmp in temps:
@@ -430,6 +430,42 @@ def prepare_file(
     result.separator = separator
     result.stop = stop
     return result
+
+
+def _commit(temps: list[Path], outputs: list[Path]) -> None:
+    """Move each finished temp file over its output: all of them, or (on a failure part way,
+    e.g. the second of a --split pair) none — the outputs replaced so far are put back, so a
+    train file never sits beside a validation file from another run."""
+    done: list[tuple[Path, Path | None]] = []  # (output, the old file kept aside, if any)
+    backup: Path | None = None
+    try:
+        for tmp, out in zip(temps, outputs, strict=True):
+            backup = None
+            if len(outputs) > 1 and out.exists():
+                backup = out.with_name(f".{out.name}.{os.getpid()}.old")
+                try:
+                    os.link(out, backup)  # a second name for the old file, no copy
+                except OSError:
+                    backup = None  # a filesystem without hard links: no rollback for it
+            os.replace(tmp, out)
+            done.append((out, backup))
+            backup = None
+    except BaseException:
+        if backup is not None:  # kept aside for the output that failed: it is unchanged
+            with contextlib.suppress(OSError):
+                backup.unlink()
+        for out, backup in reversed(done):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, out)
+                else:
+                    out.unlink()
+        raise
+    finally:
+        for _out, backup in done:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    backup.unlink()
 
 
 def _fix_pc(
