@@ -210,3 +210,28 @@ async def test_stop_before_the_worker_starts_frees_the_form(
         await pilot.press("escape")
         await until(pilot, lambda: bool(results))
     assert results == [None]
+
+
+async def test_a_new_file_is_never_refused_for_the_last_files_errors(
+    shared_sim_server, fttui_home: Path
+) -> None:
+    """Pick a file with errors, then a clean one (or an uploaded file id): Create must not
+    say "lint errors" from the first file's report (it did, while the new lint ran, and
+    forever for a file id, which is not linted here)."""
+    client = shared_sim_server.client()
+    uploaded = client.files.create(
+        file=(FIXTURES / "chat_valid.jsonl").open("rb"), purpose="fine-tune"
+    ).id
+    app = make_app(shared_sim_server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_errors.jsonl"))
+        await open_screen(app, pilot, screen, results.append)
+        await until(pilot, lambda: "errors" in screen_text(app) and "✗" in screen_text(app))
+        set_fields(screen, training=uploaded)
+        screen._prelint("create-training", uploaded)  # as leaving the field does
+        await shows(pilot, "an uploaded file id: not linted here")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results), what="the job created from the file id")
+        assert "lint error" not in screen_text(app)
+    assert results[0] and client.fine_tuning.jobs.retrieve(results[0]).training_file == uploaded

@@ -115,6 +115,24 @@ async def test_a_price_from_the_config_shows_a_cost_at_once(app_for, fttui_home:
         await shows(pilot, f"${cost:,.2f} at $3.00 / 1M tokens")
 
 
+async def test_the_last_files_lint_never_lands_on_the_next_file(app_for, tmp_path: Path) -> None:
+    """A lint of file A that ended just as file B was opened (its answer still queued) was
+    taken as B's: A's report, and A's error markers on B's rows."""
+    from fttui.tui.panes.data import LintFinished
+
+    app = app_for(FIXTURES / "chat_errors.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        old_report, old_token = pane.report, pane._lint_token
+        assert old_report.has_errors
+        pane.open_file(str(FIXTURES / "chat_valid.jsonl"))
+        pane.post_message(LintFinished(old_token, old_report))  # A's answer, late
+        await until(pilot, lambda: pane.report is not None, what="B's own lint")
+        assert pane.report is not old_report and not pane.report.has_errors
+        assert "0 errors" in screen_text(app)
+
+
 async def test_the_first_paint_handshake_survives_a_busy_queue(app_for) -> None:
     """On a loaded machine the index worker's next progress can be queued before the UI has
     handled the first one; the first (it starts the linter) must not be dropped as stale."""

@@ -478,3 +478,32 @@ async def test_events_polled_before_a_failed_call_are_still_shown(server, fttui_
         table(app).select_job(job_id)
         await until(pilot, lambda: calls, timeout=20, what="the first detail poll")
         await until(pilot, lambda: log.total > 0, timeout=10, what="the events read before it")
+
+
+async def test_a_quick_refresh_never_cancels_the_whole_list(server, fttui_home):
+    """Creating, pausing or cancelling a job asks for a quick (first page) refresh. Being
+    exclusive, it cancelled a whole-list fetch under way (the one at start-up, or `r`'s),
+    and the whole list then waited for the 150th poll: jobs past the first page stayed
+    stale, deleted ones stayed listed. A quick refresh now fetches the whole list instead."""
+    from fttui.tui.panes.jobs import JobsPane
+
+    app = make_app(server)
+    calls: list[str] = []
+    real = app.backend.list_jobs
+
+    def counted(**kwargs):
+        calls.append("first page" if "limit" in kwargs else "whole list")
+        return real(**kwargs)
+
+    app.backend.list_jobs = counted
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(JobsPane)
+        await until(pilot, lambda: pane._live_loaded, what="the first list")
+        await until(pilot, lambda: all(
+            w.is_finished for w in app.workers if w.group == "jobs-list"), what="it settled")
+        calls.clear()
+        pane._fetch_jobs(full=True)  # `r`
+        pane.refresh_now(full=False)  # a job created before the whole list came back
+        await until(pilot, lambda: calls and all(
+            w.is_finished for w in app.workers if w.group == "jobs-list"), what="the fetches")
+        assert calls[-1] == "whole list"

@@ -351,15 +351,25 @@ class FtApp(App[None]):
         self.post_message(BackendReady(info["name"], info["base_url"], info["detail"]))
 
     def _schedule_reconnect(self, delay: float) -> None:
+        if self.ready:
+            return  # a failed attempt that ended after another one connected
         self._connect_failures += 1
+        if self._retry_timer is not None:  # one pending retry, never two
+            self._retry_timer.stop()
         self._retry_timer = self.set_timer(delay, self.connect)
 
     def on_backend_ready(self, message: BackendReady) -> None:
+        first = not self.ready
         self.ready = True
         self._connect_failures = 0
+        if self._retry_timer is not None:
+            self._retry_timer.stop()
+            self._retry_timer = None
         self.status_bar.set_provider(message.name, message.base_url, message.detail)
         self.status_bar.banner.clear_problem()
         self.pane("jobs").start_polling()
+        if not first:
+            return  # connected again (r while connected): nothing more to catch up on
         # A pane shown before we were connected could fetch nothing then (the playground's
         # checkpoints, the metrics): catch up now rather than on the next selection.
         for pane_id in ("metrics", "playground"):

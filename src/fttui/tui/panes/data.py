@@ -324,6 +324,11 @@ class DataPane(Vertical):
     def _close_source(self) -> None:
         for group in ("data-index", "data-lint"):
             self.workers.cancel_group(self, group)
+        # a lint of the old file may have finished already, its answer still queued: bumping
+        # the token drops it (it would put the old file's report and markers on the new one)
+        self._lint_token += 1
+        self.report = None
+        self.lint_error = None
         if self.source is not None:
             old = self.source
             self.source = None

@@ -140,6 +140,9 @@ class JobsPane(Vertical):
         self._follower_lock = threading.Lock()
         self._log = 0  # bumps each time the event log is cleared for a new selection
         self._polls = 0
+        # a whole-list fetch was asked for and has not landed yet: quick fetches (which, being
+        # exclusive, cancel it) fetch the whole list instead, so it is never lost
+        self._full_wanted = False
 
     def compose(self) -> ComposeResult:
         box = Input(placeholder="filter jobs: id, model, status, name… (enter keeps, esc clears)",
@@ -239,6 +242,8 @@ class JobsPane(Vertical):
         self._list_timer = self.set_timer(delay, self._list_tick)
 
     def _fetch_jobs(self, full: bool) -> None:
+        full = full or self._full_wanted
+        self._full_wanted = full
         # Active jobs older than the first page still need fresh statuses (worked out
         # here, on the UI thread, so the worker never reads the table).
         stale = [
@@ -290,6 +295,8 @@ class JobsPane(Vertical):
             self.app.status_bar.cached = True  # "cached list" until the first refresh
         else:
             self._live_loaded = True
+            if message.full:
+                self._full_wanted = False
         table = self.table
         table.set_jobs(message.jobs, full=message.full)
         table.border_subtitle = self._count_label()

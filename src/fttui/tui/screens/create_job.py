@@ -199,7 +199,9 @@ class CreateJobScreen(ModalScreen[str | None]):
         self.training_file = training_file
         self.model = model or DEFAULT_MODEL
         self.running = False
-        self._reports: dict[str, Any] = {}
+        # field id -> (the field's value it was linted for, the report): a report is only
+        # ever used for the value it belongs to (a refusal must not come from the last file)
+        self._reports: dict[str, tuple[str, Any]] = {}
         self._linted: dict[str, str] = {}
         self._create_worker: Worker[None] | None = None
         self._create_claim: Claim | None = None
@@ -328,6 +330,7 @@ class CreateJobScreen(ModalScreen[str | None]):
         target = self.query_one(f"#lint-{field.removeprefix('create-')}", Static)
         path = _expand(value)
         self._linted[field] = value
+        self._reports.pop(field, None)  # the last file's report says nothing about this one
         if not os.path.exists(path):
             if value.startswith("file-"):
                 target.update(Text("an uploaded file id: not linted here", style="dim"))
@@ -360,7 +363,7 @@ class CreateJobScreen(ModalScreen[str | None]):
         if message.error is not None:
             target.update(Text(f"cannot lint: {message.error}", style="bold red"))
             return
-        self._reports[message.field] = message.report
+        self._reports[message.field] = (self._linted.get(message.field, ""), message.report)
         target.update(lint_summary(message.report))
 
     # -- models list ----------------------------------------------------------------------
@@ -397,11 +400,13 @@ class CreateJobScreen(ModalScreen[str | None]):
             inp.focus()
             self._status(f"✗ {exc}", error=True)
             return
-        report = self._reports.get("create-training")
+        linted_value, report = self._reports.get("create-training", ("", None))
         if (report is not None and getattr(report, "has_errors", False) and not args["force"]
-                and self._linted.get("create-training") == self._value("create-training")):
+                and linted_value == self._value("create-training")):
             self._refuse(report)
             return
+        # no report for this value yet (its lint still running, or a file id): the job layer
+        # lints again before uploading, and a file with errors is refused there
         self._set_running(True)
         self._status(Text("Starting…", style="italic"))
         self._create_claim = Claim()
@@ -464,8 +469,8 @@ class CreateJobScreen(ModalScreen[str | None]):
         message.stop()
         self._set_running(False)
         if message.kind == "lint" and message.report is not None:
-            self._reports["create-training"] = message.report
             self._linted["create-training"] = self._value("create-training")
+            self._reports["create-training"] = (self._linted["create-training"], message.report)
             self.query_one("#lint-training", Static).update(lint_summary(message.report))
             self._refuse(message.report)
             return
