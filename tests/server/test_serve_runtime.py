@@ -113,8 +113,11 @@ def test_generated_key_server_json_and_port_zero(tmp_path):
         _wait_file(data / "server.json", again)
         assert (data / "api_key").read_text().strip() == key  # reused
     finally:
-        again.send_signal(signal.SIGTERM)
-        again.communicate(timeout=30)
+        # a closed terminal or SSH session (SIGHUP) stops it as cleanly as SIGTERM
+        again.send_signal(signal.SIGHUP)
+        out = again.communicate(timeout=30)[0]
+    assert again.returncode == 0 and "Traceback" not in out
+    assert not (data / "server.json").exists()
 
 
 def _wait_ready(client: openai.OpenAI) -> None:

@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+import openai
 import pytest
 from tiny import color_examples, write_jsonl
 
@@ -202,6 +203,30 @@ def test_a_server_restart_resumes_a_running_job_where_it_was(torch_server, long_
     assert any("paused and will resume on restart" in m for m in messages)
 
 
+def test_a_killed_server_follows_the_trainer_that_outlived_it(torch_server, long_file) -> None:
+    """kill -9 of the server (the OOM killer, a closed SSH session) leaves its trainer
+    training, in its own session. The restarted server follows that trainer: it neither
+    fails the job nor starts a second trainer beside it from a checkpoint."""
+    client = torch_server.client(timeout=120)
+    job = create_job(
+        client, upload(client, long_file), n_epochs=LONG_EPOCHS, batch_size=1, suffix="killed"
+    )
+    wait(client, job.id, set(), torch_server, until=lambda j: len(metrics(client, j.id)) >= 2)
+    pid_file = next(p for p in torch_server.data_dir.rglob("trainer.pid") if job.id in str(p))
+    trainer_pid = int(pid_file.read_text())
+    torch_server.proc.kill()  # SIGKILL: no shutdown, no pause
+    torch_server.proc.wait()
+    torch_server.proc = None
+    torch_server.start()
+    client = torch_server.client(timeout=120)
+    done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, torch_server)
+    assert done.status == "succeeded", done.error
+    assert int(pid_file.read_text()) == trainer_pid  # the same trainer all along
+    assert [d["step"] for d in metrics(client, job.id)] == list(range(1, LONG_STEPS + 1))
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000).data]
+    assert any("training went on meanwhile" in m for m in messages)
+
+
 PAIRS = [
     {
         "input": {"messages": [SYSTEM, {"role": "user", "content": q}]},
@@ -252,3 +277,22 @@ def test_an_unknown_base_model_is_refused_with_how_to_add_one(torch_server, colo
         client.fine_tuning.jobs.create(model="no-such-model", training_file=training)
     assert caught.value.code == "model_not_available"
     assert "--base-model NAME=PATH" in caught.value.message  # the executor's hint, not just a list
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_prompt_too_long_is_a_400_streamed_or_not(torch_server, stream: bool) -> None:
+    """Generation starts before the response, so a streamed request that cannot run is the
+    same 400 (``context_length_exceeded``) the SDK raises as BadRequestError, not an error
+    frame inside a 200 stream (a bare APIError with the reason lost)."""
+    client = torch_server.client(timeout=120)
+    long = [{"role": "user", "content": "red green blue " * 400}]  # the tiny model reads 256
+    with pytest.raises(openai.BadRequestError) as caught:
+        answer = client.chat.completions.create(model="tiny", messages=long, stream=stream)
+        if stream:
+            list(answer)
+    assert caught.value.code == "context_length_exceeded"
+    with pytest.raises(openai.BadRequestError) as caught:
+        answer = client.completions.create(model="tiny", prompt="red " * 1000, stream=stream)
+        if stream:
+            list(answer)
+    assert caught.value.code == "context_length_exceeded"

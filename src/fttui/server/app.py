@@ -31,6 +31,8 @@ from fttui.server.generation import (
     completion,
     completion_request,
     completion_stream,
+    per_prompt,
+    run,
 )
 from fttui.server.jobs import JobManager
 from fttui.server.models import ModelRegistry
@@ -304,8 +306,9 @@ def create_app(config: ServerConfig, services: Services) -> Any:
     async def chat(request: Request) -> Response:
         body = await json_body(request)
         req, stops, stream, include_usage = chat_request(body, s.models, s.executor)
-        if stream:
-            frames = chat_stream(s.executor, req, stops, include_usage)
+        if stream:  # started here: its errors are a 400, not an error frame in a 200 stream
+            started = await run_in_threadpool(run, s.executor, req, stops)
+            frames = chat_stream(s.executor, req, started, include_usage)
             return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
         return json_response(await run_in_threadpool(chat_completion, s.executor, req, stops))
 
@@ -316,7 +319,8 @@ def create_app(config: ServerConfig, services: Services) -> Any:
             body, s.models, s.executor
         )
         if stream:
-            frames = completion_stream(s.executor, req, stops, prompts, include_usage)
+            started = await run_in_threadpool(run, s.executor, per_prompt(req, prompts[0]), stops)
+            frames = completion_stream(s.executor, req, stops, prompts, include_usage, started)
             return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
         return json_response(
             await run_in_threadpool(completion, s.executor, req, stops, prompts, echo)

@@ -342,9 +342,15 @@ def _envelope(kind: str, executor: Executor, request: GenerationRequest) -> dict
     return out
 
 
+Started = tuple[int, Iterator[Piece], dict[int, StopCutter]]
+
+
 def chat_stream(
-    executor: Executor, request: GenerationRequest, stops: list[str], include_usage: bool
+    executor: Executor, request: GenerationRequest, started: Started, include_usage: bool
 ) -> Iterator[bytes]:
+    """The SSE frames of a chat completion already ``started`` with :func:`run` — started
+    before the response, so a bad model or a prompt too long is a 400 the SDK raises as
+    such, not an error frame inside a 200 stream."""
     base = _envelope("chat.completion.chunk", executor, request)
 
     def chunk(
@@ -361,7 +367,7 @@ def chat_stream(
 
     def frames() -> Iterator[bytes]:
         try:
-            prompt_tokens, pieces, cutters = run(executor, request, stops)
+            prompt_tokens, pieces, cutters = started
             for i in range(request.n):
                 yield chunk(i, {"role": "assistant", "content": "", "refusal": None})
             for piece in pieces:
@@ -418,7 +424,7 @@ def _legacy_logprobs(tokens: list[TokenDelta], offset: int) -> dict[str, Any]:
     return out
 
 
-def _per_prompt(request: GenerationRequest, prompt: str) -> GenerationRequest:
+def per_prompt(request: GenerationRequest, prompt: str) -> GenerationRequest:
     return GenerationRequest(**{**request.__dict__, "prompt": prompt, "messages": None})
 
 
@@ -428,7 +434,7 @@ def completion(
     choices: list[dict[str, Any]] = []
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     for p, prompt in enumerate(prompts):
-        prompt_tokens, pieces, cutters = run(executor, _per_prompt(request, prompt), stops)
+        prompt_tokens, pieces, cutters = run(executor, per_prompt(request, prompt), stops)
         texts: dict[int, list[TokenDelta]] = {i: [] for i in range(request.n)}
         finish: dict[int, str] = {}
         for piece in pieces:
@@ -457,14 +463,19 @@ def completion_stream(
     stops: list[str],
     prompts: list[str],
     include_usage: bool,
+    started: Started,
 ) -> Iterator[bytes]:
+    """The SSE frames of a legacy completion; the first prompt's generation is ``started``
+    before the response (see :func:`chat_stream`), the others as the stream reaches them."""
     base = _envelope("text_completion", executor, request)
 
     def frames() -> Iterator[bytes]:
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         try:
             for p, prompt in enumerate(prompts):
-                prompt_tokens, pieces, cutters = run(executor, _per_prompt(request, prompt), stops)
+                prompt_tokens, pieces, cutters = (
+                    started if p == 0 else run(executor, per_prompt(request, prompt), stops)
+                )
                 offsets = dict.fromkeys(range(request.n), 0)
                 for piece in pieces:
                     lp = (

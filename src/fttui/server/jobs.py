@@ -905,6 +905,16 @@ class JobManager:
                     internal["active"] = True  # finished while we were away: follow it
                     self._save(conn, job, internal)
                     continue
+                if self.executor.outlived_server(TrainerSpec(**internal["spec"])):
+                    # still training (the server was killed, its trainer was not): follow
+                    # it. Failing the job, or restarting it from a checkpoint, would run a
+                    # second trainer beside it and throw away its work.
+                    internal["active"] = True
+                    self._event(
+                        conn, job_id, "The server restarted; the job's training went on meanwhile"
+                    )
+                    self._save(conn, job, internal)
+                    continue
                 self._sync_checkpoints(conn, job, internal, state)
                 if state.checkpoints or state.resume_checkpoint:
                     where = (

@@ -214,6 +214,13 @@ def _run(
             say(f"Faults:    {rates} (seed {options.faults_seed})")
         say(f"Try:       curl -H 'Authorization: Bearer <key>' {base_url}/models")
         sys.stdout.flush()
+        # Before server.json announces us (a client may signal us as soon as it appears):
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler
+        # it found: make that a clean exit, so the cleanup below runs. A closed terminal or
+        # SSH session (SIGHUP) stops as cleanly: training pauses and resumes on restart.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_cleanly)
+            signal.signal(signal.SIGHUP, _exit_cleanly)
         write_private(
             server_file,
             json.dumps({"base_url": base_url, "pid": os.getpid(), "executor": executor.name})
@@ -228,10 +235,6 @@ def _run(
             timeout_graceful_shutdown=3,
             proxy_headers=False,
         )
-        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler
-        # it found: make that a clean exit, so the cleanup below runs
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.Server(uv_config).run(sockets=[sock])
     finally:
         with contextlib.suppress(OSError, ValueError):

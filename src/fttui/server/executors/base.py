@@ -262,6 +262,13 @@ class Executor(ABC):
     def generate(self, request: GenerationRequest) -> Generation:
         """Answer a prompt with a base model, fine-tuned model or checkpoint."""
 
+    def outlived_server(self, spec: TrainerSpec) -> bool:
+        """Whether a worker from the server's previous run is still training this job (the
+        server was killed, not stopped): the restarted server then follows it rather than
+        failing or restarting a job that is in fact running. False when workers cannot
+        outlive the server (threads)."""
+        return False
+
     def unavailable_reason(self, model: str) -> str | None:
         """Why ``model`` is not a base model here and how to get it, for the API's
         "model not available" answer; None when the executor has nothing to add."""

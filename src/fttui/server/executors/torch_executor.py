@@ -270,6 +270,13 @@ class TorchExecutor(Executor):
                     self._trainers[spec.job_id] = trainer
             return trainer
 
+    def outlived_server(self, spec: TrainerSpec) -> bool:
+        # Trainers run in their own session (a Ctrl-C in the server's terminal must not kill
+        # them mid-save), so a server killed with SIGKILL or by the OOM killer leaves them
+        # training; their pid file finds them, and ``state`` follows them from there.
+        trainer = self._trainer(spec)
+        return trainer is not None and trainer.exit_code() is None
+
     def stop(self, job_id: str, action: Literal["cancel", "pause"]) -> None:
         with self._lock:
             trainer = self._trainers.get(job_id)
