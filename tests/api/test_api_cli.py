@@ -159,6 +159,20 @@ def test_lint_refuses_bad_files_unless_forced(api_server, capsys):
     assert json.loads(r.out)["id"] not in before
 
 
+def test_a_bad_validation_file_uploads_nothing(api_server, capsys):
+    """Both files are linted before either is uploaded: a validation file with errors used
+    to fail the command after the training file was already uploaded (an orphan file)."""
+    client = api_server.client()
+    before = {f.id for f in client.files.list()}
+    argv = [
+        "jobs", "create", "--model", "gpt-4o-mini-2024-07-18",
+        "--training-file", str(CHAT), "--validation-file", str(CHAT_ERRORS), *FAST,
+    ]
+    r = run_cli(argv, api_server, capsys=capsys)
+    assert r.code == 1 and "lint error" in r.err and "chat_errors" in r.err
+    assert {f.id for f in client.files.list()} == before
+
+
 def test_list_status_limit_and_json(api_server, capsys):
     client = api_server.client()
     fid = upload(client)
@@ -186,6 +200,8 @@ def test_follow_exits_with_the_outcome(api_server, capsys):
         ["jobs", "events", failing.id, "--follow", "--interval", "0.1"], api_server, capsys=capsys
     )
     assert r.code == 1 and "Simulated failure at step 3" in r.out and "failed" in r.err
+    again = run_cli(["jobs", "follow", failing.id], api_server, capsys=capsys)  # the alias
+    assert (again.code, again.out) == (r.code, r.out)
     r = run_cli(["jobs", "show", failing.id], api_server, capsys=capsys)
     error_row = next(ln for ln in r.out.splitlines() if ln.startswith("error "))
     assert "Simulated failure at step 3" in error_row

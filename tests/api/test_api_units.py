@@ -80,6 +80,34 @@ def test_status_errors_map_to_kinds(status, kind):
     assert err.transient == (kind == "rate_limit" or status >= 500)
 
 
+def test_an_account_out_of_quota_is_not_retried():
+    """OpenAI answers 429 `insufficient_quota` when the account has no credit: waiting does
+    not cure it, so `--follow` and the TUI must stop, not retry for ever."""
+
+    def no_credit(req):
+        return httpx2.Response(429, json={"error": {
+            "message": "You exceeded your current quota", "type": "insufficient_quota",
+            "code": "insufficient_quota"}})
+
+    with pytest.raises(openai.RateLimitError) as info:
+        mock_client(no_credit).models.list()
+    err = friendly(info.value)
+    assert err.kind == "rate_limit" and err.code == "insufficient_quota"
+    assert not err.transient
+
+
+def test_an_error_not_from_the_provider_is_never_retried():
+    """The SDK refuses an empty job id with a ValueError before any request: that was
+    classed as a provider error with no status, i.e. retryable, and `jobs events "" -f`
+    retried it for ever."""
+    client = mock_client(lambda req: httpx2.Response(200, json={}))
+    with pytest.raises(ValueError) as info:
+        client.fine_tuning.jobs.retrieve("")
+    err = friendly(info.value)
+    assert err.kind == "bad_request" and not err.transient
+    assert not friendly(RuntimeError("something odd")).transient
+
+
 def test_network_and_timeout_errors():
     def refuse(req):
         raise httpx2.ConnectError("connection refused", request=req)
@@ -474,3 +502,20 @@ def test_the_readmes_config_examples_are_valid_config(tmp_path):
     path.write_text(blocks[0])
     cfg = load_config(path)
     assert cfg.price_for("gpt-4o-mini-2024-07-18") == 3.0 and cfg.keymap
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (r"\n", "\n"),
+        (r" END\n", " END\n"),
+        (r"a\\b", "a\\b"),
+        (r"C:\Users", r"C:\Users"),  # was "truncated \UXXXXXXXX escape", exit 1
+        ("é\\n", "é\n"),  # was mangled to "Ã©\n": a stop that never matched
+        ("###", "###"),
+    ],
+)
+def test_ask_stop_escapes_are_the_shell_friendly_few(typed, meant):
+    from fttui.cli.ask import _unescape
+
+    assert _unescape(typed) == meant

@@ -126,6 +126,34 @@ def test_validation_file(capsys, tmp_path: Path) -> None:
     assert "missing_messages_list" in vfind
 
 
+def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
+    """`prepare` wrote its file, then died on the "—" of its report under an ASCII locale:
+    the user never learnt the separator and stop sequence to use."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    out = tmp_path / "sh.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "fttui", "prepare", str(FIXTURES / "superhero.csv"), "-o", str(out)],
+        capture_output=True, text=True, check=False, env=env,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "separator: ' ->'" in proc.stdout and "stop: ' END'" in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, "-m", "fttui", "lint", str(FIXTURES / "chat_valid.jsonl")],
+        capture_output=True, text=True, check=False, env=env,
+    )
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_closed_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fttui", "lint", str(FIXTURES / "chat_valid.jsonl")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("fttui: unexpected error:") and proc.stderr.count("\n") == 1
+
+
 def test_price_gives_a_cost(capsys, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
     _code, out, _ = run(capsys, "lint", str(path), "--price", "3", "--json")

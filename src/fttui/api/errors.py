@@ -68,8 +68,12 @@ class ApiError(Exception):
     @property
     def transient(self) -> bool:
         """Worth retrying: rate limits, network trouble, timeouts and 5xx provider errors."""
+        if self.kind == "rate_limit" and self.code == "insufficient_quota":
+            return False  # a 429 that waiting does not cure: the account is out of credit
         if self.kind in _TRANSIENT:
             return True
+        if self.code == "unexpected":
+            return False  # not from the provider at all: retrying would loop for ever
         return self.kind == "provider" and (self.status is None or self.status >= 500)
 
     def __str__(self) -> str:
@@ -215,7 +219,9 @@ def friendly(exc: BaseException) -> ApiError:
         return ApiError(
             "bad_request", f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
         )
-    return ApiError("provider", f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ValueError | TypeError):  # e.g. the SDK refusing an empty job id
+        return ApiError("bad_request", str(exc) or type(exc).__name__)
+    return ApiError("provider", f"{type(exc).__name__}: {exc}", code="unexpected")
 
 
 def friendly_status(status: int, text: str, headers: Any = None) -> ApiError:

@@ -269,19 +269,12 @@ def _lint_summary(report: Any, path: str) -> str:
     )
 
 
-def _prepare_file(
-    client: Any,
-    value: str,
-    *,
-    model: str,
-    role: str,
-    force: bool,
-    progress: PhaseProgress | None,
-    should_stop: Callable[[], bool] | None,
-    processing_timeout: float,
-) -> str:
+def _check_file(
+    value: str, *, model: str, role: str, force: bool, progress: PhaseProgress | None
+) -> Path | None:
+    """Lint a local ``value`` (refusing errors unless ``force``); None for a file id."""
     if not _looks_like_path(value):
-        return value
+        return None
     path = Path(value).expanduser()
     if not path.exists():
         raise ApiError("bad_request", f"{role} file not found: {value}")
@@ -303,7 +296,17 @@ def _prepare_file(
         progress("lint", 1, 1)
     if report is not None and getattr(report, "has_errors", False) and not force:
         raise ApiError("lint", _lint_summary(report, value), report=report)
+    return path
 
+
+def _upload_checked(
+    client: Any,
+    path: Path,
+    *,
+    progress: PhaseProgress | None,
+    should_stop: Callable[[], bool] | None,
+    processing_timeout: float,
+) -> str:
     def up(done: int, total: int) -> None:
         if progress is not None:
             progress("upload", done, total)
@@ -350,17 +353,24 @@ def create_job(
         raise ApiError("bad_request", "batch size must be between 1 and 256")
     if learning_rate_multiplier is not None and learning_rate_multiplier <= 0:
         raise ApiError("bad_request", "learning rate multiplier must be > 0")
-    prepare = functools.partial(
-        _prepare_file,
+    # Both files are linted before either is uploaded: a validation file with errors must
+    # not leave an orphan training upload behind.
+    check = functools.partial(_check_file, model=model, force=force, progress=progress)
+    train_path = check(training_file, role="training")
+    valid_path = check(validation_file, role="validation") if validation_file else None
+    upload = functools.partial(
+        _upload_checked,
         client,
-        model=model,
-        force=force,
         progress=progress,
         should_stop=should_stop,
         processing_timeout=processing_timeout,
     )
-    train_id = prepare(training_file, role="training")
-    valid_id = prepare(validation_file, role="validation") if validation_file else None
+    train_id = upload(train_path) if train_path is not None else training_file
+    valid_id = (
+        (upload(valid_path) if valid_path is not None else validation_file)
+        if validation_file
+        else None
+    )
     hp: dict[str, Any] = {}
     if n_epochs is not None:
         hp["n_epochs"] = n_epochs

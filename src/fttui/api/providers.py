@@ -174,13 +174,14 @@ def _profile_key(
 
 
 def _profile_base_url(p: ProfileConfig, env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(base_url, azure_endpoint) for a profile."""
+    """(base_url, azure_endpoint) for a profile; azure_endpoint only when base_url is derived
+    from it (a profile's own ``base_url`` is used as given)."""
     if p.kind == "local":
         return p.base_url, None
     if p.kind == "azure":
-        endpoint = p.azure_endpoint or env.get("AZURE_OPENAI_ENDPOINT")
         if p.base_url:
-            return p.base_url, endpoint
+            return p.base_url, None
+        endpoint = p.azure_endpoint or env.get("AZURE_OPENAI_ENDPOINT")
         if not endpoint:
             return None, None
         endpoint = endpoint.rstrip("/")
@@ -218,7 +219,7 @@ def _from_profile(
             key, source, key_error = None, "command", str(exc)
     url, endpoint = _profile_base_url(p, env)
     if base_url:
-        url = base_url
+        url, endpoint = base_url, None  # an explicit --base-url wins over the endpoint
     api_version = p.api_version or (env.get("OPENAI_API_VERSION") if p.kind == "azure" else None)
     if p.kind == "azure" and url and url.rstrip("/").endswith("/v1"):
         api_version = None
@@ -352,6 +353,17 @@ def list_providers(
 # --------------------------------------------------------------------------- clients
 
 
+def _key_hint(provider: Provider) -> str:
+    """What to do about a missing key, from where this provider reads it."""
+    source = provider.key_source
+    if source.startswith("env "):
+        return f"set {source[4:]}"
+    if source == "command":
+        return "check the profile's api_key_command"
+    envs = KEY_ENVS.get(provider.kind, ())
+    return f"set {envs[0]}" if envs else "set a key"
+
+
 def make_client(
     provider: Provider,
     *,
@@ -384,11 +396,10 @@ def make_client(
         ):
             key = "no-key"  # many self-hosted servers take any key
         else:
-            envs = KEY_ENVS.get(provider.kind, ())
-            hint = f"set {envs[0]}" if envs else "set a key"
             raise ApiError(
                 "config",
-                f"no API key for provider {provider.name!r}: {hint}, use --api-key, or configure a profile",
+                f"no API key for provider {provider.name!r}: {_key_hint(provider)}, "
+                "use --api-key, or configure a profile",
             )
     if not provider.base_url:
         if provider.kind == "azure":
@@ -406,9 +417,14 @@ def make_client(
     if http_client is not None:
         common["http_client"] = http_client
     try:
-        if provider.kind == "azure" and provider.api_version and provider.azure_endpoint:
+        if provider.kind == "azure" and provider.api_version:
+            # classic Azure: api-version query + api-key header, at the endpoint only when
+            # the base URL was derived from it, else at the base URL given (a gateway)
+            endpoint = provider.azure_endpoint
+            derived = endpoint and provider.base_url.rstrip("/") == endpoint.rstrip("/") + "/openai"
+            where = {"azure_endpoint": endpoint} if derived else {"base_url": provider.base_url}
             return openai.AzureOpenAI(
-                azure_endpoint=provider.azure_endpoint,
+                **where,
                 api_version=provider.api_version,
                 api_key=key,
                 **common,

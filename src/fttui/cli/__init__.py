@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fttui`` console script. Returns the process exit code."""
+    _tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -87,3 +88,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug of ours: one line, never a traceback (FTTUI_DEBUG=1 shows it)
+        import os
+
+        if os.environ.get("FTTUI_DEBUG"):
+            raise
+        print(
+            f"fttui: unexpected error: {type(exc).__name__}: {exc} "
+            "(run again with FTTUI_DEBUG=1 for the details, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _tolerant_output() -> None:
+    """A terminal or pipe whose encoding cannot show a character (an ASCII or Latin-1 locale,
+    ``PYTHONIOENCODING=ascii``) gets an escape for it, not a UnicodeEncodeError half-way
+    through a report (after ``prepare`` wrote its file, before it said what it wrote)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass

@@ -47,9 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, legacy=None)
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
 def _unescape(s: str) -> str:
-    # let people write --stop '\n' on a shell
-    return s.encode("utf-8").decode("unicode_escape") if "\\" in s else s
+    """Let people write ``--stop '\\n'`` on a shell: ``\\n``, ``\\t``, ``\\r`` and ``\\\\`` are
+    escapes; any other backslash is itself (``C:\\Users`` stays, ``é`` is never mangled)."""
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[s[i + 1]])
+            i += 2
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
 
 
 @handles_api_errors

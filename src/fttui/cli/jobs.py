@@ -48,19 +48,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(q)
     q.set_defaults(func=cmd_show)
 
-    q = jsub.add_parser("events", help="a job's events, oldest first (--follow: live)")
-    add_provider_options(q)
-    q.add_argument("job_id", metavar="ID")
-    q.add_argument(
-        "--follow",
-        "-f",
-        action="store_true",
-        help="keep printing new events until the job ends; exit with its outcome",
-    )
-    q.add_argument("--limit", type=int, default=None, help="only the newest N events")
-    q.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
-    add_json(q)
-    q.set_defaults(func=cmd_events)
+    for name, helptext, follow in (
+        ("events", "a job's events, oldest first (--follow: live)", False),
+        ("follow", "follow a job live until it ends (= events --follow)", True),
+    ):
+        q = jsub.add_parser(name, help=helptext)
+        add_provider_options(q)
+        q.add_argument("job_id", metavar="ID")
+        if not follow:
+            q.add_argument(
+                "--follow",
+                "-f",
+                action="store_true",
+                help="keep printing new events until the job ends; exit with its outcome",
+            )
+        q.add_argument("--limit", type=int, default=None, help="only the newest N events")
+        q.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+        add_json(q)
+        q.set_defaults(func=cmd_events, **({"follow": True} if follow else {}))
 
     q = jsub.add_parser("create", help="lint, upload and start a fine-tuning job")
     add_provider_options(q)
