@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import stat
 import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -160,22 +161,38 @@ def _parse(data: dict[str, Any], where: Path) -> Config:
     return cfg
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Read the config file (an absent file is an empty config). Raises ConfigError."""
-    where = Path(path) if path is not None else paths.config_file()
+def _read(where: Path) -> bytes | None:
+    """The file's bytes; None when it does not exist. Raises ConfigError."""
     try:
-        raw = where.read_bytes()
+        return where.read_bytes()
     except FileNotFoundError:
-        return Config(path=where)
+        return None
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read ({exc.strerror})") from None
+
+
+def _decode(raw: bytes, where: Path) -> str:
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: not UTF-8 text") from None
+
+
+def _parse_text(text: str, where: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return _parse(data, where)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file (an absent file is an empty config). Raises ConfigError."""
+    where = Path(path) if path is not None else paths.config_file()
+    raw = _read(where)
+    if raw is None:
+        return Config(path=where)
+    return _parse_text(_decode(raw, where), where)
 
 
 def load_keymap(path: Path | None = None) -> dict[str, str]:
@@ -196,38 +213,146 @@ def price_for(model: str, path: Path | None = None) -> float | None:
         return None
 
 
-def _dump(cfg: Config) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if cfg.default_profile:
-        data["default_profile"] = cfg.default_profile
-    if cfg.profiles:
-        data["profiles"] = {name: p.to_toml() for name, p in cfg.profiles.items()}
-    if cfg.prices:
-        data["prices"] = dict(cfg.prices)
-    if cfg.keymap:
-        data["keymap"] = dict(cfg.keymap)
-    return data
+# Writing edits the user's file in place with tomlkit: only what changed is touched, so
+# comments, key order, formatting and tables fttui does not know survive a save.
 
 
-def save_config(cfg: Config, path: Path | None = None) -> Path:
-    """Write ``cfg`` atomically. 0600 when any profile holds a literal key (else 0644)."""
-    import tomli_w
+def _new_table(values: dict[str, Any], inline: bool) -> Any:
+    import tomlkit
 
-    where = Path(path) if path is not None else (cfg.path or paths.config_file())
+    table = tomlkit.inline_table() if inline else tomlkit.table()
+    for key, value in values.items():
+        table[key] = value
+    if not inline:
+        table.add(tomlkit.nl())  # a blank line before whatever table follows
+    return table
+
+
+def _sync_items(table: Any, values: dict[str, Any], same: Any) -> None:
+    """Make the (tomlkit) ``table`` hold exactly ``values``, touching only what differs."""
+    for key in [k for k in table if k not in values]:
+        del table[key]
+    for key, value in values.items():
+        if key not in table or not same(table[key], value):
+            table[key] = value
+
+
+def _section(doc: Any, key: str, create: bool) -> Any:
+    import tomlkit
+
+    if key not in doc:
+        if not create:
+            return None
+        doc.append(key, tomlkit.table(is_super_table=key == "profiles"))
+    section = doc[key]
+    if not isinstance(section, dict):
+        raise ConfigError(f"[{key}] must be a table")
+    return section
+
+
+def _same_keys(current: Any, wanted: str) -> bool:
+    if isinstance(current, list):
+        current = ",".join(str(k) for k in current)
+    return current == wanted
+
+
+def _same_price(current: Any, wanted: float) -> bool:
+    return isinstance(current, int | float) and float(current) == wanted
+
+
+def _apply(doc: Any, old: Config, new: Config) -> None:
+    """Edit the tomlkit document ``doc`` (parsed as ``old``) so that it reads as ``new``."""
+    if old.default_profile != new.default_profile:
+        defaults = doc.get("defaults")
+        in_defaults = (
+            "default_profile" not in doc and isinstance(defaults, dict) and "profile" in defaults
+        )
+        if new.default_profile is None:
+            if "default_profile" in doc:
+                del doc["default_profile"]
+            if isinstance(defaults, dict) and "profile" in defaults:
+                del defaults["profile"]
+        elif in_defaults:
+            defaults["profile"] = new.default_profile
+        else:
+            doc["default_profile"] = new.default_profile
+    if old.profiles != new.profiles:
+        import tomlkit.items
+
+        profiles = _section(doc, "profiles", create=bool(new.profiles))
+        for name in old.profiles:
+            if name not in new.profiles and profiles is not None and name in profiles:
+                del profiles[name]
+        for name, profile in new.profiles.items():
+            if old.profiles.get(name) == profile:
+                continue
+            values = profile.to_toml()
+            if name in profiles:
+                _sync_items(profiles[name], values, lambda a, b: a == b)
+            else:
+                profiles[name] = _new_table(
+                    values, inline=isinstance(profiles, tomlkit.items.InlineTable)
+                )
+    for key, same in (("prices", _same_price), ("keymap", _same_keys)):
+        wanted = getattr(new, key)
+        if getattr(old, key) != wanted:
+            section = _section(doc, key, create=bool(wanted))
+            if section is not None:
+                _sync_items(section, wanted, same)
+
+
+def _file_mode(target: Path, secret: bool) -> int:
+    """The mode to write: the file's own (never loosened), 0600 at most when it holds a
+    literal key; a new file gets 0600 with a key, else 0644."""
+    try:
+        current = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return 0o600 if secret else 0o644
+    return current & 0o600 if secret else current
+
+
+def _write_atomic(where: Path, text: str, secret: bool) -> None:
     where.parent.mkdir(parents=True, exist_ok=True)
-    secret = any(p.api_key for p in cfg.profiles.values())
-    mode = 0o600 if secret else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=where.parent)
+    target = Path(os.path.realpath(where))  # a symlinked config (dotfiles) stays a symlink
+    mode = _file_mode(target, secret)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=target.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            tomli_w.dump(_dump(cfg), fh)
-        os.replace(tmp, where)
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    os.chmod(where, mode)
+
+
+def save_config(cfg: Config, path: Path | None = None) -> Path:
+    """Write ``cfg`` atomically, editing the existing file in place: comments, order,
+    formatting and tables fttui does not know are kept; only what differs is rewritten.
+    The file keeps its mode (never loosened); 0600 when any profile holds a literal key;
+    a new file without one is 0644."""
+    import tomlkit
+
+    where = Path(path) if path is not None else (cfg.path or paths.config_file())
+    raw = _read(where)
+    old_text = _decode(raw, where) if raw is not None else ""
+    old = _parse_text(old_text, where)
+    doc = tomlkit.parse(old_text)
+    try:
+        _apply(doc, old, cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    text = tomlkit.dumps(doc)
+    if text.endswith("\n\n") and not old_text.endswith("\n\n"):
+        text = text.rstrip("\n") + "\n"  # no blank line left at the end by a new table
+    if text.startswith("\n") and not old_text.startswith("\n"):
+        text = text.lstrip("\n")  # nor at the top by a removed default_profile
+    _parse_text(text, where)  # never write a file that would not read back
+    secret = any(p.api_key for p in cfg.profiles.values())
+    _write_atomic(where, text, secret)
     return where
 
 
