@@ -26,6 +26,7 @@ FILE_PURPOSES = ("fine-tune", "assistants", "batch", "vision", "user_data", "eva
 MAX_PART_BYTES = 64 * 1024 * 1024  #: Uploads API: each part at most 64 MB
 MAX_UPLOAD_TOTAL = 8 * 1024**3  #: Uploads API: at most 8 GB in all
 UPLOAD_TTL = 3600
+UPLOAD_SWEEP_INTERVAL = 60.0  #: seconds between sweeps of abandoned uploads
 MAX_FORM_FIELD = 64 * 1024
 
 
@@ -161,6 +162,8 @@ class FileService:
         # uploads cut short by a crash: one server per data folder, so none is in flight
         for stale in self.files_dir.glob(".file-*.partial"):
             stale.unlink(missing_ok=True)
+        self._next_sweep = 0.0
+        self.sweep_uploads(startup=True)
 
     # -- files ---------------------------------------------------------------------
     def _register(
@@ -248,10 +251,70 @@ class FileService:
             raise not_found(f"No such Upload object: {upload_id}", param="upload_id")
         obj = loads(row[0])
         if obj["status"] == "pending" and obj["expires_at"] < time.time():
-            obj["status"] = "expired"
-            self._save_upload(obj)
-            shutil.rmtree(self.uploads_dir / upload_id, ignore_errors=True)
+            # None: completed or cancelled meanwhile, so read it again
+            return self._expire(upload_id) or self._upload(upload_id)
         return obj
+
+    def _expire(self, upload_id: str) -> dict[str, Any] | None:
+        """Mark a pending upload past ``expires_at`` expired and delete its parts; returns
+        the upload, or None when it was not (or is no longer) such an upload."""
+        with self.store.tx() as conn:
+            row = conn.execute(
+                "SELECT obj FROM uploads WHERE id = ? AND status = 'pending'", (upload_id,)
+            ).fetchone()
+            obj = loads(row[0]) if row else None
+            if obj is None or obj["expires_at"] >= time.time():
+                return None
+            obj["status"] = "expired"
+            conn.execute(
+                "UPDATE uploads SET status = ?, obj = ? WHERE id = ?",
+                (obj["status"], dumps(obj), upload_id),
+            )
+            conn.execute("DELETE FROM upload_parts WHERE upload_id = ?", (upload_id,))
+        shutil.rmtree(self.uploads_dir / upload_id, ignore_errors=True)
+        return obj
+
+    def sweep_uploads(self, *, startup: bool = False) -> None:
+        """Expire abandoned uploads and delete the parts nothing can use any more.
+
+        Otherwise a client that dies mid-upload leaves its parts (up to GBs) for ever: an
+        upload only expired when asked for again. Runs at startup and at most once every
+        ``UPLOAD_SWEEP_INTERVAL`` after. Part files without a row (a kill during
+        ``add_part``) go for uploads no longer pending, and at startup for all of them:
+        one server per data folder, so no part is being written then.
+        """
+        now = time.monotonic()
+        if not startup and now < self._next_sweep:
+            return
+        self._next_sweep = now + UPLOAD_SWEEP_INTERVAL
+        stale = self.store.all(
+            "SELECT id FROM uploads WHERE status = 'pending' "
+            "AND json_extract(obj, '$.expires_at') < ?",
+            (time.time(),),
+        )
+        for (upload_id,) in stale:
+            self._expire(upload_id)
+        with self.store.tx() as conn:  # rows an older server left behind on expiry
+            conn.execute(
+                "DELETE FROM upload_parts WHERE upload_id NOT IN "
+                "(SELECT id FROM uploads WHERE status = 'pending')"
+            )
+        # list the folders before reading statuses: an upload's row exists before its folder
+        folders = [f for f in self.uploads_dir.iterdir() if f.is_dir()]
+        pending = {r[0] for r in self.store.all("SELECT id FROM uploads WHERE status = 'pending'")}
+        for folder in folders:
+            if folder.name not in pending:
+                shutil.rmtree(folder, ignore_errors=True)
+            elif startup:
+                known = {
+                    r[0]
+                    for r in self.store.all(
+                        "SELECT path FROM upload_parts WHERE upload_id = ?", (folder.name,)
+                    )
+                }
+                for part in folder.iterdir():
+                    if part.name not in known:
+                        part.unlink(missing_ok=True)
 
     def _save_upload(self, obj: dict[str, Any]) -> None:
         with self.store.tx() as conn:
@@ -313,9 +376,19 @@ class FileService:
             "upload_id": upload_id,
         }
         with self.store.tx() as conn:
-            conn.execute(
-                "INSERT INTO upload_parts (id, upload_id, bytes, path, obj) VALUES (?, ?, ?, ?, ?)",
-                (part_id, upload_id, size, part_id, dumps(obj)),
+            row = conn.execute("SELECT status FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            if row[0] == "pending":
+                conn.execute(
+                    "INSERT INTO upload_parts (id, upload_id, bytes, path, obj) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (part_id, upload_id, size, part_id, dumps(obj)),
+                )
+        if row[0] != "pending":  # completed, cancelled or expired while this part streamed
+            shutil.rmtree(folder, ignore_errors=True)
+            raise bad_request(
+                f"Upload {upload_id} is already {row[0]}.",
+                param="upload_id",
+                code="upload_not_pending",
             )
         return obj
 

@@ -487,8 +487,10 @@ class JobManager:
                     code="job_not_paused",
                 )
             internal["pending"] = "resume"
+            # announced by ``_launch``: the trainer may still be pausing, and its last
+            # events must come before this one
+            internal["announce_resume"] = True
             job["status"] = "running"
-            self._event(conn, job_id, "Fine-tuning job resumed")
             self._save(conn, job, internal)
         self.wake()
         return job
@@ -614,6 +616,10 @@ class JobManager:
             print(message, flush=True)
 
     def tick(self) -> None:
+        try:
+            self.files.sweep_uploads()  # at most once a minute
+        except Exception as exc:
+            self._report("uploads", exc)
         rows = self.store.all("SELECT id, status, internal FROM jobs WHERE live = 1 ORDER BY seq")
         rows = [(job_id, status, loads(internal)) for job_id, status, internal in rows]
         active = {job_id for job_id, _, internal in rows if internal.get("active")}
@@ -674,15 +680,18 @@ class JobManager:
                     error={"code": "executor_error", "message": message, "param": None},
                 )
                 internal.update(active=False, pending=None)
+                internal.pop("announce_resume", None)
                 self._event(
                     conn, job_id, f"Fine-tuning job failed to start: {message}", level="error"
                 )
                 self._save(conn, job, internal)
                 return False
-            internal.update(active=True, pending=None)
             job["status"] = "running"
             if not resume:
                 self._event(conn, job_id, "Fine-tuning job started")
+            elif internal.pop("announce_resume", False):
+                self._event(conn, job_id, "Fine-tuning job resumed")
+            internal.update(active=True, pending=None)
             self._save(conn, job, internal)
         return True
 

@@ -309,7 +309,11 @@ class TorchExecutor(Executor):
             job.event("Training cancelled (the trainer was stopped)")
             job.update(status="cancelled", estimated_finish=None)
         else:
-            resume = job.state.checkpoints[-1]["path"] if job.state.checkpoints else None
+            # the trainer names its newest complete save (pause or epoch) in
+            # resume_checkpoint: an older epoch checkpoint would throw steps away
+            resume = job.state.resume_checkpoint or (
+                job.state.checkpoints[-1]["path"] if job.state.checkpoints else None
+            )
             job.event(
                 "Training paused (the trainer was stopped); it will resume from "
                 + (f"the checkpoint {resume}" if resume else "the start")

@@ -112,13 +112,22 @@ class Run:
     def _resume_dir(self) -> Path | None:
         if not self.spec.resume_from:
             return None
-        path = Path(self.spec.resume_from)
-        path = path if path.is_absolute() else self.job.path / path
-        if (path / TRAINER_STATE).is_file():
-            return path
-        self.job.event(
-            f"No checkpoint to resume from at {self.spec.resume_from}; starting over", level="warn"
-        )
+        wanted = self.spec.resume_from
+        # a trainer killed mid-save can leave ``wanted`` missing or incomplete: fall back to
+        # the newest complete epoch checkpoint rather than throw all training away
+        for rel in [wanted, *(c["path"] for c in reversed(self.job.state.checkpoints))]:
+            path = Path(rel)
+            path = path if path.is_absolute() else self.job.path / path
+            if (path / TRAINER_STATE).is_file():
+                if rel != wanted:
+                    self.job.event(
+                        f"No complete checkpoint to resume from at {wanted}; "
+                        f"resuming from {rel} instead",
+                        level="warn",
+                    )
+                    self.job.update(resume_checkpoint=rel)
+                return path
+        self.job.event(f"No checkpoint to resume from at {wanted}; starting over", level="warn")
         return None
 
     def _build_model(self, weights: str, device: str, resume: Path | None):
@@ -194,7 +203,15 @@ class Run:
         return train, valid
 
     # -- checkpoints ------------------------------------------------------------------------
-    def _save(self, model, tokenizer, folder: Path, extra: dict[str, Any] | None = None) -> None:
+    def _save(
+        self,
+        model,
+        tokenizer,
+        folder: Path,
+        extra: dict[str, Any] | None = None,
+        trainer_state: dict[str, Any] | None = None,
+    ) -> None:
+        """Write ``folder`` whole or not at all: a kill mid-save leaves only a temp folder."""
         tmp = folder.with_name(f".{folder.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp)
@@ -207,8 +224,16 @@ class Run:
             **(extra or {}),
         }
         (tmp / MODEL_INFO).write_text(json.dumps(info, indent=2))
-        shutil.rmtree(folder, ignore_errors=True)
+        if trainer_state is not None:
+            torch.save(trainer_state, tmp / TRAINER_STATE)
+        # a folder cannot be renamed onto a non-empty one: move the old one aside first
+        # (not rmtree it, which would leave nothing for a long time if killed meanwhile)
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            os.replace(folder, old)
         os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
 
     def _trainer_state(self, step: int, optimizer, scheduler) -> dict[str, Any]:
         state: dict[str, Any] = {
@@ -225,24 +250,34 @@ class Run:
         rel = f"{CHECKPOINTS_DIR}/step-{step}"
         folder = self.job.path / rel
         folder.parent.mkdir(parents=True, exist_ok=True)
-        self._save(model, tokenizer, folder, {"step": step, "metrics": metrics})
-        torch.save(self._trainer_state(step, optimizer, scheduler), folder / TRAINER_STATE)
+        self._save(
+            model,
+            tokenizer,
+            folder,
+            {"step": step, "metrics": metrics},
+            self._trainer_state(step, optimizer, scheduler),
+        )
         kept = [c for c in self.job.state.checkpoints if c["step"] != step]
         kept.append({"step": step, "path": rel, "metrics": metrics})
+        self.job.update(checkpoints=kept[-KEEP_CHECKPOINTS:], resume_checkpoint=rel)
+        # only once state.json no longer names them
         for old in kept[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(self.job.path / old["path"], ignore_errors=True)
-        self.job.update(checkpoints=kept[-KEEP_CHECKPOINTS:], resume_checkpoint=rel)
         self.job.event(f"Checkpoint created at step {step}", data={"step": step})
 
     def save_resume_point(self, model, tokenizer, step, optimizer, scheduler) -> str:
         rel = f"{RESUME_DIR}/step-{step}"
         folder = self.job.path / rel
         folder.parent.mkdir(parents=True, exist_ok=True)
+        self._save(
+            model, tokenizer, folder, {"step": step}, self._trainer_state(step, optimizer, scheduler)
+        )
+        # older resume points go only once state.json names the new one: a kill before
+        # then must still find the one it names
+        self.job.update(resume_checkpoint=rel)
         for old in folder.parent.iterdir():
             if old.name != folder.name:
                 shutil.rmtree(old, ignore_errors=True)
-        self._save(model, tokenizer, folder, {"step": step})
-        torch.save(self._trainer_state(step, optimizer, scheduler), folder / TRAINER_STATE)
         return rel
 
     # -- the run ----------------------------------------------------------------------------
