@@ -135,3 +135,18 @@ def test_upload_size_limit(tmp_path, make_server):
         assert not [p for p in (server.data_dir / "files").iterdir() if p.name != small.id]
     finally:
         server.stop()
+
+
+def test_list_and_delete_as_you_go_reaches_every_file(sim_server):
+    """`for f in client.files.list(limit=2): client.files.delete(f.id)` pages with
+    after=<the last id of a page>, a file deleted by then: the server answered an empty page
+    and the loop stopped part way, leaving files behind."""
+    client = sim_server.client()
+    made = {
+        client.files.create(file=(f"f{i}.jsonl", io.BytesIO(b'{"prompt": "a", "completion": "b"}\n')),
+                            purpose="fine-tune").id
+        for i in range(7)
+    }
+    deleted = [f.id for f in client.files.list(limit=2) if client.files.delete(f.id).deleted]
+    assert set(deleted) == made and len(deleted) == len(made)
+    assert client.files.list().data == []

@@ -240,7 +240,7 @@ class FileService:
     def delete(self, file_id: str) -> dict[str, Any]:
         _, path = self.row(file_id)
         with self.store.tx() as conn:
-            conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+            self.store.delete_row(conn, "files", file_id)
         path.unlink(missing_ok=True)
         return {"id": file_id, "object": "file", "deleted": True}
 

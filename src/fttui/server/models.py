@@ -109,7 +109,7 @@ class ModelRegistry:
             raise not_found(f"The model `{model}` does not exist or you do not have access to it.",
                             param="model", code="model_not_found")
         with self.store.tx() as conn:
-            conn.execute("DELETE FROM models WHERE id = ?", (model,))
+            self.store.delete_row(conn, "models", model)
         weights = Path(row[0])
         if weights.is_relative_to(self.jobs_dir) and weights.name == "model":
             shutil.rmtree(weights, ignore_errors=True)

@@ -46,6 +46,8 @@ CREATE INDEX IF NOT EXISTS checkpoints_job ON checkpoints(job_id, seq);
 CREATE TABLE IF NOT EXISTS models (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, job_id TEXT NOT NULL,
     base_model TEXT NOT NULL, executor TEXT NOT NULL, path TEXT NOT NULL, obj TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS gone (
+    tbl TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (tbl, id));
 """
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -147,7 +149,9 @@ class Store:
         sql = f"SELECT id, obj FROM {table} WHERE {where}"
         args = list(params)
         if after:
-            row = self.one(f"SELECT seq FROM {table} WHERE id = ?", (after,))
+            row = self.one(f"SELECT seq FROM {table} WHERE id = ?", (after,)) or self.one(
+                "SELECT seq FROM gone WHERE tbl = ? AND id = ?", (table, after)
+            )
             if row is None:
                 return Page([], [], False)
             sql += " AND seq > ?" if ascending else " AND seq < ?"
@@ -158,6 +162,16 @@ class Store:
         more = len(rows) > limit
         rows = rows[:limit]
         return Page([r[1] for r in rows], [r[0] for r in rows], more)
+
+    @staticmethod
+    def delete_row(conn: sqlite3.Connection, table: str, row_id: str) -> None:
+        """Delete a row, keeping its place: a client paging with ``after=<its id>`` (list,
+        delete each, list on) goes on from there rather than getting an empty page."""
+        conn.execute(
+            f"INSERT OR REPLACE INTO gone SELECT ?, id, seq FROM {table} WHERE id = ?",
+            (table, row_id),
+        )
+        conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
