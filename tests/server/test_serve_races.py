@@ -185,3 +185,25 @@ def test_a_checkpoint_rotated_away_before_the_next_tick_is_not_answered(
     with pytest.raises(ExecutorError) as err:
         list(services.executor.generate(request).deltas)
     assert err.value.code == "model_not_found"
+
+
+def test_a_job_no_tick_can_start_is_failed_with_the_reason(services, tmp_path, monkeypatch):
+    """Its folder cannot be made (here a file sits where it goes; a full disk does the
+    same): every tick failed, the job stayed queued for ever and the reason only reached
+    the server's console. After a while it is failed, and the job says why."""
+    from fttui.server import jobs as jobs_mod
+
+    monkeypatch.setattr(jobs_mod, "STUCK_JOB_SECONDS", 0.0)
+    job_id = queued_job(services, tmp_path)
+    _job, internal = services.jobs._load(job_id)
+    folder = Path(internal["spec"]["output_dir"])
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.write_text("not a folder")
+    for _ in range(jobs_mod.STUCK_JOB_TRIES - 1):
+        services.jobs.tick()
+        assert services.jobs.get(job_id)["status"] == "queued"  # a passing hiccup is retried
+    services.jobs.tick()
+    job = services.jobs.get(job_id)
+    assert job["status"] == "failed" and job["error"]["code"] == "server_error"
+    assert "could not run this job" in job["error"]["message"]
+    assert any("could not run this job" in m for m in messages(services, job_id))

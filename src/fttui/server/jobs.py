@@ -54,6 +54,9 @@ CHECKPOINT_METRICS = (
 )
 JOB_ACTIVE = ("validating_files", "queued", "running", "paused")
 SERVER_EVENT_LEVELS = {"info", "warn", "error"}
+#: a job whose every tick fails (a full disk, a folder that cannot be made) for this long,
+#: and this many times, is failed with the error rather than left queued/running for ever
+STUCK_JOB_SECONDS, STUCK_JOB_TRIES = 60.0, 5
 
 
 def _int_in(value: Any, name: str, low: int, high: int) -> int | str:
@@ -169,6 +172,8 @@ class JobManager:
         #: per active job, what ``_follow`` last acted on: (events.jsonl size, state, pending)
         self._seen: dict[str, tuple[Any, ...]] = {}
         self._reported: set[str] = set()
+        #: per job, (monotonic time of its first failing tick in a row, failures in a row)
+        self._failing: dict[str, tuple[float, int]] = {}
         self._thread = threading.Thread(target=self._loop, name="job-supervisor", daemon=True)
 
     # -- life of the manager -----------------------------------------------------------
@@ -641,8 +646,40 @@ class JobManager:
                     and self._launch(job_id, resume=internal.get("pending") == "resume")
                 ):
                     running += 1
+                self._failing.pop(job_id, None)
             except Exception as exc:  # one broken job must not stall the others
                 self._report(job_id, exc)
+                self._fail_if_stuck(job_id, exc)
+
+    def _fail_if_stuck(self, job_id: str, exc: Exception) -> None:
+        """Fail a job that no tick could move for ``STUCK_JOB_SECONDS``, with the error: a
+        job queued or running for ever, its reason only on the server's console, is worse."""
+        now = time.monotonic()
+        first, tries = self._failing.get(job_id, (now, 0))
+        self._failing[job_id] = (first, tries + 1)
+        if tries + 1 < STUCK_JOB_TRIES or now - first < STUCK_JOB_SECONDS:
+            return
+        self._failing.pop(job_id, None)
+        message = f"The server could not run this job: {exc}"
+        try:
+            with self.store.tx() as conn:
+                job, internal = self._load(job_id)
+                if job["status"] in TERMINAL_STATUSES:
+                    return
+                was_active = internal.get("active")
+                internal.update(active=False, pending=None)
+                job.update(
+                    status="failed",
+                    finished_at=int(time.time()),
+                    estimated_finish=None,
+                    error={"code": "server_error", "message": message, "param": None},
+                )
+                self._event(conn, job_id, message, level="error")
+                self._save(conn, job, internal)
+            if was_active:  # a trainer may still be at work on it
+                self.executor.stop(job_id, "cancel")
+        except Exception as again:  # the store itself fails: nothing more to do here
+            self._report(job_id, again)
 
     def _launch(self, job_id: str, *, resume: bool) -> bool:
         """Start (or resume) a job on the executor. Returns whether it runs now."""
