@@ -519,3 +519,20 @@ def test_ask_stop_escapes_are_the_shell_friendly_few(typed, meant):
     from fttui.cli.ask import _unescape
 
     assert _unescape(typed) == meant
+
+
+@pytest.mark.parametrize(
+    ("model", "legacy"),
+    [
+        ("davinci-002", True),
+        ("ft:babbage-002:org:colours:abc123", True),
+        ("gpt-3.5-turbo-instruct", True),  # completions only: `ask` must not send it to chat
+        ("gpt-3.5-turbo-instruct-0914", True),
+        ("gpt-3.5-turbo", False),
+        ("ft:gpt-4o-mini-2024-07-18:org::x1", False),
+    ],
+)
+def test_which_models_answer_on_the_completions_endpoint(model, legacy):
+    from fttui.api.models import is_legacy_completion_model
+
+    assert is_legacy_completion_model(model) is legacy

@@ -11,6 +11,8 @@ from fttui.api.paging import read_call
 #: Base models trained on prompt/completion data; they (and their ``ft:`` descendants)
 #: answer on the legacy completions endpoint.
 LEGACY_COMPLETION_BASES = ("babbage-002", "davinci-002")
+#: Models that answer only on the completions endpoint (not fine-tunable themselves).
+COMPLETIONS_ONLY = (*LEGACY_COMPLETION_BASES, "gpt-3.5-turbo-instruct")
 
 
 def iter_models(client: Any) -> Iterator[Any]:
@@ -44,5 +46,6 @@ def base_of(model_id: str) -> str:
 
 
 def is_legacy_completion_model(model_id: str) -> bool:
+    """Whether ``model_id`` answers on the legacy completions endpoint, not chat."""
     base = base_of(model_id)
-    return any(base == b or base.startswith(b + "-") for b in LEGACY_COMPLETION_BASES)
+    return any(base == b or base.startswith(b + "-") for b in COMPLETIONS_ONLY)
