@@ -218,3 +218,38 @@ def test_the_supervisor_expires_abandoned_uploads(tmp_path, monkeypatch) -> None
         assert not (data / "uploads" / upload["id"]).exists()
     finally:
         svc.jobs.close()
+
+
+def test_a_shutdown_cut_short_after_the_pause_resumes_the_job(tmp_path) -> None:
+    """A stop pauses the trainer, then marks the job running again so the restart resumes
+    it. Cut short in between (a second Ctrl-C, docker stop's 10 s), the job came back
+    "paused" though nobody paused it, with no event saying why."""
+    from fttui.server.executors.base import JobState
+
+    data = tmp_path / "data"
+    svc = make_services(data)
+    src = tmp_path / "train.jsonl"
+    shutil.copyfile(FIXTURES / "chat_valid.jsonl", src)
+    with svc.store.tx() as conn:
+        file_id = svc.files.add_copy(conn, src, "train.jsonl", "fine-tune")["id"]
+    job_id = svc.jobs.create(
+        {"model": MODEL, "training_file": file_id, "metadata": {"sim_seconds_per_step": "0.05"}}
+    )["id"]
+    svc.jobs._validate(job_id)
+    assert svc.jobs._launch(job_id, resume=False) is True
+    tick_until(svc, job_id, lambda job, internal, said: any(
+        m.startswith("Checkpoint created") for m in said))
+    svc.jobs.close()  # the server stops ...
+    job_dir = svc.jobs.job_dir(job_id)
+    state = JobState.read(job_dir)
+    state.status = "paused"  # ... its trainer paused, and then the stop was cut short
+    state.write(job_dir)
+
+    again = make_services(data)
+    try:
+        again.jobs.recover()
+        job, internal = again.jobs._load(job_id)
+        assert job["status"] == "running" and internal.get("pending") == "resume"
+        assert any("resuming" in m for m in messages(again, job_id))
+    finally:
+        again.jobs.close()

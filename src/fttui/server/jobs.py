@@ -947,6 +947,12 @@ class JobManager:
                 self._ingest(conn, job_id, internal)
                 state = JobState.read(self.job_dir(job_id)) or JobState()
                 internal["active"] = False
+                if state.status == "paused" and job["status"] == "running":
+                    # paused by a shutdown cut short (a second Ctrl-C, docker stop's limit)
+                    # before it marked the job running again: nobody asked for a pause, so
+                    # it resumes below like any job the server stopped
+                    state.status = "running"
+                    state.write(self.job_dir(job_id))
                 if state.status != "running":
                     internal["active"] = True  # finished while we were away: follow it
                     self._save(conn, job, internal)
