@@ -196,3 +196,18 @@ def test_stop_cutter_holds_back_only_what_could_be_a_stop():
     plain = StopCutter(0, [])
     assert plain.feed(TokenDelta(0, "a")).text == "a"
     assert plain.feed(TokenDelta(0, "", finish_reason="length")).finish_reason == "length"
+
+
+def test_a_token_that_completes_no_character_is_still_counted_and_keeps_its_logprob():
+    """An emoji is several tokens; the first ones decode to no text yet. They were not
+    counted in completion_tokens (usage too low) and their logprobs were dropped."""
+    cutter = StopCutter(0, [])
+    pieces = [
+        cutter.feed(TokenDelta(0, "", logprob=-0.5)),  # first half of "🙂"
+        cutter.feed(TokenDelta(0, "🙂", logprob=-0.25)),
+        cutter.feed(TokenDelta(0, "", finish_reason="stop")),  # an end marker, not a token
+    ]
+    released = [t for p in pieces if p for t in p.tokens]
+    assert cutter.tokens == 2
+    assert [t.logprob for t in released] == [-0.5, -0.25]
+    assert "".join(p.text for p in pieces if p) == "🙂"

@@ -51,8 +51,12 @@ class StopCutter:
         self.tokens = 0  #: completion tokens consumed
 
     def feed(self, delta: TokenDelta) -> Piece | None:
-        if delta.text:
+        if delta.finish_reason is None:
+            # a token, even one that completes no character yet (half of an emoji or a CJK
+            # character): it is generated, billed and has a logprob
             self.tokens += 1
+            self.pending.append(delta)
+        elif delta.text:  # the decoder's last characters, not a token of its own
             self.pending.append(delta)
         text = "".join(t.text for t in self.pending)
         cut = min((i for i in (text.find(s) for s in self.stops) if i >= 0), default=-1)
