@@ -133,6 +133,37 @@ async def test_the_last_files_lint_never_lands_on_the_next_file(app_for, tmp_pat
         assert "0 errors" in screen_text(app)
 
 
+async def test_odd_tool_calls_show_as_rows_and_never_crash_the_app(
+    app_for, tmp_path: Path
+) -> None:
+    """Any JSON can sit where a tool call goes (the linter flags it). A `function` that is
+    a string, or `tool_calls` that is a number, made the preview raise and the app exit."""
+    import json as _json
+
+    user = {"role": "user", "content": "Weather?"}
+    odd = [
+        [{"id": "c1", "type": "function", "function": "get_weather"}],
+        5,
+        True,
+        {"id": "c2"},
+        [{"id": "c3", "type": "function", "function": {"name": "get_weather"}}],
+    ]
+    path = tmp_path / "odd.jsonl"
+    path.write_text("".join(
+        _json.dumps({"messages": [user, {"role": "assistant", "tool_calls": calls}]}) + "\n"
+        for calls in odd
+    ))
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        await shows(pilot, "⚙ get_weather", "⚙ ?")
+        for _ in odd:  # each one in the example view too
+            await pilot.press("j")
+        await pilot.pause()
+        assert app.is_running and "tool_call_invalid" in screen_text(app)
+
+
 async def test_the_first_paint_handshake_survives_a_busy_queue(app_for) -> None:
     """On a loaded machine the index worker's next progress can be queued before the UI has
     handled the first one; the first (it starts the linter) must not be dropped as stale."""

@@ -287,6 +287,8 @@ class DatasetPreview(ScrollView, can_focus=True):
                              width - digits - 3)
         except (OSError, IndexError, ValueError) as exc:
             text = Text(f"unreadable: {exc}", style="red")
+        except Exception as exc:  # an example shaped like nothing expected: one red row, never a crash
+            text = Text(f"cannot show this example: {type(exc).__name__}: {exc}", style="red")
         body = Strip(text.render(self.app.console), text.cell_len).apply_style(base)
         strip = Strip.join([Strip(segments), body]).crop_extend(0, width, base)
         self._summaries[row] = strip

@@ -158,12 +158,15 @@ def summarize(row: Row, width: int = 120) -> Text:
         if reply is not None:
             text.append(" → ", style="dim")
             rest = max(8, width - text.cell_len)
-            if reply.get("tool_calls") and not reply.get("content"):
+            calls = reply.get("tool_calls")
+            if calls and not reply.get("content"):
+                # any JSON can be here (the linter flags it): never assume the shape
+                calls = calls if isinstance(calls, list) else [calls]
                 names = [
-                    str((c.get("function") or {}).get("name", "?"))
-                    for c in reply["tool_calls"]
+                    str(fn.get("name", "?")) if isinstance(fn := c.get("function"), dict) else "?"
+                    for c in calls
                     if isinstance(c, dict)
-                ]
+                ] or ["?"]
                 text.append_text(_fit("⚙ " + ", ".join(names), rest, "yellow"))
             else:
                 text.append_text(_fit(content_text(reply.get("content")), rest, "green"))
@@ -438,7 +441,14 @@ class ExampleView(ScrollView, can_focus=True):
         if row is None:
             self._renderable = Text("No example selected.", style="dim")
         else:
-            self._renderable = render_example(row, findings)
+            try:
+                self._renderable = render_example(row, findings)
+            except Exception as exc:  # an example shaped like nothing expected: say so
+                self._renderable = Text(
+                    f"line {row.line}: cannot show this example ({type(exc).__name__}: {exc})\n\n"
+                    + row.raw[:MAX_CONTENT_CHARS],
+                    style="red",
+                )
         self._width = 0  # render again
         self.scroll_to(0, 0, animate=False, immediate=True)
         self._layout_lines()
