@@ -117,3 +117,33 @@ def test_records_source_maps_rows_to_file_lines() -> None:
     assert set(first.value) == {"prompt", "completion"}
     assert source.row_of(first.line) == 0
     assert source.line_of(len(source) - 1) == len(source) + 1
+
+
+def test_a_pretty_printed_object_and_a_txt_file_are_read_as_the_linter_reads_them(
+    tmp_path: Path,
+) -> None:
+    """A pretty-printed .json object was split into lines (12 red "invalid JSON" rows for
+    one valid example), and a .txt file's lines were parsed as JSON (the linter reads them
+    as completions)."""
+    pretty = tmp_path / "one.json"
+    pretty.write_text('{\n  "messages": [\n    {"role": "user", "content": "Hi"}\n  ]\n}\n')
+    source = open_source(pretty)
+    assert isinstance(source, RecordsSource) and source.scan()
+    assert len(source) == 1 and source.row(0).error is None
+    text = tmp_path / "lines.txt"
+    text.write_text("The first completion.\nThe second one.\n")
+    source = open_source(text)
+    assert isinstance(source, RecordsSource) and source.scan()
+    assert [source.row(i).error for i in range(len(source))] == [None, None]
+
+
+def test_a_null_in_a_json_array_is_a_row_a_finding_can_jump_to(tmp_path: Path) -> None:
+    """The linter flags a `null` element (data_type) at its line; the preview dropped it, so
+    jumping to that finding landed on the next example."""
+    path = tmp_path / "array.json"
+    path.write_text('[\n{"prompt": "a", "completion": "b"},\nnull,\n5\n]\n')
+    source = open_source(path)
+    assert source.scan()
+    lines = [source.line_of(i) for i in range(len(source))]
+    assert lines == [2, 3, 4]
+    assert source.row(source.row_of(3)).raw == "null"

@@ -350,3 +350,19 @@ def test_big_files_lint_in_a_child_process(tmp_path: Path) -> None:
     assert lint_in_process(str(path), should_stop=lambda: True) is None
     with pytest.raises(OSError):
         lint_in_process(str(tmp_path / "missing.jsonl"))
+
+
+def test_a_big_example_is_a_quiet_row_not_an_error(tmp_path: Path) -> None:
+    """An example over the 1 MB a list row reads (images as data URLs) showed as a red
+    "error" row though nothing is wrong with it."""
+    from fttui.datasets.lineindex import LineIndex
+    from fttui.tui.widgets.example_view import summarize
+
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": "' + "x" * 2_000_000 + '"}]}\n')
+    with LineIndex(path) as index:
+        index.scan()
+        row = index.row(0, max_bytes=1 << 20)
+    text = summarize(row, 100)
+    assert row.truncated and "error" not in text.plain and "1.9 MB example" in text.plain
+    assert not any("red" in str(span.style) for span in text.spans)

@@ -81,6 +81,11 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _names(keys: list[Any]) -> str:
+    """Key names for a message; an empty name shows as '' so the list is never blank."""
+    return ", ".join(k if k.strip() else repr(k) for k in map(str, keys))
+
+
 def _n(count: int) -> str:
     """``1 example`` / ``3 examples``."""
     return f"{count:,} example{'' if count == 1 else 's'}"
@@ -168,7 +173,7 @@ class ExampleChecker:
         elif "prompt" in example or "completion" in example:
             fmt = "prompt_completion"
         else:
-            keys = ", ".join(list(example)[:5]) or "no keys"
+            keys = _names(list(example)[:5]) or "no keys"
             self._err(
                 "missing_messages_list",
                 line,
@@ -200,7 +205,7 @@ class ExampleChecker:
         if len(example) > 1:
             extra = [k for k in example if k not in CHAT_KEYS]
             if extra:
-                self._aggregate("example_unrecognized_key", line, ", ".join(map(str, extra[:3])))
+                self._aggregate("example_unrecognized_key", line, _names(extra[:3]))
             tool_names = self._tools(line, example, tokens)
         else:
             tool_names = None
@@ -250,7 +255,7 @@ class ExampleChecker:
                         )
                         continue
                     self._function_def(line, f"tools[{i}].function", fn, names)
-                tokens.cacheable.append(orjson.dumps(tools).decode())
+                self._cache_json(tokens, line, "tools", tools)
         functions = example.get("functions")
         if functions is not None:
             names = names if names is not None else set()
@@ -265,13 +270,22 @@ class ExampleChecker:
                         )
                         continue
                     self._function_def(line, f"functions[{i}]", fn, names)
-                tokens.cacheable.append(orjson.dumps(functions).decode())
+                self._cache_json(tokens, line, "functions", functions)
         ptc = example.get("parallel_tool_calls")
         if ptc is not None and not isinstance(ptc, bool):
             self._err(
                 "tools_invalid", line, f"`parallel_tool_calls` is {_kind(ptc)}, not true/false"
             )
         return names
+
+    def _cache_json(self, tokens: Tokens, line: int, key: str, value: list[Any]) -> None:
+        """Count ``value`` as its JSON text; too deep to write is a finding, not a crash."""
+        try:
+            text = orjson.dumps(value).decode()
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes (255 levels)
+            self._err("tools_invalid", line, f"`{key}` is nested too deeply (over 255 levels)")
+            return
+        tokens.cacheable.append(text)
 
     def _function_def(self, line: int, where: str, fn: dict[str, Any], names: set[str]) -> None:
         name = fn.get("name")
@@ -660,7 +674,7 @@ class ExampleChecker:
         tokens = Tokens()
         extra = [k for k in example if k not in PREFERENCE_KEYS]
         if extra:
-            self._aggregate("example_unrecognized_key", line, ", ".join(map(str, extra[:3])))
+            self._aggregate("example_unrecognized_key", line, _names(extra[:3]))
         inp = example.get("input")
         if not isinstance(inp, dict):
             self._err(
@@ -675,7 +689,7 @@ class ExampleChecker:
                 self._err(
                     "preference_invalid",
                     line,
-                    f"`input` has unexpected keys: {', '.join(map(str, extra_in[:3]))}",
+                    f"`input` has unexpected keys: {_names(extra_in[:3])}",
                 )
             messages = inp.get("messages")
             if not isinstance(messages, list) or not messages:
@@ -749,7 +763,7 @@ class ExampleChecker:
             return None
         if len(example) > 2:
             extra = [k for k in example if k not in ("prompt", "completion")]
-            self._aggregate("extra_columns", line, ", ".join(map(str, extra[:5])))
+            self._aggregate("extra_columns", line, _names(extra[:5]))
         tokens = Tokens()
         tokens.base = 0
         if not completion or completion.isspace():

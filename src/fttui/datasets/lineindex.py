@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 #: Files whose extension is one of these are indexed by line; anything else is read whole.
-LINE_FORMATS = frozenset({".jsonl", ".jsonlines", ".ndjson", ".txt", ""})
+LINE_FORMATS = frozenset({".jsonl", ".jsonlines", ".ndjson", ""})
 
 #: Formats the preview (and the file pickers) recognise as training files.
 DATA_EXTENSIONS = (".jsonl", ".jsonlines", ".ndjson", ".json", ".csv", ".tsv", ".xlsx", ".txt")
@@ -254,13 +254,16 @@ class RecordsSource:
         for n, (line, value, finding) in enumerate(iter_records(self.path), start=1):
             if should_stop is not None and should_stop():
                 return False
-            if value is None and (
+            is_null = value is None and finding is None and line is not None
+            if value is None and not is_null and (
                 finding is None or finding.line is None or finding.severity != "error"
             ):
                 continue  # about the file, not one of its examples
             line = int(line if line is not None else n)
             try:
-                raw = orjson.dumps(value).decode() if value is not None else ""
+                # a JSON null element is a row of its own (the linter's data_type points at
+                # it): dropping it made a jump to that finding land on the next example
+                raw = "null" if is_null else orjson.dumps(value).decode() if value is not None else ""
             except TypeError:
                 raw = repr(value)
             row = Row(
@@ -317,10 +320,22 @@ def open_source(path: str | os.PathLike[str]) -> LineIndex | RecordsSource:
 
 
 def _looks_like_jsonl(path: str) -> bool:
-    """A ``.json`` file whose first non-blank character opens an object, not an array."""
+    """A ``.json`` file that is JSON Lines: its first line is a whole object by itself (a
+    pretty-printed object or array is read whole, as the linter reads it)."""
+    import orjson
+
     with open(path, "rb") as fh:
-        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
+        head = fh.read(1 << 20)
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not body.startswith(b"{"):
+        return False
+    first, newline, _ = body.partition(b"\n")
+    if not newline:
+        return True  # one long line (or a huge first example): lines it is
+    try:
+        return isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 __all__ = [

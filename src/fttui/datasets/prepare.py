@@ -67,10 +67,20 @@ def _lines_text(lines: list[int], limit: int = 5) -> str:
     return f"line{'s' if len(lines) > 1 else ''} {shown}{more}"
 
 
-def _digest(value: Any) -> int:
-    return int.from_bytes(
-        blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=8).digest(), "little"
-    )
+#: why an example orjson cannot write is skipped (it reads up to 1024 levels, writes 255)
+TOO_DEEP = "nested too deeply to write as JSON (over 255 levels)"
+
+
+def _encode(value: Any) -> bytes | None:
+    """``value`` as canonical JSON (sorted keys); None when it is too deep to write."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return None
+
+
+def _digest(blob: bytes) -> int:
+    return int.from_bytes(blake2b(blob, digest_size=8).digest(), "little")
 
 
 def _output_paths(dst: Path, split: float | None) -> list[Path]:
@@ -145,33 +155,39 @@ class _Normalizer:
         elif fmt == "prompt_completion":
             prompt, completion = value.get("prompt"), value.get("completion")
             if prompt is None and completion is None:
+                if count:  # say why the example is not written
+                    self.skipped.setdefault("prompt and completion are null", []).append(line)
                 return None
             extra = [k for k in value if k not in ("prompt", "completion")]
             if extra and count:
                 self.dropped_columns.update(map(str, extra))
             if not isinstance(prompt, str) or not isinstance(completion, str):
+                texts = [_as_text(prompt), _as_text(completion)]
+                if None in texts:
+                    if count:
+                        self.skipped.setdefault(TOO_DEEP, []).append(line)
+                    return None
                 if count and not (
                     isinstance(prompt, str | None) and isinstance(completion, str | None)
                 ):
                     self.coerced += 1
-                prompt = (
-                    ""
-                    if prompt is None
-                    else prompt
-                    if isinstance(prompt, str)
-                    else orjson.dumps(prompt).decode()
-                )
-                completion = (
-                    ""
-                    if completion is None
-                    else completion
-                    if isinstance(completion, str)
-                    else orjson.dumps(completion).decode()
-                )
+                prompt, completion = texts
             value = {"prompt": prompt, "completion": completion}
         if count:
             self.formats[fmt] = self.formats.get(fmt, 0) + 1
         return fmt, value
+
+
+def _as_text(value: Any) -> str | None:
+    """A prompt/completion value as text: JSON for non-strings, None when too deep."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return None
 
 
 def _records(src: Source) -> Iterator[tuple[int, Any, Any]]:
@@ -237,8 +253,12 @@ def prepare_file(
         if remediate and fmt == "prompt_completion" and not rec["completion"].strip():
             empty.append(line)
             continue
+        blob = _encode(rec)
+        if blob is None:  # orjson cannot write it: skip it rather than fail in pass 2
+            norm.skipped.setdefault(TOO_DEEP, []).append(line)
+            continue
         if remediate:
-            digest = _digest(rec)
+            digest = _digest(blob)
             if digest in seen:
                 duplicates.append(line)
                 continue
@@ -393,8 +413,11 @@ def prepare_file(
             fmt, rec = got
             if remediate and fmt == "prompt_completion" and not rec["completion"].strip():
                 continue
+            blob = _encode(rec)
+            if blob is None:  # skipped in pass 1
+                continue
             if remediate:
-                digest = _digest(rec)
+                digest = _digest(blob)
                 if digest in seen:
                     continue
                 seen.add(digest)

@@ -253,6 +253,11 @@ class Source:
             done += len(block)
             if first:
                 first = False
+                wide = _wide_encoding(block)
+                if wide is not None:  # every line would be invalid: say why once
+                    yield 1, None, wide
+                    self._tick(self.size)
+                    return
                 if block.startswith(b"\xef\xbb\xbf"):
                     block = block[3:]
                     yield (
@@ -402,6 +407,10 @@ class Source:
         import orjson
 
         data = self._read_all()
+        wide = _wide_encoding(data)
+        if wide is not None:
+            yield 1, None, wide
+            return
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
             yield 1, None, make_finding("bom", 1, "the file starts with a UTF-8 byte-order mark")
@@ -419,7 +428,10 @@ class Source:
                     pass
                 else:
                     self.kind = "jsonl"
-                    yield from self._jsonl_records()
+                    for item in self._jsonl_records():
+                        if item[2] is not None and item[2].code == "bom":
+                            continue  # reported above already
+                        yield item
                     return
             line = getattr(exc, "lineno", 1) or 1
             finding = json_error_finding(line, data, exc)
@@ -459,7 +471,13 @@ class Source:
         except OSError as exc:
             raise DatasetReadError(f"{self.path}: cannot open ({exc.strerror or exc})") from None
         with f:
-            if f.read(3) == b"\xef\xbb\xbf":
+            head = f.read(4)
+            wide = _wide_encoding(head)
+            if wide is not None:
+                yield 1, None, wide
+                return
+            if head[:3] == b"\xef\xbb\xbf":
+                f.seek(3)
                 yield (
                     1,
                     None,
@@ -552,6 +570,8 @@ class Source:
             columns: list[str] | None = None
             for row, values in enumerate(ws.iter_rows(values_only=True), start=1):
                 if columns is None:
+                    if not any(_cell_text(v).strip() for v in values):
+                        continue  # blank rows above the header; ``row`` stays the sheet's row
                     columns = [_column_name("" if v is None else str(v)) for v in values]
                     continue
                 cells = tuple(_cell_text(v) for v in values)
@@ -590,6 +610,22 @@ def csv_error() -> type[Exception]:
     import csv
 
     return csv.Error
+
+
+def _wide_encoding(head: bytes) -> Finding | None:
+    """The finding for a UTF-16 / UTF-32 file (by its BOM), else None."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        name = "UTF-32"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        name = "UTF-16"
+    else:
+        return None
+    return make_finding(
+        "invalid_encoding",
+        1,
+        f"the file is {name}; save it as UTF-8",
+        hint=f"Re-save the file as UTF-8 (the editor's or Excel's encoding option); {name} cannot be read.",
+    )
 
 
 def _too_large(line: int, size: int) -> Finding:
@@ -638,12 +674,24 @@ def _table_row(row: int, columns: list[str], values: tuple) -> tuple[Any, Findin
                     f"{getattr(exc, 'colno', '?')} of the cell): {reason}",
                     column=getattr(exc, "colno", None),
                 )
+        elif cell == "" and _unnamed(name):
+            continue  # an empty cell under no header: padding, not data
         else:
             example[name] = cell
     return example, None
 
 
-_ARRAY_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]|\n')
+def _unnamed(name: str) -> bool:
+    """A header cell left empty (pandas names it ``Unnamed: N``)."""
+    return not name.strip() or _PANDAS_UNNAMED.fullmatch(name) is not None
+
+
+_PANDAS_UNNAMED = re.compile(r"Unnamed: \d+(?:\.\d+)?")
+
+
+# strings, brackets, commas, newlines, and the start of a number/true/false/null: a scalar
+# element must count too, or an array holding one maps no element to its line
+_ARRAY_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]|\n|[-0-9tfn][^,\]}\s]*')
 
 
 def _array_element_lines(data: bytes, count: int) -> list[int] | None:

@@ -115,6 +115,12 @@ def summarize(row: Row, width: int = 120) -> Text:
     the kind and count columns, the answer the rest, so both show.
     """
     text = Text(no_wrap=True, overflow="ellipsis")
+    if row.truncated:  # a big example (images as data URLs): fine, just not read for a list row
+        text.append("     ", style="dim")
+        text.append(f"a {row.size / 2**20:,.1f} MB example", style="dim italic")
+        text.append("  ")
+        text.append_text(_fit(row.raw, max(10, width - 30), "dim"))
+        return text
     if row.error is not None:
         text.append("error ", style="bold red")
         text.append_text(_fit(row.error, max(10, width // 2), "red"))
