@@ -89,6 +89,19 @@ def test_prepare_skips_a_deeply_nested_prompt(tmp_path: Path) -> None:
     assert any("nested too deeply" in c and "(line 6)" in c for c in result.changes)
 
 
+def test_prepare_writes_nothing_when_every_example_is_dropped(tmp_path: Path) -> None:
+    """Every example skipped (too deep) or dropped (empty completions): no empty output file
+    and "wrote 0", but the same clear refusal as a file with no examples at all."""
+    src = dump_deep(tmp_path / "deep.jsonl", [deep_tools_example("tools")] * 3)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(PrepareError, match=r"no examples to write \(lines 1, 2, 3: nested too"):
+        prepare_file(src, out)
+    empty = write_jsonl(tmp_path / "empty.jsonl", [{"prompt": "a", "completion": ""}] * 2)
+    with pytest.raises(PrepareError, match=r"no examples to write \(lines 1, 2: empty completion"):
+        prepare_file(empty, out)
+    assert not out.exists()
+
+
 # -- 2. a prompt/completion row with both null -----------------------------------------
 
 

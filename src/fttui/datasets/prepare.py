@@ -268,10 +268,12 @@ def prepare_file(
         kept += 1
     seen.clear()
 
-    if not norm.formats:
+    if not norm.formats or not kept:  # nothing readable, or every example dropped
         if first_problem is None and norm.skipped:
             reason, lines = next(iter(norm.skipped.items()))
             first_problem = f"{_lines_text(lines)}: {reason}"
+        elif first_problem is None and empty:
+            first_problem = f"{_lines_text(empty)}: empty completion"
         why = f" ({first_problem})" if first_problem else ""
         raise PrepareError(f"{src_path}: no examples to write{why}")
     main_format = max(norm.formats, key=lambda k: norm.formats[k])
