@@ -181,6 +181,34 @@ async def test_cancel_y_cancels(server, fttui_home):
     assert client.fine_tuning.jobs.retrieve(job_id).status == "cancelled"
 
 
+async def test_a_poll_read_before_the_cancel_never_shows_the_job_running_again(
+    server, fttui_home
+):
+    """A detail or list poll already under way when `y` confirmed the cancel answered with
+    the job still running: the row flashed "running" again after "cancelled" (for a second,
+    until the next poll), as if the cancel had not worked."""
+    from fttui.tui.messages import JobsLoaded
+    from fttui.tui.panes.jobs import JobsPane
+
+    client = server.client()
+    job_id = running_job(client)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, job_id)
+        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
+        before = dict(table(app).jobs[job_id])  # as a poll reading now would see it
+        read_at = time.monotonic()
+        await pilot.press("x", "y")
+        await until(
+            pilot, lambda: table(app).jobs[job_id]["status"] == "cancelled", what="cancelled row"
+        )
+        pane = app.query_one(JobsPane)
+        for full in (False, True):  # the late answers: a detail poll's, then the list's
+            pane.post_message(JobsLoaded([before], full=full, read_at=read_at))
+            await pilot.pause()
+            assert table(app).jobs[job_id]["status"] == "cancelled"
+
+
 async def test_pause_and_resume(server, fttui_home):
     client = server.client()
     job_id = running_job(client, seconds_per_step=0.3)

@@ -34,15 +34,18 @@ class JobsLoaded(Message):
 
     ``poll`` marks the job-list poll's own answer: only that one arms the next list poll
     (the selected job's poll and job actions post one-row updates much more often).
+    ``read_at`` (``time.monotonic()`` when the read began) lets the pane keep a newer row a
+    job action brought over an older one read before it.
     """
 
     def __init__(self, jobs: list[dict[str, Any]], *, cached: bool = False, full: bool = True,
-                 poll: bool = False):
+                 poll: bool = False, read_at: float | None = None):
         super().__init__()
         self.jobs = jobs
         self.cached = cached
         self.full = full
         self.poll = poll
+        self.read_at = read_at
 
 
 class BackendOk(Message):

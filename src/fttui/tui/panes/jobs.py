@@ -143,6 +143,8 @@ class JobsPane(Vertical):
         # a whole-list fetch was asked for and has not landed yet: quick fetches (which, being
         # exclusive, cancel it) fetch the whole list instead, so it is never lost
         self._full_wanted = False
+        #: job id -> time.monotonic() when a job action's answer for it was read
+        self._changed_at: dict[str, float] = {}
 
     def compose(self) -> ComposeResult:
         box = Input(placeholder="filter jobs: id, model, status, name… (enter keeps, esc clears)",
@@ -260,6 +262,7 @@ class JobsPane(Vertical):
 
         worker = get_current_worker()
         backend = self.app.backend
+        read_at = time.monotonic()
         try:
             if full:
                 rows = backend.list_jobs(should_stop=lambda: worker.is_cancelled)
@@ -282,7 +285,7 @@ class JobsPane(Vertical):
         if worker.is_cancelled:
             return
         self._list_failures = 0
-        self.post_message(JobsLoaded(rows, full=full, poll=True))
+        self.post_message(JobsLoaded(rows, full=full, poll=True, read_at=read_at))
         self.post_message(BackendOk("jobs"))
         if full:
             backend.save_cached_jobs(rows)
@@ -298,7 +301,17 @@ class JobsPane(Vertical):
             if message.full:
                 self._full_wanted = False
         table = self.table
-        table.set_jobs(message.jobs, full=message.full)
+        jobs = message.jobs
+        if message.read_at is not None and self._changed_at:
+            # read before a job action answered: keep the row the action brought (a job
+            # just cancelled flashed "running" again until the next poll)
+            jobs = [
+                table.jobs.get(j.get("id"), j)
+                if self._changed_at.get(j.get("id"), float("-inf")) > message.read_at
+                else j
+                for j in jobs
+            ]
+        table.set_jobs(jobs, full=message.full)
         table.border_subtitle = self._count_label()
         if self._pending_select and table.select_job(self._pending_select):
             self._pending_select = None
@@ -410,6 +423,7 @@ class JobsPane(Vertical):
 
         worker = get_current_worker()
         backend = self.app.backend
+        read_at = time.monotonic()
         try:
             job = backend.get_job(job_id)
             with self._follower_lock:
@@ -448,7 +462,7 @@ class JobsPane(Vertical):
             return
         self._detail_failures = 0
         self.checkpoints[job_id] = cps
-        self.post_message(JobsLoaded([job], full=False))
+        self.post_message(JobsLoaded([job], full=False, read_at=read_at))
         delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
         self.app.call_from_thread(self._arm_detail, job_id, delay, log)
 
@@ -569,6 +583,7 @@ class JobsPane(Vertical):
             err = friendly(exc)
             self.app.call_from_thread(self.notify, f"{action} {job_id}: {err}", severity="error")
             return
+        self._changed_at[job_id] = time.monotonic()
         self.post_message(JobsLoaded([row], full=False))
         past = {"cancel": "cancelling", "pause": "pausing", "resume": "resuming"}[action]
         self.app.call_from_thread(self.notify, f"{past} {job_id} — now {row.get('status')}")
