@@ -52,16 +52,22 @@ def tick_until(svc, job_id: str, condition, timeout: float = 60.0) -> None:
     raise AssertionError(f"job {job_id} never got there: {messages(svc, job_id)}")
 
 
-def test_resumed_is_announced_after_the_trainer_has_paused(services, tmp_path) -> None:
+def running_sim_job(svc, tmp_path: Path) -> str:
+    """A sim job on the valid chat fixture, launched (0.05 s a step)."""
     src = tmp_path / "train.jsonl"
     shutil.copyfile(FIXTURES / "chat_valid.jsonl", src)
-    with services.store.tx() as conn:
-        file_id = services.files.add_copy(conn, src, "train.jsonl", "fine-tune")["id"]
-    job_id = services.jobs.create(
+    with svc.store.tx() as conn:
+        file_id = svc.files.add_copy(conn, src, "train.jsonl", "fine-tune")["id"]
+    job_id = svc.jobs.create(
         {"model": MODEL, "training_file": file_id, "metadata": {"sim_seconds_per_step": "0.05"}}
     )["id"]
-    services.jobs._validate(job_id)
-    assert services.jobs._launch(job_id, resume=False) is True
+    svc.jobs._validate(job_id)
+    assert svc.jobs._launch(job_id, resume=False) is True
+    return job_id
+
+
+def test_resumed_is_announced_after_the_trainer_has_paused(services, tmp_path) -> None:
+    job_id = running_sim_job(services, tmp_path)
     services.jobs.pause(job_id)
     services.jobs.resume(job_id)  # while the trainer is still pausing
     tick_until(
@@ -228,15 +234,7 @@ def test_a_shutdown_cut_short_after_the_pause_resumes_the_job(tmp_path) -> None:
 
     data = tmp_path / "data"
     svc = make_services(data)
-    src = tmp_path / "train.jsonl"
-    shutil.copyfile(FIXTURES / "chat_valid.jsonl", src)
-    with svc.store.tx() as conn:
-        file_id = svc.files.add_copy(conn, src, "train.jsonl", "fine-tune")["id"]
-    job_id = svc.jobs.create(
-        {"model": MODEL, "training_file": file_id, "metadata": {"sim_seconds_per_step": "0.05"}}
-    )["id"]
-    svc.jobs._validate(job_id)
-    assert svc.jobs._launch(job_id, resume=False) is True
+    job_id = running_sim_job(svc, tmp_path)
     tick_until(svc, job_id, lambda job, internal, said: any(
         m.startswith("Checkpoint created") for m in said))
     svc.jobs.close()  # the server stops ...
