@@ -26,6 +26,13 @@ async def open_screen(app, pilot, screen: CreateJobScreen, callback=None) -> Non
     await until(pilot, lambda: screen.is_current and bool(screen.query("#create-training")))
 
 
+async def backs_out(pilot, results: list[str | None]) -> None:
+    """esc leaves the form, and it answers None: no job was created."""
+    await pilot.press("escape")
+    await until(pilot, lambda: bool(results))
+    assert results == [None]
+
+
 def set_fields(screen: CreateJobScreen, **values: str) -> None:
     for field, value in values.items():
         screen.query_one(f"#create-{field}").value = value
@@ -159,9 +166,7 @@ async def test_provider_down_is_one_clear_line(tmp_path: Path, fttui_home: Path)
         assert app.screen is screen and not results
         assert not screen.query_one("#create-ok").disabled  # usable again
         assert "cannot reach" in screen_text(app)
-        await pilot.press("escape")
-        await until(pilot, lambda: bool(results))
-    assert results == [None]
+        await backs_out(pilot, results)
 
 
 async def test_data_pane_n_creates_a_job_from_the_open_file(
@@ -207,9 +212,7 @@ async def test_stop_before_the_worker_starts_frees_the_form(
         await until(pilot, lambda: not screen.running, timeout=10, what="the form usable again")
         assert "Stopped" in str(screen.query_one("#create-status").render())
         assert not screen.query_one("#create-ok").disabled
-        await pilot.press("escape")
-        await until(pilot, lambda: bool(results))
-    assert results == [None]
+        await backs_out(pilot, results)
 
 
 async def test_a_new_file_is_never_refused_for_the_last_files_errors(

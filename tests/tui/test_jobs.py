@@ -47,6 +47,18 @@ async def select(pilot, job_id: str) -> None:
     table(pilot.app).select_job(job_id)
 
 
+async def row_status(pilot, job_id: str, status: str, what: str = "") -> None:
+    """Wait until the job's row shows ``status``."""
+    await until(pilot, lambda: table(pilot.app).jobs[job_id]["status"] == status,
+                what=what or status)
+
+
+async def select_running(pilot, job_id: str) -> None:
+    """Put the cursor on ``job_id`` once its row shows it running."""
+    await select(pilot, job_id)
+    await row_status(pilot, job_id, "running")
+
+
 async def test_navigate_and_details(server, fttui_home):
     client = server.client()
     file_id = upload(client)
@@ -142,8 +154,7 @@ async def test_cancel_keep_leaves_the_job_running(server, fttui_home):
     job_id = running_job(client)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, job_id)
-        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
+        await select_running(pilot, job_id)
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         text = str(app.screen.query_one("#confirm-message").render())
@@ -175,9 +186,7 @@ async def test_cancel_y_cancels(server, fttui_home):
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await until(
-            pilot, lambda: table(app).jobs[job_id]["status"] == "cancelled", what="cancelled row"
-        )
+        await row_status(pilot, job_id, "cancelled", "cancelled row")
     assert client.fine_tuning.jobs.retrieve(job_id).status == "cancelled"
 
 
@@ -194,14 +203,11 @@ async def test_a_poll_read_before_the_cancel_never_shows_the_job_running_again(
     job_id = running_job(client)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, job_id)
-        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
+        await select_running(pilot, job_id)
         before = dict(table(app).jobs[job_id])  # as a poll reading now would see it
         read_at = time.monotonic()
         await pilot.press("x", "y")
-        await until(
-            pilot, lambda: table(app).jobs[job_id]["status"] == "cancelled", what="cancelled row"
-        )
+        await row_status(pilot, job_id, "cancelled", "cancelled row")
         pane = app.query_one(JobsPane)
         for full in (False, True):  # the late answers: a detail poll's, then the list's
             pane.post_message(JobsLoaded([before], full=full, read_at=read_at))
@@ -214,14 +220,13 @@ async def test_pause_and_resume(server, fttui_home):
     job_id = running_job(client, seconds_per_step=0.3)
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, job_id)
-        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="running")
+        await select_running(pilot, job_id)
         await pilot.press("p")
-        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "paused", what="paused")
+        await row_status(pilot, job_id, "paused")
         assert client.fine_tuning.jobs.retrieve(job_id).status == "paused"
         await pilot.press("p")
         # the final state, not "any change" (a "resuming"/"queued" step may come first)
-        await until(pilot, lambda: table(app).jobs[job_id]["status"] == "running", what="resumed")
+        await row_status(pilot, job_id, "running", "resumed")
     client.fine_tuning.jobs.cancel(job_id)
 
 

@@ -667,15 +667,7 @@ class JobManager:
                 if job["status"] in TERMINAL_STATUSES:
                     return
                 was_active = internal.get("active")
-                internal.update(active=False, pending=None)
-                job.update(
-                    status="failed",
-                    finished_at=int(time.time()),
-                    estimated_finish=None,
-                    error={"code": "server_error", "message": message, "param": None},
-                )
-                self._event(conn, job_id, message, level="error")
-                self._save(conn, job, internal)
+                self._fail_job(conn, job, internal, message, code="server_error")
             if was_active:  # a trainer may still be at work on it
                 self.executor.stop(job_id, "cancel")
         except Exception as again:  # the store itself fails: nothing more to do here
@@ -934,7 +926,7 @@ class JobManager:
                     self._save(conn, job, internal)
                     continue
                 if internal["executor"] != self.executor.name:
-                    self._fail_restart(
+                    self._fail_job(
                         conn,
                         job,
                         internal,
@@ -986,7 +978,7 @@ class JobManager:
                             f"The server restarted while the job was running; resuming {where}",
                         )
                 else:
-                    self._fail_restart(
+                    self._fail_job(
                         conn,
                         job,
                         internal,
@@ -996,15 +988,21 @@ class JobManager:
                     continue
                 self._save(conn, job, internal)
 
-    def _fail_restart(
-        self, conn: Any, job: dict[str, Any], internal: dict[str, Any], message: str
+    def _fail_job(
+        self,
+        conn: Any,
+        job: dict[str, Any],
+        internal: dict[str, Any],
+        message: str,
+        code: str = "server_restarted",
     ) -> None:
+        """End ``job`` as failed with ``message`` (its error and an error event)."""
         internal.update(active=False, pending=None)
         job.update(
             status="failed",
             finished_at=int(time.time()),
             estimated_finish=None,
-            error={"code": "server_restarted", "message": message, "param": None},
+            error={"code": code, "message": message, "param": None},
         )
         self._event(conn, job["id"], message, level="error")
         self._save(conn, job, internal)
