@@ -26,6 +26,14 @@ async def open_screen(app, pilot, screen: CreateJobScreen, callback=None) -> Non
     await until(pilot, lambda: screen.is_current and bool(screen.query("#create-training")))
 
 
+async def open_on_lint_errors(app, pilot, results: list[str | None]) -> CreateJobScreen:
+    """The form on a training file with errors, once its lint says so."""
+    screen = CreateJobScreen(training_file=str(FIXTURES / "chat_errors.jsonl"))
+    await open_screen(app, pilot, screen, results.append)
+    await until(pilot, lambda: "errors" in screen_text(app) and "✗" in screen_text(app))
+    return screen
+
+
 async def backs_out(pilot, results: list[str | None]) -> None:
     """esc leaves the form, and it answers None: no job was created."""
     await pilot.press("escape")
@@ -92,9 +100,7 @@ async def test_lint_errors_refuse_unless_forced(shared_sim_server, fttui_home: P
     app = make_app(shared_sim_server)
     results: list[str | None] = []
     async with app.run_test(size=SIZE) as pilot:
-        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_errors.jsonl"))
-        await open_screen(app, pilot, screen, results.append)
-        await until(pilot, lambda: "errors" in screen_text(app) and "✗" in screen_text(app))
+        screen = await open_on_lint_errors(app, pilot, results)
         await pilot.press("ctrl+s")
         await shows(pilot, "lint error", "force")
         await until(
@@ -228,9 +234,7 @@ async def test_a_new_file_is_never_refused_for_the_last_files_errors(
     app = make_app(shared_sim_server)
     results: list[str | None] = []
     async with app.run_test(size=SIZE) as pilot:
-        screen = CreateJobScreen(training_file=str(FIXTURES / "chat_errors.jsonl"))
-        await open_screen(app, pilot, screen, results.append)
-        await until(pilot, lambda: "errors" in screen_text(app) and "✗" in screen_text(app))
+        screen = await open_on_lint_errors(app, pilot, results)
         set_fields(screen, training=uploaded)
         screen._prelint("create-training", uploaded)  # as leaving the field does
         await shows(pilot, "an uploaded file id: not linted here")
