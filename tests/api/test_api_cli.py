@@ -638,7 +638,7 @@ def test_bad_input_gives_one_line_and_no_partial_output(api_server, capsys, tmp_
                 "--training-file",
                 str(tmp_path),
             ],
-            1,
+            2,  # a usage error, caught before any request (as `fttui lint` does)
             "is a folder",
         ),
         (["jobs", "events", "ftjob-nope", "--follow"], 1, "not found (404)"),

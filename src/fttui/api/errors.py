@@ -187,7 +187,9 @@ def friendly(exc: BaseException) -> ApiError:
             cause = exc.__cause__ or exc.__context__
             detail = f" ({_scrub(str(cause))})" if cause is not None and str(cause) else ""
             return ApiError(
-                "network", f"cannot reach the provider at {_request_url(exc, path=False)}{detail}"
+                "network",
+                f"cannot reach the provider at {_request_url(exc, path=False)}{detail}",
+                code="connection_refused" if _refused(exc) else None,
             )
         if isinstance(exc, openai.APIResponseValidationError):
             return ApiError("provider", f"the provider sent an unexpected response: {exc.message}")
@@ -282,6 +284,18 @@ def sleep_interruptibly(
         sleep(min(step, left))
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error is a refused connect (nothing listens at that address)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the SDK wraps httpx, which wraps httpcore, which wraps the OSError
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def retry_call(
     fn: Callable[[], T],
     *,
@@ -300,7 +314,10 @@ def retry_call(
         except Exception as exc:
             err = friendly(exc)
             attempt += 1
-            if not err.transient or attempt >= attempts:
+            # A refused connect was already retried by the SDK (max_retries, with backoff):
+            # retrying it again here only multiplies the wait before the user hears that
+            # nothing listens at that address (6 s for `jobs list` against a stopped server).
+            if not err.transient or attempt >= attempts or err.code == "connection_refused":
                 raise err from None
             delay = backoff_delay(attempt - 1, err, base=base_delay, cap=max_delay)
             if on_retry is not None:

@@ -252,6 +252,19 @@ def _looks_like_path(value: str) -> bool:
     )
 
 
+def local_file_problem(value: str, *, role: str = "training") -> str | None:
+    """Why ``value``, read as a local path, cannot be a ``role`` file (None: it can, or it
+    is a file id). Callers check this before any request, so a typo costs no round trip."""
+    if not _looks_like_path(value):
+        return None
+    path = Path(value).expanduser()
+    if not path.exists():
+        return f"{role} file not found: {value}"
+    if path.is_dir():
+        return f"{role} file {value} is a folder, not a file"
+    return None
+
+
 def _lint_summary(report: Any, path: str) -> str:
     errors = list(getattr(report, "errors", None) or [])
     first = errors[0] if errors else None
@@ -275,11 +288,10 @@ def _check_file(
     """Lint a local ``value`` (refusing errors unless ``force``); None for a file id."""
     if not _looks_like_path(value):
         return None
+    problem = local_file_problem(value, role=role)
+    if problem:
+        raise ApiError("bad_request", problem)
     path = Path(value).expanduser()
-    if not path.exists():
-        raise ApiError("bad_request", f"{role} file not found: {value}")
-    if path.is_dir():
-        raise ApiError("bad_request", f"{role} file {value} is a folder, not a file")
     if path.suffix.lower() != ".jsonl" and not force:
         raise ApiError(
             "bad_request",

@@ -129,6 +129,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 0:
         raise CliError("--limit must be >= 0", exit_code=2)
+    _check_statuses(args.status)
     _, client = client_from_args(args)
     jobs = iter_jobs(client, status=args.status, limit=args.limit)
     if args.json:
@@ -155,20 +156,28 @@ def cmd_list(args: argparse.Namespace) -> int:
         warn(
             "no jobs"
             + (f" with status {args.status}" if args.status else "")
-            + _status_hint(args.status)
         )
     return 0
 
 
-def _status_hint(status: str | None) -> str:
-    """Point at a typo (" (OpenAI's statuses: ...)") — other providers may have more."""
+def _check_statuses(status: str | None) -> None:
+    """A usage error (exit 2, before any request) for a status no job can have: the filter
+    runs here, on the listed jobs, so a typo would otherwise print "no jobs" and exit 0."""
     from fttui.api.jobs import ACTIVE_STATUSES, TERMINAL_STATUSES
 
+    if status is None:
+        return
     known = ACTIVE_STATUSES | TERMINAL_STATUSES
-    asked = {s.strip() for s in (status or "").split(",") if s.strip()}
-    if not asked or asked <= known:
-        return ""
-    return f" (OpenAI's statuses: {', '.join(sorted(known))})"
+    asked = [s.strip() for s in status.split(",") if s.strip()]
+    if not asked:
+        raise CliError("--status needs at least one status", exit_code=2)
+    unknown = [s for s in asked if s not in known]
+    if unknown:
+        raise CliError(
+            f"unknown status {', '.join(map(repr, unknown))}: "
+            f"one of {', '.join(sorted(known))} (comma-separated)",
+            exit_code=2,
+        )
 
 
 @handles_api_errors
@@ -275,9 +284,15 @@ def _follow_rest(client, args: argparse.Namespace, follower) -> int:
 @handles_api_errors
 def cmd_create(args: argparse.Namespace) -> int:
     from fttui.api.errors import ApiError
-    from fttui.api.jobs import create_job, job_summary
+    from fttui.api.jobs import create_job, job_summary, local_file_problem
 
     metadata = parse_metadata(args.metadata)
+    # A usage error, like `fttui lint` on a missing file: exit 2 before any request (and
+    # before the local server is started for nothing).
+    for value, role in ((args.training_file, "training"), (args.validation_file, "validation")):
+        problem = local_file_problem(value, role=role) if value else None
+        if problem:
+            raise CliError(problem, exit_code=2)
     provider, client = client_from_args(args)
     if args.suffix and provider.kind == "bedrock":
         warn("Bedrock does not take a suffix; it is ignored")
