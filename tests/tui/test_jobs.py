@@ -49,8 +49,9 @@ async def select(pilot, job_id: str) -> None:
 
 async def row_status(pilot, job_id: str, status: str, what: str = "") -> None:
     """Wait until the job's row shows ``status``."""
-    await until(pilot, lambda: table(pilot.app).jobs[job_id]["status"] == status,
-                what=what or status)
+    await until(
+        pilot, lambda: table(pilot.app).jobs[job_id]["status"] == status, what=what or status
+    )
 
 
 async def select_running(pilot, job_id: str) -> None:
@@ -190,9 +191,7 @@ async def test_cancel_y_cancels(server, fttui_home):
     assert client.fine_tuning.jobs.retrieve(job_id).status == "cancelled"
 
 
-async def test_a_poll_read_before_the_cancel_never_shows_the_job_running_again(
-    server, fttui_home
-):
+async def test_a_poll_read_before_the_cancel_never_shows_the_job_running_again(server, fttui_home):
     """A detail or list poll already under way when `y` confirmed the cancel answered with
     the job still running: the row flashed "running" again after "cancelled" (for a second,
     until the next poll), as if the cancel had not worked."""
@@ -448,8 +447,11 @@ async def test_detail_and_action_results_do_not_postpone_the_list_poll(server, f
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(JobsPane)
-        await until(pilot, lambda: pane._live_loaded and pane._list_timer is not None,
-                    what="the list poll armed")
+        await until(
+            pilot,
+            lambda: pane._live_loaded and pane._list_timer is not None,
+            what="the list poll armed",
+        )
         timer = pane._list_timer
         row = {**sample_jobs(1)[0], "status": "succeeded"}
         for _ in range(3):  # in the racy order: one-row answers while the list timer waits
@@ -474,8 +476,12 @@ async def test_away_and_back_before_a_poll_shows_the_whole_event_log(server, ftt
         pane = app.query_one(JobsPane)
         log = app.query_one(EventLog)
         table(app).select_job(job_id)
-        await until(pilot, lambda: pane._selected == job_id and log.total > 0, timeout=20,
-                    what="the job's events")
+        await until(
+            pilot,
+            lambda: pane._selected == job_id and log.total > 0,
+            timeout=20,
+            what="the job's events",
+        )
         total = log.total
         stale = pane._log
         pane._on_selection(other)  # the racy order: away and back before any detail poll
@@ -532,11 +538,45 @@ async def test_a_quick_refresh_never_cancels_the_whole_list(server, fttui_home):
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(JobsPane)
         await until(pilot, lambda: pane._live_loaded, what="the first list")
-        await until(pilot, lambda: all(
-            w.is_finished for w in app.workers if w.group == "jobs-list"), what="it settled")
+        await until(
+            pilot,
+            lambda: all(w.is_finished for w in app.workers if w.group == "jobs-list"),
+            what="it settled",
+        )
         calls.clear()
         pane._fetch_jobs(full=True)  # `r`
         pane.refresh_now(full=False)  # a job created before the whole list came back
-        await until(pilot, lambda: calls and all(
-            w.is_finished for w in app.workers if w.group == "jobs-list"), what="the fetches")
+        await until(
+            pilot,
+            lambda: calls and all(w.is_finished for w in app.workers if w.group == "jobs-list"),
+            what="the fetches",
+        )
         assert calls[-1] == "whole list"
+
+
+async def test_details_of_a_job_that_finished_while_away_list_its_last_checkpoints(
+    server, fttui_home
+):
+    """Selected while training, the pane left while it finishes, then back: the details
+    list the checkpoints the server has now (they said "none yet", or the pruned early
+    ones, for a succeeded job that has three)."""
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.05, suffix="away")  # 100 steps
+    app = make_app(server)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await select_running(pilot, job_id)
+        jobs = app.query_one("#jobs")
+        await until(pilot, lambda: job_id in jobs.checkpoints, what="a first checkpoint list")
+        await pilot.press("3")
+        wait_job(client, job_id, {"succeeded"}, timeout=60)
+        cps = client.fine_tuning.jobs.checkpoints.list(job_id).data
+        assert len(cps) == 3
+        await pilot.press("2")
+        details = app.query_one("#job-details")
+        await until(
+            pilot,
+            lambda: all(cp.fine_tuned_model_checkpoint in str(details.render()) for cp in cps),
+            timeout=15,
+            what="the job's three checkpoints in the details",
+        )
+        assert "none yet" not in str(details.render())

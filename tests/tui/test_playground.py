@@ -132,7 +132,6 @@ async def test_checkpoint_and_base_targets(server, finished_job, fttui_home):
         assert labels[-1] == f"base · {BASE}"
 
 
-
 async def test_no_answer_stays_streaming_after_a_stop_or_a_narrower_prompt(
     server, finished_job, fttui_home
 ):
@@ -158,8 +157,11 @@ async def test_no_answer_stays_streaming_after_a_stop_or_a_narrower_prompt(
         assert pane._streaming == {"a", "b"}
         compare.value = False  # side by side off again, in the same tick: the first
         pane.send("to one")  # answers cannot have ended yet
-        await until(pilot, lambda: a.prompt == "to one" and "streaming" not in meta(a),
-                    what="the answer to one")
+        await until(
+            pilot,
+            lambda: a.prompt == "to one" and "streaming" not in meta(a),
+            what="the answer to one",
+        )
         await until(pilot, lambda: not pane._streaming, timeout=10, what="nothing streaming")
         assert "streaming" not in meta(b)
         pane.query_one(PromptInput).focus()
@@ -181,8 +183,11 @@ async def test_shown_before_the_backend_is_ready_offers_checkpoints_once_it_is(
         app.query_one(JobTable).select_job(finished_job.id)
         await pilot.press("4")
         pane = app.query_one(PlaygroundPane)
-        await until(pilot, lambda: pane.target_model == finished_job.fine_tuned_model,
-                    what="fine-tuned target")
+        await until(
+            pilot,
+            lambda: pane.target_model == finished_job.fine_tuned_model,
+            what="fine-tuned target",
+        )
         assert not pane.checkpoints
         app.post_message(BackendReady("sim", server.base_url))
         await until(
@@ -192,6 +197,7 @@ async def test_shown_before_the_backend_is_ready_offers_checkpoints_once_it_is(
             what="checkpoints offered once connected",
         )
 
+
 def test_parse_stop():
     assert parse_stop("") is None
     assert parse_stop(" END") == [" END"]
@@ -199,3 +205,80 @@ def test_parse_stop():
     assert parse_stop(r"x\,y,\n") == ["x,y", "\n"]
     assert parse_stop('["###", " END"]') == ["###", " END"]
     assert parse_stop("1,2,3,4,5") == ["1", "2", "3", "4"]
+
+
+def server_targets(client, job_id: str) -> tuple[str, list[str]]:
+    """The fine-tuned model of a finished job and the targets the Playground should offer:
+    it, the checkpoints the server keeps now (newest first), the base model."""
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    cps = sorted(
+        client.fine_tuning.jobs.checkpoints.list(job_id).data,
+        key=lambda cp: cp.step_number,
+        reverse=True,
+    )
+    labels = [f"fine-tuned · {job.fine_tuned_model}"]
+    labels += [
+        f"step {cp.step_number} · {cp.fine_tuned_model_checkpoint}"
+        for cp in cps
+        if cp.fine_tuned_model_checkpoint != job.fine_tuned_model
+    ]
+    return job.fine_tuned_model, [*labels, f"base · {job.model}"]
+
+
+async def test_a_job_that_finishes_while_shown_offers_its_model_and_current_checkpoints(
+    server, fttui_home
+):
+    """Selected while it trains (an early checkpoint, later pruned by the server, is
+    offered), then it succeeds with the Playground on screen: the fine-tuned model comes
+    first and the pruned checkpoint goes (before, neither happened until a restart)."""
+    client = server.client()
+    job_id = create_sim_job(client, seconds_per_step=0.06, model=BASE)  # 100 steps
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot, job_id)
+        app.query_one(JobTable).select_job(job_id)
+        await pilot.press("4")
+        pane = app.query_one(PlaygroundPane)
+        await until(
+            pilot,
+            lambda: any(label.startswith("step ") for label, _ in pane.targets()),
+            what="a checkpoint of the running job",
+        )
+        early = [label for label, _ in pane.targets() if label.startswith("step ")]
+        await until(
+            pilot,
+            lambda: client.fine_tuning.jobs.retrieve(job_id).status == "succeeded",
+            what="the job to succeed",
+        )
+        ft, expected = server_targets(client, job_id)
+        assert not set(early) <= set(expected)  # the server pruned what was offered first
+        await until(
+            pilot,
+            lambda: [label for label, _ in pane.targets()] == expected,
+            timeout=15,
+            what=f"{expected} offered",
+        )
+        assert pane.target_model == ft
+        assert app.query_one("#answer-a", AnswerView).model == ft
+
+
+async def test_r_fetches_the_selected_job_again(server, finished_job, fttui_home):
+    """The pane was told of the job before it finished (as a message from an old poll):
+    r in the Playground asks the provider again and offers what it has now."""
+    from fttui.tui.messages import JobSelected
+
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_playground(pilot, finished_job)
+        pane.select_job(JobSelected("ftjob-other", BASE, None, "running"))
+        pane.select_job(JobSelected(finished_job.id, BASE, None, "running"))
+        pane.checkpoints = []
+        pane._refresh_targets()
+        await pilot.press("escape", "r")
+        _ft, expected = server_targets(server.client(), finished_job.id)
+        await until(
+            pilot,
+            lambda: [label for label, _ in pane.targets()] == expected,
+            timeout=15,
+            what=f"{expected} offered after r",
+        )

@@ -21,7 +21,14 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Tab, Tabs
 
 from fttui.tui.backend import Backend
-from fttui.tui.messages import BackendOk, BackendProblem, BackendReady, JobCreated, JobSelected
+from fttui.tui.messages import (
+    BackendOk,
+    BackendProblem,
+    BackendReady,
+    JobCheckpoints,
+    JobCreated,
+    JobSelected,
+)
 from fttui.tui.widgets.key_footer import KeyFooter
 from fttui.tui.widgets.status_bar import StatusBar
 
@@ -286,9 +293,14 @@ class FtApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for i, (pane, label) in enumerate(PANES, 1):
-            yield SystemCommand(f"Go to {label}", f"Show the {label} pane (key {i})",
-                                lambda pane=pane: self.show_pane(pane))
-        yield SystemCommand("Refresh", "Fetch jobs, events and metrics now (r)", self.action_refresh)
+            yield SystemCommand(
+                f"Go to {label}",
+                f"Show the {label} pane (key {i})",
+                lambda pane=pane: self.show_pane(pane),
+            )
+        yield SystemCommand(
+            "Refresh", "Fetch jobs, events and metrics now (r)", self.action_refresh
+        )
         yield SystemCommand("Keys", "List the keys that work here (?)", self.action_help)
 
         def on(pane_id: str, action: str):
@@ -302,18 +314,33 @@ class FtApp(App[None]):
 
             return run
 
-        yield SystemCommand("Cancel selected job", "Cancel the job under the cursor (x)",
-                            on("jobs", "action_cancel"))
-        yield SystemCommand("Pause or resume selected job",
-                            "Pause a running job, resume a paused one (p)", on("jobs", "action_pause"))
+        yield SystemCommand(
+            "Cancel selected job",
+            "Cancel the job under the cursor (x)",
+            on("jobs", "action_cancel"),
+        )
+        yield SystemCommand(
+            "Pause or resume selected job",
+            "Pause a running job, resume a paused one (p)",
+            on("jobs", "action_pause"),
+        )
         yield SystemCommand("New job", "Create a fine-tuning job (n)", on("jobs", "action_create"))
-        yield SystemCommand("Copy job id", "Copy the selected job's id to the clipboard (c)",
-                            on("jobs", "action_copy"))
+        yield SystemCommand(
+            "Copy job id",
+            "Copy the selected job's id to the clipboard (c)",
+            on("jobs", "action_copy"),
+        )
         yield SystemCommand("Filter jobs", "Filter the job list (/)", on("jobs", "action_filter"))
-        yield SystemCommand("Follow events", "Toggle following the event log (s)",
-                            on("jobs", "action_toggle_follow"))
-        yield SystemCommand("Export metrics CSV", "Write the selected job's series to a CSV (e)",
-                            on("metrics", "action_export"))
+        yield SystemCommand(
+            "Follow events",
+            "Toggle following the event log (s)",
+            on("jobs", "action_toggle_follow"),
+        )
+        yield SystemCommand(
+            "Export metrics CSV",
+            "Write the selected job's series to a CSV (e)",
+            on("metrics", "action_export"),
+        )
 
     # -- backend ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="describe", exit_on_error=False)
@@ -392,6 +419,10 @@ class FtApp(App[None]):
         for pane_id in ("metrics", "playground"):
             if self.has_pane(pane_id):
                 self.pane(pane_id).select_job(message)
+
+    def on_job_checkpoints(self, message: JobCheckpoints) -> None:
+        if self.has_pane("playground"):
+            self.pane("playground").set_checkpoints(message.job_id, message.checkpoints)
 
     def on_job_created(self, message: JobCreated) -> None:
         self.pane("jobs").job_created(message.job_id)

@@ -38,8 +38,15 @@ class JobsLoaded(Message):
     job action brought over an older one read before it.
     """
 
-    def __init__(self, jobs: list[dict[str, Any]], *, cached: bool = False, full: bool = True,
-                 poll: bool = False, read_at: float | None = None):
+    def __init__(
+        self,
+        jobs: list[dict[str, Any]],
+        *,
+        cached: bool = False,
+        full: bool = True,
+        poll: bool = False,
+        read_at: float | None = None,
+    ):
         super().__init__()
         self.jobs = jobs
         self.cached = cached
@@ -93,6 +100,15 @@ class Events(Message):
     events: list[dict[str, Any]] = field(default_factory=list)
     reset: bool = False
     log: int = 0
+
+
+@dataclass
+class JobCheckpoints(Message):
+    """The checkpoints the Jobs pane just fetched for ``job_id`` (oldest first): the
+    Playground offers them without asking the provider again."""
+
+    job_id: str
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
 
 class JobCreated(Message):

@@ -21,7 +21,14 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from fttui.tui.backend import QUICK_PAGE, is_terminal
-from fttui.tui.messages import BackendOk, BackendProblem, Events, JobSelected, JobsLoaded
+from fttui.tui.messages import (
+    BackendOk,
+    BackendProblem,
+    Events,
+    JobCheckpoints,
+    JobSelected,
+    JobsLoaded,
+)
 from fttui.tui.widgets.event_log import EventLog, EventPanel
 from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
 
@@ -66,7 +73,10 @@ def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] |
     row("Finished", format_time(job.get("finished_at")) if job.get("finished_at") else None)
     if job.get("estimated_finish") and not is_terminal(job.get("status")):
         row("Est. finish", format_time(job.get("estimated_finish")))
-    row("Trained tok.", format_tokens(job.get("trained_tokens")) if job.get("trained_tokens") else None)
+    row(
+        "Trained tok.",
+        format_tokens(job.get("trained_tokens")) if job.get("trained_tokens") else None,
+    )
     row("Training", job.get("training_file"))
     row("Validation", job.get("validation_file"))
     hp = job.get("hyperparameters") or {}
@@ -79,8 +89,12 @@ def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] |
     row("Method", method if isinstance(method, str) else None)
     if isinstance(hp, dict) and hp:
         parts = []
-        for key, label in (("n_epochs", "epochs"), ("batch_size", "batch"),
-                           ("learning_rate_multiplier", "lr×"), ("beta", "β")):
+        for key, label in (
+            ("n_epochs", "epochs"),
+            ("batch_size", "batch"),
+            ("learning_rate_multiplier", "lr×"),
+            ("beta", "β"),
+        ):
             if hp.get(key) is not None:
                 parts.append(f"{label} {hp[key]}")
         row("Hyperparams", " · ".join(parts))
@@ -134,6 +148,12 @@ class JobsPane(Vertical):
         self._selected: str | None = None
         self._pending_select: str | None = None
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
+        #: job id -> what the job looked like when its checkpoints were fetched: a
+        #: finished job's list is fetched again only when that changed (it went from
+        #: running to succeeded since: the last ones and the pruning came after)
+        self._checkpoints_seen: dict[str, tuple[Any, ...]] = {}
+        #: the (id, model, fine-tuned model, status) last told to the other panes
+        self._announced: tuple[Any, ...] | None = None
         self._follower: Any = None
         self._follower_job: str | None = None
         self._follower_log = -1  # the event log the follower fills (see _log below)
@@ -147,8 +167,10 @@ class JobsPane(Vertical):
         self._changed_at: dict[str, float] = {}
 
     def compose(self) -> ComposeResult:
-        box = Input(placeholder="filter jobs: id, model, status, name… (enter keeps, esc clears)",
-                    id="jobs-filter")
+        box = Input(
+            placeholder="filter jobs: id, model, status, name… (enter keeps, esc clears)",
+            id="jobs-filter",
+        )
         box.display = False  # hidden (and not focusable) until /
         yield box
         yield JobTable(id="job-table")
@@ -194,8 +216,10 @@ class JobsPane(Vertical):
             action = active.binding.action
             if action in READ_ONLY_ACTIONS:
                 event.stop()
-                self.notify(f"read-only mode: {active.binding.description.lower()} is disabled",
-                            severity="warning")
+                self.notify(
+                    f"read-only mode: {active.binding.description.lower()} is disabled",
+                    severity="warning",
+                )
 
     # -- the job list -------------------------------------------------------------------
     def load_cache(self) -> None:
@@ -249,8 +273,7 @@ class JobsPane(Vertical):
         # Active jobs older than the first page still need fresh statuses (worked out
         # here, on the UI thread, so the worker never reads the table).
         stale = [
-            job_id for job_id, row in self.table.jobs.items()
-            if not is_terminal(row.get("status"))
+            job_id for job_id, row in self.table.jobs.items() if not is_terminal(row.get("status"))
         ]
         self._fetch_jobs_worker(full, stale)
 
@@ -338,6 +361,23 @@ class JobsPane(Vertical):
             self._on_selection(job_id)
         else:
             self._show_details()
+            # The same job, but it may have changed (running → succeeded, a fine-tuned
+            # model): the Metrics and Playground panes follow it (they offered a job's
+            # fine-tuned model only when it was selected again).
+            self._announce(job_id, job)
+
+    def _announce(self, job_id: str | None, job: dict[str, Any] | None) -> None:
+        """Tell the other panes about the selected job when anything they show changed."""
+        state = (
+            job_id,
+            job.get("model") if job else None,
+            job.get("fine_tuned_model") if job else None,
+            job.get("status") if job else None,
+        )
+        if state == self._announced:
+            return
+        self._announced = state
+        self.post_message(JobSelected(*state))
 
     # -- selection ----------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#job-table")
@@ -359,14 +399,8 @@ class JobsPane(Vertical):
         self._show_details()
         self.event_log.reset()
         self._log += 1  # the next detail poll starts the events over, for this empty log
-        self.post_message(
-            JobSelected(
-                job_id,
-                model=job.get("model") if job else None,
-                fine_tuned_model=job.get("fine_tuned_model") if job else None,
-                status=job.get("status") if job else None,
-            )
-        )
+        self._announced = None  # a new selection is always announced
+        self._announce(job_id, job)
         if self._detail_timer is not None:
             self._detail_timer.stop()
         if job_id and self._polling:
@@ -428,8 +462,11 @@ class JobsPane(Vertical):
             job = backend.get_job(job_id)
             with self._follower_lock:
                 reset = False
-                if (self._follower is None or self._follower_job != job_id
-                        or self._follower_log != log):
+                if (
+                    self._follower is None
+                    or self._follower_job != job_id
+                    or self._follower_log != log
+                ):
                     # a new job, or the same one in a log cleared since (away and back
                     # between two polls): from the first event again
                     self._follower = backend.event_follower(job_id)
@@ -442,7 +479,13 @@ class JobsPane(Vertical):
                 # would never come again, and the lock keeps them in the order polled.
                 self.post_message(Events(job_id, new, reset=reset, log=log))
             old = self.checkpoints.get(job_id)
-            if old is None or not is_terminal(job.get("status")) or reset:
+            seen = _checkpoint_state(job)
+            if (
+                old is None
+                or reset
+                or not is_terminal(job.get("status"))
+                or self._checkpoints_seen.get(job_id) != seen
+            ):
                 cps = backend.checkpoints(job_id)
             else:
                 cps = old
@@ -462,6 +505,9 @@ class JobsPane(Vertical):
             return
         self._detail_failures = 0
         self.checkpoints[job_id] = cps
+        self._checkpoints_seen[job_id] = seen
+        if cps != old:
+            self.post_message(JobCheckpoints(job_id, cps))
         self.post_message(JobsLoaded([job], full=False, read_at=read_at))
         delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
         self.app.call_from_thread(self._arm_detail, job_id, delay, log)
@@ -476,8 +522,14 @@ class JobsPane(Vertical):
         items = message.events
         if len(items) > MAX_BATCH:
             skipped = len(items) - MAX_BATCH
-            items = [{"created_at": items[0].get("created_at"), "level": "info",
-                      "message": f"… {skipped:,} earlier events not shown"}, *items[-MAX_BATCH:]]
+            items = [
+                {
+                    "created_at": items[0].get("created_at"),
+                    "level": "info",
+                    "message": f"… {skipped:,} earlier events not shown",
+                },
+                *items[-MAX_BATCH:],
+            ]
         log.add_events(items)
 
     # -- filter -------------------------------------------------------------------------
@@ -575,8 +627,11 @@ class JobsPane(Vertical):
         from fttui.api.errors import friendly
 
         backend = self.app.backend
-        call = {"cancel": backend.cancel_job, "pause": backend.pause_job,
-                "resume": backend.resume_job}[action]
+        call = {
+            "cancel": backend.cancel_job,
+            "pause": backend.pause_job,
+            "resume": backend.resume_job,
+        }[action]
         try:
             row = call(job_id)
         except Exception as exc:
@@ -620,6 +675,16 @@ class JobsPane(Vertical):
 
     def action_focus_events(self) -> None:
         self.event_log.focus()
+
+
+def _checkpoint_state(job: dict[str, Any]) -> tuple[Any, ...]:
+    """What a job's checkpoint list depends on: while any of it changes, fetch it again."""
+    return (
+        job.get("status"),
+        job.get("fine_tuned_model"),
+        job.get("trained_tokens"),
+        job.get("finished_at"),
+    )
 
 
 def _event_dict(event: Any) -> dict[str, Any]:

@@ -19,13 +19,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from fttui.tui.backend import is_terminal
 from fttui.tui.claim import Claim
 from fttui.tui.messages import JobSelected
 
 #: Seconds between UI updates while tokens stream in (bursts coalesce).
 STREAM_REFRESH = 0.05
+#: Seconds between looks at a training job's checkpoints while the pane is shown.
+CHECKPOINTS_ACTIVE = 5.0
 
 
 def parse_stop(value: str) -> list[str] | None:
@@ -215,6 +219,7 @@ class PlaygroundPane(Vertical):
         self._chosen: str | None = None  # a target the user picked (kept across updates)
         self._auto: str | None = None  # the target picked for the user
         self._stale = False
+        self._checkpoint_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="pg-target-row"):
@@ -226,20 +231,32 @@ class PlaygroundPane(Vertical):
             yield Label("System", classes="pg-label")
             yield Input(placeholder="optional", id="pg-system")
             yield Label("Stop", classes="pg-label")
-            yield Input(placeholder="a, b (optional)", id="pg-stop",
-                        tooltip="Stop sequences, comma-separated and kept exactly "
-                                "(\\n and \\, escapes, or a JSON list); at most 4")
+            yield Input(
+                placeholder="a, b (optional)",
+                id="pg-stop",
+                tooltip="Stop sequences, comma-separated and kept exactly "
+                "(\\n and \\, escapes, or a JSON list); at most 4",
+            )
             yield Label("Temp", classes="pg-label")
-            yield Input(placeholder="default", id="pg-temperature", restrict=r"[0-9.]*",
-                        tooltip="Sampling temperature (0–2); empty: the model's default")
+            yield Input(
+                placeholder="default",
+                id="pg-temperature",
+                restrict=r"[0-9.]*",
+                tooltip="Sampling temperature (0–2); empty: the model's default",
+            )
             yield Label("Max tokens", classes="pg-label")
-            yield Input(placeholder="default", id="pg-max-tokens", restrict=r"[0-9]*",
-                        tooltip="Longest answer in tokens; empty: the provider's default")
+            yield Input(
+                placeholder="default",
+                id="pg-max-tokens",
+                restrict=r"[0-9]*",
+                tooltip="Longest answer in tokens; empty: the provider's default",
+            )
         with Horizontal(id="pg-answers"):
             yield AnswerView("a")
             yield AnswerView("b")
-        yield PromptInput(placeholder="Ask the model… (enter sends, ↑/↓ history, esc stops)",
-                          id="pg-prompt")
+        yield PromptInput(
+            placeholder="Ask the model… (enter sends, ↑/↓ history, esc stops)", id="pg-prompt"
+        )
 
     def on_mount(self) -> None:
         self.query_one("#answer-b").display = False
@@ -253,17 +270,26 @@ class PlaygroundPane(Vertical):
 
     # -- targets ------------------------------------------------------------------------
     def select_job(self, message: JobSelected) -> None:
-        changed = self.job is None or self.job.job_id != message.job_id
+        """The selected job, or news of it (its status or fine-tuned model changed)."""
+        old = self.job
+        changed = old is None or old.job_id != message.job_id
+        updated = not changed and (
+            (old.status, old.fine_tuned_model, old.model)
+            != (message.status, message.fine_tuned_model, message.model)
+        )
         self.job = message
         if changed:
             self.checkpoints = []
             self._chosen = None
+        if not (changed or updated):
+            return
         if not self.display:
             self._stale = True  # off screen: catch up in on_shown (keeps j/k in Jobs fast)
             return
-        if changed or message.fine_tuned_model:
-            self._refresh_targets()
-        if changed and message.job_id and getattr(self.app, "ready", False):
+        self._refresh_targets()
+        if message.job_id and getattr(self.app, "ready", False):
+            # a new job, or one that finished since: its checkpoints are new (the last
+            # ones were written, older ones pruned by the provider)
             self._fetch_checkpoints(message.job_id)
 
     def on_shown(self) -> None:
@@ -274,17 +300,57 @@ class PlaygroundPane(Vertical):
             self._fetch_checkpoints(self.job.job_id)
 
     def refresh_now(self) -> None:
+        """``r``: the selected job and its checkpoints, fetched again."""
         self.on_shown()
+
+    def _checkpoint_tick(self) -> None:
+        self._checkpoint_timer = None
+        job = self.job
+        if (
+            self.display
+            and job
+            and job.job_id
+            and not is_terminal(job.status)
+            and getattr(self.app, "ready", False)
+        ):
+            self._fetch_checkpoints(job.job_id)
 
     @work(thread=True, exclusive=True, group="playground-checkpoints", exit_on_error=False)
     def _fetch_checkpoints(self, job_id: str) -> None:
+        backend = self.app.backend
         try:
-            cps = self.app.backend.checkpoints(job_id)
+            # The job too: its fine-tuned model may have come since it was selected.
+            job = backend.get_job(job_id)
+            cps = backend.checkpoints(job_id)
         except Exception:
-            return  # the jobs pane reports provider trouble; the base model still works
-        self.app.call_from_thread(self._set_checkpoints, job_id, cps)
+            # the jobs pane reports provider trouble; the base model still works
+            self.app.call_from_thread(self._arm_checkpoints, job_id)
+            return
+        self.app.call_from_thread(self._set_fetched, job_id, job, cps)
 
-    def _set_checkpoints(self, job_id: str, cps: list[dict[str, Any]]) -> None:
+    def _set_fetched(self, job_id: str, job: dict[str, Any], cps: list[dict[str, Any]]) -> None:
+        current = self.job
+        if current is None or current.job_id != job_id:
+            return
+        fresh = (job.get("model"), job.get("fine_tuned_model"), job.get("status"))
+        if fresh != (current.model, current.fine_tuned_model, current.status):
+            self.job = JobSelected(job_id, *fresh)
+            self._refresh_targets()
+        self.set_checkpoints(job_id, cps)
+        self._arm_checkpoints(job_id)
+
+    def _arm_checkpoints(self, job_id: str) -> None:
+        """While the job trains, new checkpoints come (and old ones are pruned): look
+        again in a while, armed only once the last look finished."""
+        if self._checkpoint_timer is not None:
+            self._checkpoint_timer.stop()
+            self._checkpoint_timer = None
+        job = self.job
+        if job and job.job_id == job_id and not is_terminal(job.status) and self.display:
+            self._checkpoint_timer = self.set_timer(CHECKPOINTS_ACTIVE, self._checkpoint_tick)
+
+    def set_checkpoints(self, job_id: str, cps: list[dict[str, Any]]) -> None:
+        """The job's checkpoints as the provider lists them now (from here or Jobs)."""
         if self.job and self.job.job_id == job_id and cps != self.checkpoints:
             self.checkpoints = cps
             self._refresh_targets()
@@ -309,13 +375,16 @@ class PlaygroundPane(Vertical):
         select = self.query_one("#pg-target", Select)
         choices = self.targets()
         values = [v for _, v in choices]
-        select.set_options(choices)
-        if self._chosen in values:
-            select.value = self._chosen
-        elif values:
-            # The best there is: the fine-tuned model, else the newest checkpoint.
-            self._auto = values[0]
-            select.value = values[0]
+        # Set here, not chosen: no Changed message, or an auto pick that landed after a
+        # newer one (a checkpoint, then the fine-tuned model) counted as the user's choice.
+        with self.prevent(Select.Changed):
+            select.set_options(choices)
+            if self._chosen in values:
+                select.value = self._chosen
+            elif values:
+                # The best there is: the fine-tuned model, else the newest checkpoint.
+                self._auto = values[0]
+                select.value = values[0]
         self._label_answers()
 
     @on(Select.Changed, "#pg-target")
@@ -427,14 +496,16 @@ class PlaygroundPane(Vertical):
     def _stream_b(self, *args: Any) -> None:
         self._stream_body(*args)
 
-    def _stream(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any],
-                claim: Claim) -> None:
+    def _stream(
+        self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any], claim: Claim
+    ) -> None:
         (self._stream_a if side == "a" else self._stream_b)(
             side, run, model, prompt, settings, claim
         )
 
-    def _stream_body(self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any],
-                     claim: Claim) -> None:
+    def _stream_body(
+        self, side: str, run: int, model: str, prompt: str, settings: dict[str, Any], claim: Claim
+    ) -> None:
         if not claim.begin():
             return  # stopped before it began: action_stop already ended the answer
         from textual.worker import get_current_worker
@@ -470,7 +541,9 @@ class PlaygroundPane(Vertical):
                     pass
         elapsed = time.monotonic() - started
         if worker.is_cancelled:
-            self.post_message(AnswerDone(side, run, text, f"{model} · stopped after {elapsed:.1f}s"))
+            self.post_message(
+                AnswerDone(side, run, text, f"{model} · stopped after {elapsed:.1f}s")
+            )
             return
         result = getattr(stream, "result", None)
         parts = [model]
