@@ -329,6 +329,16 @@ def test_ask_legacy_model_and_stdin(api_server, capsys):
     assert res["legacy"] is True and res["text"]
 
 
+def test_ask_keeps_a_newline_in_the_prompt(api_server, capsys):
+    """The tutorial's two-line prompt reaches the model as two lines, on the chat and the
+    legacy endpoint alike (the sim's echo showed them joined by a space)."""
+    prompt = "Superhero: Volt\nPowers: electricity, lightning speed ->"
+    for model in ("davinci-002", "gpt-4o-mini-2024-07-18"):
+        r = run_cli(["ask", model, prompt], api_server, capsys=capsys)
+        assert r.code == 0, r.err
+        assert prompt in r.out, r.out
+
+
 # ----------------------------------------------------------------------------- errors
 
 

@@ -4,7 +4,7 @@ sequence, history with up/down, the base model side by side."""
 from __future__ import annotations
 
 import pytest
-from e1_support import create_sim_job, listed, until, wait_job
+from e1_support import create_sim_job, listed, screen_text, until, wait_job
 from textual.widgets import Checkbox
 
 from fttui.tui.app import FtApp
@@ -33,9 +33,20 @@ async def open_playground(pilot, job) -> PlaygroundPane:
     return pane
 
 
+KEY_NAMES = {
+    " ": "space",
+    ",": "comma",
+    "?": "question_mark",
+    ":": "colon",
+    "-": "minus",
+    ">": "greater_than_sign",
+    "\\": "backslash",
+}
+
+
 async def type_text(pilot, text: str) -> None:
     for ch in text:
-        await pilot.press({" ": "space", ",": "comma", "?": "question_mark"}.get(ch, ch))
+        await pilot.press(KEY_NAMES.get(ch, ch))
 
 
 async def test_prompt_with_a_stop_sequence(server, finished_job, fttui_home):
@@ -282,3 +293,45 @@ async def test_r_fetches_the_selected_job_again(server, finished_job, fttui_home
             timeout=15,
             what=f"{expected} offered after r",
         )
+
+
+async def test_a_two_line_prompt_is_typed_sent_and_answered_as_two_lines(
+    server, finished_job, fttui_home
+):
+    """The tutorial's prompt: ctrl+j (or a backslash, then enter) breaks the line, enter
+    sends, and the model gets the newline (the sim base model echoes it back)."""
+    from textual.widgets import Select
+
+    from fttui.tui.widgets.key_footer import KeyFooter
+
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_playground(pilot, finished_job)
+        pane.query_one("#pg-target", Select).value = BASE  # it echoes what it was sent
+        box = app.query_one(PromptInput)
+        box.focus()
+        await type_text(pilot, "Superhero: Volt")
+        await pilot.press("ctrl+j")
+        await type_text(pilot, "Powers: lightning ->")
+        prompt = "Superhero: Volt\nPowers: lightning ->"
+        assert box.value == prompt
+        footer = screen_text(app).splitlines()[-1]
+        assert "Send" in footer and "New line" in footer
+        await pilot.press("enter")
+        view = app.query_one("#answer-a", AnswerView)
+        await until(
+            pilot,
+            lambda: view.prompt == prompt and not pane._streaming and view.text,
+            what="the answer to the two-line prompt",
+        )
+        assert prompt in view.text
+        assert box.value == ""
+        await type_text(pilot, "one\\")
+        await pilot.press("enter")  # a backslash at the end: a new line, not a send
+        await type_text(pilot, "two")
+        assert box.value == "one\ntwo" and view.prompt == prompt
+        await pilot.press("up")  # on the second line: the cursor moves, no history yet
+        assert box.value == "one\ntwo" and box.cursor_location[0] == 0
+        await pilot.press("up")  # on the first line: the last prompt
+        assert box.value == prompt
+        assert app.query_one(KeyFooter)

@@ -385,7 +385,10 @@ class SimExecutor(Executor):
         if answers:
             answer = _closest_answer(question, answers)
             return "[simulated]" + (answer if answer.startswith((" ", "\n")) else " " + answer)
-        short = " ".join(question.split())[:160] or "nothing"
+        # Line breaks kept (each line's own spacing squeezed): echoing a two-line prompt on
+        # one line read as if the client had sent a space instead of the newline.
+        lines = (" ".join(line.split()) for line in question.strip().splitlines())
+        short = "\n".join(lines)[:160] or "nothing"
         variants = ("Here is a canned reply.", "This reply is made up.", "No model ran to write this.")
         pick = 0
         if request.temperature > 0:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from fttui.tui.backend import is_terminal
 from fttui.tui.claim import Claim
@@ -86,43 +87,104 @@ def parse_int(value: str) -> int | None:
         return None
 
 
-class PromptInput(Input):
-    """The prompt box: enter sends, up/down walk the history."""
+class PromptInput(TextArea):
+    """The prompt box, several lines high: enter sends; ``ctrl+j`` (the newline key of
+    every terminal), or ``shift+enter`` / ``alt+enter`` where the terminal tells them
+    apart, starts a new line, and so does a ``\\`` typed at the end of a line before
+    enter; a pasted prompt keeps its newlines. ``up`` on the first line and ``down`` on
+    the last walk the history."""
+
+    DEFAULT_CSS = """
+    PromptInput { height: auto; min-height: 3; max-height: 10; }
+    """
 
     BINDINGS = [
-        Binding("up", "history(-1)", "Previous prompt", id="playground.history_prev"),
-        Binding("down", "history(1)", "Next prompt", id="playground.history_next"),
+        Binding("enter", "submit", "Send", id="playground.send"),
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", id="playground.newline"),
+        Binding("up", "history(-1)", "Previous prompt", show=False, id="playground.history_prev"),
+        Binding("down", "history(1)", "Next prompt", show=False, id="playground.history_next"),
     ]
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.history: list[str] = []
+    @dataclass
+    class Submitted(Message):
+        """enter in the box: send ``value``."""
+
+        input: PromptInput
+        value: str
+
+        @property
+        def control(self) -> PromptInput:
+            return self.input
+
+    def __init__(self, *, placeholder: str = "", id: str | None = None) -> None:
+        super().__init__(
+            id=id,
+            placeholder=placeholder,
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            compact=False,
+        )
+        self.past: list[str] = []  # prompts sent (TextArea's own `history` is its undo)
         self._pos: int | None = None
         self._draft = ""
 
+    @property
+    def value(self) -> str:
+        return self.text
+
+    @value.setter
+    def value(self, text: str) -> None:
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
+    async def _on_key(self, event: events.Key) -> None:
+        # TextArea inserts a newline on enter before any binding sees the key: leave enter
+        # to the bindings (enter sends, unless the keymap says otherwise).
+        # (Textual calls TextArea's own _on_key after this one unless prevented.)
+        if event.key == "enter":
+            event.prevent_default()
+
+    def action_submit(self) -> None:
+        row, col = self.cursor_location
+        line = self.document[row]
+        if col == len(line) and line.endswith("\\"):
+            # "\" + enter continues the prompt on a new line (as in a shell), for
+            # terminals where no key but enter reaches the app
+            self.replace("\n", (row, col - 1), (row, col))
+            return
+        self.post_message(self.Submitted(self, self.text))
+
+    def action_newline(self) -> None:
+        self.replace("\n", *self.selection)
+
     def remember(self, prompt: str) -> None:
-        if prompt and (not self.history or self.history[-1] != prompt):
-            self.history.append(prompt)
+        if prompt and (not self.past or self.past[-1] != prompt):
+            self.past.append(prompt)
         self._pos = None
         self._draft = ""
 
     def action_history(self, step: int) -> None:
-        if not self.history:
+        row, _col = self.cursor_location
+        at_edge = row == 0 if step < 0 else row == self.document.line_count - 1
+        if not at_edge or not self.past or (self._pos is None and step > 0):
+            # inside a prompt of several lines: the arrow moves the cursor
+            if step < 0:
+                self.action_cursor_up()
+            else:
+                self.action_cursor_down()
             return
         if self._pos is None:
-            if step > 0:
-                return
             self._draft = self.value
-            pos = len(self.history) - 1
+            pos = len(self.past) - 1
         else:
             pos = self._pos + step
-        if pos >= len(self.history):
+        if pos >= len(self.past):
             self._pos = None
             self.value = self._draft
         else:
             self._pos = max(0, pos)
-            self.value = self.history[self._pos]
-        self.cursor_position = len(self.value)
+            self.value = self.past[self._pos]
 
 
 class AnswerView(Vertical):
@@ -255,7 +317,9 @@ class PlaygroundPane(Vertical):
             yield AnswerView("a")
             yield AnswerView("b")
         yield PromptInput(
-            placeholder="Ask the model… (enter sends, ↑/↓ history, esc stops)", id="pg-prompt"
+            placeholder="Ask the model… (enter sends, ctrl+j or \\ then enter: new line, "
+            "↑/↓ history, esc stops)",
+            id="pg-prompt",
         )
 
     def on_mount(self) -> None:
@@ -419,8 +483,8 @@ class PlaygroundPane(Vertical):
         self.query_one("#answer-b", AnswerView).set_model(base, "base · ")
 
     # -- prompting ----------------------------------------------------------------------
-    @on(Input.Submitted, "#pg-prompt")
-    def _prompt_submitted(self, event: Input.Submitted) -> None:
+    @on(PromptInput.Submitted, "#pg-prompt")
+    def _prompt_submitted(self, event: PromptInput.Submitted) -> None:
         event.stop()
         self.send(event.value)
 
@@ -434,8 +498,8 @@ class PlaygroundPane(Vertical):
         }
 
     def send(self, prompt: str) -> None:
-        prompt = prompt.strip()
-        if not prompt:
+        # Sent exactly as typed: a legacy model's separator may be whitespace ("\n\n###\n\n").
+        if not prompt.strip():
             return
         model = self.target_model
         if not model:
@@ -470,7 +534,7 @@ class PlaygroundPane(Vertical):
     def action_stop(self) -> None:
         """Stop the answers streaming in; when none is, leave the input (so 1–4, q work)."""
         if not self._streaming:
-            if isinstance(self.app.focused, Input):
+            if isinstance(self.app.focused, Input | TextArea):
                 self.query_one("#answer-a VerticalScroll").focus()
             return
         for side in list(self._streaming):
