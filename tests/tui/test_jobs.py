@@ -11,6 +11,7 @@ from e1_support import (
     listed,
     sample_jobs,
     screen_text,
+    shows,
     until,
     upload,
     wait_job,
@@ -580,3 +581,65 @@ async def test_details_of_a_job_that_finished_while_away_list_its_last_checkpoin
             what="the job's three checkpoints in the details",
         )
         assert "none yet" not in str(details.render())
+
+
+MARKUP = "[bold]x[/] :fire:"  # markup and an emoji code, to be shown as typed
+
+
+async def test_a_superhero_suffix_and_markup_in_an_error_are_shown_as_typed(server, fttui_home):
+    """A suffix "superhero" made the table show ft:…:fttui🦸… (its cells were parsed for
+    markup and emoji codes); an error or event with "[bold]x[/]" lost its brackets."""
+    client = server.client()
+    file_id = upload(client)
+    hero = create_sim_job(client, file_id=file_id, seconds_per_step=0.01, suffix="superhero")
+    failed = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini-2024-07-18",
+        training_file=file_id,
+        metadata={
+            "sim_seconds_per_step": "0.01",
+            "sim_fail_at_step": "2",
+            "sim_fail_reason": MARKUP,
+        },
+    ).id
+    ft = wait_job(client, hero, {"succeeded"}, timeout=60).fine_tuned_model
+    wait_job(client, failed, {"failed"}, timeout=60)
+    assert ":superhero:" in ft
+    app = make_app(server)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await select(pilot, hero)
+        text = await shows(pilot, ft)  # 160 columns: the whole name
+        assert "🦸" not in text
+        await select(pilot, failed)
+        # in the details' Error and in the event log
+        await until(pilot, lambda: screen_text(app).count(MARKUP) >= 2, what="both")
+        assert "🔥" not in screen_text(app)
+
+
+async def test_names_from_the_provider_are_plain_text_in_every_pane(fttui_home):
+    """Whatever a provider calls its models shows as it is: the table, the details, the
+    Playground's targets and answer titles, the status bar."""
+    from fttui.tui.panes.playground import AnswerView, PlaygroundPane
+
+    jobs = sample_jobs(3)
+    jobs[1].update(
+        model=MARKUP, fine_tuned_model="ft:davinci-002:fttui:superhero:abc", status="succeeded"
+    )
+    write_job_cache(jobs, base_url="http://127.0.0.1:9/v1")
+    app = FtApp(base_url="http://127.0.0.1:9/v1", api_key="sk-test-key", live=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await select(pilot, jobs[1]["id"])
+        text = await shows(pilot, MARKUP, "ft:davinci-002:fttui:superhero:abc")
+        assert "🦸" not in text and "🔥" not in text
+        await pilot.press("4")
+        pane = app.query_one(PlaygroundPane)
+        await until(
+            pilot,
+            lambda: pane.target_model == jobs[1]["fine_tuned_model"],
+            what="the playground on the job",
+        )
+        assert str(app.query_one("#answer-a", AnswerView).border_title) == (
+            "ft:davinci-002:fttui:superhero:abc"
+        )
+        await pilot.press("ctrl+b")
+        text = await shows(pilot, f"base · {MARKUP}", "fine-tuned · ft:davinci-002:fttui:superhero")
+        assert "🦸" not in text and "🔥" not in text

@@ -213,6 +213,7 @@ class FtApp(App[None]):
                 "keymap: no binding has the id " + ", ".join(unknown) + " (see ? for ids)",
                 severity="warning",
                 timeout=8,
+                markup=False,
             )
 
     # -- panes --------------------------------------------------------------------------
@@ -276,7 +277,7 @@ class FtApp(App[None]):
 
     def action_refresh(self) -> None:
         if not self.live:
-            self.notify("live updates are off", severity="warning")
+            self.notify("live updates are off", severity="warning", markup=False)
             return
         if not self.ready:
             self.connect()
@@ -403,7 +404,9 @@ class FtApp(App[None]):
             if self.has_pane(pane_id) and self.pane(pane_id).display:
                 self.pane(pane_id).refresh_now()
         if message.detail.startswith("local server"):
-            self.notify(f"Using the {message.detail} at {message.base_url}", timeout=6)
+            self.notify(
+                f"Using the {message.detail} at {message.base_url}", timeout=6, markup=False
+            )
 
     def on_backend_problem(self, message: BackendProblem) -> None:
         self.status_bar.banner.show_problem(message.kind, message.message, message.retry_in)

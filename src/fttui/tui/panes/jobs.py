@@ -496,7 +496,7 @@ class JobsPane(Vertical):
             delay = _backoff(self._detail_failures, err.retry_after)
             self._detail_failures += 1
             if err.kind == "not_found":
-                self.app.call_from_thread(self.notify, str(err), severity="error")
+                self.app.call_from_thread(self.notify, str(err), severity="error", markup=False)
                 return
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
             self.app.call_from_thread(self._arm_detail, job_id, delay, log)
@@ -589,7 +589,9 @@ class JobsPane(Vertical):
         if job is None:
             return
         if is_terminal(job.get("status")):
-            self.notify(f"{job['id']} is already {job.get('status')}", severity="warning")
+            self.notify(
+                f"{job['id']} is already {job.get('status')}", severity="warning", markup=False
+            )
             return
         job_id = job["id"]
         message = (
@@ -620,7 +622,9 @@ class JobsPane(Vertical):
         elif status in PAUSABLE:
             self._run_job_action("pause", job["id"])
         else:
-            self.notify(f"{job['id']} is {status}: nothing to pause", severity="warning")
+            self.notify(
+                f"{job['id']} is {status}: nothing to pause", severity="warning", markup=False
+            )
 
     @work(thread=True, group="jobs-action", exit_on_error=False)
     def _run_job_action(self, action: str, job_id: str) -> None:
@@ -636,12 +640,16 @@ class JobsPane(Vertical):
             row = call(job_id)
         except Exception as exc:
             err = friendly(exc)
-            self.app.call_from_thread(self.notify, f"{action} {job_id}: {err}", severity="error")
+            self.app.call_from_thread(
+                self.notify, f"{action} {job_id}: {err}", severity="error", markup=False
+            )
             return
         self._changed_at[job_id] = time.monotonic()
         self.post_message(JobsLoaded([row], full=False))
         past = {"cancel": "cancelling", "pause": "pausing", "resume": "resuming"}[action]
-        self.app.call_from_thread(self.notify, f"{past} {job_id} — now {row.get('status')}")
+        self.app.call_from_thread(
+            self.notify, f"{past} {job_id} — now {row.get('status')}", markup=False
+        )
         self.app.call_from_thread(self.refresh_now, False)
 
     def action_create(self) -> None:
@@ -658,7 +666,7 @@ class JobsPane(Vertical):
 
         def done(job_id: str | None) -> None:
             if job_id:
-                self.notify(f"created {job_id}")
+                self.notify(f"created {job_id}", markup=False)
                 self.job_created(job_id)
 
         self.app.push_screen(CreateJobScreen(training_file=training_file), done)
@@ -668,7 +676,7 @@ class JobsPane(Vertical):
         if job is None:
             return
         self.app.copy_to_clipboard(job["id"])
-        self.notify(f"copied {job['id']} (OSC 52)")
+        self.notify(f"copied {job['id']} (OSC 52)", markup=False)
 
     def action_toggle_follow(self) -> None:
         self.event_log.toggle_following()

@@ -248,9 +248,11 @@ class MetricsPane(Vertical):
             tmp.replace(path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
+            self.app.call_from_thread(
+                self.notify, f"export failed: {exc}", severity="error", markup=False
+            )
             return
-        self.app.call_from_thread(self.notify, f"wrote {path}")
+        self.app.call_from_thread(self.notify, f"wrote {path}", markup=False)
 
 
 def to_csv(series: dict[str, list[tuple[int, float]]]) -> str:

@@ -213,7 +213,7 @@ class AnswerView(Vertical):
 
     def set_model(self, model: str | None, label: str = "") -> None:
         self.model = model
-        self.border_title = f"{label}{model or '(no model)'}"
+        self.border_title = Text(f"{label}{model or '(no model)'}")  # a str is markup
 
     def start(self, prompt: str) -> None:
         self.prompt = prompt
@@ -442,7 +442,8 @@ class PlaygroundPane(Vertical):
         # Set here, not chosen: no Changed message, or an auto pick that landed after a
         # newer one (a checkpoint, then the fine-tuned model) counted as the user's choice.
         with self.prevent(Select.Changed):
-            select.set_options(choices)
+            # labels as Text: a str option is parsed as markup (a model name is data)
+            select.set_options([(Text(label), value) for label, value in choices])
             if self._chosen in values:
                 select.value = self._chosen
             elif values:

@@ -107,7 +107,7 @@ def format_tokens(value: Any) -> str:
 
 
 def status_text(status: str | None) -> Text:
-    status = status or "?"
+    status = str(status or "?")
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
@@ -117,13 +117,15 @@ def job_cells(job: dict[str, Any], ft_width: int | None = None) -> tuple[Any, ..
     ft = job.get("fine_tuned_model") or "—"
     if ft_width is not None:
         ft = short_model_name(ft, job.get("model") or "", ft_width)
+    # Text, never str: DataTable parses a str cell as markup with emoji codes, so a
+    # suffix "superhero" showed ft:davinci-002:fttui🦸… and "[b]x[/b]" lost its brackets.
     return (
-        job.get("id") or "",
-        job.get("model") or "",
+        Text(job.get("id") or ""),
+        Text(job.get("model") or ""),
         status_text(job.get("status")),
-        format_when(job.get("created_at")),
+        Text(format_when(job.get("created_at"))),
         Text(format_tokens(job.get("trained_tokens")), justify="right"),
-        ft,
+        Text(ft),
     )
 
 
@@ -288,7 +290,7 @@ class JobTable(DataTable):
                 cells, plain = rows[key], plains[key]
                 ft = short_model_name(plain[-1], self.jobs[key].get("model") or "", ft_width)
                 if ft != plain[-1]:
-                    cells, plain = (*cells[:-1], ft), (*plain[:-1], ft)
+                    cells, plain = (*cells[:-1], Text(ft)), (*plain[:-1], ft)
                 if key not in current_set:
                     self.add_row(*cells, key=key)
                     self._cells[key] = plain

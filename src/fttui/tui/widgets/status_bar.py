@@ -125,9 +125,10 @@ class StatusBar(Vertical):
         return self.query_one(Banner)
 
     def set_provider(self, name: str, base_url: str, detail: str = "") -> None:
-        self.query_one("#status-profile", Static).update(name or "?")
-        self.query_one("#status-url", Static).update(base_url or "")
-        self.query_one("#status-detail", Static).update(detail)
+        # Text: a profile name, URL or error is shown as typed, never parsed as markup.
+        self.query_one("#status-profile", Static).update(Text(name or "?"))
+        self.query_one("#status-url", Static).update(Text(base_url or ""))
+        self.query_one("#status-detail", Static).update(Text(detail))
 
     def mark_refreshed(self) -> None:
         self.cached = False
