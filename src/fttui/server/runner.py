@@ -56,6 +56,29 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def make_private(data_dir: Path) -> None:
+    """Make ``data_dir`` the owner's alone: 0700, and every file this process makes 0600.
+
+    The folder holds the API key, the database and the user's data; the app creates it
+    (and ``server.log``) before this server runs, with the user's umask (often 0755/0644).
+    A folder that was open to others (made by an older version) has everything below it
+    tightened once: its files were created 0644.
+    """
+    os.umask(0o077)  # the database, its -wal/-shm, uploads, job folders, trainer output
+    mode = data_dir.stat().st_mode & 0o777
+    if mode & 0o077:
+        for root, dirs, files in os.walk(data_dir):
+            for name in dirs + files:
+                path = Path(root) / name
+                with contextlib.suppress(OSError):
+                    if not path.is_symlink():
+                        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    if mode != 0o700:
+        os.chmod(data_dir, 0o700)
+    with contextlib.suppress(OSError):  # opened by the app before we ran, with its umask
+        os.chmod(data_dir / "server.log", 0o600)
+
+
 def load_or_create_key(data_dir: Path) -> tuple[str, bool]:
     """The key stored in ``<data_dir>/api_key`` (made and stored 0600 on first use)."""
     path = data_dir / KEY_FILE
@@ -119,6 +142,14 @@ def base_url_of(host: str, port: int) -> str:
     return f"http://{host}:{port}/v1"
 
 
+def _to_terminal() -> bool:
+    """Whether our output goes to an interactive terminal (not a log file or a pipe)."""
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # replaced by an object without a fd
+        return False
+
+
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -151,6 +182,7 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
     data_dir = options.data_dir.expanduser().resolve()
     with _folder_errors(data_dir):
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private(data_dir)
     with data_dir_lock(data_dir):
         name = resolve_name(options.executor)
         if options.executor == "auto":
@@ -207,8 +239,12 @@ def _run(
         say(f"Base URL:  {base_url}")
         if options.token:
             say("API key:   the one given with --token")
-        else:
+        elif _to_terminal():
             say(f"API key:   {key}  ({'new, ' if created else ''}stored in {data_dir / KEY_FILE})")
+        else:
+            # output to a file or pipe (the app's server.log, a service's journal): the key
+            # must not end up in a log others may read; the key file is 0600
+            say(f"API key:   in {data_dir / KEY_FILE}{' (new)' if created else ''}")
         if options.faults:
             rates = ", ".join(f"{k}={v:g}" for k, v in options.faults.items())
             say(f"Faults:    {rates} (seed {options.faults_seed})")
