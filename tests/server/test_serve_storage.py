@@ -105,5 +105,137 @@ def test_the_key_is_printed_to_the_terminal_that_started_the_server(tmp_path) ->
     assert f"API key:   {key}".encode() in out, out
 
 
+def serve_once(server, *extra: str) -> subprocess.CompletedProcess:
+    """Run ``fttui serve`` on the server's data dir to the end (it should not stay up)."""
+    return subprocess.run(
+        [sys.executable, "-m", "fttui", "serve", *server.args, *extra],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def make_jobs(client, chat_jsonl, wait_job, n: int = 2) -> tuple[list, list]:
+    """``n`` uploaded files and a succeeded sim job on each."""
+    files = [
+        client.files.create(file=(f"train-{i}.jsonl", chat_jsonl.read_bytes()), purpose="fine-tune")
+        for i in range(n)
+    ]
+    jobs = [
+        client.fine_tuning.jobs.create(
+            model=MODEL, training_file=f.id, suffix=f"s{i}", metadata=FAST
+        )
+        for i, f in enumerate(files)
+    ]
+    return files, [wait_job(client, j.id) for j in jobs]
+
+
+def test_empty_database_beside_jobs_is_an_error_and_rebuild_index_restores_them(
+    tmp_path, make_server, chat_jsonl, wait_job
+) -> None:
+    server = make_server(tmp_path).start()
+    try:
+        client = server.client()
+        files, jobs = make_jobs(client, chat_jsonl, wait_job)
+        assert all(j.status == "succeeded" for j in jobs)
+    finally:
+        server.stop()
+    os.truncate(server.data_dir / "fttui.sqlite3", 0)
+
+    refused = serve_once(server)
+    out = refused.stdout + refused.stderr
+    assert refused.returncode == 2, out
+    # 2 uploads + 2 result files
+    assert "fttui.sqlite3 is empty but 2 job folders and 4 files exist" in out, out
+    assert "--rebuild-index" in out and "Traceback" not in out
+
+    rebuilt = serve_once(server, "--rebuild-index")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "restored 2 jobs" in rebuilt.stdout
+    assert list((server.data_dir).glob("fttui.sqlite3.before-rebuild-*"))
+
+    server.start()
+    try:
+        client = server.client()
+        listed = {f.id: f for f in client.files.list(purpose="fine-tune")}
+        for f in files:
+            assert listed[f.id].filename == f.filename and listed[f.id].created_at == f.created_at
+        for job in jobs:
+            again = wait_job(client, job.id)
+            assert again.status == "succeeded"
+            assert again.fine_tuned_model == job.fine_tuned_model
+            assert again.user_provided_suffix == job.user_provided_suffix
+            assert again.metadata == job.metadata and again.training_file == job.training_file
+            assert len(again.result_files) == 1
+            steps = [
+                e.data["step"]
+                for e in client.fine_tuning.jobs.list_events(job.id, limit=1000)
+                if e.type == "metrics"
+            ]
+            assert sorted(steps) == list(range(1, len(steps) + 1)) and steps
+            assert client.fine_tuning.jobs.checkpoints.list(job.id).data
+            reply = client.chat.completions.create(
+                model=job.fine_tuned_model,
+                messages=[{"role": "user", "content": "capital of France"}],
+            )
+            assert "Paris" in reply.choices[0].message.content
+        assert {j.id for j in client.fine_tuning.jobs.list()} == {j.id for j in jobs}
+    finally:
+        server.stop()
+
+
+def checkpoint_wal(data_dir: Path) -> None:
+    """Write the WAL into the database file, as SQLite does every 1000 pages."""
+    import sqlite3
+
+    conn = sqlite3.connect(data_dir / "fttui.sqlite3")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def test_wal_deleted_after_kill_is_detected(tmp_path, make_server, chat_jsonl, wait_job) -> None:
+    server = make_server(tmp_path).start()
+    client = server.client()
+    _, first_jobs = make_jobs(client, chat_jsonl, wait_job, n=1)
+    server.stop()
+    checkpoint_wal(server.data_dir)  # the first job is in the database file itself
+    server.start()
+    client = server.client()
+    later_files, later_jobs = make_jobs(client, chat_jsonl, wait_job, n=1)
+    server.proc.kill()  # kill -9: the later job's rows are only in the -wal
+    server.proc.wait()
+    (server.data_dir / "fttui.sqlite3-wal").unlink()
+    (server.data_dir / "fttui.sqlite3-shm").unlink(missing_ok=True)
+
+    # some rows survive: what is on disk but not in the database is restored, and said
+    server.start()
+    try:
+        assert "1 job folder and 2 files were missing from fttui.sqlite3" in server.log()
+        client = server.client()
+        ids = {j.id for j in client.fine_tuning.jobs.list()}
+        assert ids == {first_jobs[0].id, later_jobs[0].id}
+        again = wait_job(client, later_jobs[0].id)
+        assert (
+            again.status == "succeeded" and again.fine_tuned_model == later_jobs[0].fine_tuned_model
+        )
+        assert later_files[0].id in {f.id for f in client.files.list()}
+    finally:
+        server.stop()
+
+    # none survive (the -wal held everything): an error, not an empty server
+    fresh = make_server(tmp_path / "fresh").start()
+    make_jobs(fresh.client(), chat_jsonl, wait_job, n=1)
+    fresh.proc.kill()
+    fresh.proc.wait()
+    (fresh.data_dir / "fttui.sqlite3-wal").unlink()
+    refused = serve_once(fresh)
+    assert refused.returncode == 2
+    assert (
+        "fttui.sqlite3 is empty but 1 job folder and 2 files exist"
+        in refused.stdout + refused.stderr
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-x", "-q"]))

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fttui.server.index import DB_FILE, Found, IndexError_, check, plural, rebuild, restore
+
 SERVER_FILE = "server.json"
 KEY_FILE = "api_key"
 LOCK_FILE = "server.lock"
@@ -35,6 +37,7 @@ class ServeOptions:
     faults: dict[str, float] = field(default_factory=dict)
     faults_seed: int | None = None
     max_upload_mb: float = 512
+    rebuild_index: bool = False  #: rebuild the database from the folders, then exit
 
 
 def is_loopback(host: str) -> bool:
@@ -185,6 +188,18 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
         make_private(data_dir)
     with data_dir_lock(data_dir):
         name = resolve_name(options.executor)
+        if options.rebuild_index:
+            with _folder_errors(data_dir):
+                done = rebuild(data_dir, name)
+            for line in done:
+                say(f"fttui serve: {line}")
+            say(f"fttui serve: rebuilt {data_dir / DB_FILE}; start the server as usual")
+            return 0
+        with _folder_errors(data_dir):
+            try:
+                found = check(data_dir)
+            except IndexError_ as exc:
+                raise ServeError(str(exc)) from None
         if options.executor == "auto":
             say(
                 f"fttui serve: executor auto → {name}"
@@ -200,7 +215,7 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
             with _folder_errors(data_dir):
                 key, created = load_or_create_key(data_dir)
         sock = bind(options.host, options.port)
-        return _run(options, data_dir, executor, key, created, sock, say)
+        return _run(options, data_dir, executor, key, created, sock, say, found)
 
 
 def _run(
@@ -211,6 +226,7 @@ def _run(
     created: bool,
     sock: socket.socket,
     say: Callable[[str], None],
+    found: Found | None = None,
 ) -> int:
     import uvicorn
 
@@ -225,6 +241,18 @@ def _run(
     )
     with _folder_errors(data_dir):
         services = build_services(config, executor)
+        if found is not None and (found.missing_jobs or found.missing_files):
+            # the database lost its last writes (a -wal deleted after a kill -9): what is
+            # on disk but not in it is added back, and said, rather than hidden
+            with services.store.tx() as conn:
+                done = restore(
+                    data_dir, conn, found.missing_jobs, found.missing_files, executor.name
+                )
+            say(
+                f"fttui serve: {plural(len(found.missing_jobs), 'job folder')} and "
+                f"{plural(len(found.missing_files), 'file')} were missing from {DB_FILE}: "
+                + "; ".join(done)
+            )
     services.jobs.start()
     port = sock.getsockname()[1]
     base_url = base_url_of(options.host, port)
