@@ -599,7 +599,7 @@ def ensure_local_server(
             return found
         if not start:
             raise ApiError("network", f"no local server answers (data dir {data_dir})")
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # the key lives there
         lock_path = data_dir / ".launch.lock"
         with _file_lock(lock_path):
             found = _running(data_dir)  # another process may have started it meanwhile
@@ -647,7 +647,8 @@ def _launch(data_dir: Path, *, timeout: float, executor: str) -> LocalServer:
     ]
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    with log_path.open("ab") as log:
+    # 0600: the server's output is nobody else's business (the server tightens it too)
+    with open(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
         try:
             proc = subprocess.Popen(
                 cmd,

@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the fault draws (reproducible runs)")
     p.add_argument("--max-upload-mb", type=float, default=512, metavar="N",
                    help="largest file accepted by POST /v1/files (default 512)")
+    p.add_argument("--rebuild-index", action="store_true",
+                   help="rebuild the database of --data-dir from its job folders and stored "
+                        "files (after it was lost or damaged; the old one is kept), then exit")
     p.set_defaults(func=run)
 
 
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir) if args.data_dir else paths.data_dir(),
         executor=args.executor, token=args.token, base_models=base_models, faults=faults,
         faults_seed=args.faults_seed, max_upload_mb=args.max_upload_mb,
+        rebuild_index=args.rebuild_index,
     )
     try:
         return serve(options)

@@ -20,6 +20,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from fttui.server.errors import ApiError, bad_request, not_found
+from fttui.server.index import write_file_meta
 from fttui.server.store import Store, dumps, loads, new_id
 
 FILE_PURPOSES = ("fine-tune", "assistants", "batch", "vision", "user_data", "evals")
@@ -187,6 +188,7 @@ class FileService:
         }
         if expires_at:
             obj["expires_at"] = expires_at
+        write_file_meta(self.files_dir, obj)  # what a rebuilt index knows of the file
         row = (file_id, purpose, path.name, dumps(obj))
         sql = "INSERT INTO files (id, purpose, path, obj) VALUES (?, ?, ?, ?)"
         if conn is not None:

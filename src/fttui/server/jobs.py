@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from fttui.server.executors.base import (
     TrainerSpec,
 )
 from fttui.server.files import FileService
+from fttui.server.index import write_job_meta
 from fttui.server.models import ORG_ID, ModelRegistry
 from fttui.server.store import Page, Store, dumps, loads, new_id
 from fttui.server.validate import FileCheck, check_file
@@ -355,6 +357,12 @@ class JobManager:
             if validation:
                 names += f" and validation file: {job['validation_file']}"
             self._event(conn, job_id, f"Validating {names}")
+            # in the transaction: no job.json, no job (what a rebuilt index restores)
+            try:
+                write_job_meta(job_dir, job, internal)
+            except BaseException:
+                shutil.rmtree(job_dir, ignore_errors=True)
+                raise
         self._submit_validation(job_id)
         return job
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fttui.server.index import DB_FILE, Found, IndexError_, check, plural, rebuild, restore
+
 SERVER_FILE = "server.json"
 KEY_FILE = "api_key"
 LOCK_FILE = "server.lock"
@@ -35,6 +37,7 @@ class ServeOptions:
     faults: dict[str, float] = field(default_factory=dict)
     faults_seed: int | None = None
     max_upload_mb: float = 512
+    rebuild_index: bool = False  #: rebuild the database from the folders, then exit
 
 
 def is_loopback(host: str) -> bool:
@@ -54,6 +57,29 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+
+
+def make_private(data_dir: Path) -> None:
+    """Make ``data_dir`` the owner's alone: 0700, and every file this process makes 0600.
+
+    The folder holds the API key, the database and the user's data; the app creates it
+    (and ``server.log``) before this server runs, with the user's umask (often 0755/0644).
+    A folder that was open to others (made by an older version) has everything below it
+    tightened once: its files were created 0644.
+    """
+    os.umask(0o077)  # the database, its -wal/-shm, uploads, job folders, trainer output
+    mode = data_dir.stat().st_mode & 0o777
+    if mode & 0o077:
+        for root, dirs, files in os.walk(data_dir):
+            for name in dirs + files:
+                path = Path(root) / name
+                with contextlib.suppress(OSError):
+                    if not path.is_symlink():
+                        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    if mode != 0o700:
+        os.chmod(data_dir, 0o700)
+    with contextlib.suppress(OSError):  # opened by the app before we ran, with its umask
+        os.chmod(data_dir / "server.log", 0o600)
 
 
 def load_or_create_key(data_dir: Path) -> tuple[str, bool]:
@@ -119,6 +145,14 @@ def base_url_of(host: str, port: int) -> str:
     return f"http://{host}:{port}/v1"
 
 
+def _to_terminal() -> bool:
+    """Whether our output goes to an interactive terminal (not a log file or a pipe)."""
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # replaced by an object without a fd
+        return False
+
+
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -151,8 +185,21 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
     data_dir = options.data_dir.expanduser().resolve()
     with _folder_errors(data_dir):
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private(data_dir)
     with data_dir_lock(data_dir):
         name = resolve_name(options.executor)
+        if options.rebuild_index:
+            with _folder_errors(data_dir):
+                done = rebuild(data_dir, name)
+            for line in done:
+                say(f"fttui serve: {line}")
+            say(f"fttui serve: rebuilt {data_dir / DB_FILE}; start the server as usual")
+            return 0
+        with _folder_errors(data_dir):
+            try:
+                found = check(data_dir)
+            except IndexError_ as exc:
+                raise ServeError(str(exc)) from None
         if options.executor == "auto":
             say(
                 f"fttui serve: executor auto → {name}"
@@ -168,7 +215,7 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
             with _folder_errors(data_dir):
                 key, created = load_or_create_key(data_dir)
         sock = bind(options.host, options.port)
-        return _run(options, data_dir, executor, key, created, sock, say)
+        return _run(options, data_dir, executor, key, created, sock, say, found)
 
 
 def _run(
@@ -179,6 +226,7 @@ def _run(
     created: bool,
     sock: socket.socket,
     say: Callable[[str], None],
+    found: Found | None = None,
 ) -> int:
     import uvicorn
 
@@ -193,6 +241,18 @@ def _run(
     )
     with _folder_errors(data_dir):
         services = build_services(config, executor)
+        if found is not None and (found.missing_jobs or found.missing_files):
+            # the database lost its last writes (a -wal deleted after a kill -9): what is
+            # on disk but not in it is added back, and said, rather than hidden
+            with services.store.tx() as conn:
+                done = restore(
+                    data_dir, conn, found.missing_jobs, found.missing_files, executor.name
+                )
+            say(
+                f"fttui serve: {plural(len(found.missing_jobs), 'job folder')} and "
+                f"{plural(len(found.missing_files), 'file')} were missing from {DB_FILE}: "
+                + "; ".join(done)
+            )
     services.jobs.start()
     port = sock.getsockname()[1]
     base_url = base_url_of(options.host, port)
@@ -207,8 +267,12 @@ def _run(
         say(f"Base URL:  {base_url}")
         if options.token:
             say("API key:   the one given with --token")
-        else:
+        elif _to_terminal():
             say(f"API key:   {key}  ({'new, ' if created else ''}stored in {data_dir / KEY_FILE})")
+        else:
+            # output to a file or pipe (the app's server.log, a service's journal): the key
+            # must not end up in a log others may read; the key file is 0600
+            say(f"API key:   in {data_dir / KEY_FILE}{' (new)' if created else ''}")
         if options.faults:
             rates = ", ".join(f"{k}={v:g}" for k, v in options.faults.items())
             say(f"Faults:    {rates} (seed {options.faults_seed})")
