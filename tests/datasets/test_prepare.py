@@ -93,7 +93,11 @@ def test_a_split_pair_is_written_whole_or_not_at_all(
         prepare_file(src, tmp_path / "a.jsonl", split=0.2, seed=8)  # another split
     monkeypatch.undo()
     assert {p: Path(p).read_bytes() for p in first.outputs} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_train.jsonl", "a_valid.jsonl", "chat.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a_train.jsonl",
+        "a_valid.jsonl",
+        "chat.jsonl",
+    ]
     # a first run that fails the same way leaves nothing at all
     fresh = tmp_path / "fresh"
     fresh.mkdir()
@@ -241,3 +245,76 @@ def test_nothing_to_write(tmp_path: Path) -> None:
     with pytest.raises(PrepareError, match="no examples"):
         prepare_file(src, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+NAMES = ("Ann", "Bob", "Cy", "Dee", "Eve")
+
+
+def hero_rows(n: int = 40) -> list[dict[str, str]]:
+    """Superhero-style descriptions of several sentences, each ending in '.'."""
+    return [
+        {
+            "prompt": f"Superhero: Hero {i}\nPowers: power {i}",
+            "completion": f"Hero {i} can fly. Hero {i} is strong. Everyone loves hero {i}.",
+        }
+        for i in range(n)
+    ]
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["prompt", "completion"])
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_prepare_appends_END_when_dot_occurs_inside(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "heroes.csv", hero_rows())
+    result = prepare_file(src, tmp_path / "out.jsonl")
+    assert result.stop == " END"
+    assert "'.' also occurs inside 40 completions, so ' END' was appended" in "\n".join(
+        result.changes
+    )
+    for row in read_jsonl(tmp_path / "out.jsonl"):
+        assert row["completion"].endswith(". END") and row["completion"].count(" END") == 1
+
+
+def test_prepare_content_ending_is_not_a_stop(tmp_path: Path) -> None:
+    rows = [
+        {
+            "prompt": f"Hero {i} ->",
+            "completion": f" The city waits for the day {NAMES[i % 5]}{i} arrives.",
+        }
+        for i in range(40)
+    ]
+    src = write_csv(tmp_path / "arrives.csv", rows)
+    result = prepare_file(src, tmp_path / "out.jsonl")
+    assert result.stop == " END" and result.separator == " ->"
+    assert "the common ending ' arrives.' is text, not a stop sequence" in "\n".join(result.changes)
+    report = lint_path(src, model="babbage-002")
+    assert "no_common_stop_sequence" in [f.code for f in report.findings]
+
+
+def test_prepare_keeps_a_marker_ending_found_nowhere_else(tmp_path: Path) -> None:
+    rows = [{"prompt": f"Q {i} ->", "completion": f" A. B {i}.\n"} for i in range(12)]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    result = prepare_file(tmp_path / "in.jsonl", tmp_path / "out.jsonl")
+    assert result.stop == ".\n" and result.separator == " ->"
+
+
+def test_prepare_appends_separator_when_it_repeats_inside_prompts(tmp_path: Path) -> None:
+    rows = [{"prompt": f"a -> b {i} ->", "completion": f" c {i} END"} for i in range(12)]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    result = prepare_file(tmp_path / "in.jsonl", tmp_path / "out.jsonl")
+    assert result.separator != " ->" and result.stop == " END"
+    assert "' ->' also occurs inside 12 prompts, so" in "\n".join(result.changes)
+    assert "separator_repeated" in [f.code for f in lint_path(tmp_path / "in.jsonl").findings]
+
+
+def test_lint_reports_stop_sequence_repeated_for_inner_dots(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "heroes.csv", hero_rows())
+    codes = [f.code for f in lint_path(src, model="davinci-002").findings]
+    assert "stop_sequence_repeated" in codes

@@ -10,13 +10,23 @@ that counts prompts where the separator repeats.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from fttui.datasets.findings import Finding, make_finding
 
-SEPARATOR_CANDIDATES = (" ->", "\n\n###\n\n", "\n\n===\n\n", "\n\n---\n\n", "\n\n===>\n\n", "\n\n--->\n\n")
+SEPARATOR_CANDIDATES = (
+    " ->",
+    "\n\n###\n\n",
+    "\n\n===\n\n",
+    "\n\n---\n\n",
+    "\n\n===>\n\n",
+    "\n\n--->\n\n",
+)
 SEPARATOR_FALLBACK = "\n\n### =>\n\n"
-STOP_CANDIDATES = ("\n", ".", " END", "***", "+++", "&&&", "$$$", "@@@", "%%%")
+#: appended when no existing ending can be the stop; " END" first (the tutorial's choice),
+#: never "." or another mark the model writes inside its answers anyway
+STOP_CANDIDATES = (" END", " ###END", " <|END|>", "\n", "***", "+++", "&&&", "$$$", "@@@", "%%%")
 STOP_FALLBACK = " [END]"
 LONG_EXAMPLE_CHARS = 10_000
 PROMPT_PREFIX_WARN = 12  #: a common prompt prefix longer than this is reported
@@ -35,6 +45,32 @@ def usable_xfix(text: str) -> str:
     the tail of words, not a separator.
     """
     return text if text and not text[0].isalnum() else ""
+
+
+#: words that mark an end rather than say something (`` END``, ``<|end|>``, ``</s>``, ``[EOS]``)
+_MARKER_TOKENS = re.compile(r"<\|[A-Za-z0-9_]+\|>|</?s>|\[?(?:END|EOS|STOP)\]?")
+
+
+def marker_like(text: str) -> bool:
+    """Whether ``text`` reads as an end marker (``'\\n'``, ``' END'``, ``'###'``, ``'<|end|>'``):
+    no letters or digits once known marker words are taken out. ``' arrives.'`` is content."""
+    return bool(text) and not any(ch.isalnum() for ch in _MARKER_TOKENS.sub("", text))
+
+
+def stop_candidate(suffix: str) -> str:
+    """The part of the completions' common ending that can be a stop sequence, or ``""``.
+
+    The whole ending when it is marker-like; else its longest tail that starts with a
+    non-alphanumeric character, holds a marker word and is marker-like (``'day END'`` →
+    ``' END'``); never content such as ``' arrives.'``.
+    """
+    if usable_xfix(suffix) and marker_like(suffix):
+        return suffix
+    for i in range(1, len(suffix)):
+        tail = suffix[i:]
+        if not tail[0].isalnum() and _MARKER_TOKENS.search(tail) and marker_like(tail):
+            return tail
+    return ""
 
 
 def _prefix_len(a: str, b: str) -> int:
@@ -133,8 +169,15 @@ class PromptCompletionStats:
 
     @property
     def stop(self) -> str:
-        """The completions' common suffix when it can serve as the stop sequence, else ``""``."""
-        return usable_xfix(self.completion_suffix or "")
+        """The part of the completions' common ending that could be the stop sequence (see
+        :func:`stop_candidate`), else ``""``; pass 2 tells whether it also occurs inside one."""
+        return stop_candidate(self.completion_suffix or "")
+
+    @property
+    def content_ending(self) -> str:
+        """The completions' common ending when it is content, not a stop (``' arrives.'``)."""
+        ending = usable_xfix(self.completion_suffix or "")
+        return ending if ending and not self.stop else ""
 
     def suggest_separator(self) -> str:
         for cand in SEPARATOR_CANDIDATES:
@@ -198,12 +241,17 @@ class PromptCompletionStats:
             )
         if not self.stop:
             stop = self.suggest_stop()
+            ending = self.content_ending
+            why = (
+                f"the completions' common ending {show(ending)} is text, not a stop sequence"
+                if ending
+                else "the completions do not end with a common stop sequence"
+            )
             out.append(
                 make_finding(
                     "no_common_stop_sequence",
                     None,
-                    "the completions do not end with a common stop sequence; the model will not "
-                    f"know when to stop (suggested: {show(stop)})",
+                    f"{why}; the model will not know when to stop (suggested: {show(stop)})",
                     hint=f"End every completion with {show(stop)}, found in none of them, and pass "
                     "it as `stop` at inference (`fttui prepare` appends it).",
                 )

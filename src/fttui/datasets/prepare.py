@@ -283,14 +283,29 @@ def prepare_file(
             f"warning: the file mixes formats ({counts}); they are written as they are"
         )
 
+    # -- an existing common ending is the separator / stop only when it occurs nowhere else
+    # inside a prompt / completion: '.' that also ends inner sentences would stop generation
+    # after the first one (the legacy tool's trap)
+    if main_format == "prompt_completion" and legacy.n and legacy.needs_second_pass():
+        for line, value, finding in _records(Source(src_path, kind=source.kind)):
+            if finding is not None:
+                continue
+            got = norm.normalize(line, value, count=False)
+            if got is not None and got[0] == "prompt_completion":
+                legacy.check_repeats(0, line, got[1]["prompt"], got[1]["completion"])
+
     # -- decide
     pc = main_format == "prompt_completion"
     separator = stop = None
     add_space = False
     strip_sep = strip_stop = None
     if pc and legacy.n:
-        has_sep = bool(legacy.separator) and not legacy.all_prompts_empty
-        has_stop = bool(legacy.stop)
+        has_sep = (
+            bool(legacy.separator)
+            and not legacy.all_prompts_empty
+            and not legacy.separator_repeated
+        )
+        has_stop = bool(legacy.stop) and not legacy.stop_repeated
         if to_chat:
             strip_sep = legacy.separator if has_sep else None
             strip_stop = legacy.stop if has_stop else None
@@ -304,8 +319,18 @@ def prepare_file(
                 )
             else:
                 separator = legacy.suggest_separator()
+                why = ""
+                if legacy.separator and legacy.separator_repeated:
+                    n = len(legacy.separator_repeated)
+                    why = (
+                        f"{show(legacy.separator)} also occurs inside {n} prompt"
+                        f"{'s' if n != 1 else ''}, so "
+                    )
                 result.changes.append(
-                    f"appended the separator {show(separator)} to every prompt (it occurs in none of them)"
+                    f"{why}{show(separator)} was appended to every prompt (it occurs in none of them)"
+                    if why
+                    else f"appended the separator {show(separator)} to every prompt "
+                    "(it occurs in none of them)"
                 )
             if legacy.no_space_count:
                 add_space = True
@@ -320,8 +345,22 @@ def prepare_file(
                 )
             else:
                 stop = legacy.suggest_stop()
+                why = ""
+                if legacy.stop and legacy.stop_repeated:
+                    n = len(legacy.stop_repeated)
+                    why = (
+                        f"{show(legacy.stop)} also occurs inside {n} completion"
+                        f"{'s' if n != 1 else ''}, so "
+                    )
+                elif legacy.content_ending:
+                    why = (
+                        f"the common ending {show(legacy.content_ending)} is text, not a stop "
+                        "sequence, so "
+                    )
                 result.changes.append(
-                    f"appended the stop sequence {show(stop)} to every completion "
+                    f"{why}{show(stop)} was appended to every completion (it occurs in none of them)"
+                    if why
+                    else f"appended the stop sequence {show(stop)} to every completion "
                     "(it occurs in none of them)"
                 )
         else:
