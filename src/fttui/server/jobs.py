@@ -34,7 +34,9 @@ from fttui.server.executors.base import (
     Executor,
     ExecutorError,
     JobState,
+    StateError,
     TrainerSpec,
+    state_from_checkpoints,
 )
 from fttui.server.files import FileService
 from fttui.server.index import write_job_meta
@@ -699,7 +701,11 @@ class JobManager:
             (job_dir / "control.json").unlink(missing_ok=True)
             spec.resume_from = None
             if resume:
-                state = JobState.read(job_dir)
+                try:
+                    state = self._state(conn, job_id, job_dir, "running")
+                except StateError as exc:
+                    self._fail_job(conn, job, internal, self._damaged(exc), code="state_damaged")
+                    return False
                 if state is not None:
                     spec.resume_from = state.resume_checkpoint or (
                         state.checkpoints[-1]["path"] if state.checkpoints else None
@@ -927,74 +933,118 @@ class JobManager:
         fail with a clear error; queued and validating jobs carry on."""
         rows = self.store.all("SELECT id FROM jobs WHERE live = 1 ORDER BY seq")
         for (job_id,) in rows:
-            with self.store.tx() as conn:
-                job, internal = self._load(job_id)
-                if job["status"] == "cancelled":
-                    internal.update(active=False, pending=None)
-                    self._save(conn, job, internal)
-                    continue
-                if internal["executor"] != self.executor.name:
-                    self._fail_job(
-                        conn,
-                        job,
-                        internal,
-                        f"The server restarted with the {self.executor.name} "
-                        f"executor; this job ran on {internal['executor']}.",
-                    )
-                    continue
-                if not internal.get("active"):
-                    continue
-                self._ingest(conn, job_id, internal)
-                state = JobState.read(self.job_dir(job_id)) or JobState()
-                internal["active"] = False
-                if state.status == "paused" and job["status"] == "running":
-                    # paused by a shutdown cut short (a second Ctrl-C, docker stop's limit)
-                    # before it marked the job running again: nobody asked for a pause, so
-                    # it resumes below like any job the server stopped
-                    state.status = "running"
-                    state.write(self.job_dir(job_id))
-                if state.status != "running":
-                    internal["active"] = True  # finished while we were away: follow it
-                    self._save(conn, job, internal)
-                    continue
-                if self.executor.outlived_server(TrainerSpec(**internal["spec"])):
-                    # still training (the server was killed, its trainer was not): follow
-                    # it. Failing the job, or restarting it from a checkpoint, would run a
-                    # second trainer beside it and throw away its work.
-                    internal["active"] = True
-                    self._event(
-                        conn, job_id, "The server restarted; the job's training went on meanwhile"
-                    )
-                    self._save(conn, job, internal)
-                    continue
-                self._sync_checkpoints(conn, job, internal, state)
-                if state.checkpoints or state.resume_checkpoint:
-                    where = (
-                        f"where it stopped ({state.resume_checkpoint})"
-                        if state.resume_checkpoint
-                        else f"from the checkpoint at step {state.checkpoints[-1]['step']}"
-                    )
-                    if job["status"] == "paused":
-                        state.status = "paused"
-                        state.write(self.job_dir(job_id))
-                        internal["pending"] = None
-                    else:
-                        internal["pending"] = "resume"
-                        self._event(
-                            conn,
-                            job_id,
-                            f"The server restarted while the job was running; resuming {where}",
-                        )
+            try:
+                self._recover_one(job_id)
+            except Exception as exc:  # one job the server cannot make sense of: fail it
+                if isinstance(exc, StateError):
+                    message, code = self._damaged(exc), "state_damaged"
                 else:
-                    self._fail_job(
-                        conn,
-                        job,
-                        internal,
-                        "The server stopped while this job was running, before "
-                        "its first checkpoint; create the job again.",
+                    message, code = (
+                        f"The server could not recover this job: {exc!r}",
+                        "server_error",
                     )
-                    continue
+                with self.store.tx() as conn:
+                    job, internal = self._load(job_id)
+                    self._fail_job(conn, job, internal, message, code=code)
+
+    @staticmethod
+    def _damaged(exc: StateError) -> str:
+        return (
+            f"The job's state file {exc.path} {exc.reason}, and the job has no checkpoint "
+            "on disk to go on from; create the job again."
+        )
+
+    def _state(self, conn: Any, job_id: str, job_dir: Path, status: str) -> JobState | None:
+        """The job's ``state.json``; when it is damaged (a crash cut it short), one rebuilt
+        from the latest checkpoint on disk (written back, and said in an event), so the
+        job goes on from there rather than from step 0 or not at all. ``StateError`` when
+        there is no checkpoint either."""
+        try:
+            return JobState.load(job_dir)
+        except StateError as exc:
+            state = state_from_checkpoints(job_dir, status)
+            if state is None:
+                raise
+            state.write(job_dir)
+            self._event(
+                conn,
+                job_id,
+                f"The job's state file {exc.reason}; recovered step {state.step} from "
+                f"its checkpoint {state.resume_checkpoint}",
+                level="warn",
+            )
+            return state
+
+    def _recover_one(self, job_id: str) -> None:
+        with self.store.tx() as conn:
+            job, internal = self._load(job_id)
+            if job["status"] == "cancelled":
+                internal.update(active=False, pending=None)
                 self._save(conn, job, internal)
+                return
+            if internal["executor"] != self.executor.name:
+                self._fail_job(
+                    conn,
+                    job,
+                    internal,
+                    f"The server restarted with the {self.executor.name} "
+                    f"executor; this job ran on {internal['executor']}.",
+                )
+                return
+            if not internal.get("active"):
+                return
+            self._ingest(conn, job_id, internal)
+            status = "paused" if job["status"] == "paused" else "running"
+            state = self._state(conn, job_id, self.job_dir(job_id), status) or JobState()
+            internal["active"] = False
+            if state.status == "paused" and job["status"] == "running":
+                # paused by a shutdown cut short (a second Ctrl-C, docker stop's limit)
+                # before it marked the job running again: nobody asked for a pause, so
+                # it resumes below like any job the server stopped
+                state.status = "running"
+                state.write(self.job_dir(job_id))
+            if state.status != "running":
+                internal["active"] = True  # finished while we were away: follow it
+                self._save(conn, job, internal)
+                return
+            if self.executor.outlived_server(TrainerSpec(**internal["spec"])):
+                # still training (the server was killed, its trainer was not): follow
+                # it. Failing the job, or restarting it from a checkpoint, would run a
+                # second trainer beside it and throw away its work.
+                internal["active"] = True
+                self._event(
+                    conn, job_id, "The server restarted; the job's training went on meanwhile"
+                )
+                self._save(conn, job, internal)
+                return
+            self._sync_checkpoints(conn, job, internal, state)
+            if state.checkpoints or state.resume_checkpoint:
+                where = (
+                    f"where it stopped ({state.resume_checkpoint})"
+                    if state.resume_checkpoint
+                    else f"from the checkpoint at step {state.checkpoints[-1]['step']}"
+                )
+                if job["status"] == "paused":
+                    state.status = "paused"
+                    state.write(self.job_dir(job_id))
+                    internal["pending"] = None
+                else:
+                    internal["pending"] = "resume"
+                    self._event(
+                        conn,
+                        job_id,
+                        f"The server restarted while the job was running; resuming {where}",
+                    )
+            else:
+                self._fail_job(
+                    conn,
+                    job,
+                    internal,
+                    "The server stopped while this job was running, before "
+                    "its first checkpoint; create the job again.",
+                )
+                return
+            self._save(conn, job, internal)
 
     def _fail_job(
         self,
