@@ -41,7 +41,16 @@ from fttui.server.executors.base import (
 from fttui.server.files import FileService
 from fttui.server.index import write_job_meta
 from fttui.server.models import ORG_ID, ModelRegistry
-from fttui.server.store import Page, Store, dumps, loads, new_id
+from fttui.server.store import (
+    Page,
+    Store,
+    dumps,
+    loads,
+    new_id,
+    spec_from_stored,
+    spec_to_stored,
+    to_stored,
+)
 from fttui.server.validate import FileCheck, check_file
 
 MODEL_ORG = "fttui"  #: the organisation part of fine-tuned model names
@@ -165,6 +174,7 @@ class JobManager:
         poll_interval: float = 0.1,
     ) -> None:
         self.store, self.executor, self.files, self.models = store, executor, files, models
+        self.data_dir = data_dir
         self.jobs_dir = data_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.poll_interval = poll_interval
@@ -239,6 +249,10 @@ class JobManager:
 
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
+
+    def _spec(self, internal: dict[str, Any]) -> TrainerSpec:
+        """The job's trainer spec, its paths absolute in this data dir (stored relative)."""
+        return TrainerSpec(**spec_from_stored(self.data_dir, internal["spec"]))
 
     # -- API: create, read ---------------------------------------------------------------
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -342,7 +356,7 @@ class JobManager:
             "user_provided_suffix": suffix,
         }
         internal = {
-            "spec": spec.__dict__,
+            "spec": spec_to_stored(self.data_dir, spec.__dict__),
             "executor": self.executor.name,
             "active": False,
             "pending": None,
@@ -531,7 +545,7 @@ class JobManager:
     def _validate(self, job_id: str) -> None:
         try:
             job, internal = self._load(job_id)
-            spec = TrainerSpec(**internal["spec"])
+            spec = self._spec(internal)
             failure: tuple[str, str] | None = None
             n_examples = 0
             try:
@@ -695,7 +709,7 @@ class JobManager:
             )
             if internal.get("active") or not launchable:
                 return False
-            spec = TrainerSpec(**internal["spec"])
+            spec = self._spec(internal)
             job_dir = Path(spec.output_dir)
             job_dir.mkdir(parents=True, exist_ok=True)
             (job_dir / "control.json").unlink(missing_ok=True)
@@ -784,7 +798,7 @@ class JobManager:
         if steps == internal.get("ckpt_steps"):
             return
         spec = internal["spec"]
-        job_dir = Path(spec["output_dir"])
+        job_dir = self.job_dir(job["id"])
         known = {
             r[0]
             for r in conn.execute("SELECT step FROM checkpoints WHERE job_id = ?", (job["id"],))
@@ -816,7 +830,7 @@ class JobManager:
                     job["id"],
                     obj["fine_tuned_model_checkpoint"],
                     step,
-                    str(job_dir / ckpt["path"]),
+                    to_stored(self.data_dir, job_dir / ckpt["path"]),
                     dumps(obj),
                 ),
             )
@@ -830,7 +844,7 @@ class JobManager:
 
     def _follow(self, job_id: str, internal: dict[str, Any]) -> None:
         """Ingest new events and apply the executor's state (nothing to do: no write)."""
-        spec = TrainerSpec(**internal["spec"])
+        spec = self._spec(internal)
         state = self.executor.state(spec)
         try:
             size = (self.job_dir(job_id) / "events.jsonl").stat().st_size
@@ -894,7 +908,7 @@ class JobManager:
         self, conn: Any, job: dict[str, Any], internal: dict[str, Any], state: JobState
     ) -> None:
         spec = internal["spec"]
-        job_dir = Path(spec["output_dir"])
+        job_dir = self.job_dir(job["id"])
         ft_name = spec["fine_tuned_model"]
         adapter = str(job_dir / state.model_path) if state.model_path else str(job_dir)
         now = int(time.time())
@@ -904,7 +918,7 @@ class JobManager:
             job_id=job["id"],
             base_model=spec["base_model"],
             executor=internal["executor"],
-            path=adapter,
+            path=to_stored(self.data_dir, adapter),
             created=now,
         )
         if state.result_file and (job_dir / state.result_file).is_file():
@@ -1007,7 +1021,7 @@ class JobManager:
                 internal["active"] = True  # finished while we were away: follow it
                 self._save(conn, job, internal)
                 return
-            if self.executor.outlived_server(TrainerSpec(**internal["spec"])):
+            if self.executor.outlived_server(self._spec(internal)):
                 # still training (the server was killed, its trainer was not): follow
                 # it. Failing the job, or restarting it from a checkpoint, would run a
                 # second trainer beside it and throw away its work.
