@@ -126,3 +126,56 @@ def test_a_paused_job_with_a_truncated_state_json_resumes_where_it_paused(
         assert sorted(set(metric_steps(client, job.id))) == list(range(1, 61))
     finally:
         server.stop()
+
+
+def test_resume_after_kill_reports_each_step_once_after_a_torn_events_line(
+    tmp_path, make_server, chat_jsonl, wait_job
+) -> None:
+    server = make_server(tmp_path).start()
+    client = server.client()
+    job = slow_job(client, upload(client, chat_jsonl).id, "0.05")
+    deadline = time.monotonic() + 30
+    while max(metric_steps(client, job.id), default=0) < 26:  # past the checkpoint at 20
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    server.proc.kill()
+    server.proc.wait()
+    with (server.data_dir / "jobs" / job.id / "events.jsonl").open("a") as fh:
+        fh.write('{"created_at": 1, "level": "info", "mess')  # the kill cut this line
+
+    server.start()
+    try:
+        client = server.client()
+        finished = wait_job(client, job.id, timeout=60)
+        assert finished.status == "succeeded", finished.error
+        said = messages(client, job.id)
+        # before: glued to the torn line, the first event after the restart was lost
+        assert "Resuming the simulation from step 20" in said, said
+        steps = metric_steps(client, job.id)
+        # before: steps 21..26 twice (the replay after the checkpoint)
+        assert sorted(steps) == list(range(1, 61)), steps
+        csv = client.files.content(finished.result_files[0]).text.splitlines()[1:]
+        assert [int(row.split(",")[0]) for row in csv] == list(range(1, 61))
+    finally:
+        server.stop()
+
+
+def test_a_truncated_sim_adapter_is_an_error_not_the_base_models_reply(
+    tmp_path, make_server, chat_jsonl, wait_job
+) -> None:
+    import openai
+    import pytest
+
+    server = make_server(tmp_path).start()
+    try:
+        client = server.client()
+        job = wait_job(client, slow_job(client, upload(client, chat_jsonl).id, "0", 1).id)
+        adapter = server.data_dir / "jobs" / job.id / "model" / "sim_adapter.json"
+        adapter.write_bytes(adapter.read_bytes()[:40])
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(
+                model=job.fine_tuned_model, messages=[{"role": "user", "content": "Hi"}]
+            )
+        assert "damaged" in err.value.message and "sim_adapter.json" in err.value.message
+    finally:
+        server.stop()

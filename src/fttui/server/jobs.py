@@ -13,6 +13,8 @@ executor; the supervisor does the rest, so there is one place where states move.
 from __future__ import annotations
 
 import math
+import os
+import re
 import secrets
 import shutil
 import threading
@@ -144,6 +146,26 @@ def parse_options(metadata: dict[str, str] | None, executor: str) -> dict[str, A
             except orjson.JSONDecodeError:
                 options[key[len(prefix) :]] = value
     return options
+
+
+def trim_torn_tail(path: Path) -> None:
+    """Cut a line left half-written by a crash off the end of ``events.jsonl``, before a
+    trainer appends to it again: glued to the next line, it would take that event with it."""
+    try:
+        with path.open("rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            start = max(0, size - 1024 * 1024)
+            fh.seek(start)
+            tail = fh.read()
+            cut = tail.rfind(b"\n")
+            fh.truncate(start + cut + 1 if cut >= 0 else (0 if start == 0 else size))
+    except FileNotFoundError:
+        return
 
 
 def describe_errors(label: str, file_id: str, check: FileCheck, limit: int = 3) -> str:
@@ -726,6 +748,8 @@ class JobManager:
                     )
                     state.status = "running"
                     state.write(job_dir)
+                    self._drop_replayed(conn, job_id, spec.resume_from, state)
+            trim_torn_tail(job_dir / "events.jsonl")
             (job_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
             try:
                 self.executor.start(spec)
@@ -751,6 +775,25 @@ class JobManager:
             internal.update(active=True, pending=None)
             self._save(conn, job, internal)
         return True
+
+    @staticmethod
+    def _drop_replayed(conn: Any, job_id: str, folder: str | None, state: JobState) -> None:
+        """Drop the metrics events of the steps after the checkpoint a job resumes from:
+        the trainer runs those steps again (after a kill, past the last checkpoint), and
+        each step must be reported once, as in ``step_metrics.csv``."""
+        if not folder:
+            return
+        match = re.search(r"-(\d+)$", folder)
+        step = int(match.group(1)) if match else None
+        if step is None:
+            step = next((c["step"] for c in state.checkpoints if c["path"] == folder), None)
+        if step is None:
+            return
+        conn.execute(
+            "DELETE FROM events WHERE job_id = ? AND json_extract(obj, '$.type') = 'metrics' "
+            "AND json_extract(obj, '$.data.step') > ?",
+            (job_id, step),
+        )
 
     def _ingest(self, conn: Any, job_id: str, internal: dict[str, Any]) -> None:
         """Append the new complete lines of ``events.jsonl`` to the events table."""
