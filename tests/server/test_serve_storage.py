@@ -239,3 +239,66 @@ def test_wal_deleted_after_kill_is_detected(tmp_path, make_server, chat_jsonl, w
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-x", "-q"]))
+
+
+def test_a_copied_data_dir_works_on_its_own(tmp_path, make_server, chat_jsonl, wait_job) -> None:
+    import shutil
+
+    server = make_server(tmp_path / "a").start()
+    client = server.client()
+    _, (done,) = make_jobs(client, chat_jsonl, wait_job, n=1)
+    checkpoint = client.fine_tuning.jobs.checkpoints.list(done.id).data[0]
+    paused = client.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=done.training_file,
+        hyperparameters={"n_epochs": 2},
+        metadata={"sim_seconds_per_step": "0.05"},
+    )
+    wait_job(client, paused.id, {"running"})
+    client.fine_tuning.jobs.pause(paused.id)
+    paused_dir = server.data_dir / "jobs" / paused.id
+    deadline = time.monotonic() + 30
+    while '"paused"' not in (paused_dir / "state.json").read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    server.stop()
+    # an older fttui stored absolute paths: the copy must read them as its own
+    import sqlite3
+
+    db = sqlite3.connect(server.data_dir / "fttui.sqlite3")
+    root = f"{server.data_dir.resolve()}/"
+    with db:
+        db.execute("UPDATE models SET path = ? || path", (root,))
+        db.execute("UPDATE checkpoints SET path = ? || path", (root,))
+        for field in ("output_dir", "training_file"):
+            db.execute(
+                f"UPDATE jobs SET internal = json_set(internal, '$.spec.{field}', "
+                f"? || json_extract(internal, '$.spec.{field}'))",
+                (root,),
+            )
+    assert root in db.execute("SELECT path FROM models").fetchone()[0]
+    db.close()
+
+    copy = make_server(tmp_path / "b")
+    shutil.copytree(server.data_dir, copy.data_dir)
+    shutil.rmtree(server.data_dir)  # nothing of the copy may lead back to the original
+    copy.start()
+    try:
+        client = copy.client()
+        for model in (done.fine_tuned_model, checkpoint.fine_tuned_model_checkpoint):
+            reply = client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "capital of France"}]
+            )
+            assert "Paris" in reply.choices[0].message.content  # the copy's weights
+        client.fine_tuning.jobs.resume(paused.id)
+        assert wait_job(client, paused.id, timeout=60).status == "succeeded"
+        more = client.fine_tuning.jobs.create(  # continue from the fine-tuned model
+            model=done.fine_tuned_model, training_file=done.training_file, metadata=FAST
+        )
+        more = wait_job(client, more.id)
+        assert more.status == "succeeded", more.error
+        assert (copy.data_dir / "jobs" / more.id / "model").is_dir()
+        assert (copy.data_dir / "jobs" / paused.id / "model").is_dir()
+        assert not server.data_dir.exists()
+    finally:
+        copy.stop()

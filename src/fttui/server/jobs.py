@@ -13,6 +13,8 @@ executor; the supervisor does the rest, so there is one place where states move.
 from __future__ import annotations
 
 import math
+import os
+import re
 import secrets
 import shutil
 import threading
@@ -34,12 +36,23 @@ from fttui.server.executors.base import (
     Executor,
     ExecutorError,
     JobState,
+    StateError,
     TrainerSpec,
+    state_from_checkpoints,
 )
 from fttui.server.files import FileService
 from fttui.server.index import write_job_meta
 from fttui.server.models import ORG_ID, ModelRegistry
-from fttui.server.store import Page, Store, dumps, loads, new_id
+from fttui.server.store import (
+    Page,
+    Store,
+    dumps,
+    loads,
+    new_id,
+    spec_from_stored,
+    spec_to_stored,
+    to_stored,
+)
 from fttui.server.validate import FileCheck, check_file
 
 MODEL_ORG = "fttui"  #: the organisation part of fine-tuned model names
@@ -135,6 +148,26 @@ def parse_options(metadata: dict[str, str] | None, executor: str) -> dict[str, A
     return options
 
 
+def trim_torn_tail(path: Path) -> None:
+    """Cut a line left half-written by a crash off the end of ``events.jsonl``, before a
+    trainer appends to it again: glued to the next line, it would take that event with it."""
+    try:
+        with path.open("rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            start = max(0, size - 1024 * 1024)
+            fh.seek(start)
+            tail = fh.read()
+            cut = tail.rfind(b"\n")
+            fh.truncate(start + cut + 1 if cut >= 0 else (0 if start == 0 else size))
+    except FileNotFoundError:
+        return
+
+
 def describe_errors(label: str, file_id: str, check: FileCheck, limit: int = 3) -> str:
     """ "Training file file-x has 2 errors: line 3: missing_messages_list (…); …"."""
     parts = []
@@ -163,6 +196,7 @@ class JobManager:
         poll_interval: float = 0.1,
     ) -> None:
         self.store, self.executor, self.files, self.models = store, executor, files, models
+        self.data_dir = data_dir
         self.jobs_dir = data_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.poll_interval = poll_interval
@@ -237,6 +271,10 @@ class JobManager:
 
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
+
+    def _spec(self, internal: dict[str, Any]) -> TrainerSpec:
+        """The job's trainer spec, its paths absolute in this data dir (stored relative)."""
+        return TrainerSpec(**spec_from_stored(self.data_dir, internal["spec"]))
 
     # -- API: create, read ---------------------------------------------------------------
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -340,7 +378,7 @@ class JobManager:
             "user_provided_suffix": suffix,
         }
         internal = {
-            "spec": spec.__dict__,
+            "spec": spec_to_stored(self.data_dir, spec.__dict__),
             "executor": self.executor.name,
             "active": False,
             "pending": None,
@@ -529,7 +567,7 @@ class JobManager:
     def _validate(self, job_id: str) -> None:
         try:
             job, internal = self._load(job_id)
-            spec = TrainerSpec(**internal["spec"])
+            spec = self._spec(internal)
             failure: tuple[str, str] | None = None
             n_examples = 0
             try:
@@ -693,19 +731,25 @@ class JobManager:
             )
             if internal.get("active") or not launchable:
                 return False
-            spec = TrainerSpec(**internal["spec"])
+            spec = self._spec(internal)
             job_dir = Path(spec.output_dir)
             job_dir.mkdir(parents=True, exist_ok=True)
             (job_dir / "control.json").unlink(missing_ok=True)
             spec.resume_from = None
             if resume:
-                state = JobState.read(job_dir)
+                try:
+                    state = self._state(conn, job_id, job_dir, "running")
+                except StateError as exc:
+                    self._fail_job(conn, job, internal, self._damaged(exc), code="state_damaged")
+                    return False
                 if state is not None:
                     spec.resume_from = state.resume_checkpoint or (
                         state.checkpoints[-1]["path"] if state.checkpoints else None
                     )
                     state.status = "running"
                     state.write(job_dir)
+                    self._drop_replayed(conn, job_id, spec.resume_from, state)
+            trim_torn_tail(job_dir / "events.jsonl")
             (job_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
             try:
                 self.executor.start(spec)
@@ -731,6 +775,25 @@ class JobManager:
             internal.update(active=True, pending=None)
             self._save(conn, job, internal)
         return True
+
+    @staticmethod
+    def _drop_replayed(conn: Any, job_id: str, folder: str | None, state: JobState) -> None:
+        """Drop the metrics events of the steps after the checkpoint a job resumes from:
+        the trainer runs those steps again (after a kill, past the last checkpoint), and
+        each step must be reported once, as in ``step_metrics.csv``."""
+        if not folder:
+            return
+        match = re.search(r"-(\d+)$", folder)
+        step = int(match.group(1)) if match else None
+        if step is None:
+            step = next((c["step"] for c in state.checkpoints if c["path"] == folder), None)
+        if step is None:
+            return
+        conn.execute(
+            "DELETE FROM events WHERE job_id = ? AND json_extract(obj, '$.type') = 'metrics' "
+            "AND json_extract(obj, '$.data.step') > ?",
+            (job_id, step),
+        )
 
     def _ingest(self, conn: Any, job_id: str, internal: dict[str, Any]) -> None:
         """Append the new complete lines of ``events.jsonl`` to the events table."""
@@ -778,7 +841,7 @@ class JobManager:
         if steps == internal.get("ckpt_steps"):
             return
         spec = internal["spec"]
-        job_dir = Path(spec["output_dir"])
+        job_dir = self.job_dir(job["id"])
         known = {
             r[0]
             for r in conn.execute("SELECT step FROM checkpoints WHERE job_id = ?", (job["id"],))
@@ -810,7 +873,7 @@ class JobManager:
                     job["id"],
                     obj["fine_tuned_model_checkpoint"],
                     step,
-                    str(job_dir / ckpt["path"]),
+                    to_stored(self.data_dir, job_dir / ckpt["path"]),
                     dumps(obj),
                 ),
             )
@@ -824,7 +887,7 @@ class JobManager:
 
     def _follow(self, job_id: str, internal: dict[str, Any]) -> None:
         """Ingest new events and apply the executor's state (nothing to do: no write)."""
-        spec = TrainerSpec(**internal["spec"])
+        spec = self._spec(internal)
         state = self.executor.state(spec)
         try:
             size = (self.job_dir(job_id) / "events.jsonl").stat().st_size
@@ -888,7 +951,7 @@ class JobManager:
         self, conn: Any, job: dict[str, Any], internal: dict[str, Any], state: JobState
     ) -> None:
         spec = internal["spec"]
-        job_dir = Path(spec["output_dir"])
+        job_dir = self.job_dir(job["id"])
         ft_name = spec["fine_tuned_model"]
         adapter = str(job_dir / state.model_path) if state.model_path else str(job_dir)
         now = int(time.time())
@@ -898,7 +961,7 @@ class JobManager:
             job_id=job["id"],
             base_model=spec["base_model"],
             executor=internal["executor"],
-            path=adapter,
+            path=to_stored(self.data_dir, adapter),
             created=now,
         )
         if state.result_file and (job_dir / state.result_file).is_file():
@@ -927,74 +990,118 @@ class JobManager:
         fail with a clear error; queued and validating jobs carry on."""
         rows = self.store.all("SELECT id FROM jobs WHERE live = 1 ORDER BY seq")
         for (job_id,) in rows:
-            with self.store.tx() as conn:
-                job, internal = self._load(job_id)
-                if job["status"] == "cancelled":
-                    internal.update(active=False, pending=None)
-                    self._save(conn, job, internal)
-                    continue
-                if internal["executor"] != self.executor.name:
-                    self._fail_job(
-                        conn,
-                        job,
-                        internal,
-                        f"The server restarted with the {self.executor.name} "
-                        f"executor; this job ran on {internal['executor']}.",
-                    )
-                    continue
-                if not internal.get("active"):
-                    continue
-                self._ingest(conn, job_id, internal)
-                state = JobState.read(self.job_dir(job_id)) or JobState()
-                internal["active"] = False
-                if state.status == "paused" and job["status"] == "running":
-                    # paused by a shutdown cut short (a second Ctrl-C, docker stop's limit)
-                    # before it marked the job running again: nobody asked for a pause, so
-                    # it resumes below like any job the server stopped
-                    state.status = "running"
-                    state.write(self.job_dir(job_id))
-                if state.status != "running":
-                    internal["active"] = True  # finished while we were away: follow it
-                    self._save(conn, job, internal)
-                    continue
-                if self.executor.outlived_server(TrainerSpec(**internal["spec"])):
-                    # still training (the server was killed, its trainer was not): follow
-                    # it. Failing the job, or restarting it from a checkpoint, would run a
-                    # second trainer beside it and throw away its work.
-                    internal["active"] = True
-                    self._event(
-                        conn, job_id, "The server restarted; the job's training went on meanwhile"
-                    )
-                    self._save(conn, job, internal)
-                    continue
-                self._sync_checkpoints(conn, job, internal, state)
-                if state.checkpoints or state.resume_checkpoint:
-                    where = (
-                        f"where it stopped ({state.resume_checkpoint})"
-                        if state.resume_checkpoint
-                        else f"from the checkpoint at step {state.checkpoints[-1]['step']}"
-                    )
-                    if job["status"] == "paused":
-                        state.status = "paused"
-                        state.write(self.job_dir(job_id))
-                        internal["pending"] = None
-                    else:
-                        internal["pending"] = "resume"
-                        self._event(
-                            conn,
-                            job_id,
-                            f"The server restarted while the job was running; resuming {where}",
-                        )
+            try:
+                self._recover_one(job_id)
+            except Exception as exc:  # one job the server cannot make sense of: fail it
+                if isinstance(exc, StateError):
+                    message, code = self._damaged(exc), "state_damaged"
                 else:
-                    self._fail_job(
-                        conn,
-                        job,
-                        internal,
-                        "The server stopped while this job was running, before "
-                        "its first checkpoint; create the job again.",
+                    message, code = (
+                        f"The server could not recover this job: {exc!r}",
+                        "server_error",
                     )
-                    continue
+                with self.store.tx() as conn:
+                    job, internal = self._load(job_id)
+                    self._fail_job(conn, job, internal, message, code=code)
+
+    @staticmethod
+    def _damaged(exc: StateError) -> str:
+        return (
+            f"The job's state file {exc.path} {exc.reason}, and the job has no checkpoint "
+            "on disk to go on from; create the job again."
+        )
+
+    def _state(self, conn: Any, job_id: str, job_dir: Path, status: str) -> JobState | None:
+        """The job's ``state.json``; when it is damaged (a crash cut it short), one rebuilt
+        from the latest checkpoint on disk (written back, and said in an event), so the
+        job goes on from there rather than from step 0 or not at all. ``StateError`` when
+        there is no checkpoint either."""
+        try:
+            return JobState.load(job_dir)
+        except StateError as exc:
+            state = state_from_checkpoints(job_dir, status)
+            if state is None:
+                raise
+            state.write(job_dir)
+            self._event(
+                conn,
+                job_id,
+                f"The job's state file {exc.reason}; recovered step {state.step} from "
+                f"its checkpoint {state.resume_checkpoint}",
+                level="warn",
+            )
+            return state
+
+    def _recover_one(self, job_id: str) -> None:
+        with self.store.tx() as conn:
+            job, internal = self._load(job_id)
+            if job["status"] == "cancelled":
+                internal.update(active=False, pending=None)
                 self._save(conn, job, internal)
+                return
+            if internal["executor"] != self.executor.name:
+                self._fail_job(
+                    conn,
+                    job,
+                    internal,
+                    f"The server restarted with the {self.executor.name} "
+                    f"executor; this job ran on {internal['executor']}.",
+                )
+                return
+            if not internal.get("active"):
+                return
+            self._ingest(conn, job_id, internal)
+            status = "paused" if job["status"] == "paused" else "running"
+            state = self._state(conn, job_id, self.job_dir(job_id), status) or JobState()
+            internal["active"] = False
+            if state.status == "paused" and job["status"] == "running":
+                # paused by a shutdown cut short (a second Ctrl-C, docker stop's limit)
+                # before it marked the job running again: nobody asked for a pause, so
+                # it resumes below like any job the server stopped
+                state.status = "running"
+                state.write(self.job_dir(job_id))
+            if state.status != "running":
+                internal["active"] = True  # finished while we were away: follow it
+                self._save(conn, job, internal)
+                return
+            if self.executor.outlived_server(self._spec(internal)):
+                # still training (the server was killed, its trainer was not): follow
+                # it. Failing the job, or restarting it from a checkpoint, would run a
+                # second trainer beside it and throw away its work.
+                internal["active"] = True
+                self._event(
+                    conn, job_id, "The server restarted; the job's training went on meanwhile"
+                )
+                self._save(conn, job, internal)
+                return
+            self._sync_checkpoints(conn, job, internal, state)
+            if state.checkpoints or state.resume_checkpoint:
+                where = (
+                    f"where it stopped ({state.resume_checkpoint})"
+                    if state.resume_checkpoint
+                    else f"from the checkpoint at step {state.checkpoints[-1]['step']}"
+                )
+                if job["status"] == "paused":
+                    state.status = "paused"
+                    state.write(self.job_dir(job_id))
+                    internal["pending"] = None
+                else:
+                    internal["pending"] = "resume"
+                    self._event(
+                        conn,
+                        job_id,
+                        f"The server restarted while the job was running; resuming {where}",
+                    )
+            else:
+                self._fail_job(
+                    conn,
+                    job,
+                    internal,
+                    "The server stopped while this job was running, before "
+                    "its first checkpoint; create the job again.",
+                )
+                return
+            self._save(conn, job, internal)
 
     def _fail_job(
         self,

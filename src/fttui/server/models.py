@@ -9,7 +9,7 @@ from typing import Any
 
 from fttui.server.errors import ApiError, not_found
 from fttui.server.executors.base import Executor
-from fttui.server.store import Store, dumps, loads
+from fttui.server.store import Store, dumps, from_stored, loads
 
 ORG_ID = "org-fttui"  #: organization_id of every job, owned_by of fine-tuned models
 
@@ -52,14 +52,16 @@ class ModelRegistry:
         """A fine-tuned model or a checkpoint, or None."""
         row = self.store.one("SELECT base_model, executor, path FROM models WHERE id = ?", (model,))
         if row is not None:
-            return ResolvedModel(model, "fine-tuned", row[0], self.base_path(row[0]), row[2], row[1])
+            return ResolvedModel(model, "fine-tuned", row[0], self.base_path(row[0]),
+                                 from_stored(self.jobs_dir.parent, row[2]), row[1])
         row = self.store.one(
             "SELECT c.path, j.internal FROM checkpoints c JOIN jobs j ON j.id = c.job_id "
             "WHERE c.model = ?", (model,))
         if row is not None:
             internal = loads(row[1])
             base = internal["spec"]["base_model"]
-            return ResolvedModel(model, "checkpoint", base, self.base_path(base), row[0],
+            return ResolvedModel(model, "checkpoint", base, self.base_path(base),
+                                 from_stored(self.jobs_dir.parent, row[0]),
                                  internal["executor"])
         return None
 
@@ -110,7 +112,7 @@ class ModelRegistry:
                             param="model", code="model_not_found")
         with self.store.tx() as conn:
             self.store.delete_row(conn, "models", model)
-        weights = Path(row[0])
+        weights = Path(from_stored(self.jobs_dir.parent, row[0]) or "")
         if weights.is_relative_to(self.jobs_dir) and weights.name == "model":
             shutil.rmtree(weights, ignore_errors=True)
         return {"id": model, "object": "model", "deleted": True}

@@ -10,6 +10,7 @@ One connection per thread; writes go through ``tx()``, which serialises them wit
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 import string
@@ -51,6 +52,55 @@ CREATE TABLE IF NOT EXISTS gone (
 """
 
 _ALPHABET = string.ascii_letters + string.digits
+#: the folders of a data dir whose entries the store names: ``jobs/ftjob-…``, ``files/file-…``
+_DATA_PARTS = (
+    ("jobs", re.compile(r"ftjob-[A-Za-z0-9]+")),
+    ("files", re.compile(r"file-[A-Za-z0-9]+")),
+)
+SPEC_PATHS = ("training_file", "validation_file", "output_dir", "init_adapter")
+
+
+def to_stored(data_dir: Path, path: str | Path | None) -> str | None:
+    """A path as the store keeps it: relative to the data dir when inside it, so the data
+    dir can be moved or copied (a copy must not read or write the original's folders)."""
+    if path is None:
+        return None
+    try:
+        return Path(path).relative_to(data_dir).as_posix()
+    except ValueError:
+        return str(path)  # outside it: a base model's weights
+
+
+def from_stored(data_dir: Path, value: str | None) -> str | None:
+    """The absolute path of a stored one. An absolute path stored by an older version is
+    read as relative from its ``jobs/<job id>`` or ``files/<file id>`` part on, so a data
+    dir moved since then still finds its own folders; other absolute paths stay."""
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_absolute():
+        return str(data_dir / path)
+    parts = path.parts
+    for i in range(len(parts) - 2, -1, -1):
+        for folder, pattern in _DATA_PARTS:
+            if parts[i] == folder and pattern.fullmatch(parts[i + 1]):
+                return str(data_dir.joinpath(*parts[i:]))
+    return value
+
+
+def spec_from_stored(data_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored trainer spec with its data-dir paths made absolute for this data dir."""
+    out = dict(spec)
+    for name in SPEC_PATHS:
+        out[name] = from_stored(data_dir, out.get(name))
+    return out
+
+
+def spec_to_stored(data_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    out = dict(spec)
+    for name in SPEC_PATHS:
+        out[name] = to_stored(data_dir, out.get(name))
+    return out
 
 
 def new_id(prefix: str, length: int = 24) -> str:

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -199,12 +200,30 @@ class JobState:
 
     @classmethod
     def read(cls, job_dir: str | os.PathLike[str]) -> JobState | None:
-        """The state in ``job_dir``, or None when the trainer has not written one yet."""
+        """The state in ``job_dir``, or None when the trainer has not written one yet (or
+        it cannot be used: see ``load`` for the reason)."""
         try:
-            raw = json.loads((Path(job_dir) / "state.json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            return cls.load(job_dir)
+        except StateError:
             return None
+
+    @classmethod
+    def load(cls, job_dir: str | os.PathLike[str]) -> JobState | None:
+        """The state in ``job_dir``, None when there is none; ``StateError`` naming the
+        file when it is damaged (cut short, not an object, a field of the wrong type)."""
+        path = Path(job_dir) / "state.json"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StateError(path, f"cannot be read ({exc})") from None
+        if not isinstance(raw, dict):
+            raise StateError(path, f"holds a JSON {type(raw).__name__}, not an object")
         known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        for name, value in known.items():
+            if not _STATE_TYPES[name](value):
+                raise StateError(path, f"has a {name} of the wrong type: {value!r:.80}")
         return cls(**known)
 
     def write(self, job_dir: str | os.PathLike[str]) -> None:
@@ -212,13 +231,88 @@ class JobState:
         write_json_atomic(Path(job_dir) / "state.json", asdict(self))
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _opt(kind: type | tuple[type, ...]) -> Any:
+    return lambda v: v is None or (isinstance(v, kind) and not isinstance(v, bool))
+
+
+def _checkpoint_ok(c: Any) -> bool:
+    return isinstance(c, dict) and _is_int(c.get("step")) and isinstance(c.get("path"), str)
+
+
+_STATE_TYPES: dict[str, Any] = {
+    "status": lambda v: v in ("running", "paused", *TERMINAL_STATUSES),
+    "step": _is_int,
+    "total_steps": _is_int,
+    "trained_tokens": _is_int,
+    "estimated_finish": _opt((int, float)),
+    "error": _opt(dict),
+    "checkpoints": lambda v: isinstance(v, list) and all(_checkpoint_ok(c) for c in v),
+    "result_file": _opt(str),
+    "model_path": _opt(str),
+    "resume_checkpoint": _opt(str),
+}
+
+
+class StateError(ValueError):
+    """A ``state.json`` that cannot be used; the message names the file."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path} {reason}")
+        self.path, self.reason = path, reason
+
+
+#: checkpoint folders of a job folder: the epoch checkpoints the API lists, and the ones
+#: saved to resume from (sim: checkpoints/pause-step-N, torch: resume/step-N)
+_LISTED = re.compile(r"checkpoints/step-(\d+)")
+_RESUMABLE = re.compile(r"(?:checkpoints/pause-step|resume/step)-(\d+)")
+
+
+def state_from_checkpoints(job_dir: str | os.PathLike[str], status: str) -> JobState | None:
+    """A ``state.json`` rebuilt from the checkpoint folders on disk (the one that was there
+    is damaged): resumable from the latest of them; None when there is none."""
+    root = Path(job_dir)
+    listed: list[tuple[int, str]] = []
+    resumable: list[tuple[int, str]] = []
+    for sub in ("checkpoints", "resume"):
+        folder = root / sub
+        if not folder.is_dir():
+            continue
+        for item in folder.iterdir():
+            rel = f"{sub}/{item.name}"
+            if not item.is_dir() or not any(item.iterdir()):
+                continue  # a folder the crash left empty
+            if m := _LISTED.fullmatch(rel):
+                listed.append((int(m.group(1)), rel))
+            elif m := _RESUMABLE.fullmatch(rel):
+                resumable.append((int(m.group(1)), rel))
+    if not listed and not resumable:
+        return None
+    listed.sort()
+    step, latest = max(listed + resumable)
+    return JobState(
+        status=status,
+        step=step,
+        checkpoints=[{"step": n, "path": rel, "metrics": {"step": n}} for n, rel in listed[-3:]],
+        resume_checkpoint=latest,
+    )
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temp file in the same folder + rename."""
+    """Write ``obj`` as JSON to ``path`` through a temp file in the same folder + rename.
+
+    Flushed to disk before the rename: after a power cut the file is the old one or the
+    new one, never empty or cut short (a rename can reach the disk before the data)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -63,9 +63,7 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict)
-        )
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return ""
 
 
@@ -86,7 +84,11 @@ def _example_pair(obj: Any) -> tuple[str, str] | None:
         history = messages
     else:
         last = max(
-            (i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"),
+            (
+                i
+                for i, m in enumerate(messages)
+                if isinstance(m, dict) and m.get("role") == "assistant"
+            ),
             default=None,
         )
         if last is None:
@@ -94,8 +96,11 @@ def _example_pair(obj: Any) -> tuple[str, str] | None:
         answer = _text_of(messages[last].get("content"))
         history = messages[:last]
     question = next(
-        (_text_of(m.get("content")) for m in reversed(history)
-         if isinstance(m, dict) and m.get("role") == "user"),
+        (
+            _text_of(m.get("content"))
+            for m in reversed(history)
+            if isinstance(m, dict) and m.get("role") == "user"
+        ),
         "",
     )
     return question, answer
@@ -137,10 +142,16 @@ class _SimRun(threading.Thread):
         self.halt = halt  #: server shutdown: stop without a final status
 
     # -- writers -----------------------------------------------------------------
-    def event(self, message: str, *, type_: str = "message", data: dict | None = None,
-              level: str = "info") -> None:
-        line = {"created_at": int(time.time()), "level": level, "message": message,
-                "type": type_, "data": data or {}}
+    def event(
+        self, message: str, *, type_: str = "message", data: dict | None = None, level: str = "info"
+    ) -> None:
+        line = {
+            "created_at": int(time.time()),
+            "level": level,
+            "message": message,
+            "type": type_,
+            "data": data or {},
+        }
         with (self.dir / "events.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line) + "\n")
             fh.flush()
@@ -153,10 +164,16 @@ class _SimRun(threading.Thread):
 
     def save_adapter(self, folder: Path, step: int, metrics: dict, pairs: list) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(folder / "sim_adapter.json", {
-            "simulated": True, "base_model": self.spec.base_model, "step": step,
-            "metrics": metrics, "answers": pairs,
-        })
+        write_json_atomic(
+            folder / "sim_adapter.json",
+            {
+                "simulated": True,
+                "base_model": self.spec.base_model,
+                "step": step,
+                "metrics": metrics,
+                "answers": pairs,
+            },
+        )
 
     # -- the run -----------------------------------------------------------------
     def run(self) -> None:
@@ -194,8 +211,11 @@ class _SimRun(threading.Thread):
                 f"Simulated training (fttui sim executor, nothing is really trained): "
                 f"{n_examples} examples, {spec.n_epochs} epochs, {total} steps, "
                 f"about {tokens_per_epoch * spec.n_epochs} tokens",
-                data={"examples": n_examples, "total_steps": total,
-                      "estimated_tokens": tokens_per_epoch * spec.n_epochs},
+                data={
+                    "examples": n_examples,
+                    "total_steps": total,
+                    "estimated_tokens": tokens_per_epoch * spec.n_epochs,
+                },
             )
         state.status, state.total_steps, state.step, state.error = "running", total, start, None
         state.resume_checkpoint = None
@@ -231,8 +251,10 @@ class _SimRun(threading.Thread):
             if seconds > 0:
                 time.sleep(seconds)
             if fail_at is not None and step >= fail_at:
-                reason = str(opts.get("fail_reason") or
-                             f"Simulated failure at step {step} (injected with sim_fail_at_step)")
+                reason = str(
+                    opts.get("fail_reason")
+                    or f"Simulated failure at step {step} (injected with sim_fail_at_step)"
+                )
                 self.event(reason, level="error")
                 state.status = "failed"
                 state.error = {"code": "sim_injected_failure", "message": reason}
@@ -243,8 +265,12 @@ class _SimRun(threading.Thread):
             jitter = _unit(spec.seed, "loss", step) - 0.5
             loss = round(0.25 + 2.2 * math.exp(-3.5 * progress) + 0.08 * jitter, 4)
             acc = round(min(0.99, 0.45 + 0.5 * (1 - math.exp(-3 * progress)) + 0.02 * jitter), 4)
-            data: dict[str, Any] = {"step": step, "total_steps": total, "train_loss": loss,
-                                    "train_mean_token_accuracy": acc}
+            data: dict[str, Any] = {
+                "step": step,
+                "total_steps": total,
+                "train_loss": loss,
+                "train_mean_token_accuracy": acc,
+            }
             if valid_pairs is not None:
                 data["valid_loss"] = round(loss * 1.08 + 0.05, 4)
                 data["valid_mean_token_accuracy"] = round(acc * 0.97, 4)
@@ -257,8 +283,15 @@ class _SimRun(threading.Thread):
                 message += f", validation loss={data['valid_loss']:.4f}"
             self.event(message, type_="metrics", data=data)
             with csv_path.open("a", newline="") as fh:
-                csv.writer(fh).writerow([step, loss, acc, data.get("valid_loss", ""),
-                                         data.get("valid_mean_token_accuracy", "")])
+                csv.writer(fh).writerow(
+                    [
+                        step,
+                        loss,
+                        acc,
+                        data.get("valid_loss", ""),
+                        data.get("valid_mean_token_accuracy", ""),
+                    ]
+                )
             state.step = step
             state.trained_tokens = round(tokens_per_epoch * step / steps_per_epoch)
             state.estimated_finish = int(time.time() + seconds * (total - step)) + 1
@@ -292,12 +325,20 @@ class _SimRun(threading.Thread):
 
 
 @lru_cache(maxsize=64)
-def _load_answers(adapter_path: str) -> tuple[tuple[str, str], ...]:
+def _load_answers(adapter_path: str, model: str = "") -> tuple[tuple[str, str], ...]:
+    """The answers of a sim adapter; ``ExecutorError`` when its file is missing or damaged
+    (answering as the base model would pass an untrained reply off as the model's)."""
+    path = Path(adapter_path) / "sim_adapter.json"
     try:
-        meta = json.loads((Path(adapter_path) / "sim_adapter.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ()
-    return tuple((str(q), str(a)) for q, a in meta.get("answers", []))
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return tuple((str(q), str(a)) for q, a in meta.get("answers", []))
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ExecutorError(
+            f"the weights of {model or adapter_path} are damaged ({path}: {reason})",
+            code="model_not_available",
+            param="model",
+        ) from None
 
 
 def _closest_answer(question: str, answers: tuple[tuple[str, str], ...]) -> str:
@@ -327,12 +368,17 @@ class SimExecutor(Executor):
         self._lock = threading.Lock()
 
     def base_models(self) -> list[BaseModelInfo]:
-        return [BaseModelInfo(id=m, owned_by=self.owned_by, created=c) for m, c in self._models.items()]
+        return [
+            BaseModelInfo(id=m, owned_by=self.owned_by, created=c) for m, c in self._models.items()
+        ]
 
     def check(self, spec: TrainerSpec) -> None:
         if spec.base_model not in self._models:
-            raise ExecutorError(f"model {spec.base_model!r} is not available for fine-tuning here",
-                                code="model_not_available", param="model")
+            raise ExecutorError(
+                f"model {spec.base_model!r} is not available for fine-tuning here",
+                code="model_not_available",
+                param="model",
+            )
 
     def start(self, spec: TrainerSpec) -> None:
         run = _SimRun(spec, self._halt)
@@ -356,32 +402,51 @@ class SimExecutor(Executor):
             state = JobState.read(spec.output_dir) or state
             if state.status == "running":
                 state.status = "failed"
-                state.error = {"code": "sim_worker_stopped",
-                               "message": "the simulated training worker stopped unexpectedly"}
+                state.error = {
+                    "code": "sim_worker_stopped",
+                    "message": "the simulated training worker stopped unexpectedly",
+                }
         return state
 
     def generate(self, request: GenerationRequest) -> Generation:
         if request.base_model not in self._models:
-            raise ExecutorError(f"model {request.base_model!r} is not served by the sim executor",
-                                code="model_not_found", param="model")
+            raise ExecutorError(
+                f"model {request.base_model!r} is not served by the sim executor",
+                code="model_not_found",
+                param="model",
+            )
         if request.adapter_path and not Path(request.adapter_path).is_dir():
             # e.g. a checkpoint the trainer rotated away before the server's next tick:
             # say so, as the torch executor does, rather than answer untrained
-            raise ExecutorError(f"the weights of {request.model} are gone ({request.adapter_path})",
-                                code="model_not_found", param="model")
+            raise ExecutorError(
+                f"the weights of {request.model} are gone ({request.adapter_path})",
+                code="model_not_found",
+                param="model",
+            )
         if request.messages is not None:
-            question = next((_text_of(m.get("content")) for m in reversed(request.messages)
-                             if m.get("role") == "user"), "")
+            question = next(
+                (
+                    _text_of(m.get("content"))
+                    for m in reversed(request.messages)
+                    if m.get("role") == "user"
+                ),
+                "",
+            )
             prompt_text = " ".join(_text_of(m.get("content")) for m in request.messages)
         else:
             question = prompt_text = request.prompt or ""
         prompt_tokens = len(_TOKEN_RE.findall(prompt_text)) + 3
-        answers = _load_answers(request.adapter_path) if request.adapter_path else ()
+        answers = _load_answers(request.adapter_path, request.model) if request.adapter_path else ()
         texts = [self._answer(request, question, answers, i) for i in range(request.n)]
         return Generation(prompt_tokens=prompt_tokens, deltas=self._deltas(request, texts))
 
-    def _answer(self, request: GenerationRequest, question: str,
-                answers: tuple[tuple[str, str], ...], index: int) -> str:
+    def _answer(
+        self,
+        request: GenerationRequest,
+        question: str,
+        answers: tuple[tuple[str, str], ...],
+        index: int,
+    ) -> str:
         if answers:
             answer = _closest_answer(question, answers)
             return "[simulated]" + (answer if answer.startswith((" ", "\n")) else " " + answer)
@@ -389,13 +454,19 @@ class SimExecutor(Executor):
         # one line read as if the client had sent a space instead of the newline.
         lines = (" ".join(line.split()) for line in question.strip().splitlines())
         short = "\n".join(lines)[:160] or "nothing"
-        variants = ("Here is a canned reply.", "This reply is made up.", "No model ran to write this.")
+        variants = (
+            "Here is a canned reply.",
+            "This reply is made up.",
+            "No model ran to write this.",
+        )
         pick = 0
         if request.temperature > 0:
             pick = int(_unit(request.seed or 0, index, question) * len(variants))
-        return (f"[simulated] This is {request.model} on the fttui sim executor, not a real "
-                f"model. {variants[pick]} You said: \u201c{short}\u201d. Fine-tune a model on "
-                f"your data to hear it answer in your style.")
+        return (
+            f"[simulated] This is {request.model} on the fttui sim executor, not a real "
+            f"model. {variants[pick]} You said: \u201c{short}\u201d. Fine-tune a model on "
+            f"your data to hear it answer in your style."
+        )
 
     def _deltas(self, request: GenerationRequest, texts: list[str]) -> Iterator[TokenDelta]:
         for index, text in enumerate(texts):
@@ -410,7 +481,9 @@ class SimExecutor(Executor):
                     ]
                     top = top[: request.top_logprobs]
                 yield TokenDelta(index=index, text=token, logprob=logprob, top_logprobs=top)
-            finish: Literal["stop", "length"] = "length" if len(tokens) > request.max_tokens else "stop"
+            finish: Literal["stop", "length"] = (
+                "length" if len(tokens) > request.max_tokens else "stop"
+            )
             yield TokenDelta(index=index, text="", finish_reason=finish)
 
     def shutdown(self) -> None:
