@@ -133,13 +133,19 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
     out = tmp_path / "sh.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "fttui", "prepare", str(FIXTURES / "superhero.csv"), "-o", str(out)],
-        capture_output=True, text=True, check=False, env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "separator: ' ->'" in proc.stdout and "stop: ' END'" in proc.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "fttui", "lint", str(FIXTURES / "chat_valid.jsonl")],
-        capture_output=True, text=True, check=False, env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
@@ -147,7 +153,10 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
 def test_a_closed_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fttui", "lint", str(FIXTURES / "chat_valid.jsonl")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
         preexec_fn=lambda: os.close(1),
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -288,3 +297,59 @@ def test_help_imports_nothing_heavy() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def tool_rows() -> list[dict]:
+    """12 chat examples whose tool call `arguments` is an object (fixable), one with no
+    assistant message and one whose tool answer answers no call (not fixable)."""
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Weather in X{i}?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": f"call{i}",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": {"city": f"X{i}"}},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": f"call{i}", "content": "sunny"},
+                {"role": "assistant", "content": f"It is sunny in X{i}."},
+            ]
+        }
+        for i in range(12)
+    ]
+    rows.append({"messages": [{"role": "user", "content": "hi"}]})
+    rows.append(
+        {
+            "messages": [
+                {"role": "user", "content": "hi again"},
+                {"role": "tool", "tool_call_id": "nope", "content": "x"},
+                {"role": "assistant", "content": "ok"},
+            ]
+        }
+    )
+    return rows
+
+
+def test_prepare_fails_when_its_output_still_has_errors(capsys, tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "tools.jsonl", tool_rows())
+    out_path = tmp_path / "out.jsonl"
+    code, out, err = run(capsys, "prepare", str(src), "-o", str(out_path))
+    assert code == 1
+    assert "example_missing_assistant_message" in err and "tool_call_invalid" in err
+    assert "--allow-errors" in err and str(out_path) in err
+    assert "wrote 12 tool call `arguments` object(s) as JSON strings" in out
+    rows = [json.loads(line) for line in out_path.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 14  # the file is written, errors and all
+    args = rows[0]["messages"][1]["tool_calls"][0]["function"]["arguments"]
+    assert args == '{"city":"X0"}'
+    code, _out, _err = run(capsys, "prepare", str(src), "-o", str(out_path), "--allow-errors")
+    assert code == 0
+    code, out, _err = run(capsys, "prepare", str(src), "-o", str(out_path), "--json")
+    data = json.loads(out)
+    assert code == 1
+    assert data["error_counts"] == {"example_missing_assistant_message": 1, "tool_call_invalid": 1}
