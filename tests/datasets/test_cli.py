@@ -353,3 +353,11 @@ def test_prepare_fails_when_its_output_still_has_errors(capsys, tmp_path: Path) 
     data = json.loads(out)
     assert code == 1
     assert data["error_counts"] == {"example_missing_assistant_message": 1, "tool_call_invalid": 1}
+
+
+def test_lint_json_always_has_finding_counts(capsys, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    _code, out, _ = run(capsys, "lint", str(path), "--format", "json")
+    got = json.loads(out)
+    assert "findings_truncated" not in got  # not truncated, and still counted
+    assert got["finding_counts"] == {f["code"]: 1 for f in got["findings"]}
