@@ -361,3 +361,23 @@ def test_lint_json_always_has_finding_counts(capsys, tmp_path: Path) -> None:
     got = json.loads(out)
     assert "findings_truncated" not in got  # not truncated, and still counted
     assert got["finding_counts"] == {f["code"]: 1 for f in got["findings"]}
+
+
+def test_lint_unknown_model_names_close_ones_before_reading(
+    capsys, tmp_path: Path, fttui_home: Path
+) -> None:
+    code, out, err = run(capsys, "lint", str(tmp_path / "none.jsonl"), "--model", "davinci-0023")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "fttui: unknown model 'davinci-0023' (did you mean davinci-002?)"
+    ]
+    # a local model, a fine-tuned one and a name the config prices are taken as they are
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    for model in ("HuggingFaceTB/SmolLM2-135M-Instruct", "ft:davinci-002:fttui:hero:abc"):
+        assert run(capsys, "lint", str(path), "--model", model)[0] in (0, 1)
+    from fttui import paths
+
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text('[prices]\n"davinci-00" = 12.0\n')
+    code, out, _err = run(capsys, "lint", str(path), "--model", "davinci-0023")
+    assert code in (0, 1) and "cost" in out
