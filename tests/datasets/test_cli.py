@@ -381,3 +381,16 @@ def test_lint_unknown_model_names_close_ones_before_reading(
     paths.config_file().write_text('[prices]\n"davinci-00" = 12.0\n')
     code, out, _err = run(capsys, "lint", str(path), "--model", "davinci-0023")
     assert code in (0, 1) and "cost" in out
+
+
+def test_lint_estimate_says_what_a_local_jobs_trained_tokens_count(capsys, tmp_path: Path) -> None:
+    """The create form's 6,216 billed tokens vs a local job's 8,205 trained_tokens: the
+    estimate is OpenAI's count (tiktoken), the local trainer counts its base model's tokens
+    with its chat template, so the estimate says which count it is."""
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    _code, out, _ = run(capsys, "lint", str(path), "--format", "json")
+    est = json.loads(out)["estimate"]
+    assert est["encoding"] == "o200k_base"
+    assert "o200k_base" in est["note"] and "fttui serve" in est["note"]
+    _code, out, _ = run(capsys, "lint", str(path))
+    assert "trained_tokens in its own base model's tokens" in out

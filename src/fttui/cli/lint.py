@@ -217,6 +217,8 @@ def render_text(report: Any, *, show_all: bool = False) -> str:
             f"= {est['billed_tokens']:,} billed training tokens"
         )
         out.append(line)
+        if est.get("note"):
+            out.append(f"    ({est['note']})")
         if est.get("examples_over_limit"):
             out.append(
                 f"    {_plural(est['examples_over_limit'], 'example')} over the {est['token_limit']:,}-token "
