@@ -133,13 +133,19 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
     out = tmp_path / "sh.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "fttui", "prepare", str(FIXTURES / "superhero.csv"), "-o", str(out)],
-        capture_output=True, text=True, check=False, env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "separator: ' ->'" in proc.stdout and "stop: ' END'" in proc.stdout
     proc = subprocess.run(
         [sys.executable, "-m", "fttui", "lint", str(FIXTURES / "chat_valid.jsonl")],
-        capture_output=True, text=True, check=False, env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
@@ -147,7 +153,10 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
 def test_a_closed_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fttui", "lint", str(FIXTURES / "chat_valid.jsonl")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
         preexec_fn=lambda: os.close(1),
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -288,3 +297,100 @@ def test_help_imports_nothing_heavy() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def tool_rows() -> list[dict]:
+    """12 chat examples whose tool call `arguments` is an object (fixable), one with no
+    assistant message and one whose tool answer answers no call (not fixable)."""
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Weather in X{i}?"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": f"call{i}",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": {"city": f"X{i}"}},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": f"call{i}", "content": "sunny"},
+                {"role": "assistant", "content": f"It is sunny in X{i}."},
+            ]
+        }
+        for i in range(12)
+    ]
+    rows.append({"messages": [{"role": "user", "content": "hi"}]})
+    rows.append(
+        {
+            "messages": [
+                {"role": "user", "content": "hi again"},
+                {"role": "tool", "tool_call_id": "nope", "content": "x"},
+                {"role": "assistant", "content": "ok"},
+            ]
+        }
+    )
+    return rows
+
+
+def test_prepare_fails_when_its_output_still_has_errors(capsys, tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "tools.jsonl", tool_rows())
+    out_path = tmp_path / "out.jsonl"
+    code, out, err = run(capsys, "prepare", str(src), "-o", str(out_path))
+    assert code == 1
+    assert "example_missing_assistant_message" in err and "tool_call_invalid" in err
+    assert "--allow-errors" in err and str(out_path) in err
+    assert "wrote 12 tool call `arguments` object(s) as JSON strings" in out
+    rows = [json.loads(line) for line in out_path.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 14  # the file is written, errors and all
+    args = rows[0]["messages"][1]["tool_calls"][0]["function"]["arguments"]
+    assert args == '{"city":"X0"}'
+    code, _out, _err = run(capsys, "prepare", str(src), "-o", str(out_path), "--allow-errors")
+    assert code == 0
+    code, out, _err = run(capsys, "prepare", str(src), "-o", str(out_path), "--json")
+    data = json.loads(out)
+    assert code == 1
+    assert data["error_counts"] == {"example_missing_assistant_message": 1, "tool_call_invalid": 1}
+
+
+def test_lint_json_always_has_finding_counts(capsys, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    _code, out, _ = run(capsys, "lint", str(path), "--format", "json")
+    got = json.loads(out)
+    assert "findings_truncated" not in got  # not truncated, and still counted
+    assert got["finding_counts"] == {f["code"]: 1 for f in got["findings"]}
+
+
+def test_lint_unknown_model_names_close_ones_before_reading(
+    capsys, tmp_path: Path, fttui_home: Path
+) -> None:
+    code, out, err = run(capsys, "lint", str(tmp_path / "none.jsonl"), "--model", "davinci-0023")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "fttui: unknown model 'davinci-0023' (did you mean davinci-002?)"
+    ]
+    # a local model, a fine-tuned one and a name the config prices are taken as they are
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    for model in ("HuggingFaceTB/SmolLM2-135M-Instruct", "ft:davinci-002:fttui:hero:abc"):
+        assert run(capsys, "lint", str(path), "--model", model)[0] in (0, 1)
+    from fttui import paths
+
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text('[prices]\n"davinci-00" = 12.0\n')
+    code, out, _err = run(capsys, "lint", str(path), "--model", "davinci-0023")
+    assert code in (0, 1) and "cost" in out
+
+
+def test_lint_estimate_says_what_a_local_jobs_trained_tokens_count(capsys, tmp_path: Path) -> None:
+    """The create form's 6,216 billed tokens vs a local job's 8,205 trained_tokens: the
+    estimate is OpenAI's count (tiktoken), the local trainer counts its base model's tokens
+    with its chat template, so the estimate says which count it is."""
+    path = write_jsonl(tmp_path / "d.jsonl", valid_chat(12))
+    _code, out, _ = run(capsys, "lint", str(path), "--format", "json")
+    est = json.loads(out)["estimate"]
+    assert est["encoding"] == "o200k_base"
+    assert "o200k_base" in est["note"] and "fttui serve" in est["note"]
+    _code, out, _ = run(capsys, "lint", str(path))
+    assert "trained_tokens in its own base model's tokens" in out

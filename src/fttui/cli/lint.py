@@ -62,11 +62,20 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"--price must be a number of dollars, 0 or more (got {args.price})", exit_code=2
         )
+    from fttui.config import price_for
+    from fttui.datasets.models import model_typo
+
     price = args.price
     if price is None:  # the config's [prices] table, when it names this model
-        from fttui.config import price_for
-
         price = price_for(args.model)
+    # a mistyped model would be linted with a guessed tokenizer and limit: say so before
+    # reading the file; a name the config prices, or one close to no known model (a local
+    # model), is taken as it is
+    close = model_typo(args.model) if price_for(args.model) is None else []
+    if close:
+        raise CliError(
+            f"unknown model {args.model!r} (did you mean {' or '.join(close)}?)", exit_code=2
+        )
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         report = lint_path(
@@ -208,6 +217,8 @@ def render_text(report: Any, *, show_all: bool = False) -> str:
             f"= {est['billed_tokens']:,} billed training tokens"
         )
         out.append(line)
+        if est.get("note"):
+            out.append(f"    ({est['note']})")
         if est.get("examples_over_limit"):
             out.append(
                 f"    {_plural(est['examples_over_limit'], 'example')} over the {est['token_limit']:,}-token "
@@ -218,7 +229,9 @@ def render_text(report: Any, *, show_all: bool = False) -> str:
             shown = f"{cost:,.2f}" if cost >= 1 or cost == 0 else f"{cost:.4f}"
             out.append(f"    cost ≈ ${shown} at ${est['price_per_million']:,.2f} per 1M tokens")
         else:
-            out.append("    (add --price USD-per-1M-tokens, or a [prices] entry in the config, for a cost)")
+            out.append(
+                "    (add --price USD-per-1M-tokens, or a [prices] entry in the config, for a cost)"
+            )
     if report.validation is not None:
         out.append("")
         _render_one(report.validation, out, show_all, title="validation: ")

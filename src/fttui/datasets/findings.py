@@ -92,10 +92,11 @@ class LintReport:
             "findings": [f.to_dict() for f in self.findings],
             "stats": self.stats,
             "estimate": self.estimate,
+            # always here, so a script reads the counts the same way truncated or not
+            "finding_counts": dict(self.finding_counts),
         }
         if self.findings_truncated:
             data["findings_truncated"] = self.findings_truncated
-            data["finding_counts"] = dict(self.finding_counts)
         if self.stopped:
             data["stopped"] = True
         if self.validation is not None:

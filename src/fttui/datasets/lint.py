@@ -71,7 +71,10 @@ class _Collector:
 
 
 def _count_batch(
-    batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int], safe_encode: Callable[[str], Any]
+    batch: list[Tokens],
+    encode: Callable[[str], Any],
+    cache: dict[str, int],
+    safe_encode: Callable[[str], Any],
 ) -> tuple[array, array]:
     """Token counts (total, assistant) of a batch of examples; runs in a worker thread."""
     try:
@@ -80,7 +83,9 @@ def _count_batch(
         return _count(batch, safe_encode, cache)
 
 
-def _count(batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int]) -> tuple[array, array]:
+def _count(
+    batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int]
+) -> tuple[array, array]:
     totals = array("I")
     assistants = array("I")
     cget = cache.get
@@ -155,7 +160,9 @@ def _lint_one(
     assistants = array("I")
     cache: dict[str, int] = {}
     pending: deque[Future] = deque()
-    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="fttui-lint") if counter.parallel else None
+    pool = (
+        ThreadPoolExecutor(WORKERS, thread_name_prefix="fttui-lint") if counter.parallel else None
+    )
     batch: list[Tokens] = []
     batch_bytes = 0
     any_line = False
@@ -392,12 +399,25 @@ def _lint_one(
         "token_limit": limit,
         "examples_over_limit": over,
         "price_per_million": price_per_million,
-        "cost": round(billed / 1e6 * price_per_million, 4) if price_per_million is not None else None,
+        "cost": round(billed / 1e6 * price_per_million, 4)
+        if price_per_million is not None
+        else None,
         "tokens_exact": counter.exact,
+        "encoding": counter.encoding,
+        # why a job's trained_tokens can differ: this is the service's count, not the trainer's
+        "note": ESTIMATE_NOTE.format(encoding=counter.encoding),
     }
     report.findings = collector.items
     report.finding_counts = dict(collector.counts)
     return _Result(report, digests, lines, src.size)
+
+
+#: what the billed-token estimate counts, and why ``fttui serve``'s trained_tokens differ
+ESTIMATE_NOTE = (
+    "counted as OpenAI bills, in {encoding} tokens; a local `fttui serve` job reports "
+    "trained_tokens in its own base model's tokens, chat template included (about 4 "
+    "characters a token on the sim executor), so its figure differs"
+)
 
 
 def _array_sum(values: array) -> int:
@@ -413,7 +433,9 @@ def _finish(report: LintReport, max_findings: int | None, file: str | None = Non
         findings = [dataclasses.replace(f, file=file) for f in findings]
     total = sum(report.finding_counts.values())
     if max_findings is not None and len(findings) > max_findings:
-        ranked = sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), *finding_sort_key(f)))
+        ranked = sorted(
+            findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), *finding_sort_key(f))
+        )
         findings = ranked[: max(0, max_findings)]
     findings.sort(key=finding_sort_key)
     report.findings = findings

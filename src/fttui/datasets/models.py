@@ -7,6 +7,8 @@ examples are truncated. Fine-tuned model ids (``ft:BASE:org:suffix:id``, and the
 
 from __future__ import annotations
 
+import difflib
+
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
 #: Exact model ids first, then prefixes (first match wins): (encoding, tokens per example).
@@ -70,3 +72,22 @@ def model_limits(model: str) -> tuple[str, int]:
 def is_legacy_completion_model(model: str) -> bool:
     """babbage-002 / davinci-002: the models that train on prompt/completion data."""
     return base_model(model).lower().startswith(LEGACY_COMPLETION_MODELS)
+
+
+#: names a typo is matched against (the exact ids, and the current snapshots the prefixes cover)
+KNOWN_MODELS: tuple[str, ...] = (
+    *_EXACT,
+    "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano-2025-04-14",
+)
+
+
+def model_typo(model: str) -> list[str]:
+    """The known models ``model`` looks like a typo of (``davinci-0023`` → ``davinci-002``),
+    or ``[]``: a known model, one a known prefix covers, or a name close to none of them
+    (a local or another provider's model, counted with o200k_base as an estimate)."""
+    name = base_model(model).lower()
+    if is_openai_model(name):
+        return []
+    return difflib.get_close_matches(name, KNOWN_MODELS, n=3, cutoff=0.8)

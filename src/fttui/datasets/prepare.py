@@ -47,6 +47,10 @@ class PrepareResult:
     format: str = "unknown"  #: the format written: chat, preference or prompt_completion
     examples_read: int = 0
     validation_examples: int = 0  #: of ``examples_written``, how many went to validation
+    #: errors ``lint`` still finds in the written files, counted by code (empty: clean)
+    error_counts: dict[str, int] = field(default_factory=dict)
+    #: the first of those errors, one line each (``file:line: code: message``)
+    errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,8 @@ class PrepareResult:
             "format": self.format,
             "examples_read": self.examples_read,
             "validation_examples": self.validation_examples,
+            "error_counts": self.error_counts,
+            "errors": self.errors,
         }
 
 
@@ -120,7 +126,9 @@ def _same_file(a: Path, b: Path) -> bool:
 class _Normalizer:
     """Pass-1 bookkeeping and the per-record normalisation shared by both passes."""
 
-    def __init__(self) -> None:
+    def __init__(self, remediate: bool = True) -> None:
+        self.remediate = remediate
+        self.arguments_fixed = 0  #: tool / function calls whose object `arguments` became JSON text
         self.skipped: dict[str, list[int]] = {}
         self.formats: dict[str, int] = {}
         self.renamed_preference = 0
@@ -139,6 +147,10 @@ class _Normalizer:
                     "not a chat, preference or prompt/completion example", []
                 ).append(line)
             return None
+        if fmt == "chat" and self.remediate:
+            fixed = _fix_arguments(value.get("messages"))
+            if fixed and count:
+                self.arguments_fixed += fixed
         if fmt == "preference":
             out = dict(value)
             renamed = False
@@ -178,6 +190,30 @@ class _Normalizer:
         return fmt, value
 
 
+def _fix_arguments(messages: Any) -> int:
+    """Turn every tool / function call whose ``arguments`` is a JSON object (or array) into
+    its compact JSON string, in place, as the API requires; returns how many it changed."""
+    if not isinstance(messages, list):
+        return 0
+    fixed = 0
+    for msg in messages:
+        if not isinstance(msg, dict):
+            continue
+        fns = []
+        calls = msg.get("tool_calls")
+        if isinstance(calls, list):
+            fns += [c.get("function") for c in calls if isinstance(c, dict)]
+        fns.append(msg.get("function_call"))
+        for fn in fns:
+            if isinstance(fn, dict) and isinstance(fn.get("arguments"), dict | list):
+                try:
+                    fn["arguments"] = orjson.dumps(fn["arguments"]).decode()
+                except orjson.JSONEncodeError:  # too deep: lint reports it as it is
+                    continue
+                fixed += 1
+    return fixed
+
+
 def _as_text(value: Any) -> str | None:
     """A prompt/completion value as text: JSON for non-strings, None when too deep."""
     if value is None:
@@ -203,13 +239,15 @@ def prepare_file(
     seed: int = 42,
     to_chat: bool = False,
     remediate: bool = True,
+    check: bool = True,
 ) -> PrepareResult:
     """Convert ``src`` to JSONL at ``dst`` (see the module docstring).
 
     ``split`` (0–1) moves that share of the examples, chosen with ``seed``, to a validation
     file: the outputs are then ``<dst stem>_train.jsonl`` and ``<dst stem>_valid.jsonl``.
     ``to_chat`` turns prompt/completion examples into chat messages. ``remediate=False``
-    converts without changing the data.
+    converts without changing the data. ``check`` lints the written files and puts the
+    errors that remain in ``error_counts`` / ``errors`` (the files are written either way).
 
     Raises :class:`PrepareError` for a request it cannot do and
     :class:`fttui.datasets.read.DatasetReadError` when the input cannot be read.
@@ -229,7 +267,7 @@ def prepare_file(
 
     source = Source(src_path)
     result = PrepareResult()
-    norm = _Normalizer()
+    norm = _Normalizer(remediate)
     legacy = PromptCompletionStats()
     reading: dict[str, list[int]] = {}
     seen: set[int] = set()
@@ -403,6 +441,10 @@ def prepare_file(
         result.changes.append(
             f"dropped the extra field(s) {', '.join(sorted(norm.dropped_columns))}"
         )
+    if norm.arguments_fixed:
+        result.changes.append(
+            f"wrote {norm.arguments_fixed} tool call `arguments` object(s) as JSON strings"
+        )
     if norm.coerced:
         result.changes.append(
             f"wrote {norm.coerced} non-text prompt/completion value(s) as JSON text"
@@ -493,7 +535,36 @@ def prepare_file(
     result.format = "chat" if (to_chat and pc) else main_format
     result.separator = separator
     result.stop = stop
+    if check:
+        _check_outputs(result)
     return result
+
+
+def _check_outputs(result: PrepareResult, shown: int = 5) -> None:
+    """Lint what was written: what prepare cannot fix (a chat example with no assistant
+    message, a tool answer to no call) must not pass for a clean file."""
+    from fttui.datasets.findings import CHECKS
+    from fttui.datasets.lint import lint_path
+    from fttui.datasets.models import DEFAULT_MODEL
+
+    # a prompt/completion file is linted for a model that trains on it
+    model = "davinci-002" if result.format == "prompt_completion" else DEFAULT_MODEL
+    for out in result.outputs:
+        report = lint_path(out, model=model)
+        for code, n in report.finding_counts.items():
+            if n and code in CHECKS and CHECKS[code].severity == "error":
+                result.error_counts[code] = result.error_counts.get(code, 0) + n
+        for f in report.errors:
+            if len(result.errors) < shown:
+                where = f"line {f.line}: " if f.line and f"line {f.line}" not in f.message else ""
+                result.errors.append(f"{out}: {f.code}: {where}{f.message}")
+    if result.error_counts:
+        total = sum(result.error_counts.values())
+        counts = ", ".join(f"{c} ×{n}" for c, n in result.error_counts.items())
+        result.changes.append(
+            f"warning: the output still has {total} error{'s' if total != 1 else ''} "
+            f"prepare cannot fix ({counts}); `fttui lint` on it lists them"
+        )
 
 
 def _commit(temps: list[Path], outputs: list[Path]) -> None:

@@ -94,6 +94,15 @@ def lint_summary(report: Any) -> Text:
         text.append(f", {est['billed_tokens']:,} billed tokens", style="dim")
     if est.get("cost") is not None:
         text.append(f", ${est['cost']:,.2f}", style="dim")
+    if est.get("billed_tokens") is not None:
+        # the estimate is OpenAI's billing count; a job on fttui serve reports trained_tokens
+        # by its own count (the local model's tokenizer and chat template; the sim: bytes / 4
+        # of the JSONL), so the two differ there and the user should know which is which
+        text.append(
+            f"\n  billed tokens: OpenAI's count for {est.get('model') or 'the model'}; "
+            "fttui serve's trained_tokens use its own tokenizer",
+            style="dim",
+        )
     by_code: dict[str, list[Any]] = {}
     for f in errors:
         by_code.setdefault(f.code, []).append(f)
