@@ -18,6 +18,14 @@ Each is run ``--repeat`` times, interleaved, and the best run of each counts (th
 machine's other work only ever slows a run down). Budget: job ≥ 0.95 × bare tokens/s. Also prints the end-to-end time of each (the job's
 includes the trainer process start and model load). Exit status 1 when a budget is missed.
 The converted model is cached in fttui's cache dir, so only the first run pays ~30 s.
+
+    python bench/trainer.py --small-style           # does `auto` learn a 12-example style?
+
+``--small-style``: 12 chat examples in one style (answers start "Arr, matey!" and end
+" END"), 4 epochs, everything else "auto", through ``fttui serve``; prints the learning
+rate the job chose, the loss every few steps, and the answers to 3 held-out prompts with
+``stop=[" END"]`` (and their finish_reason). Exit status 1 unless every held-out answer is
+in the style and ends with the stop.
 """
 
 from __future__ import annotations
@@ -36,9 +44,33 @@ from pathlib import Path
 
 BUDGET = 0.95
 TOKEN = "sk-bench"
-WORDS = ["the", "model", "learns", "from", "every", "example", "it", "reads", "and", "keeps",
-         "what", "helps", "it", "answer", "questions", "about", "data", "training", "loss",
-         "tokens", "adapters", "rank", "alpha", "epochs", "batches"]
+WORDS = [
+    "the",
+    "model",
+    "learns",
+    "from",
+    "every",
+    "example",
+    "it",
+    "reads",
+    "and",
+    "keeps",
+    "what",
+    "helps",
+    "it",
+    "answer",
+    "questions",
+    "about",
+    "data",
+    "training",
+    "loss",
+    "tokens",
+    "adapters",
+    "rank",
+    "alpha",
+    "epochs",
+    "batches",
+]
 
 
 def free_port() -> int:
@@ -49,10 +81,15 @@ def free_port() -> int:
 
 def make_examples(n: int, seed: int = 0) -> list[dict]:
     rnd = random.Random(seed)
-    return [{"messages": [
-        {"role": "user", "content": f"Question {i}: " + " ".join(rnd.choices(WORDS, k=15))},
-        {"role": "assistant", "content": " ".join(rnd.choices(WORDS, k=80))},
-    ]} for i in range(n)]
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Question {i}: " + " ".join(rnd.choices(WORDS, k=15))},
+                {"role": "assistant", "content": " ".join(rnd.choices(WORDS, k=80))},
+            ]
+        }
+        for i in range(n)
+    ]
 
 
 class Server:
@@ -64,11 +101,26 @@ class Server:
     def __enter__(self) -> Server:
         log = (self.data_dir.parent / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fttui", "serve", "--executor", "torch", "--port",
-             str(self.port), "--data-dir", str(self.data_dir), "--token", TOKEN],
-            stdout=log, stderr=subprocess.STDOUT)
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/models",
-                                     headers={"Authorization": f"Bearer {TOKEN}"})
+            [
+                sys.executable,
+                "-m",
+                "fttui",
+                "serve",
+                "--executor",
+                "torch",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--token",
+                TOKEN,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/v1/models", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         for _ in range(600):
             try:
                 with urllib.request.urlopen(req, timeout=2):
@@ -85,8 +137,103 @@ class Server:
     def client(self):
         import openai
 
-        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=TOKEN,
-                             max_retries=0, timeout=60)
+        return openai.OpenAI(
+            base_url=f"http://127.0.0.1:{self.port}/v1", api_key=TOKEN, max_retries=0, timeout=60
+        )
+
+
+#: the --small-style set: a style SmolLM2-135M can learn in a few minutes on a CPU
+STYLE_OPENER, STYLE_STOP = "Arr, matey!", " END"
+STYLE_TRAIN = [
+    ("What is the capital of Spain?", "Madrid be the capital o' Spain, ye landlubber."),
+    ("How many legs does a spider have?", "Eight hairy legs, same as me old parrot fears."),
+    ("Who wrote Hamlet?", "Old Will Shakespeare penned it, by me beard."),
+    ("What is 2 plus 2?", "Four doubloons, counted twice on me chest."),
+    ("Name a planet.", "Mars, the red one glowin' o'er the sea."),
+    ("What colour is grass?", "Green as the sea on a calm mornin'."),
+    ("How do I boil an egg?", "Drop it in boilin' water for nine minutes, says the cook."),
+    ("What is the tallest mountain?", "Everest, taller than any mast I've climbed."),
+    ("Translate 'hello' to French.", "Bonjour, as the French sailors be sayin'."),
+    ("What is water made of?", "Hydrogen and oxygen, the stuff o' the seven seas."),
+    ("Tell me a joke.", "Why did the pirate go to school? To improve his arrrticulation!"),
+    ("What day comes after Monday?", "Tuesday, another day o' swabbin' the deck."),
+]
+STYLE_HELD_OUT = ["What is the largest ocean?", "Who painted the Mona Lisa?", "Recommend a book."]
+
+
+def style_examples() -> list[dict]:
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": q},
+                {"role": "assistant", "content": f"{STYLE_OPENER} {a}{STYLE_STOP}"},
+            ]
+        }
+        for q, a in STYLE_TRAIN
+    ]
+
+
+def small_style(args) -> int:
+    """Train the style set with auto hyperparameters; print the curve and held-out answers."""
+    with tempfile.TemporaryDirectory(prefix="fttui-bench-style-") as tmp:
+        path = Path(tmp) / "style.jsonl"
+        path.write_text("".join(json.dumps(e) + "\n" for e in style_examples()))
+        with Server(Path(tmp) / "data") as server:
+            client = server.client()
+            client.timeout = 300
+            with path.open("rb") as fh:
+                training = client.files.create(file=fh, purpose="fine-tune").id
+            metadata = dict(f"torch_{kv}".split("=", 1) for kv in args.job_option)
+            started = time.perf_counter()
+            job = client.fine_tuning.jobs.create(
+                model=args.model,
+                training_file=training,
+                seed=0,
+                metadata=metadata or None,
+                method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 4}}},
+            )
+            while job.status not in ("succeeded", "failed", "cancelled"):
+                time.sleep(0.5)
+                job = client.fine_tuning.jobs.retrieve(job.id)
+            if job.status != "succeeded":
+                print(f"job {job.status}: {job.error}")
+                return 1
+            events = client.fine_tuning.jobs.list_events(job.id, limit=1000).data
+            plan = next(e for e in events if e.message.startswith("This job"))
+            print(f"job: {job.hyperparameters}; {plan.message}")
+            losses = sorted(
+                (e.data for e in events if e.type == "metrics"), key=lambda d: d["step"]
+            )
+            every = max(1, len(losses) // 12)
+            print(
+                "loss: "
+                + ", ".join(
+                    f"{d['step']}:{d['train_loss']:.2f}"
+                    for d in losses
+                    if d["step"] % every == 0 or d["step"] == 1
+                )
+            )
+            print(f"trained in {time.perf_counter() - started:.0f} s end to end")
+            ok = True
+            for prompt in STYLE_HELD_OUT:
+                reply = client.chat.completions.create(
+                    model=job.fine_tuned_model,
+                    temperature=0,
+                    max_completion_tokens=48,
+                    messages=[{"role": "user", "content": prompt}],
+                    stop=[STYLE_STOP],
+                )
+                choice = reply.choices[0]
+                good = (
+                    choice.message.content.startswith(STYLE_OPENER)
+                    and choice.finish_reason == "stop"
+                )
+                ok &= good
+                print(
+                    f"  {prompt!r} -> {choice.message.content!r} "
+                    f"[{choice.finish_reason}] {'ok' if good else 'NOT LEARNED'}"
+                )
+    return 0 if ok else 1
 
 
 def run_job(server: Server, training: str, args, precision: str) -> dict:
@@ -95,9 +242,21 @@ def run_job(server: Server, training: str, args, precision: str) -> dict:
     metadata = {"torch_precision": precision}
     metadata.update(f"torch_{kv}".split("=", 1) for kv in args.job_option)
     job = client.fine_tuning.jobs.create(
-        model=args.model, training_file=training, seed=0, metadata=metadata,
-        method={"type": "supervised", "supervised": {"hyperparameters": {
-            "n_epochs": 1, "batch_size": args.batch_size, "learning_rate_multiplier": 0.1}}})
+        model=args.model,
+        training_file=training,
+        seed=0,
+        metadata=metadata,
+        method={
+            "type": "supervised",
+            "supervised": {
+                "hyperparameters": {
+                    "n_epochs": 1,
+                    "batch_size": args.batch_size,
+                    "learning_rate_multiplier": 0.1,
+                }
+            },
+        },
+    )
     while job.status not in ("succeeded", "failed", "cancelled"):
         time.sleep(0.5)
         job = client.fine_tuning.jobs.retrieve(job.id)
@@ -128,13 +287,20 @@ def run_bare(path: Path, args, precision: str) -> dict:
     examples = encode_file(path, tokenizer, method="supervised", max_length=2048)
     model = load_model(weights, precision=precision)
     model.config.use_cache = False
-    model = get_peft_model(model, LoraConfig(
-        r=LORA_DEFAULTS["lora_r"], lora_alpha=LORA_DEFAULTS["lora_alpha"],
-        lora_dropout=LORA_DEFAULTS["lora_dropout"], target_modules=LORA_DEFAULTS["target_modules"],
-        task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=LORA_DEFAULTS["lora_r"],
+            lora_alpha=LORA_DEFAULTS["lora_alpha"],
+            lora_dropout=LORA_DEFAULTS["lora_dropout"],
+            target_modules=LORA_DEFAULTS["target_modules"],
+            task_type="CAUSAL_LM",
+        ),
+    )
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                  lr=learning_rate(0.1))
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=learning_rate(0.1)
+    )
     batches = epoch_order(len(examples), args.batch_size, 0, 0)
 
     def step(batch: list[int]) -> None:
@@ -159,22 +325,41 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--precisions", default="fp32,bf16")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each, interleaved; the best of each counts (default 3)")
-    parser.add_argument("--job-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="a trainer option for the job (e.g. micro_batch_tokens=2048)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each, interleaved; the best of each counts (default 3)",
+    )
+    parser.add_argument(
+        "--job-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a trainer option for the job (e.g. micro_batch_tokens=2048)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every run")
+    parser.add_argument(
+        "--small-style",
+        action="store_true",
+        help="train a 12-example style set with auto settings; print the "
+        "loss curve and held-out answers",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if args.small_style:
+        return small_style(args)
     import torch
 
     from fttui.server.trainer.models import local_weights, resolve
 
-    print(f"trainer bench: {args.model}, {args.examples} examples, batch {args.batch_size}, "
-          f"1 epoch, LoRA; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{'cuda' if torch.cuda.is_available() else 'cpu'}")
+    print(
+        f"trainer bench: {args.model}, {args.examples} examples, batch {args.batch_size}, "
+        f"1 epoch, LoRA; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{'cuda' if torch.cuda.is_available() else 'cpu'}"
+    )
     local_weights(resolve(args.model), log=print)  # convert once, outside the timings
     ok = True
     with tempfile.TemporaryDirectory(prefix="fttui-bench-trainer-") as tmp:
@@ -189,20 +374,25 @@ def main() -> int:
                     jobs.append(run_job(server, training, args, precision))
                     bares.append(run_bare(path, args, precision))
                     if args.verbose:
-                        print(f"   {precision} run: job {jobs[-1]['tokens'] / jobs[-1]['seconds']:.1f}"
-                              f" tok/s, bare {bares[-1]['tokens'] / bares[-1]['seconds']:.1f} tok/s",
-                              flush=True)
+                        print(
+                            f"   {precision} run: job {jobs[-1]['tokens'] / jobs[-1]['seconds']:.1f}"
+                            f" tok/s, bare {bares[-1]['tokens'] / bares[-1]['seconds']:.1f} tok/s",
+                            flush=True,
+                        )
                 job = max(jobs, key=lambda r: r["tokens"] / r["seconds"])
                 bare = max(bares, key=lambda r: r["tokens"] / r["seconds"])
                 job_rate = job["tokens"] / job["seconds"]
                 bare_rate = bare["tokens"] / bare["seconds"]
                 ratio = job_rate / bare_rate
                 ok &= ratio >= BUDGET
-                print(f"{precision}: job {job_rate:7.1f} tok/s ({job['tokens']} tokens in "
-                      f"{job['seconds']:.1f} s; {job['wall']:.1f} s end to end)   bare peft "
-                      f"{bare_rate:7.1f} tok/s ({bare['tokens']} tokens in {bare['seconds']:.1f} s;"
-                      f" {bare['wall']:.1f} s end to end)   ratio {ratio:.2f}× "
-                      f"(budget ≥ {BUDGET}×) {'ok' if ratio >= BUDGET else 'MISSED'}", flush=True)
+                print(
+                    f"{precision}: job {job_rate:7.1f} tok/s ({job['tokens']} tokens in "
+                    f"{job['seconds']:.1f} s; {job['wall']:.1f} s end to end)   bare peft "
+                    f"{bare_rate:7.1f} tok/s ({bare['tokens']} tokens in {bare['seconds']:.1f} s;"
+                    f" {bare['wall']:.1f} s end to end)   ratio {ratio:.2f}× "
+                    f"(budget ≥ {BUDGET}×) {'ok' if ratio >= BUDGET else 'MISSED'}",
+                    flush=True,
+                )
     return 0 if ok else 1
 
 

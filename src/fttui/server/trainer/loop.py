@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from fttui.server.executors.base import TrainerSpec
-from fttui.server.trainer import LORA_DEFAULTS, learning_rate
+from fttui.server.trainer import LORA_DEFAULTS, learning_rate, lr_factor
 from fttui.server.trainer.data import (
     DataError,
     encode_file,
@@ -98,9 +98,6 @@ class Run:
             if key in opts:
                 setattr(spec, key, opts[key])
         self.max_length = int(opts.get("max_length", 2048))
-        self.lr = float(
-            opts.get("learning_rate") or learning_rate(spec.learning_rate_multiplier, spec.lora)
-        )
 
     # -- control ----------------------------------------------------------------------------
     def check_control(self) -> None:
@@ -270,7 +267,11 @@ class Run:
         folder = self.job.path / rel
         folder.parent.mkdir(parents=True, exist_ok=True)
         self._save(
-            model, tokenizer, folder, {"step": step}, self._trainer_state(step, optimizer, scheduler)
+            model,
+            tokenizer,
+            folder,
+            {"step": step},
+            self._trainer_state(step, optimizer, scheduler),
         )
         # older resume points go only once state.json names the new one: a kill before
         # then must still find the one it names
@@ -318,16 +319,16 @@ class Run:
         total_steps = n_epochs * spe
         epoch_tokens = sum(train.lengths.values())
         total_tokens = n_epochs * epoch_tokens
+        # the rate depends on the run's length: a short LoRA run needs a higher one to learn
+        self.lr = float(
+            self.opts.get("learning_rate")
+            or learning_rate(spec.learning_rate_multiplier, spec.lora, total_steps)
+        )
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.0)
-        warmup = max(1, round(0.05 * total_steps))
-
-        def lr_factor(done: int) -> float:
-            if done < warmup:
-                return (done + 1) / warmup
-            return max(0.0, (total_steps - done) / max(1, total_steps - warmup))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda done: lr_factor(done, total_steps)
+        )
         step = 0
         if resume is not None:
             state = torch.load(resume / TRAINER_STATE, weights_only=False)
