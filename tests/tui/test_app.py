@@ -277,6 +277,47 @@ async def test_no_key_no_profile_starts_the_local_server(fttui_home, monkeypatch
         stop_local_server(paths.data_dir())
 
 
+async def test_the_local_server_the_app_started_is_started_again_after_serve_stop(
+    fttui_home, monkeypatch
+):
+    """`fttui serve --stop` under a running app: it retried the dead port for ever and
+    still said "local server · sim". It starts the server again and says so."""
+    import fttui.tui.panes.jobs as jobs
+    from fttui import paths
+    from fttui.api.providers import stop_local_server
+
+    monkeypatch.setenv("FTTUI_LOCAL_EXECUTOR", "sim")
+    monkeypatch.setattr(jobs, "LIST_IDLE", 0.5)
+    monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.5)
+    app = FtApp()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.ready, timeout=60, what="local server")
+            first = app.backend.provider.base_url
+            assert stop_local_server(paths.data_dir())
+            await until(pilot, lambda: not app.ready, timeout=20, what="the outage seen")
+            await until(pilot, lambda: app.ready, timeout=60, what="the server started again")
+            detail = str(app.query_one("#status-detail").render())
+            assert "local server" in detail and "sim" in detail
+            assert app.backend.provider.base_url.startswith("http://127.0.0.1:")
+            said = [n.message for n in app._notifications]
+            assert any("starting it again" in m for m in said), said
+            assert any("Started the local server again" in m for m in said), said
+            # and it answers: the job list is fetched from the new server
+            app.query_one(JobTable).jobs.clear()
+            client = app.backend.client()
+            job_id = create_sim_job(client, seconds_per_step=0.01)
+            await until(
+                pilot,
+                lambda: job_id in app.query_one(JobTable).jobs,
+                timeout=20,
+                what="a job on the new server listed",
+            )
+            assert first  # (the new server may or may not reuse the port)
+    finally:
+        stop_local_server(paths.data_dir())
+
+
 # -- CLI entry --------------------------------------------------------------------------
 def test_cli_data_needs_an_existing_file(fttui_home, tmp_path):
     from fttui.cli import main

@@ -136,6 +136,21 @@ class Backend:
                 self._client = client
             return self._client
 
+    @property
+    def manages_local_server(self) -> bool:
+        """True when the app itself starts the local server (no key, no profile): when it
+        stops answering, ``reset()`` and ``client()`` start it again."""
+        provider = self._provider
+        return provider is not None and provider.kind == "local"
+
+    def reset(self) -> None:
+        """Forget the connection: the next ``client()`` connects (and starts the local
+        server when it is gone)."""
+        with self._lock:
+            self._client = None
+            self._poll_client = None
+            self._provider = None
+
     def poll_client(self) -> openai.OpenAI:
         """The same connection without the SDK's own retries, for polls: a failing poll
         shows the outage banner at once and the app's poller retries on its schedule."""
@@ -155,7 +170,11 @@ class Backend:
             try:
                 provider = self.provider
             except Exception as exc:
-                return {"name": self.profile or "?", "base_url": self.base_url or "", "detail": str(exc)}
+                return {
+                    "name": self.profile or "?",
+                    "base_url": self.base_url or "",
+                    "detail": str(exc),
+                }
         name = provider.name
         detail = ""
         if provider.kind == "local":
@@ -171,7 +190,9 @@ class Backend:
         return {"name": name, "base_url": provider.base_url or "", "detail": detail}
 
     # -- jobs --------------------------------------------------------------------------
-    def list_jobs(self, *, limit: int | None = MAX_JOBS, should_stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+    def list_jobs(
+        self, *, limit: int | None = MAX_JOBS, should_stop: Callable[[], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """The newest ``limit`` jobs as rows, newest first."""
         from fttui.api.jobs import iter_jobs
 
@@ -265,7 +286,11 @@ class Backend:
         if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
             return []
         jobs = data.get("jobs")
-        return [j for j in jobs if isinstance(j, dict) and j.get("id")] if isinstance(jobs, list) else []
+        return (
+            [j for j in jobs if isinstance(j, dict) and j.get("id")]
+            if isinstance(jobs, list)
+            else []
+        )
 
     def save_cached_jobs(self, jobs: Iterable[dict[str, Any]]) -> None:
         import orjson
