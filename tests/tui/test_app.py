@@ -405,3 +405,29 @@ def test_snapshot_help(snap_compare, cached_app):
         await pilot.press("question_mark")
 
     assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_alt_digits_switch_panes_from_any_input(cached_app):
+    """With the Playground's prompt (or any box) focused, 1–4 are typed into it: alt+1–4
+    switch panes from there (before, only esc then a digit did)."""
+    from fttui.tui.panes.playground import PromptInput
+
+    app = cached_app
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("4")
+        await until(pilot, lambda: app.focused is app.query_one(PromptInput), what="prompt")
+        await pilot.press("2")  # typed, as a prompt may start with a number
+        assert app.current_pane == "playground" and app.query_one(PromptInput).value == "2"
+        await pilot.press("alt+3")
+        assert app.current_pane == "metrics"
+        await pilot.press("alt+4")
+        assert app.current_pane == "playground"
+        app.query_one("#pg-max-tokens").focus()
+        await pilot.press("5", "alt+2")
+        assert app.query_one("#pg-max-tokens").value == "5"
+        assert app.current_pane == "jobs"
+        await pilot.press("slash")  # the filter box
+        assert app.focused is app.query_one("#jobs-filter")
+        await pilot.press("1", "alt+1")
+        assert app.current_pane == "data"

@@ -75,6 +75,19 @@ class FtApp(App[None]):
         Binding("2", "show_pane('jobs')", "Jobs", show=False, id="app.pane.jobs"),
         Binding("3", "show_pane('metrics')", "Metrics", show=False, id="app.pane.metrics"),
         Binding("4", "show_pane('playground')", "Playground", show=False, id="app.pane.playground"),
+        # From any box too, where a digit is typed into it (the prompt, the filter, the
+        # max tokens): alt+1–4 (esc, then 1–4, in terminals without alt).
+        *(
+            Binding(
+                f"alt+{i}",
+                f"show_pane('{pane}')",
+                label,
+                show=False,
+                priority=True,
+                id=f"app.pane.{pane}.alt",
+            )
+            for i, (pane, label) in enumerate(PANES, 1)
+        ),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
