@@ -306,7 +306,8 @@ class FtApp(App[None]):
             self.pane("jobs").refresh_now(full=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" (its key panel) beside ours (the ? screen) listed Keys twice.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         for i, (pane, label) in enumerate(PANES, 1):
             yield SystemCommand(
                 f"Go to {label}",
@@ -340,6 +341,11 @@ class FtApp(App[None]):
             on("jobs", "action_pause"),
         )
         yield SystemCommand("New job", "Create a fine-tuning job (n)", on("jobs", "action_create"))
+        yield SystemCommand(
+            "Copy fine-tuned model name",
+            "Copy the selected job's fine-tuned model to the clipboard (C)",
+            on("jobs", "action_copy_model"),
+        )
         yield SystemCommand(
             "Copy job id",
             "Copy the selected job's id to the clipboard (c)",

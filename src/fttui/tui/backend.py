@@ -77,6 +77,28 @@ def job_row(job: Any) -> dict[str, Any]:
     return {name: _plain(data.get(name)) for name in ROW_FIELDS}
 
 
+_STEP_RE = None
+
+
+def event_progress(event: Any) -> tuple[int, int | None] | None:
+    """(step, total steps) from a metrics event (its ``data``, else "Step 12/48" in its
+    message, as OpenAI writes them); None for any other event."""
+    import re
+
+    global _STEP_RE
+    data = event.get("data") if isinstance(event, dict) else getattr(event, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("step"), int):
+        total = data.get("total_steps")
+        return data["step"], total if isinstance(total, int) else None
+    message = event.get("message") if isinstance(event, dict) else getattr(event, "message", "")
+    if _STEP_RE is None:
+        _STEP_RE = re.compile(r"\bStep (\d+)(?:/(\d+))?")
+    m = _STEP_RE.search(str(message or ""))
+    if m:
+        return int(m.group(1)), int(m.group(2)) if m.group(2) else None
+    return None
+
+
 def is_terminal(status: str | None) -> bool:
     return status in {"succeeded", "failed", "cancelled"}
 
@@ -231,6 +253,15 @@ class Backend:
             out.append(_plain(cp))
         out.sort(key=lambda c: c.get("step_number") or 0)
         return out
+
+    def latest_progress(self, job_id: str) -> tuple[int, int | None] | None:
+        """The step a training job is at, from its newest events (one small page)."""
+        from fttui.api.events import iter_events
+
+        found = None
+        for event in iter_events(self.poll_client(), job_id, limit=5, page_size=5):
+            found = event_progress(_plain(event)) or found
+        return found
 
     def event_follower(self, job_id: str) -> Any:
         from fttui.api.events import EventFollower

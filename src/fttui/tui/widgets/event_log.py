@@ -48,7 +48,8 @@ class EventLog(RichLog):
     """The scrolling log itself (focusable)."""
 
     BINDINGS = [
-        Binding("G", "resume", "Follow", id="events.resume"),
+        # Not in the footer: "s Follow" (the pane's toggle) is there already.
+        Binding("G", "resume", "Resume following", show=False, id="events.resume"),
         Binding("end", "resume", "Follow", show=False, id="events.end"),
     ]
 
