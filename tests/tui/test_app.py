@@ -277,6 +277,47 @@ async def test_no_key_no_profile_starts_the_local_server(fttui_home, monkeypatch
         stop_local_server(paths.data_dir())
 
 
+async def test_the_local_server_the_app_started_is_started_again_after_serve_stop(
+    fttui_home, monkeypatch
+):
+    """`fttui serve --stop` under a running app: it retried the dead port for ever and
+    still said "local server · sim". It starts the server again and says so."""
+    import fttui.tui.panes.jobs as jobs
+    from fttui import paths
+    from fttui.api.providers import stop_local_server
+
+    monkeypatch.setenv("FTTUI_LOCAL_EXECUTOR", "sim")
+    monkeypatch.setattr(jobs, "LIST_IDLE", 0.5)
+    monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.5)
+    app = FtApp()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.ready, timeout=60, what="local server")
+            first = app.backend.provider.base_url
+            assert stop_local_server(paths.data_dir())
+            await until(pilot, lambda: not app.ready, timeout=20, what="the outage seen")
+            await until(pilot, lambda: app.ready, timeout=60, what="the server started again")
+            detail = str(app.query_one("#status-detail").render())
+            assert "local server" in detail and "sim" in detail
+            assert app.backend.provider.base_url.startswith("http://127.0.0.1:")
+            said = [n.message for n in app._notifications]
+            assert any("starting it again" in m for m in said), said
+            assert any("Started the local server again" in m for m in said), said
+            # and it answers: the job list is fetched from the new server
+            app.query_one(JobTable).jobs.clear()
+            client = app.backend.client()
+            job_id = create_sim_job(client, seconds_per_step=0.01)
+            await until(
+                pilot,
+                lambda: job_id in app.query_one(JobTable).jobs,
+                timeout=20,
+                what="a job on the new server listed",
+            )
+            assert first  # (the new server may or may not reuse the port)
+    finally:
+        stop_local_server(paths.data_dir())
+
+
 # -- CLI entry --------------------------------------------------------------------------
 def test_cli_data_needs_an_existing_file(fttui_home, tmp_path):
     from fttui.cli import main
@@ -364,3 +405,29 @@ def test_snapshot_help(snap_compare, cached_app):
         await pilot.press("question_mark")
 
     assert snap_compare(cached_app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_alt_digits_switch_panes_from_any_input(cached_app):
+    """With the Playground's prompt (or any box) focused, 1–4 are typed into it: alt+1–4
+    switch panes from there (before, only esc then a digit did)."""
+    from fttui.tui.panes.playground import PromptInput
+
+    app = cached_app
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("4")
+        await until(pilot, lambda: app.focused is app.query_one(PromptInput), what="prompt")
+        await pilot.press("2")  # typed, as a prompt may start with a number
+        assert app.current_pane == "playground" and app.query_one(PromptInput).value == "2"
+        await pilot.press("alt+3")
+        assert app.current_pane == "metrics"
+        await pilot.press("alt+4")
+        assert app.current_pane == "playground"
+        app.query_one("#pg-max-tokens").focus()
+        await pilot.press("5", "alt+2")
+        assert app.query_one("#pg-max-tokens").value == "5"
+        assert app.current_pane == "jobs"
+        await pilot.press("slash")  # the filter box
+        assert app.focused is app.query_one("#jobs-filter")
+        await pilot.press("1", "alt+1")
+        assert app.current_pane == "data"

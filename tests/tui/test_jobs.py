@@ -643,3 +643,60 @@ async def test_names_from_the_provider_are_plain_text_in_every_pane(fttui_home):
         await pilot.press("ctrl+b")
         text = await shows(pilot, f"base · {MARKUP}", "fine-tuned · ft:davinci-002:fttui:superhero")
         assert "🦸" not in text and "🔥" not in text
+
+
+async def test_small_things_wording_footer_palette_copy_model_and_the_playground_hint(fttui_home):
+    """ "has already succeeded" (not "is already"); one Follow key in the footer; Keys
+    once in the palette; C copies the fine-tuned model name; the Playground's blank entry
+    says "select a job" only when none is selected."""
+    from textual.widgets import Select
+
+    jobs = sample_jobs(3)  # index 1: succeeded, with a fine-tuned model
+    done = jobs[1]
+    write_job_cache(jobs, base_url="http://127.0.0.1:9/v1")
+    app = FtApp(base_url="http://127.0.0.1:9/v1", api_key="sk-test-key", live=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: app.panes_ready, what="every pane mounted")
+        pg = app.query_one("#pg-target", Select)
+        assert "select a job" in str(pg.prompt)
+        await select(pilot, done["id"])
+        await pilot.press("x")
+        said = [n.message for n in app._notifications]
+        assert f"{done['id']} has already succeeded" in said, said
+        await pilot.press("C")
+        assert app.clipboard == done["fine_tuned_model"]
+        app.query_one(EventLog).focus()
+        await pilot.pause()
+        footer = await shows(pilot, "s Follow")
+        assert footer.splitlines()[-1].count("Follow") == 1, footer.splitlines()[-1]
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Keys") == 1, titles
+        await pilot.press("4")
+        await until(pilot, lambda: "select a job" not in str(pg.prompt), what="the hint")
+        assert done["id"] in str(pg.prompt)
+
+
+async def test_a_training_job_shows_its_step_beside_its_status(server, fttui_home):
+    client = server.client()
+    job_id = running_job(client, seconds_per_step=0.2)  # 100 steps
+    other = running_job(client, seconds_per_step=0.2)
+    app = make_app(server)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await select(pilot, job_id)
+        t = table(app)
+
+        def step_shown(jid: str) -> bool:
+            import re
+
+            cell = t.get_cell(jid, "status")
+            return bool(re.fullmatch(r"running \d+/100", cell.plain))
+
+        # the selected job's from its events, the other's from the list poll
+        await until(
+            pilot,
+            lambda: step_shown(job_id) and step_shown(other),
+            timeout=20,
+            what="running N/100 on both rows",
+        )
+    client.fine_tuning.jobs.cancel(job_id)
+    client.fine_tuning.jobs.cancel(other)

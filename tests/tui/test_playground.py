@@ -199,7 +199,16 @@ async def test_shown_before_the_backend_is_ready_offers_checkpoints_once_it_is(
             lambda: pane.target_model == finished_job.fine_tuned_model,
             what="fine-tuned target",
         )
-        assert not pane.checkpoints
+        # The Jobs pane hands over the checkpoints it fetched itself: wait for its detail
+        # poll to settle (it stops while Jobs is off screen), then start from none.
+        await until(
+            pilot,
+            lambda: all(w.is_finished for w in app.workers if w.group == "jobs-detail"),
+            what="the Jobs pane's detail poll settled",
+        )
+        pane.checkpoints = []
+        pane._refresh_targets()
+        assert not any(label.startswith("step ") for label, _ in pane.targets())
         app.post_message(BackendReady("sim", server.base_url))
         await until(
             pilot,

@@ -75,6 +75,19 @@ class FtApp(App[None]):
         Binding("2", "show_pane('jobs')", "Jobs", show=False, id="app.pane.jobs"),
         Binding("3", "show_pane('metrics')", "Metrics", show=False, id="app.pane.metrics"),
         Binding("4", "show_pane('playground')", "Playground", show=False, id="app.pane.playground"),
+        # From any box too, where a digit is typed into it (the prompt, the filter, the
+        # max tokens): alt+1–4 (esc, then 1–4, in terminals without alt).
+        *(
+            Binding(
+                f"alt+{i}",
+                f"show_pane('{pane}')",
+                label,
+                show=False,
+                priority=True,
+                id=f"app.pane.{pane}.alt",
+            )
+            for i, (pane, label) in enumerate(PANES, 1)
+        ),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -110,6 +123,7 @@ class FtApp(App[None]):
         self._selection: JobSelected | None = None
         self._connect_failures = 0
         self._retry_timer = None
+        self._restarting = False  # starting the local server again (see on_backend_problem)
         self.keymap: dict[str, str] = {}
         self.keymap_problems: list[str] = []
 
@@ -292,7 +306,8 @@ class FtApp(App[None]):
             self.pane("jobs").refresh_now(full=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" (its key panel) beside ours (the ? screen) listed Keys twice.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         for i, (pane, label) in enumerate(PANES, 1):
             yield SystemCommand(
                 f"Go to {label}",
@@ -326,6 +341,11 @@ class FtApp(App[None]):
             on("jobs", "action_pause"),
         )
         yield SystemCommand("New job", "Create a fine-tuning job (n)", on("jobs", "action_create"))
+        yield SystemCommand(
+            "Copy fine-tuned model name",
+            "Copy the selected job's fine-tuned model to the clipboard (C)",
+            on("jobs", "action_copy_model"),
+        )
         yield SystemCommand(
             "Copy job id",
             "Copy the selected job's id to the clipboard (c)",
@@ -398,18 +418,39 @@ class FtApp(App[None]):
         self.pane("jobs").start_polling()
         if not first:
             return  # connected again (r while connected): nothing more to catch up on
+        if self._restarting:
+            self._restarting = False
+            self.pane("jobs").refresh_now()  # its polls were backing off the dead port
+            self.notify(
+                f"Started the local server again ({message.detail}) at {message.base_url}",
+                timeout=6,
+                markup=False,
+            )
+        elif message.detail.startswith("local server"):
+            self.notify(
+                f"Using the {message.detail} at {message.base_url}", timeout=6, markup=False
+            )
         # A pane shown before we were connected could fetch nothing then (the playground's
         # checkpoints, the metrics): catch up now rather than on the next selection.
         for pane_id in ("metrics", "playground"):
             if self.has_pane(pane_id) and self.pane(pane_id).display:
                 self.pane(pane_id).refresh_now()
-        if message.detail.startswith("local server"):
-            self.notify(
-                f"Using the {message.detail} at {message.base_url}", timeout=6, markup=False
-            )
 
     def on_backend_problem(self, message: BackendProblem) -> None:
         self.status_bar.banner.show_problem(message.kind, message.message, message.retry_in)
+        if message.kind == "network" and self.ready and self.backend.manages_local_server:
+            self._restart_local_server()
+
+    def _restart_local_server(self) -> None:
+        """The local server the app started went away (``fttui serve --stop``, a crash):
+        start it again rather than retry a dead port for ever under "local server · sim"."""
+        self.ready = False
+        self._restarting = True
+        name = self.backend.profile or "local"
+        self.backend.reset()
+        self.status_bar.set_provider(name, "", "local server · starting it again…")
+        self.notify("The local server stopped: starting it again…", severity="warning")
+        self.connect()
 
     def on_backend_ok(self, message: BackendOk) -> None:
         self.status_bar.banner.clear_problem()

@@ -77,6 +77,28 @@ def job_row(job: Any) -> dict[str, Any]:
     return {name: _plain(data.get(name)) for name in ROW_FIELDS}
 
 
+_STEP_RE = None
+
+
+def event_progress(event: Any) -> tuple[int, int | None] | None:
+    """(step, total steps) from a metrics event (its ``data``, else "Step 12/48" in its
+    message, as OpenAI writes them); None for any other event."""
+    import re
+
+    global _STEP_RE
+    data = event.get("data") if isinstance(event, dict) else getattr(event, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("step"), int):
+        total = data.get("total_steps")
+        return data["step"], total if isinstance(total, int) else None
+    message = event.get("message") if isinstance(event, dict) else getattr(event, "message", "")
+    if _STEP_RE is None:
+        _STEP_RE = re.compile(r"\bStep (\d+)(?:/(\d+))?")
+    m = _STEP_RE.search(str(message or ""))
+    if m:
+        return int(m.group(1)), int(m.group(2)) if m.group(2) else None
+    return None
+
+
 def is_terminal(status: str | None) -> bool:
     return status in {"succeeded", "failed", "cancelled"}
 
@@ -136,6 +158,21 @@ class Backend:
                 self._client = client
             return self._client
 
+    @property
+    def manages_local_server(self) -> bool:
+        """True when the app itself starts the local server (no key, no profile): when it
+        stops answering, ``reset()`` and ``client()`` start it again."""
+        provider = self._provider
+        return provider is not None and provider.kind == "local"
+
+    def reset(self) -> None:
+        """Forget the connection: the next ``client()`` connects (and starts the local
+        server when it is gone)."""
+        with self._lock:
+            self._client = None
+            self._poll_client = None
+            self._provider = None
+
     def poll_client(self) -> openai.OpenAI:
         """The same connection without the SDK's own retries, for polls: a failing poll
         shows the outage banner at once and the app's poller retries on its schedule."""
@@ -155,7 +192,11 @@ class Backend:
             try:
                 provider = self.provider
             except Exception as exc:
-                return {"name": self.profile or "?", "base_url": self.base_url or "", "detail": str(exc)}
+                return {
+                    "name": self.profile or "?",
+                    "base_url": self.base_url or "",
+                    "detail": str(exc),
+                }
         name = provider.name
         detail = ""
         if provider.kind == "local":
@@ -171,7 +212,9 @@ class Backend:
         return {"name": name, "base_url": provider.base_url or "", "detail": detail}
 
     # -- jobs --------------------------------------------------------------------------
-    def list_jobs(self, *, limit: int | None = MAX_JOBS, should_stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+    def list_jobs(
+        self, *, limit: int | None = MAX_JOBS, should_stop: Callable[[], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """The newest ``limit`` jobs as rows, newest first."""
         from fttui.api.jobs import iter_jobs
 
@@ -210,6 +253,15 @@ class Backend:
             out.append(_plain(cp))
         out.sort(key=lambda c: c.get("step_number") or 0)
         return out
+
+    def latest_progress(self, job_id: str) -> tuple[int, int | None] | None:
+        """The step a training job is at, from its newest events (one small page)."""
+        from fttui.api.events import iter_events
+
+        found = None
+        for event in iter_events(self.poll_client(), job_id, limit=5, page_size=5):
+            found = event_progress(_plain(event)) or found
+        return found
 
     def event_follower(self, job_id: str) -> Any:
         from fttui.api.events import EventFollower
@@ -265,7 +317,11 @@ class Backend:
         if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
             return []
         jobs = data.get("jobs")
-        return [j for j in jobs if isinstance(j, dict) and j.get("id")] if isinstance(jobs, list) else []
+        return (
+            [j for j in jobs if isinstance(j, dict) and j.get("id")]
+            if isinstance(jobs, list)
+            else []
+        )
 
     def save_cached_jobs(self, jobs: Iterable[dict[str, Any]]) -> None:
         import orjson

@@ -111,6 +111,13 @@ class JobCheckpoints(Message):
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class JobsProgress(Message):
+    """Job id -> (step, total steps) of training jobs, from their newest events."""
+
+    progress: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+
+
 class JobCreated(Message):
     """A job was created (by the create-job screen): select it."""
 

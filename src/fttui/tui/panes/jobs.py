@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from fttui.tui.backend import QUICK_PAGE, is_terminal
+from fttui.tui.backend import QUICK_PAGE, event_progress, is_terminal
 from fttui.tui.messages import (
     BackendOk,
     BackendProblem,
@@ -28,6 +28,7 @@ from fttui.tui.messages import (
     JobCheckpoints,
     JobSelected,
     JobsLoaded,
+    JobsProgress,
 )
 from fttui.tui.widgets.event_log import EventLog, EventPanel
 from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
@@ -40,6 +41,9 @@ DETAIL_ACTIVE, DETAIL_IDLE = 1.0, 15.0
 MAX_BATCH = 2000
 #: Actions refused in read-only mode.
 READ_ONLY_ACTIONS = frozenset({"cancel", "create", "pause"})
+#: Statuses whose step the Status column shows, and how many jobs a list poll asks.
+TRAINING = frozenset({"running", "paused"})
+MAX_PROGRESS = 10
 #: Statuses that can be paused / resumed.
 PAUSABLE = frozenset({"running"})
 
@@ -132,6 +136,7 @@ class JobsPane(Vertical):
         Binding("p", "pause", "Pause/resume", id="jobs.pause"),
         Binding("n", "create", "New job", id="jobs.create"),
         Binding("c", "copy", "Copy id", id="jobs.copy"),
+        Binding("C", "copy_model", "Copy model", id="jobs.copy_model"),
         Binding("s", "toggle_follow", "Follow", id="jobs.follow"),
         Binding("e", "focus_events", "Events", show=False, id="jobs.events"),
     ]
@@ -310,6 +315,18 @@ class JobsPane(Vertical):
         self._list_failures = 0
         self.post_message(JobsLoaded(rows, full=full, poll=True, read_at=read_at))
         self.post_message(BackendOk("jobs"))
+        # The Status column's "running 12/48": the job object has no step, its events do.
+        training = [r["id"] for r in rows if r.get("status") in TRAINING][:MAX_PROGRESS]
+        progress = {}
+        for job_id in training:
+            try:
+                found = backend.latest_progress(job_id)
+            except Exception:
+                break  # the next poll tries again; the list itself came
+            if found:
+                progress[job_id] = found
+        if progress and not worker.is_cancelled:
+            self.post_message(JobsProgress(progress))
         if full:
             backend.save_cached_jobs(rows)
 
@@ -512,8 +529,18 @@ class JobsPane(Vertical):
         delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
         self.app.call_from_thread(self._arm_detail, job_id, delay, log)
 
+    def on_jobs_progress(self, message: JobsProgress) -> None:
+        message.stop()
+        for job_id, (step, total) in message.progress.items():
+            self.table.set_progress(job_id, step, total)
+
     def on_events(self, message: Events) -> None:
         message.stop()
+        for event in reversed(message.events):  # the selected job's newest step
+            found = event_progress(event)
+            if found:
+                self.table.set_progress(message.job_id, *found)
+                break
         if message.job_id != self._selected or message.log != self._log:
             return  # for another job, or for a log cleared since
         log = self.event_log
@@ -590,7 +617,7 @@ class JobsPane(Vertical):
             return
         if is_terminal(job.get("status")):
             self.notify(
-                f"{job['id']} is already {job.get('status')}", severity="warning", markup=False
+                f"{job['id']} has already {job.get('status')}", severity="warning", markup=False
             )
             return
         job_id = job["id"]
@@ -677,6 +704,22 @@ class JobsPane(Vertical):
             return
         self.app.copy_to_clipboard(job["id"])
         self.notify(f"copied {job['id']} (OSC 52)", markup=False)
+
+    def action_copy_model(self) -> None:
+        """C: the fine-tuned model name, to paste into `fttui ask` or a client."""
+        job = self._require_job()
+        if job is None:
+            return
+        model = job.get("fine_tuned_model")
+        if not model:
+            self.notify(
+                f"{job['id']} has no fine-tuned model (yet): it is {job.get('status')}",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.app.copy_to_clipboard(model)
+        self.notify(f"copied {model} (OSC 52)", markup=False)
 
     def action_toggle_follow(self) -> None:
         self.event_log.toggle_following()

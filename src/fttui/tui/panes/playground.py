@@ -286,7 +286,9 @@ class PlaygroundPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="pg-target-row"):
             yield Label("Model", classes="pg-label")
-            yield Select([], prompt="select a job in Jobs (2)", allow_blank=True, id="pg-target")
+            yield Select(
+                [], prompt="select a job in Jobs (2 or alt+2)", allow_blank=True, id="pg-target"
+            )
             yield Checkbox("vs. base model", id="pg-compare")
         # Each setting has a visible label: placeholders vanish once a value is typed.
         with Horizontal(id="pg-settings"):
@@ -441,6 +443,12 @@ class PlaygroundPane(Vertical):
         values = [v for _, v in choices]
         # Set here, not chosen: no Changed message, or an auto pick that landed after a
         # newer one (a checkpoint, then the fine-tuned model) counted as the user's choice.
+        # The blank entry says what to do now (it said "select a job" with one selected).
+        job = self.job
+        if job is None or not job.job_id:
+            select.prompt = "select a job in Jobs (2 or alt+2)"
+        else:
+            select.prompt = f"choose a model of {job.job_id}"
         with self.prevent(Select.Changed):
             # labels as Text: a str option is parsed as markup (a model name is data)
             select.set_options([(Text(label), value) for label, value in choices])

@@ -8,6 +8,7 @@ End to resume"). ``G``/``End`` — or scrolling back to the bottom — resumes; 
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 from rich.text import Text
@@ -16,9 +17,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import RichLog, Static
 
 LEVEL_STYLES = {"warn": "yellow", "warning": "yellow", "error": "bold red"}
+#: Events kept to write again after a resize (the log itself keeps 5,000 lines).
+MAX_KEPT = 5000
+#: Seconds a resize waits for the next one before the log is re-wrapped.
+REWRAP_DELAY = 0.1
 
 
 def event_text(event: dict[str, Any]) -> Text:
@@ -42,7 +48,8 @@ class EventLog(RichLog):
     """The scrolling log itself (focusable)."""
 
     BINDINGS = [
-        Binding("G", "resume", "Follow", id="events.resume"),
+        # Not in the footer: "s Follow" (the pane's toggle) is there already.
+        Binding("G", "resume", "Resume following", show=False, id="events.resume"),
         Binding("end", "resume", "Follow", show=False, id="events.end"),
     ]
 
@@ -58,13 +65,21 @@ class EventLog(RichLog):
         self.following = True
         self.pending = 0
         self.total = 0
+        # The events as written: RichLog wraps a line once, at the width it had then, so
+        # after a resize they are written again at the new width (they stayed cut off).
+        self._texts: deque[Text] = deque(maxlen=MAX_KEPT)
+        self._wrapped_at = 0  # the width the lines on screen were wrapped to
+        self._rewrap_timer: Timer | None = None
 
     # -- content ------------------------------------------------------------------------
     def add_events(self, items: list[dict[str, Any]]) -> None:
         if not items:
             return
         for event in items:
-            self.write(event_text(event), scroll_end=self.following)
+            text = event_text(event)
+            self._texts.append(text)
+            self.write(text, scroll_end=self.following)
+        self._wrapped_at = self.scrollable_content_region.width
         self.total += len(items)
         if not self.following:
             self.pending += len(items)
@@ -72,10 +87,34 @@ class EventLog(RichLog):
 
     def reset(self) -> None:
         self.clear()
+        self._texts.clear()
         self.pending = 0
         self.total = 0
         self.following = True
         self.post_message(self.StateChanged(self))
+
+    def on_resize(self, _event: events.Resize) -> None:
+        width = self.scrollable_content_region.width
+        if self._texts and self._wrapped_at and width != self._wrapped_at:
+            # debounced: a terminal dragged wider sends a resize per column
+            if self._rewrap_timer is not None:
+                self._rewrap_timer.stop()
+            self._rewrap_timer = self.set_timer(REWRAP_DELAY, self._rewrap)
+
+    def _rewrap(self) -> None:
+        self._rewrap_timer = None
+        width = self.scrollable_content_region.width
+        if not width or width == self._wrapped_at:
+            return
+        at = self.scroll_y / self.max_scroll_y if self.max_scroll_y else 1.0
+        self.clear()
+        for text in self._texts:
+            self.write(text, scroll_end=False)
+        self._wrapped_at = width
+        if self.following:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+        else:  # about where it was (the lines above it may have wrapped differently)
+            self.call_after_refresh(lambda: self.scroll_to(y=at * self.max_scroll_y, animate=False))
 
     # -- following ----------------------------------------------------------------------
     def set_following(self, following: bool) -> None:

@@ -4,6 +4,9 @@ The columns are sized here, not by the DataTable: every column gets the width of
 longest visible cell, and the fine-tuned model name (the longest, and the one column whose
 start repeats the Model column) gets what is left of the table's width, shortened in the
 middle, so the whole row fits without a horizontal scrollbar (at 120 columns it was cut).
+On a narrow terminal only the columns that fit show, most useful first (Fine-tuned model,
+Created, Tokens), then the model name is shortened: ID and Status always show (at 60 columns only ID
+and Model did).
 """
 
 from __future__ import annotations
@@ -36,10 +39,30 @@ COLUMNS = (
     ("tokens", "Tokens"),
     ("fine_tuned_model", "Fine-tuned model"),
 )
+COLUMN_KEYS = tuple(key for key, _label in COLUMNS)
+#: Always shown (the Model column narrows first).
+ESSENTIAL = ("id", "model", "status")
+#: The other columns, most useful first: each is shown when it fits beside those before.
+OPTIONAL_ORDER = ("fine_tuned_model", "created", "tokens")
 
-
-#: The narrowest the fine-tuned model column gets (its label) before the table scrolls.
+#: The narrowest the fine-tuned model column gets (its label) before it is left out.
 MIN_FT_WIDTH = len("Fine-tuned model")
+#: The narrowest the Model column gets ("gpt-4…"), once every other column has gone.
+MIN_MODEL_WIDTH = 6
+#: The narrowest the ID column gets ("ftjob-…fZ8") when even that is not enough.
+MIN_ID_WIDTH = 12
+
+
+class KeyText(Text):
+    """An ID cell that knows its row (a shortened id no longer says which job it is)."""
+
+    __slots__ = ("row_key",)
+
+    def __init__(self, text: str, row_key: str) -> None:
+        super().__init__(text)
+        self.row_key = row_key
+
+
 #: ``ls -l`` style: recent jobs show the time of day, older ones the year.
 RECENT_SECONDS = 182 * 24 * 3600
 
@@ -97,6 +120,27 @@ def short_model_name(name: str, base: str, width: int) -> str:
     return "ft:" + elide_middle(rest, width - 3) if width > 8 else elide_middle(name, width)
 
 
+def elide_end(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells, ending in "…" (a model's name starts with what
+    tells it apart: ``gpt-4o-mini-2024-07-18`` → ``gpt-4o-mi…``)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    out = text[: width - 1]
+    while cell_len(out) > width - 1:
+        out = out[:-1]
+    return out + "…"
+
+
+def format_step(progress: tuple[int, int | None] | None) -> str:
+    """A job's progress as ``12/48`` (``12`` when the total is not known), else ``""``."""
+    if not progress:
+        return ""
+    step, total = progress
+    return f"{step}/{total}" if total else str(step)
+
+
 def format_tokens(value: Any) -> str:
     if value is None:
         return "—"
@@ -106,27 +150,40 @@ def format_tokens(value: Any) -> str:
         return str(value)
 
 
-def status_text(status: str | None) -> Text:
+def status_text(status: str | None, progress: tuple[int, int | None] | None = None) -> Text:
     status = str(status or "?")
-    return Text(status, style=STATUS_STYLES.get(status, ""))
+    text = Text(status, style=STATUS_STYLES.get(status, ""))
+    if progress:
+        text.append(" " + format_step(progress), style="dim")
+    return text
 
 
-def job_cells(job: dict[str, Any], ft_width: int | None = None) -> tuple[Any, ...]:
+def job_cells(
+    job: dict[str, Any],
+    ft_width: int | None = None,
+    progress: tuple[int, int | None] | None = None,
+) -> tuple[Any, ...]:
     """The cells of a job's row, in ``COLUMNS`` order (the fine-tuned model name
-    shortened to ``ft_width`` cells when given)."""
+    shortened to ``ft_width`` cells when given; ``progress``: its step and total steps)."""
     ft = job.get("fine_tuned_model") or "—"
     if ft_width is not None:
         ft = short_model_name(ft, job.get("model") or "", ft_width)
+    active = job.get("status") in ACTIVE_STATUSES
     # Text, never str: DataTable parses a str cell as markup with emoji codes, so a
     # suffix "superhero" showed ft:davinci-002:fttui🦸… and "[b]x[/b]" lost its brackets.
     return (
         Text(job.get("id") or ""),
         Text(job.get("model") or ""),
-        status_text(job.get("status")),
+        # a training job's progress beside its status ("running 12/48"): always on screen
+        status_text(job.get("status"), progress if active else None),
         Text(format_when(job.get("created_at"))),
         Text(format_tokens(job.get("trained_tokens")), justify="right"),
         Text(ft),
     )
+
+
+#: Statuses whose progress the Step column shows.
+ACTIVE_STATUSES = frozenset({"running", "paused", "pausing"})
 
 
 def _plain(cell: Any) -> str:
@@ -161,12 +218,30 @@ class JobTable(DataTable):
         self._seq: dict[str, int] = {}  # ties in created_at keep the provider's order
         self._next_seq = 0
         self.filter_text = ""
+        #: job id -> (step, total steps) of an active job, as its events last said
+        self.progress: dict[str, tuple[int, int | None]] = {}
+        #: the keys of the columns shown now (see OPTIONAL_ORDER)
+        self.shown: tuple[str, ...] = ()
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._set_columns(COLUMN_KEYS)
         if self.jobs:
             self._sync()
+
+    def _set_columns(self, keys: tuple[str, ...]) -> None:
+        """Show these columns (all rows are added again by the next ``_sync``)."""
+        labels = dict(COLUMNS)
+        self.clear(columns=True)
+        self._cells.clear()
+        for key in keys:
+            self.add_column(labels[key], key=key)
+        self.shown = keys
+
+    def set_progress(self, job_id: str, step: int, total: int | None) -> None:
+        if self.progress.get(job_id) != (step, total):
+            self.progress[job_id] = (step, total)
+            if job_id in self.jobs:
+                self._sync()
 
     # -- queries ------------------------------------------------------------------------
     @property
@@ -237,21 +312,50 @@ class JobTable(DataTable):
         even when none shows (so a list growing past the screen does not re-lay out)."""
         return max(0, self.size.width - self.styles.scrollbar_size_vertical)
 
-    def _fit_columns(self, plain_rows: Iterable[tuple[str, ...]]) -> int:
-        """Size every column to its longest visible cell; the fine-tuned model column gets
-        the rest of the width. Returns the width its names must be shortened to."""
-        widths = [cell_len(label) for _key, label in COLUMNS]
+    def _fit_columns(self, plain_rows: Iterable[tuple[str, ...]]) -> dict[str, int]:
+        """Which columns fit and how wide: every column as wide as its longest visible cell,
+        the fine-tuned model column gets the rest of the width; when the row does not fit,
+        only the columns of ``OPTIONAL_ORDER`` that fit are shown, and the Model column
+        narrows when even ``ESSENTIAL`` does not. Returns the widths of
+        the columns to show (in ``COLUMNS`` order): the table shows exactly those after."""
+        widths = {key: cell_len(label) for key, label in COLUMNS}
+        keys = COLUMN_KEYS
         for plain in plain_rows:
-            for i, value in enumerate(plain):
+            for key, value in zip(keys, plain, strict=True):
                 # len() is the width of ASCII (ids, models, dates): 3x quicker on 5,000 rows
                 n = len(value) if value.isascii() else cell_len(value)
-                if n > widths[i]:
-                    widths[i] = n
-        padding = 2 * self.cell_padding * len(COLUMNS)
-        room = self._available_width() - padding - sum(widths[:-1])
-        widths[-1] = max(min(widths[-1], room), MIN_FT_WIDTH)
+                if n > widths[key]:
+                    widths[key] = n
+        pad = 2 * self.cell_padding
+        avail = self._available_width()
+        if not self.size.width:  # not laid out yet: everything, sized on the first resize
+            return widths
+
+        def need(cols: list[str]) -> int:
+            fixed = sum(widths[c] for c in cols if c != "fine_tuned_model")
+            flexible = MIN_FT_WIDTH if "fine_tuned_model" in cols else 0
+            return fixed + flexible + pad * len(cols)
+
+        cols = list(ESSENTIAL)
+        for extra in OPTIONAL_ORDER:
+            if need([*cols, extra]) <= avail:
+                cols.append(extra)
+        cols.sort(key=keys.index)
+        if "fine_tuned_model" in cols:
+            room = avail - need(cols) + MIN_FT_WIDTH
+            widths["fine_tuned_model"] = max(min(widths["fine_tuned_model"], room), MIN_FT_WIDTH)
+        else:
+            # Still too wide: the model name narrows, then the id (cut in the middle).
+            for col, least in (("model", MIN_MODEL_WIDTH), ("id", MIN_ID_WIDTH)):
+                over = need(cols) - avail
+                if over > 0:
+                    widths[col] = max(min(least, widths[col]), widths[col] - over)
+        return {c: widths[c] for c in cols}
+
+    def _apply_widths(self, widths: dict[str, int]) -> None:
         changed = False
-        for column, width in zip(self.ordered_columns, widths, strict=False):
+        for column in self.ordered_columns:
+            width = widths[column.key.value]
             if column.auto_width or column.width != width:
                 column.auto_width = False
                 column.width = width
@@ -262,21 +366,25 @@ class JobTable(DataTable):
             self._update_count += 1
             self._require_update_dimensions = True
             self.refresh()
-        return widths[-1]
 
     def _sync(self) -> None:
         """Bring the table in line with ``jobs``/``filter_text`` without a full redraw."""
-        if not self.columns:
+        if not self.is_mounted or not self.shown:
             return  # not mounted yet: on_mount's columns come first
         keep = self.selected_id
         visible = self.visible_ids()
         visible_set = set(visible)
-        current = [row.key.value for row in self.ordered_rows]
-        current_set = set(current)
-        rows = {key: job_cells(self.jobs[key]) for key in visible}
+        rows = {key: job_cells(self.jobs[key], progress=self.progress.get(key)) for key in visible}
         plains = {key: tuple(_plain(c) for c in cells) for key, cells in rows.items()}
-        ft_width = self._fit_columns(plains.values())
+        widths = self._fit_columns(plains.values())
+        shown = tuple(widths)
         with self.app.batch_update():
+            if shown != self.shown:
+                self._set_columns(shown)  # a resize across a step: rows come back below
+            self._apply_widths(widths)
+            picks = [COLUMN_KEYS.index(c) for c in shown]
+            current = [row.key.value for row in self.ordered_rows]
+            current_set = set(current)
             gone = [k for k in current if k not in visible_set]
             if len(gone) > 50 or (current and len(gone) == len(current)):
                 self.clear()
@@ -287,23 +395,36 @@ class JobTable(DataTable):
                     self.remove_row(key)
                     self._cells.pop(key, None)
             for key in visible:
-                cells, plain = rows[key], plains[key]
-                ft = short_model_name(plain[-1], self.jobs[key].get("model") or "", ft_width)
-                if ft != plain[-1]:
-                    cells, plain = (*cells[:-1], Text(ft)), (*plain[:-1], ft)
+                all_cells, all_plain = rows[key], plains[key]
+                cells = [all_cells[i] for i in picks]
+                plain = [all_plain[i] for i in picks]
+                model = self.jobs[key].get("model") or ""
+                for i, col in enumerate(shown):
+                    short = plain[i]
+                    if col == "fine_tuned_model":
+                        short = short_model_name(plain[i], model, widths[col])
+                    elif col == "model":
+                        short = elide_end(plain[i], widths[col])
+                    elif col == "id":
+                        short = elide_middle(plain[i], widths[col])
+                    if col == "id":
+                        cells[i], plain[i] = KeyText(short, key), short
+                    elif short != plain[i]:
+                        cells[i], plain[i] = Text(short), short
+                plain_t = tuple(plain)
                 if key not in current_set:
                     self.add_row(*cells, key=key)
-                    self._cells[key] = plain
-                elif self._cells.get(key) != plain:
+                    self._cells[key] = plain_t
+                elif self._cells.get(key) != plain_t:
                     old = self._cells.get(key) or ()
-                    for i, (col, _label) in enumerate(COLUMNS):
-                        if i >= len(old) or old[i] != plain[i]:
+                    for i, col in enumerate(shown):
+                        if i >= len(old) or old[i] != plain_t[i]:
                             self.update_cell(key, col, cells[i], update_width=True)
-                    self._cells[key] = plain
+                    self._cells[key] = plain_t
             now = [row.key.value for row in self.ordered_rows]
             if now != visible:
                 position = {k: i for i, k in enumerate(visible)}
-                self.sort("id", key=lambda cell: position.get(_plain(cell), 0))
+                self.sort("id", key=lambda cell: position.get(getattr(cell, "row_key", None), 0))
             if keep and keep in visible_set:
                 index = self.get_row_index(keep)
                 if index != self.cursor_row:

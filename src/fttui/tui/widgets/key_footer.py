@@ -1,42 +1,145 @@
-"""``KeyFooter``: Textual's ``Footer`` without the redundant recomposes.
+"""``KeyFooter``: Textual's ``Footer`` without the redundant recomposes, fitted to the width.
 
 The stock footer rebuilds all its key widgets (~30 ms on a busy 2-core box) on every
 bindings signal: each focus change, each pane switch, several times during start-up.
-This one rebuilds only when the keys it would show have changed, coalesces the signals
-that arrive before the next refresh, and can compose itself before the first frame
-(``refresh_keys``) so the app's first frame already lists its keys.
+This one rebuilds only when the keys it would show (or the width) have changed, coalesces
+the signals that arrive before the next refresh, and can compose itself before the first
+frame (``refresh_keys``) so the app's first frame already lists its keys.
+
+On a narrow terminal the stock footer cut its last key mid-word (``n New j``). This one
+goes compact (less spacing) when the keys do not fit, then leaves keys out from the end —
+never ``?`` (help lists every key) — and never shows half a key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
+from rich.cells import cell_len
 from textual._context import active_message_pump
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+#: The action of the key that is never left out: it lists all the others.
+HELP_ACTION = "app.help"
+#: The command palette key, docked right: its width with its border.
+PALETTE_EXTRA = 2
+
+
+def key_width(key_display: str, description: str, compact: bool) -> int:
+    """Cells one footer key takes (its paddings and margins, as FooterKey's CSS sets them)."""
+    if compact:  # key padding 0, description padding-left 1, margin-right 1
+        return cell_len(key_display) + (1 + cell_len(description) if description else 0) + 1
+    # key padding 0 1, description padding-right 1
+    return cell_len(key_display) + 2 + (cell_len(description) + 1 if description else 0)
+
+
+def fit_keys(
+    items: list[tuple[str, str, bool]], width: int, palette: int
+) -> tuple[bool, list[int], bool]:
+    """Which keys to show in ``width`` cells: ``items`` are (key display, description,
+    is help); ``palette`` the palette key's width (0: none). Returns (compact, indexes of
+    the keys shown, whether the palette key shows)."""
+    for compact in (False, True):
+        total = sum(key_width(k, d, compact) for k, d, _ in items)
+        if total + palette <= width:
+            return compact, list(range(len(items))), bool(palette)
+
+    def greedy(room: int) -> list[int]:
+        # help first (it lists the rest), then the others in their order while they fit
+        used = sum(key_width(k, d, True) for k, d, is_help in items if is_help)
+        shown = [i for i, item in enumerate(items) if item[2]]
+        for i, (k, d, is_help) in enumerate(items):
+            if not is_help and used + key_width(k, d, True) <= room:
+                shown.append(i)
+                used += key_width(k, d, True)
+        return sorted(shown)
+
+    if palette:
+        shown = greedy(width - palette)
+        if len(shown) >= min(3, len(items)):  # rather pane keys than the palette key
+            return True, shown, True
+    return True, greedy(width), False
 
 
 class KeyFooter(Footer):
-    """A footer that recomposes only when its keys change."""
+    """A footer that recomposes only when its keys change, and fits its width."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._shown: Hashable | None = None
         self._pending = False
 
+    def _width(self) -> int:
+        return self.size.width or self.app.size.width
+
     def _signature(self) -> Hashable:
-        """What the footer would show now (keys, labels, enabled states)."""
+        """What the footer would show now (keys, labels, enabled states, width)."""
         palette = self.app.COMMAND_PALETTE_BINDING
-        return tuple(
+        keys = tuple(
             (key, binding.key, binding.action, binding.description, enabled, tooltip, binding.group)
             for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
             if binding.show or key == palette
         )
+        return (keys, self._width())
 
     def compose(self) -> ComposeResult:
         self._shown = self._signature() if self._bindings_ready else None
-        yield from super().compose()
+        if not self._bindings_ready:
+            return
+        active_bindings = self.screen.active_bindings
+        # One key per action (as the stock footer shows them), in the order they come.
+        by_action: dict[str, tuple[Any, bool, str]] = {}
+        for _node, binding, enabled, tooltip in active_bindings.values():
+            if binding.show and binding.action not in by_action:
+                by_action[binding.action] = (binding, enabled, tooltip)
+        entries = list(by_action.values())
+        items = [
+            (self.app.get_key_display(b), b.description, b.id == HELP_ACTION or b.action == "help")
+            for b, _enabled, _tooltip in entries
+        ]
+        palette_entry = None
+        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+            palette_entry = active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
+        palette_width = 0
+        if palette_entry is not None:
+            _node, binding, _enabled, _tooltip = palette_entry
+            palette_width = (
+                key_width(self.app.get_key_display(binding), binding.description, False)
+                + PALETTE_EXTRA
+            )
+        compact, shown, with_palette = fit_keys(items, self._width(), palette_width)
+        self.set_reactive(Footer.compact, compact)
+        self.set_class(compact, "-compact")
+        for i in shown:
+            binding, enabled, tooltip = entries[i]
+            yield FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+            ).data_bind(compact=Footer.compact)
+        if palette_entry is not None and with_palette:
+            _node, binding, enabled, tooltip = palette_entry
+            yield FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                classes="-command-palette",
+                disabled=not enabled,
+                tooltip=binding.tooltip or binding.description,
+            )
+
+    def on_resize(self, _event: object) -> None:
+        if self.is_attached and not self._pending:
+            self._pending = True
+            self.call_after_refresh(self.refresh_keys)
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
