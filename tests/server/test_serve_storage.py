@@ -302,3 +302,37 @@ def test_a_copied_data_dir_works_on_its_own(tmp_path, make_server, chat_jsonl, w
         assert not server.data_dir.exists()
     finally:
         copy.stop()
+
+
+def test_a_full_disk_is_a_507_for_a_new_job_and_fails_a_running_one_saying_so(
+    tmp_path, make_server, chat_jsonl, wait_job
+) -> None:
+    # no small filesystem can be mounted here without root: the server's ENOSPC hook makes
+    # every write under its data dir fail while the flag file exists
+    flag = tmp_path / "disk-is-full"
+    server = make_server(tmp_path)
+    server.env["FTTUI_FAULT_ENOSPC"] = str(flag)
+    server.start()
+    try:
+        client = server.client()
+        train = client.files.create(file=chat_jsonl.open("rb"), purpose="fine-tune")
+        running = client.fine_tuning.jobs.create(
+            model=MODEL, training_file=train.id, metadata={"sim_seconds_per_step": "0.05"}
+        )
+        wait_job(client, running.id, {"running"})
+        flag.touch()
+        with pytest.raises(openai.APIStatusError) as err:
+            client.fine_tuning.jobs.create(model=MODEL, training_file=train.id, metadata=FAST)
+        assert err.value.status_code == 507  # before: a bare 500
+        assert err.value.body["code"] == "disk_full"
+        assert "no space left on device" in err.value.body["message"].lower()
+        failed = wait_job(client, running.id)
+        # before: sim_worker_stopped, "stopped unexpectedly"
+        assert failed.status == "failed" and failed.error.code == "disk_full", failed.error
+        assert "disk" in failed.error.message and "full" in failed.error.message
+        flag.unlink()  # space again: jobs run
+        again = client.fine_tuning.jobs.create(model=MODEL, training_file=train.id, metadata=FAST)
+        assert wait_job(client, again.id).status == "succeeded"
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()

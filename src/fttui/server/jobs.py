@@ -12,11 +12,13 @@ executor; the supervisor does the rest, so there is one place where states move.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
 import secrets
 import shutil
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -146,6 +148,24 @@ def parse_options(metadata: dict[str, str] | None, executor: str) -> dict[str, A
             except orjson.JSONDecodeError:
                 options[key[len(prefix) :]] = value
     return options
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
+
+
+def disk_full(what: str) -> ApiError:
+    """507 in the error shape: the client's request was fine, the server's disk is not."""
+    return ApiError(
+        507,
+        f"No space left on device: the server could not {what}. Free some disk space on "
+        "the server and try again.",
+        type="server_error",
+        code="disk_full",
+    )
 
 
 def trim_torn_tail(path: Path) -> None:
@@ -385,22 +405,27 @@ class JobManager:
             "events_offset": 0,
             "ckpt_steps": [],
         }
-        with self.store.tx() as conn:
-            conn.execute(
-                "INSERT INTO jobs (id, status, obj, internal) VALUES (?, ?, ?, ?)",
-                (job_id, job["status"], dumps(job), dumps(internal)),
-            )
-            self._event(conn, job_id, f"Created fine-tuning job: {job_id}")
-            names = f"training file: {job['training_file']}"
-            if validation:
-                names += f" and validation file: {job['validation_file']}"
-            self._event(conn, job_id, f"Validating {names}")
-            # in the transaction: no job.json, no job (what a rebuilt index restores)
-            try:
-                write_job_meta(job_dir, job, internal)
-            except BaseException:
-                shutil.rmtree(job_dir, ignore_errors=True)
+        try:
+            with self.store.tx() as conn:
+                conn.execute(
+                    "INSERT INTO jobs (id, status, obj, internal) VALUES (?, ?, ?, ?)",
+                    (job_id, job["status"], dumps(job), dumps(internal)),
+                )
+                self._event(conn, job_id, f"Created fine-tuning job: {job_id}")
+                names = f"training file: {job['training_file']}"
+                if validation:
+                    names += f" and validation file: {job['validation_file']}"
+                self._event(conn, job_id, f"Validating {names}")
+                # in the transaction: no job.json, no job (what a rebuilt index restores)
+                try:
+                    write_job_meta(job_dir, job, internal)
+                except BaseException:
+                    shutil.rmtree(job_dir, ignore_errors=True)
+                    raise
+        except (OSError, sqlite3.OperationalError) as exc:
+            if not is_disk_full(exc):
                 raise
+            raise disk_full("store the job") from None
         self._submit_validation(job_id)
         return job
 

@@ -173,6 +173,42 @@ def _folder_errors(data_dir: Path) -> Iterator[None]:
         raise ServeError(f"cannot use the data folder {data_dir}: {where}{reason}") from None
 
 
+#: test hook: when set, every write under the data dir fails with ENOSPC (a full disk)
+#: while the file it names exists; the tests use it where no small filesystem can be made
+ENOSPC_FLAG_ENV = "FTTUI_FAULT_ENOSPC"
+
+
+def _install_disk_full_fault(data_dir: Path, flag: str) -> None:
+    """Make opening a file for writing under ``data_dir`` fail as on a full disk while
+    ``flag`` exists (``io.open``/``open`` and ``os.open``; SQLite's own writes go on)."""
+    import builtins
+    import errno
+    import io
+
+    root = str(data_dir) + os.sep
+    real_io_open, real_os_open = io.open, os.open
+
+    def full(path: object) -> bool:
+        name = os.fspath(path) if isinstance(path, str | os.PathLike) else ""
+        return isinstance(name, str) and name.startswith(root) and os.path.exists(flag)
+
+    def fail(path: object) -> OSError:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
+
+    def io_open(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(c in mode for c in "wax+") and full(file):
+            raise fail(file)
+        return real_io_open(file, mode, *args, **kwargs)
+
+    def os_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if flags & (os.O_WRONLY | os.O_RDWR) and full(path):
+            raise fail(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    io.open = builtins.open = io_open
+    os.open = os_open
+
+
 def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
     """Run the server until SIGINT/SIGTERM. Raises ``ServeError`` when it cannot start."""
     from fttui.server.executors import ExecutorUnavailable, get_executor, resolve_name
@@ -186,6 +222,8 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
     with _folder_errors(data_dir):
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         make_private(data_dir)
+    if flag := os.environ.get(ENOSPC_FLAG_ENV):
+        _install_disk_full_fault(data_dir, flag)
     with data_dir_lock(data_dir):
         name = resolve_name(options.executor)
         if options.rebuild_index:

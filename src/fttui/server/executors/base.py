@@ -64,6 +64,7 @@ parse (``"0.01"`` → ``0.01``, ``"3"`` → ``3``, ``"true"`` → ``True``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -224,6 +225,11 @@ class JobState:
         for name, value in known.items():
             if not _STATE_TYPES[name](value):
                 raise StateError(path, f"has a {name} of the wrong type: {value!r:.80}")
+        for name in ("step", "total_steps", "trained_tokens"):
+            if name in known:
+                known[name] = int(known[name])
+        for ckpt in known.get("checkpoints", ()):
+            ckpt["step"] = int(ckpt["step"])
         return cls(**known)
 
     def write(self, job_dir: str | os.PathLike[str]) -> None:
@@ -232,7 +238,8 @@ class JobState:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    # a float is taken (a trainer may count in floats) and read as an int
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _opt(kind: type | tuple[type, ...]) -> Any:
@@ -244,7 +251,7 @@ def _checkpoint_ok(c: Any) -> bool:
 
 
 _STATE_TYPES: dict[str, Any] = {
-    "status": lambda v: v in ("running", "paused", *TERMINAL_STATUSES),
+    "status": lambda v: isinstance(v, str),
     "step": _is_int,
     "total_steps": _is_int,
     "trained_tokens": _is_int,

@@ -15,6 +15,7 @@ Per-job knobs (``TrainerSpec.options``, from job metadata ``sim_<name>``):
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import math
@@ -132,6 +133,17 @@ def _unit(seed: int, *parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def _error_of(exc: Exception) -> dict[str, str]:
+    """The ``state.json`` error of a crashed run; a full disk says so."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return {
+            "code": "disk_full",
+            "message": f"the disk of the job folder is full ({exc.strerror}); free some "
+            "space and create the job again",
+        }
+    return {"code": "sim_error", "message": f"simulation crashed: {exc}"}
+
+
 class _SimRun(threading.Thread):
     """One simulated training run, writing the job folder as a trainer process would."""
 
@@ -140,6 +152,7 @@ class _SimRun(threading.Thread):
         self.spec = spec
         self.dir = Path(spec.output_dir)
         self.halt = halt  #: server shutdown: stop without a final status
+        self.error: dict[str, str] | None = None  #: why the run crashed, if it did
 
     # -- writers -----------------------------------------------------------------
     def event(
@@ -180,10 +193,14 @@ class _SimRun(threading.Thread):
         try:
             self._run()
         except Exception as exc:  # the job fails with the reason; the server stays up
+            self.error = _error_of(exc)
             state = JobState.read(self.dir) or JobState()
             state.status = "failed"
-            state.error = {"code": "sim_error", "message": f"simulation crashed: {exc}"}
-            state.write(self.dir)
+            state.error = self.error
+            try:
+                state.write(self.dir)
+            except OSError:  # e.g. the disk is full: ``SimExecutor.state`` reports it
+                pass
 
     def _run(self) -> None:
         spec, opts = self.spec, self.spec.options
@@ -402,7 +419,8 @@ class SimExecutor(Executor):
             state = JobState.read(spec.output_dir) or state
             if state.status == "running":
                 state.status = "failed"
-                state.error = {
+                # the run's own reason when it had one (it could not write it: a full disk)
+                state.error = (run.error if run is not None else None) or {
                     "code": "sim_worker_stopped",
                     "message": "the simulated training worker stopped unexpectedly",
                 }
