@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from fttui import __version__
 from fttui.server.errors import ApiError, bad_request, error_bytes, json_response
@@ -211,13 +211,8 @@ def create_app(config: ServerConfig, services: Services) -> Any:
         return json_response(s.files.delete(file_id))
 
     @app.get("/v1/files/{file_id}/content")
-    async def file_content(file_id: str) -> Response:
-        obj, path = s.files.row(file_id)
-        if not path.is_file():
-            raise ApiError(404, f"The content of {file_id} is gone.", code="file_not_found")
-        return FileResponse(
-            path, media_type="application/octet-stream", filename=orjson.loads(obj)["filename"]
-        )
+    def file_content(file_id: str) -> Response:
+        return s.files.open_content(file_id)
 
     # -- uploads -----------------------------------------------------------------------
     @app.post("/v1/uploads")

@@ -12,12 +12,16 @@ import os
 import shutil
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable
 
 from fttui.server.errors import ApiError, bad_request, not_found
 from fttui.server.index import write_file_meta
@@ -37,6 +41,59 @@ def too_large(what: str, limit: int) -> ApiError:
         f"{what} is larger than the limit of {limit / 1024 / 1024:g} MB.",
         code="file_too_large",
     )
+
+
+class OpenFileResponse(FileResponse):
+    """A ``FileResponse`` served from a file opened before the response starts.
+
+    ``FileResponse`` stats the path, then opens it again to send it: a DELETE in between
+    made a 500 naming the server's path, or a body cut short of its Content-Length. An
+    open handle stays readable after the unlink (POSIX), so the bytes sent are the whole
+    file the headers describe. A bad ``Range`` is answered in the error shape.
+    """
+
+    def __init__(self, handle: Any, filename: str) -> None:
+        self.handle = handle
+        st = os.fstat(handle.fileno())
+        super().__init__(
+            f"/dev/fd/{handle.fileno()}",  # never opened: _open_file uses the handle
+            media_type="application/octet-stream",
+            filename=filename,
+            stat_result=st,
+        )
+
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[Any]:
+        yield anyio.wrap_file(self.handle)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            http_range = Headers(scope=scope).get("range")
+            if http_range is not None and scope["method"].upper() in ("GET", "HEAD"):
+                try:
+                    self._parse_range_header(http_range, self.stat_result.st_size)
+                except MalformedRangeHeader as exc:
+                    error = bad_request(
+                        f"Invalid Range header: {exc.content}", code="invalid_range"
+                    )
+                    return await error.response()(scope, receive, send)
+                except RangeNotSatisfiable as exc:
+                    error = ApiError(
+                        416,
+                        f"The range is not satisfiable: the file has {exc.max_size} bytes.",
+                        code="range_not_satisfiable",
+                        headers={"Content-Range": f"bytes */{exc.max_size}"},
+                    )
+                    return await error.response()(scope, receive, send)
+            # no ``http.response.pathsend``: that would send the path, not the open handle
+            extensions = {
+                k: v
+                for k, v in scope.get("extensions", {}).items()
+                if k != "http.response.pathsend"
+            }
+            await super().__call__({**scope, "extensions": extensions}, receive, send)
+        finally:
+            self.handle.close()
 
 
 def clean_filename(name: str | None) -> str:
@@ -238,6 +295,17 @@ class FileService:
         if row is None:
             raise not_found(f"No such File object: {file_id}", param="id", code="file_not_found")
         return row[0], self.files_dir / row[1]
+
+    def open_content(self, file_id: str) -> OpenFileResponse:
+        """The content of a file, opened now: a DELETE racing the GET cannot cut it short."""
+        obj, path = self.row(file_id)
+        try:
+            handle = path.open("rb")
+        except (FileNotFoundError, IsADirectoryError):  # deleted since the row was read
+            raise not_found(
+                f"No such File object: {file_id}", param="id", code="file_not_found"
+            ) from None
+        return OpenFileResponse(handle, loads(obj)["filename"])
 
     def delete(self, file_id: str) -> dict[str, Any]:
         _, path = self.row(file_id)

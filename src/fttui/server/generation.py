@@ -268,7 +268,9 @@ def chat_request(
     if not isinstance(messages, list) or not messages:
         raise bad_request("'messages' must be a non-empty list.", param="messages")
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in CHAT_ROLES:
+        # a role that is an object or a list is unhashable: test the type before the set
+        role = message.get("role") if isinstance(message, dict) else None
+        if not isinstance(role, str) or role not in CHAT_ROLES:
             raise bad_request(
                 f"Invalid message at messages[{i}]: each needs a role among "
                 f"{', '.join(sorted(CHAT_ROLES))}.",
