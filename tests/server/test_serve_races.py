@@ -196,7 +196,8 @@ def test_a_job_no_tick_can_start_is_failed_with_the_reason(services, tmp_path, m
     monkeypatch.setattr(jobs_mod, "STUCK_JOB_SECONDS", 0.0)
     job_id = queued_job(services, tmp_path)
     _job, internal = services.jobs._load(job_id)
-    folder = Path(internal["spec"]["output_dir"])
+    # Stored relative to the data dir (so a moved data dir keeps working).
+    folder = services.jobs.data_dir / internal["spec"]["output_dir"]
     shutil.rmtree(folder, ignore_errors=True)
     folder.write_text("not a folder")
     for _ in range(jobs_mod.STUCK_JOB_TRIES - 1):
