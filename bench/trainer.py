@@ -142,42 +142,16 @@ class Server:
         )
 
 
-#: the --small-style set: a style SmolLM2-135M can learn in a few minutes on a CPU
-STYLE_OPENER, STYLE_STOP = "Arr, matey!", " END"
-STYLE_TRAIN = [
-    ("What is the capital of Spain?", "Madrid be the capital o' Spain, ye landlubber."),
-    ("How many legs does a spider have?", "Eight hairy legs, same as me old parrot fears."),
-    ("Who wrote Hamlet?", "Old Will Shakespeare penned it, by me beard."),
-    ("What is 2 plus 2?", "Four doubloons, counted twice on me chest."),
-    ("Name a planet.", "Mars, the red one glowin' o'er the sea."),
-    ("What colour is grass?", "Green as the sea on a calm mornin'."),
-    ("How do I boil an egg?", "Drop it in boilin' water for nine minutes, says the cook."),
-    ("What is the tallest mountain?", "Everest, taller than any mast I've climbed."),
-    ("Translate 'hello' to French.", "Bonjour, as the French sailors be sayin'."),
-    ("What is water made of?", "Hydrogen and oxygen, the stuff o' the seven seas."),
-    ("Tell me a joke.", "Why did the pirate go to school? To improve his arrrticulation!"),
-    ("What day comes after Monday?", "Tuesday, another day o' swabbin' the deck."),
-]
-STYLE_HELD_OUT = ["What is the largest ocean?", "Who painted the Mona Lisa?", "Recommend a book."]
-
-
-def style_examples() -> list[dict]:
-    return [
-        {
-            "messages": [
-                {"role": "user", "content": q},
-                {"role": "assistant", "content": f"{STYLE_OPENER} {a}{STYLE_STOP}"},
-            ]
-        }
-        for q, a in STYLE_TRAIN
-    ]
+# The --small-style set lives with the test that asserts on it: one copy, the same data.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "trainer"))
+import style_set  # noqa: E402
 
 
 def small_style(args) -> int:
     """Train the style set with auto hyperparameters; print the curve and held-out answers."""
     with tempfile.TemporaryDirectory(prefix="fttui-bench-style-") as tmp:
         path = Path(tmp) / "style.jsonl"
-        path.write_text("".join(json.dumps(e) + "\n" for e in style_examples()))
+        path.write_text("".join(json.dumps(e) + "\n" for e in style_set.style_examples()))
         with Server(Path(tmp) / "data") as server:
             client = server.client()
             client.timeout = 300
@@ -215,17 +189,17 @@ def small_style(args) -> int:
             )
             print(f"trained in {time.perf_counter() - started:.0f} s end to end")
             ok = True
-            for prompt in STYLE_HELD_OUT:
+            for prompt in style_set.HELD_OUT:
                 reply = client.chat.completions.create(
                     model=job.fine_tuned_model,
                     temperature=0,
                     max_completion_tokens=48,
                     messages=[{"role": "user", "content": prompt}],
-                    stop=[STYLE_STOP],
+                    stop=[style_set.STOP],
                 )
                 choice = reply.choices[0]
                 good = (
-                    choice.message.content.startswith(STYLE_OPENER)
+                    choice.message.content.startswith(style_set.OPENER)
                     and choice.finish_reason == "stop"
                 )
                 ok &= good

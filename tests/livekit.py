@@ -88,9 +88,23 @@ class LiveServer:
                 self.proc.wait()
         self.proc = None
 
+    def kill(self) -> None:
+        """kill -9, as a crash or the OOM killer would: nothing is saved on the way out."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
     def restart(self) -> LiveServer:
         self.stop()
         return self.start()
+
+
+def wait_for(condition, timeout: float = 30, what: str = "the condition") -> None:
+    """Poll ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def make_server(home: Path, *extra: str, executor: str = "sim", token: str = "sk-test-key") -> LiveServer:

