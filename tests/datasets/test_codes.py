@@ -111,6 +111,25 @@ def pc_rows(rows: list[dict[str, Any]], n: int = 12) -> list[dict[str, Any]]:
     return [*(prompt_completion(i) for i in range(n)), *rows]
 
 
+#: an RFT grader that compares the answer with each example's `reference_answer`
+GRADER = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "operation": "eq",
+}
+DEV = {"role": "developer", "content": "Answer with the city only."}
+
+
+def rft_rows(rows: list[dict[str, Any]], n: int = 12) -> list[dict[str, Any]]:
+    valid = [
+        msgs(DEV, {"role": "user", "content": f"Capital of country {i}?"}, reference_answer="Paris")
+        for i in range(n)
+    ]
+    return [*valid, *rows]
+
+
 CASES: dict[str, Case] = {
     "file_too_large": case_file_too_large,
     "bom": bytes_case(b"\xef\xbb\xbf" + valid_bytes()),
@@ -227,6 +246,18 @@ CASES: dict[str, Case] = {
         [{"prompt": f"DOUBLE {i} ->", "completion": f" {2 * i} DONE END"} for i in range(12)],
         model="babbage-002",
     ),
+    "method_format_mismatch": jsonl_case(valid_chat(12), method="dpo"),
+    "rft_example_invalid": jsonl_case(
+        rft_rows([{"prompt": "Capital of France?", "completion": " Paris"}]),
+        method="reinforcement",
+    ),
+    "rft_last_message_not_user": jsonl_case(
+        rft_rows([msgs(U, A, reference_answer="Hello")]), method="reinforcement"
+    ),
+    "rft_grader_field_missing": jsonl_case(
+        rft_rows([msgs(U)]), method="reinforcement", grader=GRADER
+    ),
+    "rft_data_suspected": jsonl_case(rft_rows([])),
     "long_example": jsonl_case(
         pc_rows([{"prompt": "x " * 6000 + "->", "completion": " y END"}]), model="babbage-002"
     ),
@@ -241,6 +272,8 @@ FILE_LEVEL = {
     "empty_file",
     "few_examples",
     "file_too_large",
+    "method_format_mismatch",
+    "rft_data_suspected",
     "model_format_mismatch",
     "multiple_sheets",
     "needs_conversion",

@@ -32,6 +32,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="gpt-4o-mini-2024-07-18",
         help="target model: its tokenizer and token limit (default: %(default)s)",
     )
+    p.add_argument(
+        "--method",
+        choices=("supervised", "dpo", "reinforcement"),
+        help="the fine-tuning method the file is for; `reinforcement` checks the RFT shape "
+        "(default: worked out from the data)",
+    )
+    p.add_argument(
+        "--grader",
+        metavar="GRADER.json",
+        help="RFT: the grader (OpenAI's JSON shape); every {{item.…}} field it reads must be "
+        "in every example",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.add_argument("--max-findings", type=int, metavar="N", help="report at most N findings")
@@ -76,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"unknown model {args.model!r} (did you mean {' or '.join(close)}?)", exit_code=2
         )
+    grader = _read_grader(args.grader) if args.grader else None
+    if grader is not None and args.method is None:
+        args.method = "reinforcement"  # only RFT jobs take a grader
+    elif grader is not None and args.method != "reinforcement":
+        raise CliError(
+            f"--grader is for reinforcement fine-tuning, not --method {args.method}", exit_code=2
+        )
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         report = lint_path(
@@ -85,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
             max_findings=args.max_findings,
             price_per_million=price,
             progress=progress,
+            method=args.method,
+            grader=grader,
         )
     except DatasetReadError as exc:
         raise CliError(str(exc), exit_code=2) from None
@@ -98,6 +119,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(report, show_all=args.all))
     return 1 if report.has_errors else 0
+
+
+def _read_grader(path: str) -> dict[str, Any]:
+    """The grader JSON, or a usage error (exit 2) that says what is wrong with the file."""
+    import orjson
+
+    from fttui.cli.common import CliError
+
+    try:
+        with open(path, "rb") as fh:
+            grader = orjson.loads(fh.read())
+    except OSError as exc:
+        raise CliError(
+            f"cannot read the grader {path}: {exc.strerror or exc}", exit_code=2
+        ) from None
+    except orjson.JSONDecodeError as exc:
+        raise CliError(f"the grader {path} is not valid JSON: {exc}", exit_code=2) from None
+    if not isinstance(grader, dict) or not isinstance(grader.get("type"), str):
+        raise CliError(
+            f"the grader {path} must be a JSON object with a `type` (string_check, "
+            "text_similarity, score_model, label_model, python or multi)",
+            exit_code=2,
+        )
+    return grader
 
 
 class _Progress:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -27,6 +27,7 @@ from fttui.datasets.detect import NON_PREFERRED_KEYS, PREFERRED_KEYS
 from fttui.datasets.findings import Finding, make_finding
 from fttui.datasets.images import RGB_MODES, image_format, image_mode
 from fttui.datasets.legacy import LONG_EXAMPLE_CHARS, PromptCompletionStats
+from fttui.datasets.rft import RFT_ROLES, has_field
 from fttui.datasets.tokens import find_special_tokens
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "function"})
@@ -105,12 +106,25 @@ class ExampleChecker:
 
     ``add(finding)`` receives every per-example finding. File-level summaries (counts of
     examples without a system message, deprecated fields, ...) come from :meth:`summary`.
-    ``big_count(text) -> int`` counts one very long string on the spot.
+    ``big_count(text) -> int`` counts one very long string on the spot. ``method`` is the
+    fine-tuning method the file is for, when known: ``reinforcement`` checks the RFT shape
+    (a chat prompt ending with the user's turn, every ``grader_fields`` path present).
     """
 
-    def __init__(self, add: Callable[[Finding], None], big_count: Callable[[str], int]) -> None:
+    def __init__(
+        self,
+        add: Callable[[Finding], None],
+        big_count: Callable[[str], int],
+        *,
+        method: str | None = None,
+        grader_fields: Sequence[str] = (),
+    ) -> None:
         self.add = add
         self.big_count = big_count
+        self.rft = method == "reinforcement"
+        self.grader_fields = tuple(grader_fields)
+        # RFT prompts are what reasoning models are sent, where `developer` is the system role
+        self.roles = RFT_ROLES if self.rft else ROLES
         self.format_counts: dict[str, int] = {}
         self.format_first: dict[str, int] = {}
         self.kind_counts: dict[str, int] = {"tools": 0, "vision": 0, "weight": 0}
@@ -122,6 +136,7 @@ class ExampleChecker:
         self._examples_with_system = 0
         self._chat_examples = 0
         self._features: set[str] = set()
+        self._rft_like = 0  #: chat examples with no reply that end with the user's turn
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -187,6 +202,13 @@ class ExampleChecker:
             self.format_first[fmt] = line
         else:
             self.format_counts[fmt] = count + 1
+        if self.rft and fmt != "chat":
+            self._err(
+                "rft_example_invalid",
+                line,
+                f"a {fmt.replace('_', '/')} example; reinforcement fine-tuning takes chat "
+                "`messages` that end with the user's turn",
+            )
         if fmt == "prompt_completion":
             return self._prompt_completion(line, example)
         features = self._features
@@ -203,7 +225,8 @@ class ExampleChecker:
         tokens = Tokens()
         self._chat_examples += 1
         if len(example) > 1:
-            extra = [k for k in example if k not in CHAT_KEYS]
+            # in RFT data the other keys are the reference fields the grader reads
+            extra = [] if self.rft else [k for k in example if k not in CHAT_KEYS]
             if extra:
                 self._aggregate("example_unrecognized_key", line, _names(extra[:3]))
             tool_names = self._tools(line, example, tokens)
@@ -216,7 +239,12 @@ class ExampleChecker:
             return tokens
         roles = self._messages(line, messages, tokens, tool_names, context="")
         self.messages_per_example.append(len(messages))
-        if "assistant" not in roles:
+        if self.rft:
+            self._rft(line, example, messages)
+        elif "assistant" not in roles:
+            last = messages[-1]
+            if isinstance(last, dict) and last.get("role") == "user":
+                self._rft_like += 1
             self._err(
                 "example_missing_assistant_message",
                 line,
@@ -224,11 +252,31 @@ class ExampleChecker:
             )
         if "user" not in roles:
             self._err("missing_user_message", line, "no user message")
-        if "system" in roles:
+        if "system" in roles or "developer" in roles:
             self._examples_with_system += 1
         else:
             self._aggregate("missing_system_message", line)
         return tokens
+
+    def _rft(self, line: int, example: dict[str, Any], messages: list[Any]) -> None:
+        """The RFT shape: the model writes the last turn, so the prompt ends with the user's."""
+        last = messages[-1]
+        role = last.get("role") if isinstance(last, dict) else None
+        if role != "user":
+            self._err(
+                "rft_last_message_not_user",
+                line,
+                f"the last message is {'an ' if role == 'assistant' else ''}"
+                f"{role if isinstance(role, str) else _kind(last)} message; in RFT data the "
+                "model writes the answer, so the messages end with the user's turn",
+            )
+        for path in self.grader_fields:
+            if not has_field(example, path):
+                self._err(
+                    "rft_grader_field_missing",
+                    line,
+                    f"the grader reads {{{{item.{path}}}}}, which this example does not have",
+                )
 
     def _tools(self, line: int, example: dict[str, Any], tokens: Tokens) -> set[str] | None:
         """Validate ``tools`` / ``functions`` / ``parallel_tool_calls``; the declared names."""
@@ -387,11 +435,16 @@ class ExampleChecker:
         role = msg.get("role")
         if role is None:
             self._err("message_missing_key", line, f"{where} has no `role`")
-        elif not isinstance(role, str) or role not in ROLES:
+        elif not isinstance(role, str) or role not in self.roles:
             self._err(
                 "unrecognized_role",
                 line,
-                f"{where} has the role {role!r}; allowed: system, user, assistant, tool, function",
+                f"{where} has the role {role!r}; allowed: "
+                + (
+                    "system, developer, user, assistant, tool"
+                    if self.rft
+                    else "system, user, assistant, tool, function"
+                ),
             )
         else:
             roles.add(role)
@@ -816,6 +869,15 @@ class ExampleChecker:
             else:  # example_unrecognized_key
                 message = f"{_n(count)} {_have(count)} unexpected top-level keys ({detail}), first on line {first}"
             out.append(make_finding(code, first, message))
+        if self._chat_examples and self._rft_like == self._chat_examples:
+            out.append(
+                make_finding(
+                    "rft_data_suspected",
+                    None,
+                    "no example has an assistant reply and every one ends with the user's turn: "
+                    "this looks like reinforcement fine-tuning data",
+                )
+            )
         return out
 
 

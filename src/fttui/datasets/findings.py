@@ -205,6 +205,17 @@ CHECKS: dict[str, Check] = dict(
            "50–100 well-chosen examples usually improve results clearly."),
         _c("validation_overlap", "warning", "a validation example also present in the training file",
            "Keep validation examples out of the training file, or the validation loss means little."),
+        # -- reinforcement fine-tuning (`lint --method reinforcement [--grader G.json]`)
+        _c("method_format_mismatch", "error", "the data's format is not the one the method trains on",
+           "supervised jobs take chat or prompt/completion data, dpo jobs preference data, reinforcement jobs chat prompts ending with the user's turn."),
+        _c("rft_example_invalid", "error", "an example that is not chat `messages` (RFT data is)",
+           "RFT examples are {\"messages\": [..., {\"role\": \"user\", ...}], <reference fields>}."),
+        _c("rft_last_message_not_user", "error", "an RFT example whose messages do not end with the user's turn",
+           "The model writes the answer in RFT: end `messages` with the user message and move the expected answer to a reference field the grader reads."),
+        _c("rft_data_suspected", "info", "chat data with no replies, each ending with the user's turn",
+           "That is the shape of RFT data: lint it with `--method reinforcement --grader GRADER.json`."),
+        _c("rft_grader_field_missing", "error", "an RFT example without a field the grader reads",
+           "Add the field to every example (or change the grader's {{item.…}} template): a missing reference fails the job."),
         # -- the legacy prepare_data checks (prompt/completion)
         _c("empty_completion", "warning", "an example with an empty completion",
            "Fill in the completion or drop the example (`fttui prepare` drops it)."),

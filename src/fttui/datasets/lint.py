@@ -13,7 +13,7 @@ import dataclasses
 import os
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -30,6 +30,7 @@ from fttui.datasets.findings import (
 )
 from fttui.datasets.models import DEFAULT_MODEL, is_legacy_completion_model, model_limits
 from fttui.datasets.read import Source, json_error_finding, parse_line
+from fttui.datasets.rft import grader_item_fields
 from fttui.datasets.tokens import TokenCounter, count_long, get_counter
 
 MIN_EXAMPLES = 10
@@ -142,6 +143,8 @@ def _lint_one(
     progress: ProgressFn | None,
     should_stop: StopFn | None,
     source: Source | None = None,
+    method: str | None = None,
+    grader_fields: Sequence[str] = (),
 ) -> _Result:
     src = source or Source(path, progress=progress, should_stop=should_stop)
     collector = _Collector(cap)
@@ -152,7 +155,7 @@ def _lint_one(
     def big_count(text: str) -> int:
         return count_long(encode, text)
 
-    checker = ExampleChecker(add, big_count)
+    checker = ExampleChecker(add, big_count, method=method, grader_fields=grader_fields)
     check = checker.check
     digests = array("q")  # hash() of each example's bytes: equal within this process
     lines = array("I")
@@ -267,6 +270,21 @@ def _lint_one(
         )
     elif formats:
         report.format = next(iter(formats))
+
+    # -- the method the user named needs its own format (RFT checks its shape per example)
+    want = {"supervised": ("chat", "prompt_completion"), "dpo": ("preference",)}.get(method or "")
+    if want and report.format in ("chat", "preference", "prompt_completion") and (
+        report.format not in want
+    ):
+        add(
+            make_finding(
+                "method_format_mismatch",
+                None,
+                f"{report.format.replace('_', '/')} data, but a {method} job trains on "
+                + " or ".join(w.replace("_", "/") for w in want)
+                + " data",
+            )
+        )
 
     # -- per-file summaries
     for finding in checker.summary():
@@ -451,8 +469,13 @@ def lint_path(
     price_per_million: float | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    method: str | None = None,
+    grader: Any = None,
 ) -> LintReport:
     """Lint a training file (and optionally its validation file); see the module docstring.
+
+    ``method="reinforcement"`` checks the RFT shape, and with ``grader`` (OpenAI's grader
+    JSON, already parsed) that every ``{{item.…}}`` field it reads is in every example.
 
     Never raises on bad content: every problem is a finding. Raises
     :class:`fttui.datasets.read.DatasetReadError` (an ``OSError``) when a file cannot be read,
@@ -477,7 +500,14 @@ def lint_path(
 
             train_src.progress = train_progress
             val_src.progress = val_progress
-    kw = dict(model=model, counter=counter, cap=cap, price_per_million=price_per_million)
+    kw = dict(
+        model=model,
+        counter=counter,
+        cap=cap,
+        price_per_million=price_per_million,
+        method=method,
+        grader_fields=grader_item_fields(grader) if grader is not None else (),
+    )
     train = _lint_one(path, progress=None, should_stop=should_stop, source=train_src, **kw)  # type: ignore[arg-type]
     report = train.report
     if val_src is not None and not train_src.stopped:
