@@ -103,3 +103,62 @@ def test_to_csv_aligns_series_by_step():
     assert len(lines) == 11
     assert lines[5].split(",")[2] != ""  # step 5 has a validation loss
     assert lines[1].split(",")[2] == ""  # step 1 has none
+
+
+async def test_an_rft_job_shows_its_reward_curves_and_hides_the_empty_loss_rows(server, fttui_home):
+    """Reinforcement fine-tuning reports rewards, not losses: the pane shows a row per
+    reward series (the mean and each grader's sub-reward) and no empty loss rows."""
+    import json
+
+    client = server.client()
+    rows = [
+        {"messages": [{"role": "user", "content": f"Capital {i}?"}], "reference_answer": f"C{i}"}
+        for i in range(12)
+    ]
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    file_id = client.files.create(file=("rft.jsonl", data), purpose="fine-tune").id
+    check = {"type": "string_check", "input": "{{sample.output_text}}", "operation": "eq"}
+    grader = {
+        "type": "multi",
+        "name": "score",
+        "graders": {
+            "exact": {**check, "name": "exact", "reference": "{{item.reference_answer}}"},
+            "loose": {**check, "name": "loose", "reference": "{{item.reference_answer}}",
+                      "operation": "ilike"},
+        },
+        "calculate_output": "0.5 * exact + 0.5 * loose",
+    }  # fmt: skip
+    job_id = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini-2024-07-18",
+        training_file=file_id,
+        method={"type": "reinforcement", "reinforcement": {"grader": grader}},
+        metadata={"sim_seconds_per_step": "0.01"},
+    ).id
+    done = wait_job(client, job_id, {"succeeded"}, timeout=60)
+    steps = 12 * done.hyperparameters.n_epochs  # batch size 1 for 12 examples
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        await listed(pilot, job_id)
+        app.query_one(JobTable).select_job(job_id)
+        await pilot.press("3")
+        await until(
+            pilot,
+            lambda: app.query("#metric-train_reward_mean") and row(app, "train_reward_mean").points,
+            timeout=20,
+            what="the reward row",
+        )
+        names = [r.series_name for r in app.query(MetricRow) if r.display]
+        assert names == ["train_reward_mean", "train_reward/exact", "train_reward/loose"]
+        mean_row = row(app, "train_reward_mean")
+        assert "Train reward (mean)" in str(mean_row.query_one(".metric-info").render())
+        assert len(mean_row.points) == steps
+        sub = app.query_one("#metric-train_reward-exact", MetricRow)
+        assert "Train reward · exact" in str(sub.query_one(".metric-info").render())
+        # a supervised job after it: the reward rows go, the loss rows come back
+        sft = create_sim_job(client, seconds_per_step=0.01)
+        wait_job(client, sft, {"succeeded"}, timeout=60)
+        await listed(pilot, sft)
+        app.query_one(JobTable).select_job(sft)
+        await until(pilot, lambda: row(app, "train_loss").points, timeout=20, what="loss points")
+        await until(pilot, lambda: not app.query("#metric-train_reward_mean"), what="rows gone")
+        assert row(app, "train_loss").display

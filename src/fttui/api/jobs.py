@@ -214,9 +214,18 @@ def job_summary(job: Any) -> dict[str, Any]:
 
 
 def lint_training_file(
-    path: str | Path, *, model: str, validation: str | Path | None = None
+    path: str | Path,
+    *,
+    model: str,
+    validation: str | Path | None = None,
+    method: str | None = None,
+    grader: Any = None,
 ) -> Any:
-    """Lint a local file with ``fttui.datasets.lint_path`` (None if the linter is absent)."""
+    """Lint a local file with ``fttui.datasets.lint_path`` (None if the linter is absent).
+
+    With ``method`` the data must suit it (a dpo job on chat data is an error before any
+    upload); ``reinforcement`` checks RFT data and the ``grader``'s fields.
+    """
     try:
         from fttui.datasets import lint_path
     except ImportError:
@@ -224,7 +233,11 @@ def lint_training_file(
     from fttui.api.models import base_of
 
     return lint_path(
-        str(path), model=base_of(model), validation=str(validation) if validation else None
+        str(path),
+        model=base_of(model),
+        validation=str(validation) if validation else None,
+        method=method,
+        grader=grader,
     )
 
 
@@ -283,7 +296,14 @@ def _lint_summary(report: Any, path: str) -> str:
 
 
 def _check_file(
-    value: str, *, model: str, role: str, force: bool, progress: PhaseProgress | None
+    value: str,
+    *,
+    model: str,
+    role: str,
+    force: bool,
+    progress: PhaseProgress | None,
+    method: str | None = None,
+    grader: Any = None,
 ) -> Path | None:
     """Lint a local ``value`` (refusing errors unless ``force``); None for a file id."""
     if not _looks_like_path(value):
@@ -301,7 +321,7 @@ def _check_file(
     if progress is not None:
         progress("lint", 0, 1)
     try:
-        report = lint_training_file(path, model=model)
+        report = lint_training_file(path, model=model, method=method, grader=grader)
     except OSError as exc:
         raise ApiError("bad_request", f"cannot read {value}: {exc}") from None
     if progress is not None:
@@ -332,6 +352,27 @@ def _upload_checked(
     return f.id
 
 
+REASONING_EFFORTS = ("default", "low", "medium", "high")
+
+
+def _check_rft_hyperparameters(hp: dict[str, Any]) -> None:
+    """The RFT hyperparameters' ranges (the official spec's), before anything is uploaded."""
+    effort = hp.get("reasoning_effort")
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise ApiError(
+            "bad_request", f"reasoning effort must be one of {', '.join(REASONING_EFFORTS)}"
+        )
+    cm = hp.get("compute_multiplier")
+    if cm is not None and not (isinstance(cm, int | float) and 0 < cm <= 10):
+        raise ApiError("bad_request", "compute multiplier must be above 0 and at most 10")
+    for key in ("eval_interval", "eval_samples"):
+        value = hp.get(key)
+        if value is not None and not (isinstance(value, int) and value >= 1):
+            raise ApiError(
+                "bad_request", f"{key.replace('_', ' ')} must be an integer of 1 or more"
+            )
+
+
 def create_job(
     client: Any,
     *,
@@ -347,12 +388,35 @@ def create_job(
     seed: int | None = None,
     metadata: dict[str, str] | None = None,
     wandb_project: str | None = None,
+    grader: dict[str, Any] | None = None,
+    rft_hyperparameters: dict[str, Any] | None = None,
+    extra_body: dict[str, Any] | None = None,
     force: bool = False,
     progress: PhaseProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
     processing_timeout: float = 600.0,
 ) -> Any:
-    """Create a job; local paths are linted, uploaded and waited on first."""
+    """Create a job; local paths are linted, uploaded and waited on first.
+
+    ``method="reinforcement"`` needs a ``grader`` (OpenAI's JSON shape) and takes the RFT
+    hyperparameters (``reasoning_effort``, ``compute_multiplier``, ``eval_interval``,
+    ``eval_samples``) in ``rft_hyperparameters``. ``extra_body`` is merged into the request
+    as it is, for what a provider defines itself (a Bedrock Lambda grader, say).
+    """
+    if method == "reinforcement" and not grader:
+        raise ApiError("bad_request", "reinforcement fine-tuning needs a grader (--grader FILE)")
+    if grader is not None and method not in (None, "reinforcement"):
+        raise ApiError("bad_request", f"a grader is for reinforcement fine-tuning, not {method}")
+    if grader is not None:
+        method = "reinforcement"
+    rft_hp = {k: v for k, v in (rft_hyperparameters or {}).items() if v is not None}
+    if rft_hp and method != "reinforcement":
+        raise ApiError(
+            "bad_request",
+            "reasoning effort, compute multiplier and eval settings "
+            "are reinforcement fine-tuning hyperparameters (--method reinforcement)",
+        )
+    _check_rft_hyperparameters(rft_hp)
     if metadata is not None and len(metadata) > 16:
         raise ApiError("bad_request", "metadata takes at most 16 key/value pairs")
     if suffix is not None and not (1 <= len(suffix) <= 64):
@@ -367,7 +431,9 @@ def create_job(
         raise ApiError("bad_request", "learning rate multiplier must be > 0")
     # Both files are linted before either is uploaded: a validation file with errors must
     # not leave an orphan training upload behind.
-    check = functools.partial(_check_file, model=model, force=force, progress=progress)
+    check = functools.partial(
+        _check_file, model=model, force=force, progress=progress, method=method, grader=grader
+    )
     train_path = check(training_file, role="training")
     valid_path = check(validation_file, role="validation") if validation_file else None
     upload = functools.partial(
@@ -393,7 +459,13 @@ def create_job(
     kwargs: dict[str, Any] = {"model": model, "training_file": train_id}
     if valid_id:
         kwargs["validation_file"] = valid_id
-    if (method and method != "supervised") or beta is not None:
+    if method == "reinforcement":
+        mhp = {**hp, **rft_hp}
+        conf: dict[str, Any] = {"grader": grader}
+        if mhp:
+            conf["hyperparameters"] = mhp
+        kwargs["method"] = {"type": "reinforcement", "reinforcement": conf}
+    elif (method and method != "supervised") or beta is not None:
         mtype = method or "dpo"
         mhp = dict(hp)
         if beta is not None:
@@ -425,9 +497,10 @@ def create_job(
                 return job
         return None
 
+    extra = {"extra_body": dict(extra_body)} if extra_body else {}
     job = _write(
         client,
-        lambda c: c.fine_tuning.jobs.create(**kwargs),
+        lambda c: c.fine_tuning.jobs.create(**kwargs, **extra),
         done_already=done_already,
         should_stop=should_stop,
     )

@@ -42,7 +42,17 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: The reward series of reinforcement fine-tuning, in display order. Providers name their
+#: reward metrics differently (and add per-grader sub-rewards), so any numeric field or
+#: column whose name holds "reward" is kept as a series of its own; these come first.
+REWARD_SERIES = ("train_reward_mean", "valid_reward_mean", "full_valid_reward_mean")
+
 _SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def is_reward(name: str) -> bool:
+    """Whether a metric name is a reward (RFT): kept even when it is no known series."""
+    return "reward" in name.lower()
 
 
 def _num(value: Any) -> float | None:
@@ -97,15 +107,30 @@ class MetricSeries:
             value = _num(data.get(name))
             if value is not None:
                 self.add(name, int(step), value)
+        for name, raw in data.items():
+            if isinstance(name, str) and is_reward(name):
+                value = _num(raw)
+                if value is not None:
+                    self.add(name, int(step), value)
         return True
 
     def add_events(self, events: Iterable[Any]) -> int:
         return sum(1 for ev in events if self.add_event(ev))
 
     def names(self) -> list[str]:
-        return [n for n in SERIES if self.series.get(n)] + sorted(
-            n for n in self.series if n not in SERIES and self.series[n]
+        """Known rewards, then the other rewards (sub-rewards), the loss series, the rest."""
+        known = (*REWARD_SERIES, *SERIES)
+        extra = sorted(n for n in self.series if n not in known and self.series[n])
+        return (
+            [n for n in REWARD_SERIES if self.series.get(n)]
+            + [n for n in extra if is_reward(n)]
+            + [n for n in SERIES if self.series.get(n)]
+            + [n for n in extra if not is_reward(n)]
         )
+
+    def rewards(self) -> list[str]:
+        """The reward series present (an RFT job's), in display order."""
+        return [n for n in self.names() if is_reward(n)]
 
     def values(self, name: str) -> list[float]:
         return [v for _, v in self.series.get(name, [])]
@@ -204,6 +229,9 @@ def parse_result_csv(content: bytes | str) -> MetricSeries:
             if alias in cols:
                 picks.append((name, cols.index(alias)))
                 break
+    for i, col in enumerate(cols):
+        if is_reward(col) and all(i != j for _, j in picks):
+            picks.append((col, i))
     max_step = 0
     for row in reader:
         if len(row) <= step_i:

@@ -22,3 +22,25 @@ def print_json(obj: Any) -> None:
         orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_DATACLASS).decode()
         + "\n"
     )
+
+
+def read_grader(path: str) -> dict[str, Any]:
+    """The grader JSON, or a usage error (exit 2) that says what is wrong with the file."""
+    import orjson
+
+    try:
+        with open(path, "rb") as fh:
+            grader = orjson.loads(fh.read())
+    except OSError as exc:
+        raise CliError(
+            f"cannot read the grader {path}: {exc.strerror or exc}", exit_code=2
+        ) from None
+    except orjson.JSONDecodeError as exc:
+        raise CliError(f"the grader {path} is not valid JSON: {exc}", exit_code=2) from None
+    if not isinstance(grader, dict) or not isinstance(grader.get("type"), str):
+        raise CliError(
+            f"the grader {path} must be a JSON object with a `type` (string_check, "
+            "text_similarity, score_model, label_model, python or multi)",
+            exit_code=2,
+        )
+    return grader

@@ -24,7 +24,7 @@ from fttui.cli.apicommon import (
     print_rows,
     warn,
 )
-from fttui.cli.common import CliError, print_json
+from fttui.cli.common import CliError, print_json, read_grader
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,8 +75,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--epochs", type=int, dest="n_epochs")
     q.add_argument("--batch-size", type=int)
     q.add_argument("--lr-multiplier", type=float, dest="learning_rate_multiplier")
-    q.add_argument("--method", choices=["supervised", "dpo"])
+    q.add_argument("--method", choices=["supervised", "dpo", "reinforcement"])
     q.add_argument("--beta", type=float, help="DPO beta")
+    rft = q.add_argument_group("reinforcement fine-tuning (--method reinforcement)")
+    rft.add_argument(
+        "--grader",
+        metavar="GRADER.json",
+        help="the grader (OpenAI's JSON shape); implies --method reinforcement",
+    )
+    rft.add_argument("--reasoning-effort", choices=["default", "low", "medium", "high"])
+    rft.add_argument("--compute-multiplier", type=float, metavar="X")
+    rft.add_argument("--eval-interval", type=int, metavar="STEPS")
+    rft.add_argument("--eval-samples", type=int, metavar="N")
+    q.add_argument(
+        "--extra-body",
+        metavar="JSON",
+        help="a JSON object merged into the request as it is: fields a provider defines "
+        "itself (a Bedrock Lambda grader, say)",
+    )
     q.add_argument("--suffix")
     q.add_argument("--seed", type=int)
     q.add_argument("--metadata", action="append", metavar="KEY=VALUE", help="repeatable")
@@ -287,6 +303,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     from fttui.api.jobs import create_job, job_summary, local_file_problem
 
     metadata = parse_metadata(args.metadata)
+    grader = None
+    if args.grader:
+        grader = read_grader(args.grader)
+    extra_body = _json_object(args.extra_body, "--extra-body") if args.extra_body else None
     # A usage error, like `fttui lint` on a missing file: exit 2 before any request (and
     # before the local server is started for nothing).
     for value, role in ((args.training_file, "training"), (args.validation_file, "validation")):
@@ -313,6 +333,14 @@ def cmd_create(args: argparse.Namespace) -> int:
             seed=args.seed,
             metadata=metadata,
             wandb_project=args.wandb_project,
+            grader=grader,
+            rft_hyperparameters={
+                "reasoning_effort": args.reasoning_effort,
+                "compute_multiplier": args.compute_multiplier,
+                "eval_interval": args.eval_interval,
+                "eval_samples": args.eval_samples,
+            },
+            extra_body=extra_body,
             force=args.force,
             progress=bar,
         )
@@ -342,6 +370,19 @@ def cmd_create(args: argparse.Namespace) -> int:
         return code
     print(f"follow it with: fttui jobs events {job.id} --follow")
     return 0
+
+
+def _json_object(text: str, flag: str) -> dict:
+    """``text`` parsed as a JSON object, or a usage error (exit 2) naming the flag."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{flag} is not valid JSON: {exc}", exit_code=2) from None
+    if not isinstance(value, dict):
+        raise CliError(f"{flag} must be a JSON object", exit_code=2)
+    return value
 
 
 def _wait_quietly(client, job_id: str, *, interval: float = 1.0):

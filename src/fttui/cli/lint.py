@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fttui.cli.common import CliError, print_json
+    from fttui.cli.common import CliError, print_json, read_grader
     from fttui.datasets import lint_path
     from fttui.datasets.read import DatasetReadError
     from fttui.datasets.tokens import TokenizerUnavailable
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(
             f"unknown model {args.model!r} (did you mean {' or '.join(close)}?)", exit_code=2
         )
-    grader = _read_grader(args.grader) if args.grader else None
+    grader = read_grader(args.grader) if args.grader else None
     if grader is not None and args.method is None:
         args.method = "reinforcement"  # only RFT jobs take a grader
     elif grader is not None and args.method != "reinforcement":
@@ -119,30 +119,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(report, show_all=args.all))
     return 1 if report.has_errors else 0
-
-
-def _read_grader(path: str) -> dict[str, Any]:
-    """The grader JSON, or a usage error (exit 2) that says what is wrong with the file."""
-    import orjson
-
-    from fttui.cli.common import CliError
-
-    try:
-        with open(path, "rb") as fh:
-            grader = orjson.loads(fh.read())
-    except OSError as exc:
-        raise CliError(
-            f"cannot read the grader {path}: {exc.strerror or exc}", exit_code=2
-        ) from None
-    except orjson.JSONDecodeError as exc:
-        raise CliError(f"the grader {path} is not valid JSON: {exc}", exit_code=2) from None
-    if not isinstance(grader, dict) or not isinstance(grader.get("type"), str):
-        raise CliError(
-            f"the grader {path} must be a JSON object with a `type` (string_check, "
-            "text_similarity, score_model, label_model, python or multi)",
-            exit_code=2,
-        )
-    return grader
 
 
 class _Progress:

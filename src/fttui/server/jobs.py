@@ -45,6 +45,7 @@ from fttui.server.executors.base import (
 from fttui.server.files import FileService
 from fttui.server.index import write_job_meta
 from fttui.server.models import ORG_ID, ModelRegistry
+from fttui.server.rft import parse_grader, parse_rft_hyperparameters, resolve_rft
 from fttui.server.store import (
     Page,
     Store,
@@ -70,6 +71,10 @@ CHECKPOINT_METRICS = (
     "full_valid_mean_token_accuracy",
 )
 JOB_ACTIVE = ("validating_files", "queued", "running", "paused")
+#: the job object's top-level `hyperparameters` (the method's own sit under `method`)
+SHARED_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+#: RFT hyperparameters the executor reads from the spec's options
+RFT_OPTIONS = ("eval_interval", "eval_samples", "compute_multiplier", "reasoning_effort")
 SERVER_EVENT_LEVELS = {"info", "warn", "error"}
 #: a job whose every tick fails (a full disk, a folder that cannot be made) for this long,
 #: and this many times, is failed with the error rather than left queued/running for ever
@@ -311,9 +316,10 @@ class JobManager:
         if method_raw is not None and not isinstance(method_raw, dict):
             raise bad_request("'method' must be an object.", param="method")
         method_type = (method_raw or {}).get("type", "supervised")
-        if method_type not in ("supervised", "dpo"):
+        if method_type not in ("supervised", "dpo", "reinforcement"):
             raise bad_request(
-                f"Method {method_type!r} is not supported by this server: use supervised or dpo.",
+                f"Method {method_type!r} is not supported by this server: use supervised, dpo "
+                "or reinforcement.",
                 param="method.type",
                 code="unsupported_method",
             )
@@ -326,6 +332,11 @@ class JobManager:
         hp = parse_hyperparameters(
             method_hp if method_hp is not None else body.get("hyperparameters"), method_type
         )
+        grader = None
+        if method_type == "reinforcement":
+            # the grader first: without one there is nothing to reinforce
+            grader = parse_grader(method_conf.get("grader"))
+            hp.update(parse_rft_hyperparameters(method_hp or {}))
 
         suffix = body.get("suffix")
         if suffix is not None and not (
@@ -363,6 +374,7 @@ class JobManager:
             learning_rate_multiplier=1.0,
             seed=seed,
             method=method_type,
+            grader=grader,
             validation_file=str(validation) if validation else None,
             model_path=self.models.base_path(base_model),
             init_adapter=init_adapter,
@@ -382,7 +394,7 @@ class JobManager:
             "error": None,
             "fine_tuned_model": None,
             "finished_at": None,
-            "hyperparameters": {k: v for k, v in hp.items() if k != "beta"},
+            "hyperparameters": {k: v for k, v in hp.items() if k in SHARED_HYPERPARAMETERS},
             "model": model,
             "organization_id": ORG_ID,
             "result_files": [],
@@ -393,7 +405,12 @@ class JobManager:
             "validation_file": body.get("validation_file"),
             "integrations": integrations,
             "estimated_finish": None,
-            "method": {"type": method_type, method_type: {"hyperparameters": hp}},
+            "method": {
+                "type": method_type,
+                method_type: {"hyperparameters": hp}
+                if grader is None
+                else {"grader": grader, "hyperparameters": hp},
+            },
             "metadata": metadata,
             "user_provided_suffix": suffix,
         }
@@ -579,11 +596,13 @@ class JobManager:
             self._validating.add(job_id)
         self._validation_pool.submit(self._validate, job_id)
 
-    def _check(self, file_id: str, path: str, model: str) -> FileCheck:
-        key = (file_id, model)
+    def _check(
+        self, file_id: str, path: str, model: str, method: str, grader: Any = None
+    ) -> FileCheck:
+        key = (file_id, model, method, dumps(grader) if grader is not None else b"")
         cached = self._check_cache.get(key)
         if cached is None:
-            cached = check_file(path, model=model)
+            cached = check_file(path, model=model, method=method, grader=grader)
             if len(self._check_cache) > 256:
                 self._check_cache.clear()
             self._check_cache[key] = cached
@@ -600,7 +619,9 @@ class JobManager:
                 if spec.validation_file:
                     checks.append(("Validation file", job["validation_file"], spec.validation_file))
                 for label, file_id, path in checks:
-                    check = self._check(file_id, path, spec.base_model)
+                    check = self._check(
+                        file_id, path, spec.base_model, spec.method, spec.grader
+                    )
                     if label == "Training file":
                         n_examples = check.examples
                     param = "training_file" if label == "Training file" else "validation_file"
@@ -611,6 +632,12 @@ class JobManager:
                             param,
                             f"{label} {file_id} is in {check.format} format; "
                             "the dpo method needs preference examples.",
+                        )
+                    elif spec.method == "reinforcement" and check.format != "chat":
+                        failure = (
+                            param,
+                            f"{label} {file_id} is in {check.format} format; the reinforcement "
+                            "method needs chat prompts that end with the user's turn.",
                         )
                     elif spec.method == "supervised" and check.format == "preference":
                         failure = (
@@ -664,8 +691,14 @@ class JobManager:
             hp["learning_rate_multiplier"] = default_learning_rate_multiplier(hp["batch_size"])
         if method == "dpo" and hp.get("beta") == "auto":
             hp["beta"] = DEFAULT_DPO_BETA
+        if method == "reinforcement":
+            hp = resolve_rft(hp, math.ceil(max(n_examples, 1) / hp["batch_size"]))
+            internal["spec"]["options"] = {
+                **(internal["spec"].get("options") or {}),
+                **{k: hp[k] for k in RFT_OPTIONS},
+            }
         job["method"][method]["hyperparameters"] = hp
-        job["hyperparameters"] = {k: v for k, v in hp.items() if k != "beta"}
+        job["hyperparameters"] = {k: v for k, v in hp.items() if k in SHARED_HYPERPARAMETERS}
         spec = internal["spec"]
         spec.update(
             n_epochs=hp["n_epochs"],

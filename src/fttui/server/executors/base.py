@@ -99,8 +99,9 @@ class TrainerSpec:
     batch_size: int
     learning_rate_multiplier: float
     seed: int
-    method: Literal["supervised", "dpo"] = "supervised"
+    method: Literal["supervised", "dpo", "reinforcement"] = "supervised"
     beta: float | None = None  #: DPO only
+    grader: dict[str, Any] | None = None  #: reinforcement only: OpenAI's grader JSON
     validation_file: str | None = None
     model_path: str | None = None  #: resolved local weights (folder or .gguf); None for sim
     init_adapter: str | None = None  #: continue from this fine-tuned adapter folder

@@ -39,6 +39,7 @@ from fttui.server.executors.base import (
     TrainerSpec,
     write_json_atomic,
 )
+from fttui.server.rft import sub_grader_names
 
 #: Base models the simulation offers, with plausible creation dates.
 SIM_BASE_MODELS: dict[str, int] = {
@@ -55,6 +56,8 @@ DEFAULT_SECONDS_PER_STEP = 0.03
 KEEP_CHECKPOINTS = 3
 MAX_ANSWERS = 500  #: training answers a sim model keeps to answer with
 CSV_HEADER = ["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"]
+#: an RFT job's result file: rewards in place of losses
+RFT_CSV_HEADER = ["step", "train_reward_mean", "valid_reward_mean"]
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
 _WORD_RE = re.compile(r"\w+")
 
@@ -239,10 +242,12 @@ class _SimRun(threading.Thread):
         state.estimated_finish = int(time.time() + seconds * (total - start)) + 1
         state.write(self.dir)
 
+        rft = spec.method == "reinforcement"
+        subs = [f"train_reward/{name}" for name in sub_grader_names(spec.grader or {})]
         csv_path = self.dir / "step_metrics.csv"
         if not csv_path.exists():
             with csv_path.open("w", newline="") as fh:
-                csv.writer(fh).writerow(CSV_HEADER)
+                csv.writer(fh).writerow([*RFT_CSV_HEADER, *subs] if rft else CSV_HEADER)
 
         for step in range(start + 1, total + 1):
             if self.halt.is_set():  # server shutting down: save the step, resume on restart
@@ -280,6 +285,27 @@ class _SimRun(threading.Thread):
 
             progress = step / total
             jitter = _unit(spec.seed, "loss", step) - 0.5
+            if rft:
+                data = self._rewards(step, total, steps_per_epoch, valid_pairs is not None)
+                message = (
+                    f"Step {step}/{total}: mean reward={data['train_reward_mean']:.4f} (simulated)"
+                )
+                if "valid_reward_mean" in data:
+                    message += f", validation mean reward={data['valid_reward_mean']:.4f}"
+                self.event(message, type_="metrics", data=data)
+                with csv_path.open("a", newline="") as fh:
+                    csv.writer(fh).writerow(
+                        [
+                            step,
+                            data["train_reward_mean"],
+                            data.get("valid_reward_mean", ""),
+                            *(data[name] for name in subs),
+                        ]
+                    )
+                self._step_done(
+                    state, step, total, steps_per_epoch, tokens_per_epoch, seconds, data, pairs
+                )
+                continue
             loss = round(0.25 + 2.2 * math.exp(-3.5 * progress) + 0.08 * jitter, 4)
             acc = round(min(0.99, 0.45 + 0.5 * (1 - math.exp(-3 * progress)) + 0.02 * jitter), 4)
             data: dict[str, Any] = {
@@ -309,18 +335,9 @@ class _SimRun(threading.Thread):
                         data.get("valid_mean_token_accuracy", ""),
                     ]
                 )
-            state.step = step
-            state.trained_tokens = round(tokens_per_epoch * step / steps_per_epoch)
-            state.estimated_finish = int(time.time() + seconds * (total - step)) + 1
-            if epoch_end:
-                folder = f"checkpoints/step-{step}"
-                self.save_adapter(self.dir / folder, step, data, pairs)
-                state.checkpoints.append({"step": step, "path": folder, "metrics": data})
-                for old in state.checkpoints[:-KEEP_CHECKPOINTS]:
-                    shutil.rmtree(self.dir / old["path"], ignore_errors=True)
-                state.checkpoints = state.checkpoints[-KEEP_CHECKPOINTS:]
-                self.event(f"Checkpoint created at step {step}", data={"step": step})
-            state.write(self.dir)
+            self._step_done(
+                state, step, total, steps_per_epoch, tokens_per_epoch, seconds, data, pairs
+            )
 
         self.save_adapter(self.dir / "model", total, {}, pairs)
         for stale in (self.dir / "checkpoints").glob("pause-step-*"):
@@ -330,6 +347,51 @@ class _SimRun(threading.Thread):
         state.estimated_finish = None
         self.event("Simulated training finished")
         state.write(self.dir)
+
+    def _step_done(
+        self,
+        state: JobState,
+        step: int,
+        total: int,
+        steps_per_epoch: int,
+        tokens_per_epoch: int,
+        seconds: float,
+        data: dict[str, Any],
+        pairs: list,
+    ) -> None:
+        """Record a finished step: progress, and a checkpoint at each epoch's end."""
+        state.step = step
+        state.trained_tokens = round(tokens_per_epoch * step / steps_per_epoch)
+        state.estimated_finish = int(time.time() + seconds * (total - step)) + 1
+        if step % steps_per_epoch == 0:
+            folder = f"checkpoints/step-{step}"
+            self.save_adapter(self.dir / folder, step, data, pairs)
+            state.checkpoints.append({"step": step, "path": folder, "metrics": data})
+            for old in state.checkpoints[:-KEEP_CHECKPOINTS]:
+                shutil.rmtree(self.dir / old["path"], ignore_errors=True)
+            state.checkpoints = state.checkpoints[-KEEP_CHECKPOINTS:]
+            self.event(f"Checkpoint created at step {step}", data={"step": step})
+        state.write(self.dir)
+
+    def _rewards(
+        self, step: int, total: int, steps_per_epoch: int, validation: bool
+    ) -> dict[str, Any]:
+        """Simulated RFT metrics: a mean reward that climbs from about 0.2 to 0.8, one
+        sub-reward per grader of a multi grader, a validation reward every eval_interval."""
+        spec = self.spec
+        progress = step / total
+        jitter = _unit(spec.seed, "reward", step) - 0.5
+        reward = round(
+            min(1.0, max(0.0, 0.2 + 0.6 * (1 - math.exp(-3 * progress)) + 0.06 * jitter)), 4
+        )
+        data: dict[str, Any] = {"step": step, "total_steps": total, "train_reward_mean": reward}
+        for i, name in enumerate(sub_grader_names(spec.grader or {})):
+            sub = reward * (0.85 + 0.3 * _unit(spec.seed, "sub", name, step)) - 0.02 * i
+            data[f"train_reward/{name}"] = round(min(1.0, max(0.0, sub)), 4)
+        interval = int(spec.options.get("eval_interval") or steps_per_epoch or 1)
+        if validation and (step % max(interval, 1) == 0 or step == total):
+            data["valid_reward_mean"] = round(max(0.0, reward * 0.95 - 0.02), 4)
+        return data
 
     def _trim_csv(self, last_step: int) -> None:
         path = self.dir / "step_metrics.csv"

@@ -1,7 +1,13 @@
-"""One sparkline per metric series, with its last / min / max values and step count."""
+"""One sparkline per metric series, with its last / min / max values and step count.
+
+The six loss/accuracy rows are always there; reward series (reinforcement fine-tuning: the
+mean reward, per-grader sub-rewards, whatever the provider reports) get rows of their own,
+above them, when a job has any — and then the empty loss rows step aside.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -18,6 +24,28 @@ METRICS = (
     ("full_valid_loss", "Full validation loss"),
     ("full_valid_mean_token_accuracy", "Full valid token accuracy"),
 )
+
+
+REWARD_LABELS = {
+    "train_reward_mean": "Train reward (mean)",
+    "valid_reward_mean": "Valid reward (mean)",
+    "full_valid_reward_mean": "Full valid reward (mean)",
+}
+
+
+def reward_label(name: str) -> str:
+    """``train_reward/answer`` → ``Train reward · answer``; known names get their label."""
+    if name in REWARD_LABELS:
+        return REWARD_LABELS[name]
+    head, sep, tail = name.partition("/")
+    words = head.replace("_", " ").strip()
+    label = words[:1].upper() + words[1:]
+    return f"{label} · {tail}" if sep else label
+
+
+def is_reward(name: str) -> bool:
+    # the same rule as fttui.api.metrics.is_reward (the TUI gets plain dicts of series)
+    return "reward" in name.lower()
 
 
 #: Width of a value cell in the stats table (``fmt`` gives e.g. ``0.2908``, ``-12.5000``).
@@ -50,15 +78,23 @@ class MetricRow(Horizontal):
     MetricRow.-empty > .metric-empty { display: block; }
     """
 
-    def __init__(self, name: str, label: str, **kwargs) -> None:
-        super().__init__(id=f"metric-{name}", classes="-empty", **kwargs)
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        points: Sequence[tuple[int, float]] = (),
+        **kwargs,
+    ) -> None:
+        # a provider's metric name may hold characters a widget id cannot ("reward/judge")
+        safe = re.sub(r"[^A-Za-z0-9_-]", "-", name)
+        self.points: list[tuple[int, float]] = [(int(s), float(v)) for s, v in points]
+        super().__init__(id=f"metric-{safe}", classes="" if self.points else "-empty", **kwargs)
         self.series_name = name
         self.label = label
-        self.points: list[tuple[int, float]] = []
 
     def compose(self) -> ComposeResult:
         yield Static(self._info(), classes="metric-info")
-        yield Sparkline([], summary_function=mean)
+        yield Sparkline([v for _, v in self.points], summary_function=mean)
         yield Static("no data yet", classes="metric-empty")
 
     def _info(self) -> Text:
@@ -100,10 +136,11 @@ class MetricRow(Horizontal):
 
 
 class MetricSparklines(Vertical):
-    """The six series of a job."""
+    """The six series of a job, and its reward series when it has any (RFT)."""
 
     DEFAULT_CSS = """
     MetricSparklines { height: auto; }
+    MetricSparklines.-rewards > MetricRow.-empty { display: none; }
     """
 
     def compose(self) -> ComposeResult:
@@ -111,8 +148,28 @@ class MetricSparklines(Vertical):
             yield MetricRow(name, label)
 
     def set_series(self, series: dict[str, Sequence[tuple[int, float]]]) -> None:
-        for row in self.query(MetricRow):
-            row.set_points(series.get(row.series_name) or [])
+        rewards = [n for n in series if is_reward(n) and series[n]]
+        known = {row.series_name: row for row in self.query(MetricRow)}
+        # rows of rewards this job does not have (the previous job's) go
+        for name, row in known.items():
+            if is_reward(name) and name not in rewards:
+                row.remove()
+        first_static = self.query_one(f"#metric-{METRICS[0][0]}", MetricRow)
+        for name in sorted(rewards, key=_reward_order):
+            row = known.get(name)
+            if row is None:
+                self.mount(MetricRow(name, reward_label(name), series[name]), before=first_static)
+            else:
+                row.set_points(series[name])
+        for name, _label in METRICS:
+            known[name].set_points(series.get(name) or [])
+        self.set_class(bool(rewards), "-rewards")
 
     def clear(self) -> None:
         self.set_series({})
+
+
+def _reward_order(name: str) -> tuple[int, str]:
+    """The mean rewards first (train, valid, full valid), then the sub-rewards by name."""
+    order = list(REWARD_LABELS)
+    return (order.index(name), "") if name in order else (len(order), name)

@@ -1,0 +1,133 @@
+"""`fttui jobs create --method reinforcement --grader G.json` and the reward metrics, against
+a live `fttui serve --executor sim` (in-process CLI calls, as the other API command tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apihelpers import CHAT, FAST, run_cli
+
+GRADER = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "operation": "ilike",
+}
+
+
+@pytest.fixture(autouse=True)
+def _home(fttui_home):
+    return fttui_home
+
+
+def write_rft(path: Path, n: int = 12, **drop: Any) -> Path:
+    rows = [
+        {
+            "messages": [{"role": "user", "content": f"Capital of country {i}?"}],
+            "reference_answer": f"City {i}",
+        }
+        for i in range(n)
+    ]
+    for line in drop.get("without_reference", ()):
+        del rows[line - 1]["reference_answer"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def grader_file(tmp_path: Path, grader: Any = GRADER) -> str:
+    path = tmp_path / "grader.json"
+    path.write_text(json.dumps(grader))
+    return str(path)
+
+
+def create(server, capsys, *args: str):
+    argv = ["jobs", "create", "--model", "gpt-4o-mini-2024-07-18", *FAST, *args]
+    return run_cli(argv, server, capsys=capsys)
+
+
+def test_an_rft_job_is_created_from_the_cli_and_its_rewards_are_the_metrics(
+    api_server, capsys, tmp_path
+):
+    data = write_rft(tmp_path / "rft.jsonl")
+    r = create(
+        api_server, capsys,
+        "--training-file", str(data), "--grader", grader_file(tmp_path),
+        "--reasoning-effort", "low", "--eval-interval", "3", "--epochs", "2",
+        "--wait", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    job = json.loads(r.out)
+    assert job["status"] == "succeeded"
+    client = api_server.client()
+    full = client.fine_tuning.jobs.retrieve(job["id"])
+    assert full.method.type == "reinforcement"
+    assert full.method.reinforcement.grader.reference == "{{item.reference_answer}}"
+    hp = full.method.reinforcement.hyperparameters
+    assert (hp.reasoning_effort, hp.eval_interval, hp.n_epochs) == ("low", 3, 2)
+
+    r = run_cli(["jobs", "metrics", job["id"], "--json", "--source", "events"], api_server, capsys=capsys)
+    assert r.code == 0, r.err
+    series = json.loads(r.out)["series"]
+    assert next(iter(series)) == "train_reward_mean"  # rewards first, no loss for RFT
+    assert "train_loss" not in series
+    rewards = [v for _, v in series["train_reward_mean"]]
+    assert len(rewards) == 24 and rewards[-1] > rewards[0]
+    r = run_cli(["jobs", "metrics", job["id"]], api_server, capsys=capsys)
+    assert "train_reward_mean" in r.out and "max" in r.out  # a reward's best is its max
+
+
+def test_rft_data_missing_a_grader_field_is_refused_before_any_upload(api_server, capsys, tmp_path):
+    client = api_server.client()
+    before = {f.id for f in client.files.list()}
+    data = write_rft(tmp_path / "rft.jsonl", without_reference=[4])
+    r = create(api_server, capsys, "--training-file", str(data), "--grader", grader_file(tmp_path))
+    assert r.code == 1
+    assert "rft_grader_field_missing" in r.err and "line 4" in r.err
+    assert {f.id for f in client.files.list()} == before  # nothing uploaded
+
+
+def test_a_dpo_job_on_chat_data_is_refused_before_any_upload(api_server, capsys):
+    client = api_server.client()
+    before = {f.id for f in client.files.list()}
+    r = create(api_server, capsys, "--training-file", str(CHAT), "--method", "dpo")
+    assert r.code == 1 and "method_format_mismatch" in r.err
+    assert {f.id for f in client.files.list()} == before
+
+
+@pytest.mark.parametrize(
+    ("args", "says", "code"),
+    [
+        (["--method", "reinforcement"], "needs a grader", 1),
+        (["--grader", "GRADER", "--method", "dpo"], "reinforcement", 1),
+        (["--eval-samples", "2"], "--method reinforcement", 1),
+        (["--grader", "GRADER", "--compute-multiplier", "20"], "compute multiplier", 1),
+        (["--extra-body", "[1]"], "--extra-body must be a JSON object", 2),
+        (["--extra-body", "{nope"], "--extra-body is not valid JSON", 2),
+    ],
+)
+def test_rft_usage_errors_are_one_line_before_anything_is_sent(
+    api_server, capsys, tmp_path, args, says, code
+):
+    data = write_rft(tmp_path / "rft.jsonl")
+    args = [grader_file(tmp_path) if a == "GRADER" else a for a in args]
+    r = create(api_server, capsys, "--training-file", str(data), *args)
+    assert r.code == code, (r.out, r.err)
+    assert says in r.err and len(r.err.strip().splitlines()) == 1, r.err
+
+
+def test_extra_body_reaches_the_provider(api_server, capsys, tmp_path):
+    """A provider-defined field passes through as it is: here the local server's own
+    `metadata` (which it would otherwise not get from this command line)."""
+    data = write_rft(tmp_path / "rft.jsonl")
+    r = create(
+        api_server, capsys,
+        "--training-file", str(data), "--grader", grader_file(tmp_path),
+        "--extra-body", json.dumps({"metadata": {"team": "search"}}), "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    job = api_server.client().fine_tuning.jobs.retrieve(json.loads(r.out)["id"])
+    assert job.metadata == {"team": "search"}

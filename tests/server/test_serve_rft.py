@@ -1,0 +1,191 @@
+"""Reinforcement fine-tuning on `fttui serve --executor sim`, through the real openai SDK:
+the grader is checked at create, the data as RFT data, and the job reports (simulated,
+labelled) rewards as metrics."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import openai
+import pytest
+
+MODEL = "gpt-4o-mini-2024-07-18"
+FAST = {"sim_seconds_per_step": "0.002"}
+#: a single grader: the shape the official spec (and the SDK) types `grader` with
+EXACT: dict[str, Any] = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "operation": "ilike",
+}
+#: a multi grader as OpenAI's graders guide writes it: `graders` maps the names that
+#: `calculate_output` uses to graders (the spec types it as one grader; both are accepted)
+GRADER: dict[str, Any] = {
+    "type": "multi",
+    "name": "capital",
+    "graders": {
+        "exact": {
+            "type": "string_check",
+            "name": "exact",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.reference_answer}}",
+            "operation": "ilike",
+        },
+        "close": {
+            "type": "text_similarity",
+            "name": "close",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.reference_answer}}",
+            "evaluation_metric": "fuzzy_match",
+        },
+    },
+    "calculate_output": "0.7 * exact + 0.3 * close",
+}
+
+
+def rft_rows(n: int, **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "messages": [
+                {"role": "developer", "content": "Answer with the capital city only."},
+                {"role": "user", "content": f"What is the capital of country number {i}?"},
+            ],
+            "reference_answer": f"City {i}",
+            **extra,
+        }
+        for i in range(n)
+    ]
+
+
+def upload(client: Any, rows: list[dict[str, Any]], name: str = "rft.jsonl") -> Any:
+    data = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
+    return client.files.create(file=(name, data), purpose="fine-tune")
+
+
+def rft_method(grader: dict[str, Any] | None = None, **hp: Any) -> dict[str, Any]:
+    return {
+        "type": "reinforcement",
+        "reinforcement": {"grader": grader or GRADER, "hyperparameters": hp},
+    }
+
+
+def test_an_rft_job_reports_rising_rewards(shared_client, wait_job, openapi):
+    train, valid = upload(shared_client, rft_rows(20)), upload(shared_client, rft_rows(10))
+    job = shared_client.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=train.id,
+        validation_file=valid.id,
+        method=rft_method(EXACT, n_epochs=2, batch_size=2, reasoning_effort="low", eval_interval=5),
+        metadata=FAST,
+    )
+    openapi.check(job, "FineTuningJob")
+    assert job.method.type == "reinforcement"
+    assert job.method.reinforcement.grader.type == "string_check"
+    job = wait_job(shared_client, job.id)
+    assert job.status == "succeeded", job.error
+    openapi.check(job, "FineTuningJob")
+    hp = job.method.reinforcement.hyperparameters
+    assert (hp.n_epochs, hp.batch_size, hp.reasoning_effort, hp.eval_interval) == (2, 2, "low", 5)
+    assert hp.compute_multiplier == 1.0 and hp.eval_samples == 1  # "auto" resolved
+    events = list(shared_client.fine_tuning.jobs.list_events(job.id, limit=200))
+    metrics = [e.data for e in reversed(events) if e.type == "metrics"]
+    assert [m["step"] for m in metrics] == list(range(1, 21))
+    rewards = [m["train_reward_mean"] for m in metrics]
+    assert all(0 <= r <= 1 for r in rewards)
+    assert sum(rewards[-5:]) / 5 > sum(rewards[:5]) / 5 + 0.2  # the reward rises
+    assert "train_loss" not in metrics[0]
+    # validation rewards every eval_interval steps (and at the end)
+    assert [m["step"] for m in metrics if "valid_reward_mean" in m] == [5, 10, 15, 20]
+    simulated = [e for e in events if e.type == "metrics" and "(simulated)" in e.message]
+    assert len(simulated) == 20  # labelled: nothing is really reinforced by the sim executor
+
+
+@pytest.mark.parametrize(
+    ("grader", "names"),
+    [
+        (GRADER, ["exact", "close"]),
+        ({**GRADER, "graders": EXACT, "calculate_output": "exact"}, ["exact"]),
+    ],
+    ids=["named-graders", "one-grader"],
+)
+def test_a_multi_grader_reports_a_sub_reward_per_grader(shared_client, wait_job, grader, names):
+    train = upload(shared_client, rft_rows(12))
+    job = shared_client.fine_tuning.jobs.create(
+        model=MODEL, training_file=train.id, method=rft_method(grader), metadata=FAST
+    )
+    job = wait_job(shared_client, job.id)
+    assert job.status == "succeeded", job.error
+    events = shared_client.fine_tuning.jobs.list_events(job.id, limit=100).data
+    last = next(e.data for e in events if e.type == "metrics")
+    assert sorted(k for k in last if k.startswith("train_reward/")) == sorted(
+        f"train_reward/{n}" for n in names
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        (lambda g: g.pop("graders"), "method.reinforcement.grader.graders"),
+        (
+            lambda g: g["graders"]["exact"].update(operation="startswith"),
+            "method.reinforcement.grader.graders.exact.operation",
+        ),
+        (
+            lambda g: g["graders"]["close"].update(evaluation_metric="levenshtein"),
+            "method.reinforcement.grader.graders.close.evaluation_metric",
+        ),
+        (lambda g: g.update(type="lambda"), "method.reinforcement.grader.type"),
+    ],
+)
+def test_a_bad_grader_is_a_400_naming_the_field(shared_client, change, param):
+    train = upload(shared_client, rft_rows(12))
+    grader = copy.deepcopy(GRADER)
+    change(grader)
+    with pytest.raises(openai.BadRequestError) as err:
+        shared_client.fine_tuning.jobs.create(
+            model=MODEL, training_file=train.id, method=rft_method(grader)
+        )
+    assert err.value.body["param"] == param, err.value.body
+    assert err.value.body["code"] == "invalid_grader"
+    assert param.removeprefix("method.reinforcement.") in err.value.body["message"]
+
+
+@pytest.mark.parametrize(
+    ("hp", "param"),
+    [
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"compute_multiplier": 11}, "compute_multiplier"),
+        ({"eval_interval": 0}, "eval_interval"),
+        ({"eval_samples": "many"}, "eval_samples"),
+    ],
+)
+def test_rft_hyperparameters_out_of_range_are_a_400(shared_client, hp, param):
+    train = upload(shared_client, rft_rows(12))
+    with pytest.raises(openai.BadRequestError) as err:
+        shared_client.fine_tuning.jobs.create(
+            model=MODEL, training_file=train.id, method=rft_method(**hp)
+        )
+    assert err.value.body["param"] == param
+
+
+def test_rft_data_missing_a_grader_field_fails_validation_at_its_line(shared_client, wait_job):
+    rows = rft_rows(12)
+    del rows[4]["reference_answer"]
+    job = shared_client.fine_tuning.jobs.create(
+        model=MODEL, training_file=upload(shared_client, rows).id, method=rft_method()
+    )
+    job = wait_job(shared_client, job.id)
+    assert job.status == "failed" and job.error.param == "training_file"
+    assert "line 5" in job.error.message and "reference_answer" in job.error.message
+
+
+def test_supervised_chat_data_is_not_rft_data(shared_client, train_file, wait_job):
+    job = shared_client.fine_tuning.jobs.create(
+        model=MODEL, training_file=train_file.id, method=rft_method()
+    )
+    job = wait_job(shared_client, job.id)
+    assert job.status == "failed"
+    assert "user's turn" in job.error.message
