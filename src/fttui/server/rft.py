@@ -112,6 +112,29 @@ def sub_grader_names(grader: dict[str, Any]) -> list[str]:
     return [str(name) for name in graders]
 
 
+def unsupported_grader(grader: dict[str, Any]) -> str | None:
+    """Why the local trainer cannot run ``grader`` (None when it can)."""
+    kinds: list[str] = []
+
+    def walk(g: Any) -> None:
+        if not isinstance(g, dict):
+            return
+        kinds.append(str(g.get("type")))
+        subs = g.get("graders") if g.get("type") == "multi" else None
+        if isinstance(subs, dict):
+            for sub in [subs] if "type" in subs else subs.values():
+                walk(sub)
+
+    walk(grader)
+    if "python" in kinds:
+        return (
+            "a python grader runs code on the training machine; the local trainer does not run one"
+        )
+    if "score_model" in kinds or "label_model" in kinds:
+        return "model graders (score_model, label_model) need a judge model; the local trainer has none yet"
+    return None
+
+
 def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise bad_request(
@@ -174,4 +197,5 @@ __all__ = [
     "parse_rft_hyperparameters",
     "resolve_rft",
     "sub_grader_names",
+    "unsupported_grader",
 ]

@@ -175,14 +175,16 @@ class TorchExecutor(Executor):
                 f"precision must be fp32 or bf16, not {precision!r}", param="metadata"
             )
         if spec.method == "reinforcement":
-            # GRPO on the local model is not built yet: say so at create, before any work
-            raise ExecutorError(
-                f"{spec.base_model} cannot be trained with reinforcement fine-tuning on this "
-                "server's torch executor yet; use supervised or dpo, or `fttui serve "
-                "--executor sim` to try the RFT workflow with simulated rewards",
-                code="unsupported_method",
-                param="method.type",
-            )
+            from fttui.server.rft import unsupported_grader
+
+            # what the local GRPO loop cannot grade is refused at create, before any work
+            why = unsupported_grader(spec.grader or {})
+            if why:
+                raise ExecutorError(
+                    f"{why}: use string_check, text_similarity or a multi grader of them",
+                    code="unsupported_grader",
+                    param="method.reinforcement.grader",
+                )
         if spec.method == "dpo" and spec.beta is not None and not 0 < spec.beta <= 2:
             raise ExecutorError(
                 "DPO beta must be in (0, 2]", param="method.dpo.hyperparameters.beta"

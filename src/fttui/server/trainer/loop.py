@@ -64,6 +64,12 @@ KNOWN_OPTIONS = frozenset(
         "micro_batch_tokens",
         "valid_every",
         "threads",
+        # reinforcement fine-tuning (the first four from the method's hyperparameters)
+        "eval_interval",
+        "eval_samples",
+        "compute_multiplier",
+        "reasoning_effort",
+        "rft_max_new_tokens",
     }
 )
 TRAINER_STATE = "trainer_state.pt"
@@ -310,6 +316,11 @@ class Run:
         weights = local_weights(source, log=job.event)
         self.check_control()
         tokenizer = load_tokenizer(weights)
+        if spec.method == "reinforcement":
+            from fttui.server.trainer.grpo import run_rft
+
+            run_rft(self, tokenizer, weights, device, resume)
+            return
         train, valid = self._objectives(tokenizer, device)
         model = self._build_model(weights, device, resume)
         self.check_control()

@@ -37,13 +37,22 @@ class JobFolder:
 
     # -- events -----------------------------------------------------------------------------
     def event(
-        self, message: str, *, type: str = "message", level: str = "info",
+        self,
+        message: str,
+        *,
+        type: str = "message",
+        level: str = "info",
         data: dict[str, Any] | None = None,
     ) -> None:
         """Append one event line and flush it, so the server sees it at once."""
         line = json.dumps(
-            {"created_at": int(time.time()), "level": level, "message": message,
-             "type": type, "data": data or {}},
+            {
+                "created_at": int(time.time()),
+                "level": level,
+                "message": message,
+                "type": type,
+                "data": data or {},
+            },
             separators=(",", ":"),
         )
         with (self.path / "events.jsonl").open("a", encoding="utf-8") as fh:
@@ -84,20 +93,33 @@ class JobFolder:
             return []
         return [r for r in rows if r and r[0].isdigit() and int(r[0]) <= up_to_step]
 
-    def start_metrics(self, up_to_step: int) -> None:
+    def start_metrics(self, up_to_step: int, header: tuple[str, ...] = METRICS_HEADER) -> None:
         """(Re)write the CSV with its header and the rows of steps ≤ ``up_to_step``."""
         rows = self.metrics_rows(up_to_step)
         with (self.path / METRICS_FILE).open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(METRICS_HEADER)
+            writer.writerow(header)
             writer.writerows(rows)
 
-    def add_metrics_row(self, metrics: dict[str, Any]) -> None:
+    def add_metrics_row(
+        self, metrics: dict[str, Any], header: tuple[str, ...] | None = None
+    ) -> None:
+        """One CSV row; ``header`` names the columns (an RFT job's rewards), else the
+        supervised ones (``train_mean_token_accuracy`` is written as ``train_accuracy``)."""
+
         def fmt(key: str) -> str:
             value = metrics.get(key)
             return "" if value is None else f"{value:.6g}"
 
-        row = [str(metrics["step"]), fmt("train_loss"), fmt("train_mean_token_accuracy"),
-               fmt("valid_loss"), fmt("valid_mean_token_accuracy")]
+        if header is not None:
+            row = [str(metrics["step"]), *(fmt(k) for k in header[1:])]
+        else:
+            row = [
+                str(metrics["step"]),
+                fmt("train_loss"),
+                fmt("train_mean_token_accuracy"),
+                fmt("valid_loss"),
+                fmt("valid_mean_token_accuracy"),
+            ]
         with (self.path / METRICS_FILE).open("a", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerow(row)
