@@ -15,10 +15,10 @@ MAX_ECHO = 200
 MAX_MESSAGE = 1000
 
 
-def clip(value: Any, limit: int = MAX_ECHO) -> str:
-    """``repr(value)`` for a message, cut to ``limit`` characters + "…": a 20 MB model
-    name must not come back as a 20 MB error."""
-    text = value if isinstance(value, str) else repr(value)
+def clip(value: Any, limit: int = MAX_ECHO, *, quote: bool = True) -> str:
+    """``repr(value)`` (the text itself for a string when not ``quote``) for a message, cut
+    to ``limit`` characters + "…": a 20 MB model name must not come back as a 20 MB error."""
+    text = value if isinstance(value, str) and not quote else repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -47,7 +47,7 @@ class ApiError(Exception):
         message = clip_message(message)
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
-        self.param = clip(param) if param is not None else None
+        self.param = clip(param, quote=False) if param is not None else None
         self.code, self.headers = code, headers
 
     def body(self) -> dict[str, Any]:
@@ -119,7 +119,9 @@ def http_error(
 ) -> Response:
     """Starlette's 404s and 405s (and any ``HTTPException``) in the error shape."""
     path, method = scope["path"], scope["method"]
-    message = f"Invalid URL ({method} {clip(path)})" if status in (404, 405) else detail
+    message = (
+        f"Invalid URL ({method} {clip(path, quote=False)})" if status in (404, 405) else detail
+    )
     headers = dict(headers or {})
     if status == 405:
         headers["Allow"] = allowed_methods(scope)

@@ -252,7 +252,7 @@ async def stream_multipart(
         _discard(out_holder, dest)
         if is_disk_full(exc):
             raise disk_full("store the upload") from None
-        raise bad_request(f"Malformed multipart body: {clip(str(exc))}") from exc
+        raise bad_request(f"Malformed multipart body: {clip(str(exc), quote=False)}") from exc
     if not out_holder:
         dest.unlink(missing_ok=True)
         raise bad_request(f"Missing the '{file_field}' part.", param=file_field)

@@ -98,7 +98,7 @@ class InternalErrors:
             await self.app(scope, receive, tracked)
         except Exception as exc:
             error_id = f"err_{secrets.token_hex(6)}"
-            where = f"{scope['method']} {clip(scope['path'])}"
+            where = f"{scope['method']} {clip(scope['path'], quote=False)}"
             if is_disk_full(exc):
                 print(f"fttui serve: {error_id} on {where}: disk full: {exc}", flush=True)
             else:
