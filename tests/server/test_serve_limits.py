@@ -60,6 +60,8 @@ BAD_POLICIES = [
     ({"anchor": "created_at", "seconds": "3599"}, "seconds"),
     ({"anchor": "created_at", "seconds": "2592001"}, "seconds"),
     ({"anchor": "created_at", "seconds": "soon"}, "seconds"),
+    ({"anchor": "created_at", "seconds": "+-3600"}, "seconds"),
+    ({"anchor": "created_at", "seconds": "3600²"}, "seconds"),
     ({"anchor": "created_at"}, "seconds"),
     ({"anchor": "last_active_at", "seconds": "3600"}, "anchor"),
     ({"seconds": "3600"}, "anchor"),
@@ -77,7 +79,7 @@ def test_an_expires_after_out_of_range_or_with_a_bogus_anchor_is_a_400_naming_it
     assert error["param"] == f"expires_after[{key}]", error
     assert stored(server.data_dir) == before  # no orphan file, no partial one
 
-    as_json = {k: int(v) if v.lstrip("-").isdigit() else v for k, v in policy.items()}
+    as_json = {k: int(v) if re.fullmatch(r"-?[0-9]+", v) else v for k, v in policy.items()}
     body = {"bytes": 3, "filename": "a.jsonl", "mime_type": "text/jsonl", "purpose": "fine-tune"}
     answer = raw.post("/uploads", json={**body, "expires_after": as_json})
     if answer.status_code == 400 and "JSON" in answer.json()["error"]["message"]:
@@ -253,14 +255,15 @@ def test_upload_parts_may_not_hold_more_than_the_upload_declared(server, openapi
     assert client.files.content(done.file.id).read() == b"1234567890"
 
 
-def test_a_full_disk_during_an_upload_or_a_part_is_a_507_and_leaves_no_partial_file(
+def test_a_full_disk_during_an_upload_a_part_or_its_completion_is_a_507_and_leaves_no_partial_file(
     server, openapi
 ):
     flag = Path(server.env["FTTUI_FAULT_ENOSPC"])
     client = server.client()
     upload = client.uploads.create(
-        bytes=3, filename="a.jsonl", mime_type="text/jsonl", purpose="fine-tune"
+        bytes=6, filename="a.jsonl", mime_type="text/jsonl", purpose="fine-tune"
     )
+    first = client.uploads.parts.create(upload_id=upload.id, data=b"{}\n")
     before = stored(server.data_dir)
     flag.touch()
     try:
@@ -272,12 +275,20 @@ def test_a_full_disk_during_an_upload_or_a_part_is_a_507_and_leaves_no_partial_f
         with pytest.raises(openai.APIStatusError) as err:
             client.uploads.parts.create(upload_id=upload.id, data=b"{}\n")
         assert err.value.status_code == 507 and err.value.body["code"] == "disk_full"
+        assert [p.name for p in (server.data_dir / "uploads" / upload.id).iterdir()] == [first.id]
     finally:
         flag.unlink()
-    assert stored(server.data_dir) == before
-    assert not any((server.data_dir / "uploads" / upload.id).iterdir())
-    part = client.uploads.parts.create(upload_id=upload.id, data=b"{}\n")  # space again
-    assert client.uploads.complete(upload_id=upload.id, part_ids=[part.id]).status == "completed"
+    second = client.uploads.parts.create(upload_id=upload.id, data=b"{}\n")  # space again
+    flag.touch()
+    try:
+        with pytest.raises(openai.APIStatusError) as err:
+            client.uploads.complete(upload_id=upload.id, part_ids=[first.id, second.id])
+        assert err.value.status_code == 507 and err.value.body["code"] == "disk_full"
+    finally:
+        flag.unlink()
+    assert stored(server.data_dir) == before  # no file, no partial one
+    done = client.uploads.complete(upload_id=upload.id, part_ids=[first.id, second.id])
+    assert client.files.content(done.file.id).read() == b"{}\n{}\n"
 
 
 # -- 405 ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 import unicodedata
@@ -116,8 +117,7 @@ def expiry_seconds(anchor: Any, seconds: Any, param: str, dot: str) -> int:
             param=key("anchor"),
             code="invalid_value",
         )
-    if isinstance(seconds, str) and seconds.strip().lstrip("+-").isdigit():
-        digits = seconds.strip()
+    if isinstance(seconds, str) and re.fullmatch(r"[+-]?[0-9]+", digits := seconds.strip()):
         # no int() of a 10,000-digit string: it is out of range whatever it says
         seconds = int(digits) if len(digits) <= 12 else EXPIRY_RANGE[1] + 1
     low, high = EXPIRY_RANGE
