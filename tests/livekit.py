@@ -44,6 +44,16 @@ class LiveServer:
         kwargs.setdefault("timeout", 30)
         return openai.OpenAI(base_url=self.base_url, api_key=self.api_key, **kwargs)
 
+    def raw(self):
+        """An ``httpx2.Client`` with the key, for what the SDK cannot send (close it)."""
+        import httpx2
+
+        return httpx2.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=60,
+        )
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
@@ -107,18 +117,61 @@ def wait_for(condition, timeout: float = 30, what: str = "the condition") -> Non
         time.sleep(0.05)
 
 
-def make_server(home: Path, *extra: str, executor: str = "sim", token: str = "sk-test-key") -> LiveServer:
+def error_of(response, status: int, openapi) -> dict:
+    """The ``error`` object of ``response``, asserted to be ``status`` in OpenAI's shape."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    openapi.check(body, "ErrorResponse")
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["message"]
+    return body["error"]
+
+
+def expire_row(data_dir: Path, table: str, row_id: str) -> None:
+    """Move the ``expires_at`` of a row of ``table`` (files, uploads) into the past, as an
+    hour's wait would."""
+    from fttui.server.store import Store
+
+    store = Store(data_dir / "fttui.sqlite3")
+    try:
+        with store.tx() as conn:
+            conn.execute(
+                f"UPDATE {table} SET obj = json_set(obj, '$.expires_at', 1000) WHERE id = ?",
+                (row_id,),
+            )
+    finally:
+        store.close()
+
+
+def make_server(
+    home: Path, *extra: str, executor: str = "sim", token: str = "sk-test-key"
+) -> LiveServer:
     """Build (not start) a server with its data under ``home``."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     data_dir = home / "data"
     args = [
-        "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-        "--executor", executor, "--token", token, *extra,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--executor",
+        executor,
+        "--token",
+        token,
+        *extra,
     ]
     env = {**os.environ, "FTTUI_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     return LiveServer(
-        base_url=f"http://127.0.0.1:{port}/v1", api_key=token, data_dir=data_dir, port=port,
-        args=args, log_path=home / "server.log", env=env,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=token,
+        data_dir=data_dir,
+        port=port,
+        args=args,
+        log_path=home / "server.log",
+        env=env,
     )

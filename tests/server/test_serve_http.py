@@ -7,31 +7,16 @@ import json
 
 import pytest
 
+from livekit import error_of
+
 MODEL = "gpt-4o-mini-2024-07-18"
 USER = [{"role": "user", "content": "What is the capital of France?"}]
-
-
-def error_of(response, status: int, openapi) -> dict:
-    """The ``error`` object of ``response``, asserted to be ``status`` in OpenAI's shape."""
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    openapi.check(body, "ErrorResponse")
-    assert set(body["error"]) == {"message", "type", "param", "code"}
-    assert body["error"]["message"]
-    return body["error"]
 
 
 @pytest.fixture(scope="module")
 def raw(shared_sim_server):
     """A raw HTTP client with the key, on the shared server."""
-    import httpx2
-
-    with httpx2.Client(
-        base_url=shared_sim_server.base_url,
-        headers={"Authorization": f"Bearer {shared_sim_server.api_key}"},
-        timeout=60,
-    ) as client:
+    with shared_sim_server.raw() as client:
         yield client
 
 

@@ -17,6 +17,7 @@ from fttui.server import files as files_module
 from fttui.server.app import ServerConfig, build_services
 from fttui.server.executors import get_executor
 from fttui.server.store import Store
+from livekit import expire_row
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = "gpt-4o-mini-2024-07-18"
@@ -73,8 +74,9 @@ def test_resumed_is_announced_after_the_trainer_has_paused(services, tmp_path) -
     tick_until(
         services,
         job_id,
-        lambda job, internal, said: internal.get("active")
-        and any(m.startswith("Resuming the simulation") for m in said),
+        lambda job, internal, said: (
+            internal.get("active") and any(m.startswith("Resuming the simulation") for m in said)
+        ),
     )
     said = messages(services, job_id)
 
@@ -94,14 +96,7 @@ def test_resumed_is_announced_after_the_trainer_has_paused(services, tmp_path) -
 
 
 def expire(data_dir: Path, upload_id: str) -> None:
-    """Move an upload's ``expires_at`` into the past, as an hour's wait would."""
-    store = Store(data_dir / "fttui.sqlite3")
-    with store.tx() as conn:
-        conn.execute(
-            "UPDATE uploads SET obj = json_set(obj, '$.expires_at', 1000) WHERE id = ?",
-            (upload_id,),
-        )
-    store.close()
+    expire_row(data_dir, "uploads", upload_id)
 
 
 def rows(data_dir: Path, upload_id: str) -> tuple[str, int]:
@@ -109,9 +104,7 @@ def rows(data_dir: Path, upload_id: str) -> tuple[str, int]:
     store = Store(data_dir / "fttui.sqlite3")
     try:
         status = store.one("SELECT status FROM uploads WHERE id = ?", (upload_id,))[0]
-        parts = store.one(
-            "SELECT count(*) FROM upload_parts WHERE upload_id = ?", (upload_id,)
-        )[0]
+        parts = store.one("SELECT count(*) FROM upload_parts WHERE upload_id = ?", (upload_id,))[0]
         return status, parts
     finally:
         store.close()
@@ -121,7 +114,7 @@ def start_part_and_hang(server, upload_id: str) -> http.client.HTTPConnection:
     """Send the start of a 2 MB part and no more: the server streams it to disk."""
     boundary = "fttuiboundary0123456789"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"blob\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="data"; filename="blob"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -146,8 +139,8 @@ def test_abandoned_uploads_are_swept_at_restart(tmp_path, make_server) -> None:
         client.uploads.parts.create(gone.id, data=b"12345")
         assert any((uploads / gone.id).iterdir())
         # a live upload whose second part the server was killed (-9) in the middle of
-        live = client.uploads.create(
-            bytes=5, filename="b.jsonl", mime_type="text/jsonl", purpose="fine-tune"
+        live = client.uploads.create(  # room for the 2 MB part: no part may overfill it
+            bytes=2_000_005, filename="b.jsonl", mime_type="text/jsonl", purpose="fine-tune"
         )
         kept = client.uploads.parts.create(live.id, data=b"12345")
         conn = start_part_and_hang(server, live.id)
@@ -173,9 +166,10 @@ def test_abandoned_uploads_are_swept_at_restart(tmp_path, make_server) -> None:
         assert not (uploads / gone.id).exists()
 
         assert [p.name for p in (uploads / live.id).iterdir()] == [kept.id]
-        done = client.uploads.complete(live.id, part_ids=[kept.id])
+        rest = client.uploads.parts.create(live.id, data=b"6" * 2_000_000)
+        done = client.uploads.complete(live.id, part_ids=[kept.id, rest.id])
         assert done.status == "completed"
-        assert client.files.content(done.file.id).read() == b"12345"
+        assert client.files.content(done.file.id).read() == b"12345" + b"6" * 2_000_000
         assert not (uploads / live.id).exists()
     finally:
         server.stop()
@@ -187,9 +181,13 @@ def add_part(svc, upload_id: str, data: bytes) -> dict:
 
     boundary = "fttuiboundary0123456789"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"blob\"\r\n"
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="data"; filename="blob"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     scope = {
         "type": "http",
         "method": "POST",
@@ -234,8 +232,11 @@ def test_a_shutdown_cut_short_after_the_pause_resumes_the_job(tmp_path) -> None:
     data = tmp_path / "data"
     svc = make_services(data)
     job_id = running_sim_job(svc, tmp_path)
-    tick_until(svc, job_id, lambda job, internal, said: any(
-        m.startswith("Checkpoint created") for m in said))
+    tick_until(
+        svc,
+        job_id,
+        lambda job, internal, said: any(m.startswith("Checkpoint created") for m in said),
+    )
     svc.jobs.close()  # the server stops ...
     job_dir = svc.jobs.job_dir(job_id)
     state = JobState.read(job_dir)

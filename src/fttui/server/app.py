@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
 
 from fttui import __version__
-from fttui.server.errors import ApiError, bad_request, error_bytes, json_response
+from fttui.server.errors import ApiError, bad_request, error_bytes, http_error, json_response
 from fttui.server.executors.base import Executor
 from fttui.server.faults import FaultMiddleware, send_json
 from fttui.server.files import FileService
@@ -35,10 +35,10 @@ from fttui.server.generation import (
     run,
 )
 from fttui.server.jobs import JobManager
+from fttui.server.limits import MAX_JSON_BODY, BodyLimit, InternalErrors
 from fttui.server.models import ModelRegistry
 from fttui.server.store import Store
 
-MAX_JSON_BODY = 32 * 1024 * 1024
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -156,25 +156,15 @@ def create_app(config: ServerConfig, services: Services) -> Any:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = (
-            f"Invalid URL ({request.method} {request.url.path})"
-            if exc.status_code in (404, 405)
-            else str(exc.detail)
-        )
-        return ApiError(exc.status_code, message).response()
+        return http_error(request.scope, exc.status_code, str(exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
         return bad_request(f"Invalid request: {exc.errors()}").response()
 
-    @app.exception_handler(Exception)
-    async def _server_error(_: Request, exc: Exception) -> Response:
-        return ApiError(
-            500,
-            f"The server had an error while processing your request: {exc!r}",
-            type="server_error",
-            code="internal_error",
-        ).response()
+    # inside Starlette's ServerErrorMiddleware: an unexpected exception stops here
+    app.add_middleware(BodyLimit)
+    app.add_middleware(InternalErrors)
 
     @app.get("/health")
     async def health() -> Response:

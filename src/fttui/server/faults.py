@@ -18,6 +18,8 @@ from fttui.server.errors import error_bytes
 
 FAULT_KINDS = ("500", "429", "slow", "drop")
 SLOW_SECONDS = 2.0
+#: test hook: a request to the path this names raises inside the app, as a bug would
+CRASH_ENV = "FTTUI_FAULT_CRASH"
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -32,8 +34,9 @@ def parse_faults(spec: str) -> dict[str, float]:
         kind, sep, rate = item.partition("=")
         kind = kind.strip()
         if not sep or kind not in FAULT_KINDS:
-            raise ValueError(f"bad fault {item!r}: use KIND=RATE with KIND one of "
-                             f"{', '.join(FAULT_KINDS)}")
+            raise ValueError(
+                f"bad fault {item!r}: use KIND=RATE with KIND one of {', '.join(FAULT_KINDS)}"
+            )
         try:
             value = float(rate)
         except ValueError:
@@ -46,11 +49,20 @@ def parse_faults(spec: str) -> dict[str, float]:
     return rates
 
 
-async def send_json(send: Send, status: int, body: bytes,
-                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -78,13 +90,28 @@ class FaultMiddleware:
             return
         fault = self.draw()
         if fault == "500":
-            await send_json(send, 500, error_bytes(
-                500, "The server had an error while processing your request (injected fault).",
-                "server_error", "injected_fault"))
+            await send_json(
+                send,
+                500,
+                error_bytes(
+                    500,
+                    "The server had an error while processing your request (injected fault).",
+                    "server_error",
+                    "injected_fault",
+                ),
+            )
         elif fault == "429":
-            await send_json(send, 429, error_bytes(
-                429, "Rate limit reached (injected fault). Please try again in 1s.",
-                "requests", "rate_limit_exceeded"), [(b"retry-after", b"1")])
+            await send_json(
+                send,
+                429,
+                error_bytes(
+                    429,
+                    "Rate limit reached (injected fault). Please try again in 1s.",
+                    "requests",
+                    "rate_limit_exceeded",
+                ),
+                [(b"retry-after", b"1")],
+            )
         elif fault == "drop":
             self._drop(send)
         else:

@@ -12,7 +12,6 @@ executor; the supervisor does the rest, so there is one place where states move.
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import re
@@ -32,7 +31,7 @@ from fttui.datasets.estimate import (
     default_learning_rate_multiplier,
     default_n_epochs,
 )
-from fttui.server.errors import ApiError, bad_request, not_found
+from fttui.server.errors import ApiError, bad_request, disk_full, is_disk_full, not_found
 from fttui.server.executors.base import (
     TERMINAL_STATUSES,
     Executor,
@@ -153,24 +152,6 @@ def parse_options(metadata: dict[str, str] | None, executor: str) -> dict[str, A
             except orjson.JSONDecodeError:
                 options[key[len(prefix) :]] = value
     return options
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` says the disk (or the user's quota) is full."""
-    if isinstance(exc, OSError):
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
-
-
-def disk_full(what: str) -> ApiError:
-    """507 in the error shape: the client's request was fine, the server's disk is not."""
-    return ApiError(
-        507,
-        f"No space left on device: the server could not {what}. Free some disk space on "
-        "the server and try again.",
-        type="server_error",
-        code="disk_full",
-    )
 
 
 def trim_torn_tail(path: Path) -> None:
@@ -726,7 +707,7 @@ class JobManager:
 
     def tick(self) -> None:
         try:
-            self.files.sweep_uploads()  # at most once a minute
+            self.files.sweep()  # at most once a minute (uploads and expired files)
         except Exception as exc:
             self._report("uploads", exc)
         rows = self.store.all("SELECT id, status, internal FROM jobs WHERE live = 1 ORDER BY seq")
