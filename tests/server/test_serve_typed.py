@@ -142,7 +142,7 @@ def test_typed_fields_of_the_right_type_are_accepted(raw, openapi):
             {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
         ],
         "tool_choice": "auto",
-        "n": 2,
+        "n": 2.0,  # a whole float is an integer, as in JSON Schema
         "temperature": 1,
         "stop": "zzz",
         "user": "me",

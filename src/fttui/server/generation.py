@@ -12,13 +12,14 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 
 from fttui.server.errors import ApiError, bad_request
 from fttui.server.executors.base import Executor, ExecutorError, GenerationRequest, TokenDelta
 from fttui.server.models import ModelRegistry
+from fttui.server.schemas import Role
 from fttui.server.store import new_id
 
 MAX_N = 128
@@ -26,7 +27,7 @@ MAX_TOKENS_CAP = 32768
 #: ``max_tokens`` when the request gives none: what OpenAI's endpoints default to here
 CHAT_DEFAULT_MAX_TOKENS = 256
 COMPLETION_DEFAULT_MAX_TOKENS = 16
-CHAT_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+CHAT_ROLES = set(get_args(Role))
 
 
 @dataclass

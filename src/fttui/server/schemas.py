@@ -17,12 +17,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+
+def _whole(value: Any) -> Any:
+    """2.0 is the integer 2, as JSON Schema has it (and OpenAI takes it); 2.5 stays wrong."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_whole)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 Penalty = Annotated[float, Field(ge=-2, le=2, allow_inf_nan=False)]
 #: a token id (as a string, JSON has no integer keys) → a bias from -100 to 100
-LogitBias = dict[str, Annotated[int, Field(ge=-100, le=100)]]
+LogitBias = dict[str, Annotated[Int, Field(ge=-100, le=100)]]
 Metadata = dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]]
 
 
@@ -55,16 +62,30 @@ class Tool(Body):
     custom: dict[str, Any] | None = None
 
 
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class ChatMessage(Body):
+    """One message. Content may be absent (an assistant turn that called tools): which
+    roles may omit it is checked by the route, with the message it always had."""
+
+    role: Role
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
 class GenerationBody(Body):
     """What chat and legacy completions share."""
 
-    model: Annotated[str, Field(min_length=1)]
+    model: Annotated[str, Field(min_length=1, examples=["gpt-4o-mini-2024-07-18"])]
     frequency_penalty: Penalty | None = None
     presence_penalty: Penalty | None = None
     logit_bias: LogitBias | None = None
-    max_tokens: Annotated[int, Field(ge=0)] | None = None
-    n: Annotated[int, Field(ge=1, le=128)] | None = None
-    seed: int | None = None
+    max_tokens: Annotated[Int, Field(ge=0)] | None = None
+    n: Annotated[Int, Field(ge=1, le=128)] | None = None
+    seed: Int | None = None
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
@@ -76,12 +97,13 @@ class GenerationBody(Body):
 class ChatCompletionRequest(GenerationBody):
     """``POST /v1/chat/completions`` (CreateChatCompletionRequest)."""
 
-    #: each message's role and content are checked by the route (roles, the content an
-    #: assistant turn may omit), with the messages and params those checks always had
-    messages: Annotated[list[dict[str, Any]], Field(min_length=1)]
-    max_completion_tokens: Annotated[int, Field(ge=0)] | None = None
+    messages: Annotated[
+        list[ChatMessage],
+        Field(min_length=1, examples=[[{"role": "user", "content": "Hello!"}]]),
+    ]
+    max_completion_tokens: Annotated[Int, Field(ge=0)] | None = None
     logprobs: bool | None = None
-    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
+    top_logprobs: Annotated[Int, Field(ge=0, le=20)] | None = None
     tools: list[Tool] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
@@ -103,10 +125,10 @@ class CompletionRequest(GenerationBody):
     """``POST /v1/completions`` (CreateCompletionRequest). Prompts are text: token-id
     prompts (lists of integers) are refused, as this server tokenizes per base model."""
 
-    prompt: str | list[str]
-    best_of: Annotated[int, Field(ge=0, le=20)] | None = None
+    prompt: Annotated[str | list[str], Field(examples=["Hello ->"])]
+    best_of: Annotated[Int, Field(ge=0, le=20)] | None = None
     echo: bool | None = None
-    logprobs: Annotated[int, Field(ge=0, le=5)] | None = None
+    logprobs: Annotated[Int, Field(ge=0, le=5)] | None = None
     suffix: str | None = None
 
 
@@ -117,8 +139,8 @@ Auto = Literal["auto"]
 class Hyperparameters(Body):
     """Types only: the ranges are checked with the method's own names in the errors."""
 
-    n_epochs: Auto | int | None = None
-    batch_size: Auto | int | None = None
+    n_epochs: Auto | Int | None = None
+    batch_size: Auto | Int | None = None
     learning_rate_multiplier: Auto | Number | None = None
     beta: Auto | Number | None = None
 
@@ -162,7 +184,7 @@ class FineTuningJobRequest(Body):
     hyperparameters: Hyperparameters | None = None
     method: Method | None = None
     suffix: str | None = None
-    seed: int | None = None
+    seed: Int | None = None
     metadata: Metadata | None = None
     integrations: Annotated[list[Integration], Field(max_length=5)] | None = None
 
@@ -171,7 +193,7 @@ class FineTuningJobRequest(Body):
 class UploadRequest(Body):
     """``POST /v1/uploads`` (CreateUploadRequest)."""
 
-    bytes: Annotated[int, Field(ge=0)]
+    bytes: Annotated[Int, Field(ge=0)]
     filename: Annotated[str, Field(min_length=1)]
     mime_type: str
     purpose: str

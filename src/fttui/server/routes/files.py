@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from fttui.server.errors import bad_request, json_response
+from fttui.server.files import FILE_PURPOSES
 from fttui.server.routes.deps import (
     AFTER,
     limit_doc,
@@ -21,7 +22,7 @@ router = APIRouter(tags=["files"])
 UPLOAD_DOC = multipart_doc(
     {
         "file": {"type": "string", "format": "binary"},
-        "purpose": {"type": "string"},
+        "purpose": {"type": "string", "enum": list(FILE_PURPOSES)},
         "expires_after[anchor]": {"type": "string"},
         "expires_after[seconds]": {"type": "integer"},
     },
