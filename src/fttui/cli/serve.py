@@ -16,34 +16,83 @@ def register(sub: argparse._SubParsersAction) -> None:
             "key to use."
         ),
     )
-    p.add_argument("--stop", action="store_true",
-                   help="stop the server that `fttui` started in the background for "
-                        "--data-dir (it keeps running after the app exits, so training "
-                        "goes on) and exit")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; a non-loopback address "
-                        "needs --token)")
-    p.add_argument("--port", type=int, default=8765,
-                   help="port (default 8765; 0 picks a free one, written to server.json)")
-    p.add_argument("--data-dir", default=None,
-                   help="where files, jobs and the database live (default: fttui's data dir)")
-    p.add_argument("--executor", choices=("torch", "sim", "auto"), default="torch",
-                   help="torch: real LoRA training; sim: fast labelled simulation; auto: torch "
-                        "when installed, else sim (default torch)")
-    p.add_argument("--token", default=None,
-                   help="the API key clients must send (default: generated once, stored 0600 "
-                        "in <data-dir>/api_key)")
-    p.add_argument("--base-model", action="append", default=[], metavar="NAME=PATH",
-                   help="offer a local model (HF folder or .gguf) as base model NAME; repeatable")
-    p.add_argument("--faults", default=None, metavar="SPEC",
-                   help="inject faults, e.g. 500=0.3,429=0.2,slow=0.1,drop=0.05")
-    p.add_argument("--faults-seed", type=int, default=None, metavar="N",
-                   help="seed of the fault draws (reproducible runs)")
-    p.add_argument("--max-upload-mb", type=float, default=512, metavar="N",
-                   help="largest file accepted by POST /v1/files (default 512)")
-    p.add_argument("--rebuild-index", action="store_true",
-                   help="rebuild the database of --data-dir from its job folders and stored "
-                        "files (after it was lost or damaged; the old one is kept), then exit")
+    p.add_argument(
+        "--stop",
+        action="store_true",
+        help="stop the server that `fttui` started in the background for "
+        "--data-dir (it keeps running after the app exits, so training "
+        "goes on) and exit",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; a non-loopback address needs --token)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port (default 8765; 0 picks a free one, written to server.json)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="where files, jobs and the database live (default: fttui's data dir)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("torch", "sim", "auto"),
+        default="torch",
+        help="torch: real LoRA training; sim: fast labelled simulation; auto: torch "
+        "when installed, else sim (default torch)",
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help="the API key clients must send (default: generated once, stored 0600 "
+        "in <data-dir>/api_key)",
+    )
+    p.add_argument(
+        "--base-model",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="offer a local model (HF folder or .gguf) as base model NAME; repeatable",
+    )
+    p.add_argument(
+        "--faults",
+        default=None,
+        metavar="SPEC",
+        help="inject faults, e.g. 500=0.3,429=0.2,slow=0.1,drop=0.05",
+    )
+    p.add_argument(
+        "--faults-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed of the fault draws (reproducible runs)",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=512,
+        metavar="N",
+        help="largest file accepted by POST /v1/files (default 512)",
+    )
+    p.add_argument(
+        "--max-request-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="most tokens one completion request may ask to generate, all choices "
+        "and prompts together (n × max_tokens × prompts; default 32768)",
+    )
+    p.add_argument(
+        "--rebuild-index",
+        action="store_true",
+        help="rebuild the database of --data-dir from its job folders and stored "
+        "files (after it was lost or damaged; the old one is kept), then exit",
+    )
     p.set_defaults(func=run)
 
 
@@ -77,11 +126,19 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--port {args.port}: use 0 to 65535", 2)
     if args.max_upload_mb <= 0:
         raise CliError("--max-upload-mb must be above 0", 2)
+    if args.max_request_tokens is not None and args.max_request_tokens < 1:
+        raise CliError("--max-request-tokens must be at least 1", 2)
     options = ServeOptions(
-        host=args.host, port=args.port,
+        host=args.host,
+        port=args.port,
         data_dir=Path(args.data_dir) if args.data_dir else paths.data_dir(),
-        executor=args.executor, token=args.token, base_models=base_models, faults=faults,
-        faults_seed=args.faults_seed, max_upload_mb=args.max_upload_mb,
+        executor=args.executor,
+        token=args.token,
+        base_models=base_models,
+        faults=faults,
+        faults_seed=args.faults_seed,
+        max_upload_mb=args.max_upload_mb,
+        max_request_tokens=args.max_request_tokens,
         rebuild_index=args.rebuild_index,
     )
     try:

@@ -12,34 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from fttui import __version__
-from fttui.server.errors import ApiError, bad_request, error_bytes, http_error, json_response
+from fttui.server.errors import ApiError, bad_request, error_bytes, http_error
 from fttui.server.executors.base import Executor
 from fttui.server.faults import FaultMiddleware, send_json
 from fttui.server.files import FileService
-from fttui.server.generation import (
-    chat_completion,
-    chat_request,
-    chat_stream,
-    completion,
-    completion_request,
-    completion_stream,
-    per_prompt,
-    run,
-)
 from fttui.server.jobs import JobManager
-from fttui.server.limits import MAX_JSON_BODY, BodyLimit, InternalErrors
+from fttui.server.limits import BodyLimit, InternalErrors
 from fttui.server.models import ModelRegistry
+from fttui.server.openapi import openapi_document
+from fttui.server.routes import ROUTERS
+from fttui.server.routes.completions import DEFAULT_MAX_REQUEST_TOKENS
 from fttui.server.store import Store
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @dataclass
@@ -52,6 +41,7 @@ class ServerConfig:
     faults: dict[str, float] = field(default_factory=dict)
     faults_seed: int | None = None
     poll_interval: float = 0.1
+    max_request_tokens: int = DEFAULT_MAX_REQUEST_TOKENS
 
 
 @dataclass
@@ -110,45 +100,17 @@ class AuthMiddleware:
         )
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_JSON_BODY:
-        raise ApiError(413, "The request body is too large.", code="request_too_large")
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise bad_request(f"We could not parse the JSON body of your request: {exc}") from None
-    if not isinstance(body, dict):
-        raise bad_request("The JSON body must be an object.")
-    return body
-
-
-def query_limit(request: Request, default: int, high: int = 10_000) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= high:
-        raise bad_request(
-            f"Invalid limit {raw!r}: use an integer from 1 to {high}.",
-            param="limit",
-            code="invalid_value",
-        )
-    return value
-
-
 def create_app(config: ServerConfig, services: Services) -> Any:
     """The ASGI app: routes, errors in OpenAI's shape, auth, and ``--faults`` in front."""
+    # /openapi.json is behind the key like every route but /health: it describes nothing
+    # secret, but one rule with one exception is the auth this server can be sure of.
     app = FastAPI(
-        title="fttui serve", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+        title="fttui serve",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
     )
-    s = services
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:
@@ -166,150 +128,10 @@ def create_app(config: ServerConfig, services: Services) -> Any:
     app.add_middleware(BodyLimit)
     app.add_middleware(InternalErrors)
 
-    @app.get("/health")
-    async def health() -> Response:
-        return json_response({"status": "ok", "executor": s.executor.name})
-
-    # -- files -------------------------------------------------------------------------
-    @app.post("/v1/files")
-    async def create_file(request: Request) -> Response:
-        return json_response(await s.files.upload(request))
-
-    @app.get("/v1/files")
-    async def list_files(request: Request) -> Response:
-        q = request.query_params
-        order = q.get("order", "desc")
-        if order not in ("asc", "desc"):
-            raise bad_request("order must be asc or desc.", param="order")
-        purpose = q.get("purpose")
-        page = s.store.page(
-            "files",
-            where="purpose = ?" if purpose else "1",
-            params=[purpose] if purpose else [],
-            after=q.get("after"),
-            limit=query_limit(request, 10_000),
-            ascending=order == "asc",
-        )
-        return json_response(page.to_json(first_last=True, empty_id=""))
-
-    @app.get("/v1/files/{file_id}")
-    async def get_file(file_id: str) -> Response:
-        return json_response(s.files.row(file_id)[0].encode())
-
-    @app.delete("/v1/files/{file_id}")
-    def delete_file(file_id: str) -> Response:
-        return json_response(s.files.delete(file_id))
-
-    @app.get("/v1/files/{file_id}/content")
-    def file_content(file_id: str) -> Response:
-        return s.files.open_content(file_id)
-
-    # -- uploads -----------------------------------------------------------------------
-    @app.post("/v1/uploads")
-    async def create_upload(request: Request) -> Response:
-        body = await json_body(request)
-        return json_response(await run_in_threadpool(s.files.create_upload, body))
-
-    @app.post("/v1/uploads/{upload_id}/parts")
-    async def add_part(upload_id: str, request: Request) -> Response:
-        return json_response(await s.files.add_part(upload_id, request))
-
-    @app.post("/v1/uploads/{upload_id}/complete")
-    async def complete_upload(upload_id: str, request: Request) -> Response:
-        body = await json_body(request)
-        return json_response(await run_in_threadpool(s.files.complete, upload_id, body))
-
-    @app.post("/v1/uploads/{upload_id}/cancel")
-    def cancel_upload(upload_id: str) -> Response:
-        return json_response(s.files.cancel_upload(upload_id))
-
-    # -- fine-tuning jobs --------------------------------------------------------------
-    @app.post("/v1/fine_tuning/jobs")
-    async def create_job(request: Request) -> Response:
-        body = await json_body(request)
-        return json_response(await run_in_threadpool(s.jobs.create, body))
-
-    @app.get("/v1/fine_tuning/jobs")
-    async def list_jobs(request: Request) -> Response:
-        q = request.query_params
-        metadata = {
-            k[9:-1]: v for k, v in q.multi_items() if k.startswith("metadata[") and k.endswith("]")
-        }
-        page = s.jobs.list(
-            after=q.get("after"),
-            limit=query_limit(request, 20),
-            metadata=metadata,
-            no_metadata=q.get("metadata") == "null",
-        )
-        return json_response(page.to_json())
-
-    @app.get("/v1/fine_tuning/jobs/{job_id}")
-    async def get_job(job_id: str) -> Response:
-        return json_response(s.jobs.raw(job_id))
-
-    @app.post("/v1/fine_tuning/jobs/{job_id}/cancel")
-    def cancel_job(job_id: str) -> Response:
-        return json_response(s.jobs.cancel(job_id))
-
-    @app.post("/v1/fine_tuning/jobs/{job_id}/pause")
-    def pause_job(job_id: str) -> Response:
-        return json_response(s.jobs.pause(job_id))
-
-    @app.post("/v1/fine_tuning/jobs/{job_id}/resume")
-    def resume_job(job_id: str) -> Response:
-        return json_response(s.jobs.resume(job_id))
-
-    @app.get("/v1/fine_tuning/jobs/{job_id}/events")
-    async def job_events(job_id: str, request: Request) -> Response:
-        page = s.jobs.events(
-            job_id, after=request.query_params.get("after"), limit=query_limit(request, 20)
-        )
-        return json_response(page.to_json())
-
-    @app.get("/v1/fine_tuning/jobs/{job_id}/checkpoints")
-    async def job_checkpoints(job_id: str, request: Request) -> Response:
-        page = s.jobs.checkpoints(
-            job_id, after=request.query_params.get("after"), limit=query_limit(request, 10)
-        )
-        return json_response(page.to_json(first_last=True))
-
-    # -- models ------------------------------------------------------------------------
-    @app.get("/v1/models")
-    async def list_models() -> Response:
-        return json_response(s.models.list_json())
-
-    @app.get("/v1/models/{model:path}")
-    async def get_model(model: str) -> Response:
-        return json_response(s.models.retrieve(model))
-
-    @app.delete("/v1/models/{model:path}")
-    def delete_model(model: str) -> Response:
-        return json_response(s.models.delete(model))
-
-    # -- generation --------------------------------------------------------------------
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> Response:
-        body = await json_body(request)
-        req, stops, stream, include_usage = chat_request(body, s.models, s.executor)
-        if stream:  # started here: its errors are a 400, not an error frame in a 200 stream
-            started = await run_in_threadpool(run, s.executor, req, stops)
-            frames = chat_stream(s.executor, req, started, include_usage)
-            return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
-        return json_response(await run_in_threadpool(chat_completion, s.executor, req, stops))
-
-    @app.post("/v1/completions")
-    async def completions(request: Request) -> Response:
-        body = await json_body(request)
-        req, stops, prompts, echo, stream, include_usage = completion_request(
-            body, s.models, s.executor
-        )
-        if stream:
-            started = await run_in_threadpool(run, s.executor, per_prompt(req, prompts[0]), stops)
-            frames = completion_stream(s.executor, req, stops, prompts, include_usage, started)
-            return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
-        return json_response(
-            await run_in_threadpool(completion, s.executor, req, stops, prompts, echo)
-        )
+    app.state.services, app.state.config = services, config
+    for router, prefix in ROUTERS:
+        app.include_router(router, prefix=prefix)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
 
     asgi: Any = AuthMiddleware(app, config.api_key)
     if config.faults:

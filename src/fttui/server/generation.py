@@ -12,18 +12,22 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 
 from fttui.server.errors import ApiError, bad_request
 from fttui.server.executors.base import Executor, ExecutorError, GenerationRequest, TokenDelta
 from fttui.server.models import ModelRegistry
+from fttui.server.schemas import Role
 from fttui.server.store import new_id
 
 MAX_N = 128
 MAX_TOKENS_CAP = 32768
-CHAT_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+#: ``max_tokens`` when the request gives none: what OpenAI's endpoints default to here
+CHAT_DEFAULT_MAX_TOKENS = 256
+COMPLETION_DEFAULT_MAX_TOKENS = 16
+CHAT_ROLES = set(get_args(Role))
 
 
 @dataclass
@@ -286,7 +290,9 @@ def chat_request(
                 f"Invalid 'messages[{i}].content': expected a string or a list of content parts.",
                 param=f"messages[{i}].content",
             )
-    request, stops = _common(body, models, executor, 256, ("max_completion_tokens", "max_tokens"))
+    request, stops = _common(
+        body, models, executor, CHAT_DEFAULT_MAX_TOKENS, ("max_completion_tokens", "max_tokens")
+    )
     request.messages = messages
     logprobs = body.get("logprobs") or False
     if not isinstance(logprobs, bool):
@@ -403,7 +409,7 @@ def completion_request(
     prompts = [prompt] if isinstance(prompt, str) else prompt
     if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
         raise bad_request("'prompt' must be a string or a list of strings.", param="prompt")
-    request, stops = _common(body, models, executor, 16, ("max_tokens",))
+    request, stops = _common(body, models, executor, COMPLETION_DEFAULT_MAX_TOKENS, ("max_tokens",))
     logprobs = _integer(body, "logprobs", None, 0, 5)
     request.logprobs = logprobs is not None
     request.top_logprobs = logprobs or 0

@@ -37,6 +37,7 @@ class ServeOptions:
     faults: dict[str, float] = field(default_factory=dict)
     faults_seed: int | None = None
     max_upload_mb: float = 512
+    max_request_tokens: int | None = None  #: None: the server's default
     rebuild_index: bool = False  #: rebuild the database from the folders, then exit
 
 
@@ -277,6 +278,8 @@ def _run(
         faults=options.faults,
         faults_seed=options.faults_seed,
     )
+    if options.max_request_tokens is not None:
+        config.max_request_tokens = options.max_request_tokens
     with _folder_errors(data_dir):
         services = build_services(config, executor)
         if found is not None and (found.missing_jobs or found.missing_files):
