@@ -104,13 +104,18 @@ def allowed_methods(scope: dict[str, Any]) -> str:
 
     Starlette's own 405 names only the first such route's methods (``GET`` for a ``PUT
     /v1/files`` though ``POST`` is served there too)."""
-    from starlette.routing import Match
-
+    app = scope["app"]
+    # FastAPI keeps an included router as one opaque entry: create_app records every
+    # route's compiled path and methods (``state.route_methods``) for this
+    table = getattr(app.state, "route_methods", None) or [
+        (route.path_regex, route.methods)
+        for route in app.router.routes
+        if getattr(route, "path_regex", None) is not None and getattr(route, "methods", None)
+    ]
     methods: set[str] = set()
-    for route in scope["app"].router.routes:
-        match, _ = route.matches({**scope, "method": ""})  # no method matches: path only
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for regex, route_methods in table:
+        if regex.match(scope["path"]):
+            methods |= set(route_methods)
     return ", ".join(sorted(methods))
 
 
