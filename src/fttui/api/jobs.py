@@ -351,8 +351,13 @@ def create_job(
     progress: PhaseProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
     processing_timeout: float = 600.0,
+    uploads: dict[tuple[str, int, int], str] | None = None,
 ) -> Any:
-    """Create a job; local paths are linted, uploaded and waited on first."""
+    """Create a job; local paths are linted, uploaded and waited on first.
+
+    ``uploads`` remembers what was uploaded ((path, size, mtime_ns) → file id): a caller
+    that retries after a refused create passes the same dict, and an unchanged file is not
+    uploaded again (each retry would leave one more orphan in the file list)."""
     if metadata is not None and len(metadata) > 16:
         raise ApiError("bad_request", "metadata takes at most 16 key/value pairs")
     if suffix is not None and not (1 <= len(suffix) <= 64):
@@ -370,13 +375,24 @@ def create_job(
     check = functools.partial(_check_file, model=model, force=force, progress=progress)
     train_path = check(training_file, role="training")
     valid_path = check(validation_file, role="validation") if validation_file else None
-    upload = functools.partial(
+    upload_new = functools.partial(
         _upload_checked,
         client,
         progress=progress,
         should_stop=should_stop,
         processing_timeout=processing_timeout,
     )
+
+    def upload(path: Path) -> str:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if uploads is not None and key in uploads:
+            return uploads[key]
+        file_id = upload_new(path)
+        if uploads is not None:
+            uploads[key] = file_id
+        return file_id
+
     train_id = upload(train_path) if train_path is not None else training_file
     valid_id = (
         (upload(valid_path) if valid_path is not None else validation_file)
