@@ -1,6 +1,7 @@
 """The create form knows what the Data pane knows, never sends a half-typed model, and a
-refused create puts the cursor on the field in error without uploading the file again —
-against a live ``fttui serve --executor sim``, checked through the openai SDK."""
+refused create puts the cursor on the field in error without uploading the file again (and
+backing out deletes that upload) — against a live ``fttui serve --executor sim``, checked
+through the openai SDK."""
 
 from __future__ import annotations
 
@@ -169,3 +170,21 @@ async def test_a_refused_create_puts_the_cursor_on_the_field_and_a_retry_reuses_
     job = client.fine_tuning.jobs.retrieve(results[0])
     assert {job.training_file} == uploaded  # the retry reused it
     assert file_ids(client) - before == uploaded  # no orphan upload
+
+
+async def test_backing_out_after_a_refused_create_deletes_the_upload_no_job_uses(
+    shared_sim_server, fttui_home: Path
+) -> None:
+    client = shared_sim_server.client()
+    before = file_ids(client)
+    app = make_app(shared_sim_server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_form(app, pilot, FIXTURES / "chat_valid.jsonl", results)
+        model_field(screen).value = "qwerty-model-zz"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "✗" in screen_text(app), what="the refusal", timeout=60)
+        assert len(file_ids(client) - before) == 1
+        await pilot.press("escape")
+        await until(pilot, lambda: results == [None], what="backed out")
+        await until(pilot, lambda: file_ids(client) == before, what="the orphan deleted")

@@ -699,7 +699,34 @@ class CreateJobScreen(ModalScreen[str | None]):
             self._status(Text("Stopping…", style="italic"))
             return
         self.workers.cancel_node(self)
+        if self._uploads:
+            self._delete_uploads(list(self._uploads.values()))
         self.dismiss(None)
+
+    def _delete_uploads(self, file_ids: list[str]) -> None:
+        """Backing out after a refused create: what the form uploaded, no job uses; left
+        there it would be an orphan in ``fttui files list``. The app runs it (the screen's
+        own workers go with the screen)."""
+        backend = self.app.backend
+
+        def delete() -> None:
+            from fttui.api.files import delete_file
+
+            client = backend.client()
+            for file_id in file_ids:
+                try:
+                    delete_file(client, file_id)
+                except Exception:
+                    pass  # best effort: a file that stays is listed, never lost data
+
+        self.app.run_worker(
+            delete,
+            thread=True,
+            exclusive=True,
+            group="create-cleanup",
+            exit_on_error=False,
+            description="delete the uploads no job uses",
+        )
 
     def action_browse(self, field: str | None = None) -> None:
         if self.running:
