@@ -101,6 +101,23 @@ async def test_m_changes_the_target_model_and_price(app_for) -> None:
         await shows(pilot, "babbage-002", f"${est['cost']:,.2f} at $2.50 / 1M tokens")
 
 
+async def test_the_m_dialog_is_titled_as_the_key_that_opens_it(app_for) -> None:
+    """Its title was "Lint and estimate for", a phrase left dangling."""
+    from fttui.tui.screens.lint_options import LintOptionsScreen
+
+    app = app_for(FIXTURES / "chat_valid.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        await shows(pilot, "m Model & price")  # the footer's key
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, LintOptionsScreen))
+        title = str(app.screen.query_one("#lint-options-title").render())
+        assert title.startswith("Model & price"), title
+        assert title.split()[-1] not in ("for", "to", "of", "and"), title
+        await pilot.press("escape")
+
+
 async def test_a_price_from_the_config_shows_a_cost_at_once(app_for, fttui_home: Path) -> None:
     from fttui import paths
 
@@ -133,9 +150,7 @@ async def test_the_last_files_lint_never_lands_on_the_next_file(app_for, tmp_pat
         assert "0 errors" in screen_text(app)
 
 
-async def test_odd_tool_calls_show_as_rows_and_never_crash_the_app(
-    app_for, tmp_path: Path
-) -> None:
+async def test_odd_tool_calls_show_as_rows_and_never_crash_the_app(app_for, tmp_path: Path) -> None:
     """Any JSON can sit where a tool call goes (the linter flags it). A `function` that is
     a string, or `tool_calls` that is a number, made the preview raise and the app exit."""
     import json as _json
@@ -149,10 +164,12 @@ async def test_odd_tool_calls_show_as_rows_and_never_crash_the_app(
         [{"id": "c3", "type": "function", "function": {"name": "get_weather"}}],
     ]
     path = tmp_path / "odd.jsonl"
-    path.write_text("".join(
-        _json.dumps({"messages": [user, {"role": "assistant", "tool_calls": calls}]}) + "\n"
-        for calls in odd
-    ))
+    path.write_text(
+        "".join(
+            _json.dumps({"messages": [user, {"role": "assistant", "tool_calls": calls}]}) + "\n"
+            for calls in odd
+        )
+    )
     app = app_for(path)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(DataPane)
@@ -182,8 +199,11 @@ async def test_the_first_paint_handshake_survives_a_busy_queue(app_for) -> None:
         pane.post_message(IndexProgress(pane._token, 10, 100, False, painted))
         pane.post_message(IndexProgress(pane._token, 50, 100, False))
         await until(pilot, painted.is_set, what="the first-paint message handled")
-        await until(pilot, lambda: pane._lint_token > runs and pane.report is not None,
-                    what="the linter started again and finished")
+        await until(
+            pilot,
+            lambda: pane._lint_token > runs and pane.report is not None,
+            what="the linter started again and finished",
+        )
 
 
 async def test_findings_grouped_by_code_jump_to_their_example(app_for) -> None:

@@ -1,10 +1,12 @@
 """Narrow terminals (60×24, 80×24): the job table keeps its Status column, the footer
-shows whole keys (never ``n New j``), and the event log is wrapped again on a resize."""
+shows whole keys (never ``n New j``), the event log is wrapped again on a resize, the Data
+pane's examples get a fair share beside the findings, and the create form shows every field."""
 
 from __future__ import annotations
 
 import pytest
 from e1_support import (
+    CHAT_VALID,
     create_sim_job,
     listed,
     sample_jobs,
@@ -15,6 +17,7 @@ from e1_support import (
 )
 
 from fttui.tui.app import FtApp
+from fttui.tui.screens.create_job import CreateJobScreen
 from fttui.tui.widgets.event_log import EventLog
 from fttui.tui.widgets.job_table import JobTable
 from fttui.tui.widgets.key_footer import KeyFooter
@@ -149,3 +152,61 @@ async def test_the_event_log_is_wrapped_again_after_a_resize(sim_server, fttui_h
             timeout=10,
             what="events wrapped to the wide log again",
         )
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 24)])
+async def test_the_data_panes_examples_get_a_fair_share_and_the_stats_fit(fttui_home, size):
+    """The findings panel adapts (it was a fixed 46 columns: 34 left for the examples at
+    80), and the token figures it shows are whole, not cut into ``to…  …  55``."""
+    app = FtApp(
+        base_url=OFFLINE,
+        api_key="sk-test-key",
+        live=False,
+        data_file=str(CHAT_VALID),
+        initial_pane="data",
+    )
+    async with app.run_test(size=size) as pilot:
+        pane = app.query_one("#data")
+        await until(pilot, lambda: pane.report is not None, what="the lint")
+        left, right = pane.query_one("#data-left"), pane.query_one("#data-right")
+        await until(pilot, lambda: left.size.width, what="laid out")
+        assert left.size.width >= size[0] // 2 > right.size.width, (left.size, right.size)
+        stats = pane.query_one("#data-stats")
+        total = pane.report.stats["total_tokens"]
+        figures = f"total     {round(total['mean'])} · {total['min']}–{total['max']}"
+        await until(pilot, lambda: figures in screen_text(app), what=figures)
+        lines = screen_text(app).splitlines()[stats.region.y : stats.region.bottom]
+        assert "mean · min–max" in "".join(lines)
+        assert not any("…" in line[stats.region.x : stats.region.right] for line in lines[1:6])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 24)])
+async def test_the_create_form_shows_every_field_on_a_small_terminal(fttui_home, size):
+    """At 80×24 the fields went below the fold (suffix, seed, force): one line a field
+    now, and every field, the status and the buttons are on screen at once."""
+    app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
+    async with app.run_test(size=size) as pilot:
+        screen = CreateJobScreen(training_file=str(CHAT_VALID))
+        app.push_screen(screen)
+        await until(pilot, lambda: screen.is_current and bool(screen.query("#create-form")))
+        await until(pilot, lambda: "examples (" in screen_text(app), what="the lint line")
+        form = screen.query_one("#create-form")
+        box = screen.query_one("#create-box")
+        await until(pilot, lambda: form.size.height, what="laid out")
+        assert form.max_scroll_y == 0
+        for widget in form.query("Input, Checkbox, Button"):
+            assert form.region.contains_region(widget.region), widget.id
+        for widget in screen.query("#create-buttons Button, #create-status"):
+            assert box.region.contains_region(widget.region), widget.id
+        text = screen_text(app)
+        for label in (
+            "Training file",
+            "Validation file",
+            "Model",
+            "Epochs",
+            "Suffix",
+            "Seed",
+            "force",
+            "Create ^s",
+        ):
+            assert label in text, label

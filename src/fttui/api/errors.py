@@ -54,6 +54,7 @@ class ApiError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
         report: Any = None,
+        param: str | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown ApiError kind {kind!r}")
@@ -63,6 +64,9 @@ class ApiError(Exception):
         self.retry_after = retry_after
         self.code = code
         self.report = report
+        #: the request field a refusal names (``model``, ``hyperparameters.n_epochs`` …), so
+        #: a form can put the cursor on it
+        self.param = param
         super().__init__(self.message)
 
     @property
@@ -121,6 +125,12 @@ def _body_message(body: Any, fallback: str) -> tuple[str, str | None]:
     return fallback, None
 
 
+def _body_param(body: Any) -> str | None:
+    err = body.get("error", body) if isinstance(body, dict) else None
+    param = err.get("param") if isinstance(err, dict) else None
+    return str(param) if param else None
+
+
 def friendly(exc: BaseException) -> ApiError:
     """Convert an openai / httpx2 / OS exception into an :class:`ApiError`."""
     if isinstance(exc, ApiError):
@@ -172,7 +182,11 @@ def friendly(exc: BaseException) -> ApiError:
                 )
             if 400 <= status < 500:
                 return ApiError(
-                    "bad_request", f"request refused ({status}): {msg}", status=status, code=code
+                    "bad_request",
+                    f"request refused ({status}): {msg}",
+                    status=status,
+                    code=code,
+                    param=_body_param(exc.body),
                 )
             return ApiError(
                 "provider",

@@ -395,6 +395,7 @@ def create_job(
     progress: PhaseProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
     processing_timeout: float = 600.0,
+    uploads: dict[tuple[str, int, int], str] | None = None,
 ) -> Any:
     """Create a job; local paths are linted, uploaded and waited on first.
 
@@ -402,6 +403,10 @@ def create_job(
     hyperparameters (``reasoning_effort``, ``compute_multiplier``, ``eval_interval``,
     ``eval_samples``) in ``rft_hyperparameters``. ``extra_body`` is merged into the request
     as it is, for what a provider defines itself (a Bedrock Lambda grader, say).
+
+    ``uploads`` remembers what was uploaded ((path, size, mtime_ns) → file id): a caller
+    that retries after a refused create passes the same dict, and an unchanged file is not
+    uploaded again (each retry would leave one more orphan in the file list).
     """
     if method == "reinforcement" and not grader:
         raise ApiError("bad_request", "reinforcement fine-tuning needs a grader (--grader FILE)")
@@ -436,13 +441,24 @@ def create_job(
     )
     train_path = check(training_file, role="training")
     valid_path = check(validation_file, role="validation") if validation_file else None
-    upload = functools.partial(
+    upload_new = functools.partial(
         _upload_checked,
         client,
         progress=progress,
         should_stop=should_stop,
         processing_timeout=processing_timeout,
     )
+
+    def upload(path: Path) -> str:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if uploads is not None and key in uploads:
+            return uploads[key]
+        file_id = upload_new(path)
+        if uploads is not None:
+            uploads[key] = file_id
+        return file_id
+
     train_id = upload(train_path) if train_path is not None else training_file
     valid_id = (
         (upload(valid_path) if valid_path is not None else validation_file)

@@ -469,4 +469,7 @@ class FtApp(App[None]):
             self.pane("playground").set_checkpoints(message.job_id, message.checkpoints)
 
     def on_job_created(self, message: JobCreated) -> None:
-        self.pane("jobs").job_created(message.job_id)
+        # the Jobs pane is mounted on first use: not yet there (started on Data), it lists
+        # the new job when it is
+        if self.has_pane("jobs"):
+            self.pane("jobs").job_created(message.job_id)

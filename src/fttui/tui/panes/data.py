@@ -67,8 +67,14 @@ def prepared_path(src: str) -> str:
 class IndexProgress(Message):
     """More of the file is indexed (``done`` when finished)."""
 
-    def __init__(self, token: int, scanned: int, total: int, done: bool,
-                 painted: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        token: int,
+        scanned: int,
+        total: int,
+        done: bool,
+        painted: threading.Event | None = None,
+    ) -> None:
         super().__init__()
         self.painted = painted
         self.token = token
@@ -104,8 +110,9 @@ class LintProgress(Message):
 class LintFinished(Message):
     """The linter's report (``report`` is None and ``error`` set when it failed)."""
 
-    def __init__(self, token: int, report: Any = None, error: str | None = None,
-                 seconds: float = 0.0) -> None:
+    def __init__(
+        self, token: int, report: Any = None, error: str | None = None, seconds: float = 0.0
+    ) -> None:
         super().__init__()
         self.token = token
         self.report = report
@@ -135,8 +142,14 @@ def _num(value: Any, digits: int = 0) -> str:
         return str(value)
 
 
-def render_stats(report: Any) -> Table:
-    """Format, token statistics and the epoch / billed tokens / cost estimate."""
+#: below this many columns the token table (label + 5 figures) no longer fits: each row
+#: becomes one line of mean and range
+STATS_TABLE_WIDTH = 40
+
+
+def render_stats(report: Any, width: int = 0) -> Table:
+    """Format, token statistics and the epoch / billed tokens / cost estimate; ``width``
+    (0: unknown, as wide as needed) picks the token table or its narrow form."""
     stats = getattr(report, "stats", {}) or {}
     est = getattr(report, "estimate", {}) or {}
     grid = Table.grid(padding=(0, 1))
@@ -147,26 +160,36 @@ def render_stats(report: Any) -> Table:
     exact = stats.get("tokens_exact")
     if encoding or exact is not None:
         grid.add_row("tokens", f"{encoding or '?'} ({'exact' if exact else 'estimate'})")
-    table = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
-    table.add_column("", style="bold")
-    for col in ("min", "mean", "p10", "p90", "max"):
-        table.add_column(col, justify="right", style="")
-    shown = False
-    for key, label in (("total_tokens", "total"), ("assistant_tokens", "assistant")):
-        values = stats.get(key)
-        if isinstance(values, dict):
-            table.add_row(label, *(_num(values.get(c)) for c in ("min", "mean", "p10", "p90",
-                                                                 "max")))
-            shown = True
-    if shown:
+    rows = [
+        (label, values)
+        for key, label in (("total_tokens", "total"), ("assistant_tokens", "assistant"))
+        if isinstance(values := stats.get(key), dict)
+    ]
+    if rows and 0 < width < STATS_TABLE_WIDTH:
+        grid.add_row("", Text("mean · min–max", style="dim"))
+        for label, values in rows:
+            grid.add_row(
+                label,
+                f"{_num(values.get('mean'))} · {_num(values.get('min'))}–{_num(values.get('max'))}",
+            )
+    elif rows:
+        table = Table(box=None, padding=(0, 1), show_edge=False, pad_edge=False)
+        table.add_column("", style="bold")
+        for col in ("min", "mean", "p10", "p90", "max"):
+            table.add_column(col, justify="right", style="")
+        for label, values in rows:
+            table.add_row(
+                label, *(_num(values.get(c)) for c in ("min", "mean", "p10", "p90", "max"))
+            )
         grid.add_row("", table)
     if est:
         grid.add_row("model", str(est.get("model", "?")))
         limit = est.get("token_limit")
         if limit:
             grid.add_row("limit", f"{_num(limit)} tokens per example")
-        grid.add_row("epochs", f"{_num(est.get('n_epochs'))} (default for "
-                               f"{report.examples:,} examples)")
+        grid.add_row(
+            "epochs", f"{_num(est.get('n_epochs'))} (default for {report.examples:,} examples)"
+        )
         billed = Text(f"{_num(est.get('billed_tokens'))} tokens")
         over = est.get("examples_over_limit") or 0
         if over:
@@ -179,6 +202,25 @@ def render_stats(report: Any) -> Table:
         else:
             grid.add_row("cost", Text("— no price known: m sets one", style="dim"))
     return grid
+
+
+class StatsPanel(Static):
+    """The token statistics and estimate of a report, laid out for the panel's width."""
+
+    report: Any = None
+
+    def show_report(self, report: Any) -> None:
+        self.report = report
+        self.update(render_stats(report, self.content_size.width))
+
+    def show_text(self, text: Text) -> None:
+        self.report = None
+        self.update(text)
+
+    def on_resize(self) -> None:
+        # the panel's width follows the terminal's (40% of it below 115 columns)
+        if self.report is not None:
+            self.update(render_stats(self.report, self.content_size.width))
 
 
 class EmptyHint(Static, can_focus=True):
@@ -201,7 +243,9 @@ class DataPane(Vertical):
     DataPane.-open #data-body { display: block; }
     DataPane.-open #data-empty { display: none; }
     DataPane #data-left { width: 1fr; }
-    DataPane #data-right { width: 46; }
+    /* 46 columns at 120 and wider; below that 40%, so at 80 columns the examples get 48
+       (they got 34 beside a fixed 46); the stats table drops its narrowest columns */
+    DataPane #data-right { width: 40%; max-width: 46; min-width: 28; }
     DataPane DatasetPreview { height: 1fr; border: round $primary-muted; }
     DataPane ExampleView { height: 1fr; border: round $primary-muted; }
     DataPane FindingsList { height: 1fr; border: round $primary-muted; }
@@ -228,11 +272,14 @@ class DataPane(Vertical):
         Binding("escape", "focus_preview", "Back to list", show=False, id="data.back"),
     ]
 
-    def __init__(self, *, id: str | None = "data", classes: str | None = None,
-                 model: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self, *, id: str | None = "data", classes: str | None = None, model: str = DEFAULT_MODEL
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.path: str | None = None
         self.model = model
+        #: the model m chose (None: the default), which a new job's form starts from
+        self.chosen_model: str | None = None
         self.price_per_million: float | None = None
         self.report: Any = None
         self.source: Any = None
@@ -253,9 +300,11 @@ class DataPane(Vertical):
         yield EmptyHint(
             Text.assemble(
                 ("No training file open.\n\n", "bold"),
-                "Press ", ("o", "bold reverse"), " to open one "
-                "(JSONL, JSON, CSV, TSV or XLSX),\nor start the app with ",
-                ("fttui data FILE", "bold"), ".",
+                "Press ",
+                ("o", "bold reverse"),
+                " to open one (JSONL, JSON, CSV, TSV or XLSX),\nor start the app with ",
+                ("fttui data FILE", "bold"),
+                ".",
             ),
             id="data-empty",
         )
@@ -271,7 +320,7 @@ class DataPane(Vertical):
                 findings = FindingsList(id="data-findings")
                 findings.border_title = "Findings"
                 yield findings
-                stats = Static("", id="data-stats")
+                stats = StatsPanel("", id="data-stats")
                 stats.border_title = "Tokens & estimate"
                 yield stats
 
@@ -377,11 +426,13 @@ class DataPane(Vertical):
             errors = sum(1 for f in self.report.findings if f.severity == "error")
             warnings = sum(1 for f in self.report.findings if f.severity == "warning")
             fields.append([(f"{self.report.examples:,} examples", "")])
-            fields.append([
-                (_plural(errors, "error"), "bold red" if errors else "green"),
-                (",", ""),
-                (_plural(warnings, "warning"), "yellow" if warnings else "green"),
-            ])
+            fields.append(
+                [
+                    (_plural(errors, "error"), "bold red" if errors else "green"),
+                    (",", ""),
+                    (_plural(warnings, "warning"), "yellow" if warnings else "green"),
+                ]
+            )
         elif self._lint_state:
             fields.append([(self._lint_state, "italic")])
         if self.lint_error:
@@ -400,8 +451,13 @@ class DataPane(Vertical):
         self._set_header(text)
 
     # -- indexing -------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="data-index", exit_on_error=False,
-          description="index the lines of the data file")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="data-index",
+        exit_on_error=False,
+        description="index the lines of the data file",
+    )
     def _index(self, source: Any, token: int) -> None:
         worker = get_current_worker()
         last = 0.0
@@ -465,8 +521,13 @@ class DataPane(Vertical):
         self.notify(self.index_error, title="Open file", severity="error")
 
     # -- linting --------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="data-lint", exit_on_error=False,
-          description="lint the data file")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="data-lint",
+        exit_on_error=False,
+        description="lint the data file",
+    )
     def _lint(self, path: str, token: int) -> None:
         worker = get_current_worker()
         last = 0.0
@@ -518,11 +579,11 @@ class DataPane(Vertical):
             return
         self.query_one("#data-progress", ProgressBar).remove_class("-running")
         self._lint_state = ""
-        stats = self.query_one("#data-stats", Static)
+        stats = self.query_one("#data-stats", StatsPanel)
         if message.error is not None:
             self.lint_error = message.error
             self.findings.set_findings([], note=f"lint failed: {message.error}")
-            stats.update(Text(f"lint failed: {message.error}", style="bold red"))
+            stats.show_text(Text(f"lint failed: {message.error}", style="bold red"))
             self.notify(message.error, title="Lint", severity="error")
             self._update_header()
             return
@@ -530,7 +591,7 @@ class DataPane(Vertical):
         self.report = report
         self.findings.set_findings(report.findings, truncated=report.findings_truncated)
         self.preview.set_markers(self.findings.markers())
-        stats.update(render_stats(report))
+        stats.show_report(report)
         self._update_header()
         self._show_current()
 
@@ -603,6 +664,7 @@ class DataPane(Vertical):
             if value is None:
                 return
             self.model, self.price_per_million = value
+            self.chosen_model = self.model
             if self.path is not None:
                 self._start_lint()
 
@@ -614,7 +676,7 @@ class DataPane(Vertical):
         self.lint_error = None
         self._lint_state = "linting…"
         self.findings.set_findings([], note="linting…")
-        self.query_one("#data-stats", Static).update(Text("linting…", style="dim"))
+        self.query_one("#data-stats", StatsPanel).show_text(Text("linting…", style="dim"))
         self._update_header()
         assert self.path is not None
         self._lint(self.path, self._lint_token)
@@ -626,8 +688,13 @@ class DataPane(Vertical):
         self.notify(f"Preparing {os.path.basename(self.path)}…", title="Prepare")
         self._prepare(self.path)
 
-    @work(thread=True, exclusive=True, group="data-prepare", exit_on_error=False,
-          description="prepare the data file")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="data-prepare",
+        exit_on_error=False,
+        description="prepare the data file",
+    )
     def _prepare(self, src: str) -> None:
         worker = get_current_worker()
         try:
@@ -667,7 +734,9 @@ class DataPane(Vertical):
                 self.notify(f"Created {job_id}", title="New job")
                 self.post_message(JobCreated(job_id))
 
-        self.app.push_screen(CreateJobScreen(training_file=self.path), created)
+        self.app.push_screen(
+            CreateJobScreen(training_file=self.path, model=self.chosen_model), created
+        )
 
     def action_focus_findings(self) -> None:
         if self.path is not None:

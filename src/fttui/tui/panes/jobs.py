@@ -685,9 +685,11 @@ class JobsPane(Vertical):
         if self.app.read_only:
             self.notify("read-only mode: creating jobs is disabled", severity="warning")
             return
-        training_file = None
+        training_file = model = None
         try:
-            training_file = getattr(self.app.query_one("#data"), "path", None)
+            data = self.app.query_one("#data")
+            training_file = getattr(data, "path", None)
+            model = getattr(data, "chosen_model", None)  # what m chose there, if anything
         except Exception:
             pass
 
@@ -696,7 +698,7 @@ class JobsPane(Vertical):
                 self.notify(f"created {job_id}", markup=False)
                 self.job_created(job_id)
 
-        self.app.push_screen(CreateJobScreen(training_file=training_file), done)
+        self.app.push_screen(CreateJobScreen(training_file=training_file, model=model), done)
 
     def action_copy(self) -> None:
         job = self._require_job()

@@ -25,10 +25,24 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from fttui.datasets.models import is_legacy_completion_model
 from fttui.tui.claim import Claim
 from fttui.tui.widgets.example_view import one_line
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+#: the model the form picks for prompt/completion data when nobody chose one
+COMPLETIONS_MODEL = "davinci-002"
+#: a refused request's ``param`` → the form's field for it (the cursor goes there)
+PARAM_FIELDS = {
+    "model": "create-model",
+    "training_file": "create-training",
+    "validation_file": "create-validation",
+    "n_epochs": "create-epochs",
+    "batch_size": "create-batch",
+    "learning_rate_multiplier": "create-lr",
+    "suffix": "create-suffix",
+    "seed": "create-seed",
+}
 MAX_ERROR_LINES = 5
 LINT_WIDTH = 90
 PHASE_LABELS = {
@@ -80,13 +94,13 @@ def lint_summary(report: Any) -> Text:
     warnings = [f for f in report.findings if f.severity == "warning"]
     text.append(f"{report.examples:,} examples ({report.format})  ")
     if errors:
-        text.append(f"✗ {len(errors):,} error{'s' if len(errors) != 1 else ''}",
-                    style="bold red")
+        text.append(f"✗ {len(errors):,} error{'s' if len(errors) != 1 else ''}", style="bold red")
     else:
         text.append("✓ no errors", style="bold green")
     if warnings:
-        text.append(f", {len(warnings):,} warning{'s' if len(warnings) != 1 else ''}",
-                    style="yellow")
+        text.append(
+            f", {len(warnings):,} warning{'s' if len(warnings) != 1 else ''}", style="yellow"
+        )
     est = getattr(report, "estimate", None) or {}
     if est.get("n_epochs") is not None:
         text.append(f"  ·  {est['n_epochs']} epochs by default", style="dim")
@@ -123,10 +137,13 @@ def lint_summary(report: Any) -> Text:
 
 
 class _PreLinted(Message):
-    def __init__(self, field: str, path: str, report: Any = None, error: str | None = None):
+    def __init__(
+        self, field: str, path: str, model: str, report: Any = None, error: str | None = None
+    ):
         super().__init__()
         self.field = field
         self.path = path
+        self.model = model
         self.report = report
         self.error = error
 
@@ -149,11 +166,14 @@ class _Models(Message):
 
 
 class _Failed(Message):
-    def __init__(self, kind: str, message: str, report: Any = None) -> None:
+    def __init__(
+        self, kind: str, message: str, report: Any = None, param: str | None = None
+    ) -> None:
         super().__init__()
         self.kind = kind
         self.message = message
         self.report = report
+        self.param = param
 
 
 class _Created(Message):
@@ -195,6 +215,23 @@ class CreateJobScreen(ModalScreen[str | None]):
     CreateJobScreen #create-buttons { height: 3; align-horizontal: right; margin-top: 1; }
     CreateJobScreen #create-buttons Button { margin-left: 1; }
     CreateJobScreen Input.-invalid { border: tall $error; }
+    /* a short terminal (80×24): one line a field, so every field shows at once */
+    CreateJobScreen.-compact .row, CreateJobScreen.-compact #create-hp,
+    CreateJobScreen.-compact #create-hp2 { height: 1; }
+    CreateJobScreen.-compact .row Label, CreateJobScreen.-compact #create-hp Label,
+    CreateJobScreen.-compact #create-hp2 Label { padding-top: 0; }
+    CreateJobScreen.-compact .row Input, CreateJobScreen.-compact Grid Input {
+        background: $boost;
+    }
+    CreateJobScreen.-compact .row Input:focus, CreateJobScreen.-compact Grid Input:focus {
+        background: $primary 30%;
+    }
+    CreateJobScreen.-compact .row Button { min-width: 10; }
+    /* as tall as its fields (at most 12 lines: no scrolling, no blank half-screen) */
+    CreateJobScreen.-compact #create-form { height: auto; }
+    CreateJobScreen.-compact .lint { max-height: 3; }
+    CreateJobScreen.-compact #create-status { margin-top: 0; }
+    CreateJobScreen.-compact #create-buttons { height: 1; margin-top: 0; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -207,10 +244,19 @@ class CreateJobScreen(ModalScreen[str | None]):
         super().__init__()
         self.training_file = training_file
         self.model = model or DEFAULT_MODEL
+        # nobody chose the model (neither the caller, e.g. the Data pane's m, nor the user in
+        # the field): it may follow the data (prompt/completion → a completions model)
+        self._model_auto = model is None
+        self._model_set = self.model  # the last value the form itself put in the field
+        self._models: list[str] = []  # the provider's models, once listed
+        # (path, size, mtime_ns) → file id: a retry after a refused create reuses the upload
+        self._uploads: dict[tuple[str, int, int], str] = {}
+        self._focus_before: str | None = None
         self.running = False
-        # field id -> (the field's value it was linted for, the report): a report is only
-        # ever used for the value it belongs to (a refusal must not come from the last file)
-        self._reports: dict[str, tuple[str, Any]] = {}
+        # field id -> (the field's value and the model it was linted for, the report): a
+        # report is only used for what it belongs to (a refusal must not come from the last
+        # file, nor from a lint for another model)
+        self._reports: dict[str, tuple[str, str, Any]] = {}
         self._linted: dict[str, str] = {}
         self._create_worker: Worker[None] | None = None
         self._create_claim: Claim | None = None
@@ -223,8 +269,11 @@ class CreateJobScreen(ModalScreen[str | None]):
             with VerticalScroll(id="create-form"):
                 with Horizontal(classes="row"):
                     yield Label("Training file")
-                    yield Input(self.training_file or "", id="create-training",
-                                placeholder="path to a JSONL / CSV / … file, or a file id")
+                    yield Input(
+                        self.training_file or "",
+                        id="create-training",
+                        placeholder="path to a JSONL / CSV / … file, or a file id",
+                    )
                     yield Button("Browse ^o", id="browse-training")
                 yield Static("", id="lint-training", classes="lint")
                 with Horizontal(classes="row"):
@@ -234,8 +283,11 @@ class CreateJobScreen(ModalScreen[str | None]):
                 yield Static("", id="lint-validation", classes="lint")
                 with Horizontal(classes="row"):
                     yield Label("Model")
-                    yield Input(self.model, id="create-model",
-                                placeholder="base model or ft:… model to continue from")
+                    yield Input(
+                        self.model,
+                        id="create-model",
+                        placeholder="base model or ft:… model to continue from",
+                    )
                 with Grid(id="create-hp"):
                     yield Label("Epochs")
                     yield Input("auto", id="create-epochs")
@@ -248,8 +300,7 @@ class CreateJobScreen(ModalScreen[str | None]):
                     yield Input("", id="create-suffix", placeholder="optional, ≤ 64 chars")
                     yield Label("Seed")
                     yield Input("", id="create-seed", placeholder="optional")
-                yield Checkbox("Create even if the linter finds errors (force)",
-                               id="create-force")
+                yield Checkbox("Create even if the linter finds errors (force)", id="create-force")
             yield Static("", id="create-status")
             with Horizontal(id="create-progress-row"):
                 yield Label("", id="create-phase")
@@ -257,6 +308,15 @@ class CreateJobScreen(ModalScreen[str | None]):
             with Horizontal(id="create-buttons"):
                 yield Button("Create ^s", id="create-ok", variant="primary")
                 yield Button("Cancel esc", id="create-cancel")
+
+    #: below this many rows the form's three-line fields do not all fit: one line each
+    COMPACT_BELOW = 34
+
+    def on_resize(self) -> None:
+        compact = self.size.height < self.COMPACT_BELOW
+        self.set_class(compact, "-compact")
+        for widget in self.query("Input, Button, Checkbox"):
+            widget.compact = compact  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
         training = self.query_one("#create-training", Input)
@@ -286,26 +346,62 @@ class CreateJobScreen(ModalScreen[str | None]):
         model = self._value("create-model")
         if not model:
             raise FormError("create-model", "Name the model to fine-tune")
+        unfinished = self._unfinished_model(model)
+        if unfinished:
+            raise FormError("create-model", unfinished)
         suffix = self._value("create-suffix") or None
         if suffix is not None and len(suffix) > 64:
             raise FormError("create-suffix", "The suffix takes at most 64 characters")
         seed_text = self._value("create-seed")
-        seed = _optional_int(seed_text, "create-seed", "Seed", 0, 2_147_483_647) \
-            if seed_text else None
+        seed = (
+            _optional_int(seed_text, "create-seed", "Seed", 0, 2_147_483_647) if seed_text else None
+        )
         return {
             "model": model,
             "training_file": _expand(training),
             "validation_file": _expand(self._value("create-validation")) or None,
-            "n_epochs": _optional_int(self._value("create-epochs"), "create-epochs",
-                                      "Epochs", 1, 50),
-            "batch_size": _optional_int(self._value("create-batch"), "create-batch",
-                                        "Batch size", 1, 256),
-            "learning_rate_multiplier": _optional_float(self._value("create-lr"), "create-lr",
-                                                        "The LR multiplier"),
+            "n_epochs": _optional_int(
+                self._value("create-epochs"), "create-epochs", "Epochs", 1, 50
+            ),
+            "batch_size": _optional_int(
+                self._value("create-batch"), "create-batch", "Batch size", 1, 256
+            ),
+            "learning_rate_multiplier": _optional_float(
+                self._value("create-lr"), "create-lr", "The LR multiplier"
+            ),
             "suffix": suffix,
             "seed": seed,
             "force": self.query_one("#create-force", Checkbox).value,
         }
+
+    def _unfinished_model(self, model: str) -> str | None:
+        """Why ``model`` looks half-typed (the start of a listed model, or close to one but
+        listed itself not), or None. A name close to no listed model goes to the provider."""
+        if not self._models or model in self._models:
+            return None
+        import difflib
+
+        starts = [m for m in self._models if m.lower().startswith(model.lower())]
+        close = starts or difflib.get_close_matches(model, self._models, n=3, cutoff=0.8)
+        if not close:
+            return None
+        names = ", ".join(close[:3]) + (" …" if len(close) > 3 else "")
+        return f"{model} is not one of the provider's models — did you mean {names}?"
+
+    def _accept_shown_completion(self) -> None:
+        """What the model field shows is what is sent: a greyed completion on screen (the
+        field has the focus, the cursor at the end) is taken on ctrl+s, as → would."""
+        inp = self.query_one("#create-model", Input)
+        # Input keeps the completion it shows in _suggestion (Textual 8), drawn only while
+        # the field has the focus
+        shown = str(getattr(inp, "_suggestion", "") or "")
+        if (
+            inp.has_focus
+            and inp.cursor_at_end
+            and len(shown) > len(inp.value)
+            and shown.lower().startswith(inp.value.lower())
+        ):
+            inp.value = shown
 
     def _set_running(self, running: bool) -> None:
         self.running = running
@@ -329,8 +425,10 @@ class CreateJobScreen(ModalScreen[str | None]):
         if value and self._linted.get(event.input.id or "") != value:
             self._prelint(event.input.id or "", value)
 
-    @on(Input.Submitted, "#create-model, #create-epochs, #create-batch, #create-lr, "
-                         "#create-suffix, #create-seed")
+    @on(
+        Input.Submitted,
+        "#create-model, #create-epochs, #create-batch, #create-lr, #create-suffix, #create-seed",
+    )
     def _field_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.focus_next()
@@ -347,22 +445,31 @@ class CreateJobScreen(ModalScreen[str | None]):
                 target.update(Text(f"No such file: {path}", style="bold red"))
             return
         target.update(Text("linting…", style="dim italic"))
-        self._run_prelint(field, path, self._value("create-model") or DEFAULT_MODEL)
+        self._run_prelint(field, path, self._lint_model())
 
-    @work(thread=True, exclusive=False, group="create-prelint", exit_on_error=False,
-          description="lint the chosen file")
+    def _lint_model(self) -> str:
+        return self._value("create-model") or DEFAULT_MODEL
+
+    @work(
+        thread=True,
+        exclusive=False,
+        group="create-prelint",
+        exit_on_error=False,
+        description="lint the chosen file",
+    )
     def _run_prelint(self, field: str, path: str, model: str) -> None:
         worker = get_current_worker()
         try:
             from fttui.tui.lint_process import lint
 
-            report = lint(path, model=model, max_findings=2000,
-                          should_stop=lambda: worker.is_cancelled)
+            report = lint(
+                path, model=model, max_findings=2000, should_stop=lambda: worker.is_cancelled
+            )
         except Exception as exc:
-            self.post_message(_PreLinted(field, path, error=_one_line(exc)))
+            self.post_message(_PreLinted(field, path, model, error=_one_line(exc)))
             return
         if report is not None and not worker.is_cancelled:
-            self.post_message(_PreLinted(field, path, report))
+            self.post_message(_PreLinted(field, path, model, report))
 
     def on__pre_linted(self, message: _PreLinted) -> None:
         message.stop()
@@ -372,12 +479,49 @@ class CreateJobScreen(ModalScreen[str | None]):
         if message.error is not None:
             target.update(Text(f"cannot lint: {message.error}", style="bold red"))
             return
-        self._reports[message.field] = (self._linted.get(message.field, ""), message.report)
+        self._reports[message.field] = (
+            self._linted.get(message.field, ""),
+            message.model,
+            message.report,
+        )
         target.update(lint_summary(message.report))
+        if (
+            message.field == "create-training"
+            and self._model_auto
+            and message.report.format == "prompt_completion"
+            and not is_legacy_completion_model(self._lint_model())
+        ):
+            self._follow_the_data(COMPLETIONS_MODEL)
+
+    def _follow_the_data(self, model: str) -> None:
+        """Prompt/completion data with a chat model nobody chose: take a completions model
+        (and lint again for it: the tokenizer, limit and format check depend on it)."""
+        self._model_set = model
+        self.query_one("#create-model", Input).value = model
+        self._status(
+            Text.assemble(
+                "Model ",
+                (model, "bold"),
+                ": the training file is prompt/completion data, which chat models do not train on.",
+            )
+        )
+        for field in ("create-training", "create-validation"):
+            if self._value(field):
+                self._prelint(field, self._value(field))
+
+    @on(Input.Changed, "#create-model")
+    def _model_changed(self, event: Input.Changed) -> None:
+        if event.value != self._model_set:
+            self._model_auto = False  # typed by the user: the form no longer picks it
 
     # -- models list ----------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="create-models", exit_on_error=False,
-          description="list the provider's models")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="create-models",
+        exit_on_error=False,
+        description="list the provider's models",
+    )
     def _load_models(self) -> None:
         try:
             from fttui.api.models import iter_models
@@ -390,6 +534,7 @@ class CreateJobScreen(ModalScreen[str | None]):
     def on__models(self, message: _Models) -> None:
         message.stop()
         if message.models:
+            self._models = message.models
             self.query_one("#create-model", Input).suggester = SuggestFromList(
                 message.models, case_sensitive=False
             )
@@ -401,6 +546,11 @@ class CreateJobScreen(ModalScreen[str | None]):
         if getattr(self.app, "read_only", False):
             self._status("Read-only mode: creating jobs is disabled.", error=True)
             return
+        self._accept_shown_completion()
+        focused = self.focused
+        # a field to come back to after a failure (never a button: the cursor belongs in
+        # something to fix)
+        self._focus_before = focused.id if isinstance(focused, Input | Checkbox) else None
         try:
             args = self.form()
         except FormError as exc:
@@ -409,9 +559,14 @@ class CreateJobScreen(ModalScreen[str | None]):
             inp.focus()
             self._status(f"✗ {exc}", error=True)
             return
-        linted_value, report = self._reports.get("create-training", ("", None))
-        if (report is not None and getattr(report, "has_errors", False) and not args["force"]
-                and linted_value == self._value("create-training")):
+        linted_value, linted_model, report = self._reports.get("create-training", ("", "", None))
+        if (
+            report is not None
+            and getattr(report, "has_errors", False)
+            and not args["force"]
+            and linted_value == self._value("create-training")
+            and linted_model == args["model"]
+        ):
             self._refuse(report)
             return
         # no report for this value yet (its lint still running, or a file id): the job layer
@@ -425,17 +580,26 @@ class CreateJobScreen(ModalScreen[str | None]):
         errors = [f for f in report.findings if f.severity == "error"]
         self._status(
             Text.assemble(
-                (f"✗ The training file has {len(errors):,} lint error"
-                 f"{'s' if len(errors) != 1 else ''}", "bold"),
+                (
+                    f"✗ The training file has {len(errors):,} lint error"
+                    f"{'s' if len(errors) != 1 else ''}",
+                    "bold",
+                ),
                 " — fix them (the Data pane shows each one) or tick ",
-                ("force", "bold"), " to create the job anyway.",
+                ("force", "bold"),
+                " to create the job anyway.",
             ),
             error=True,
         )
         self.query_one("#create-force", Checkbox).focus()
 
-    @work(thread=True, exclusive=True, group="create-job", exit_on_error=False,
-          description="upload the files and create the job")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="create-job",
+        exit_on_error=False,
+        description="upload the files and create the job",
+    )
     def _run_create(self, args: dict[str, Any], claim: Claim) -> None:
         if not claim.begin():
             return  # stopped before it began: action_cancel already reset the form
@@ -448,13 +612,22 @@ class CreateJobScreen(ModalScreen[str | None]):
             from fttui.api.jobs import create_job
 
             client = self.app.backend.client()
-            job = create_job(client, progress=progress,
-                             should_stop=lambda: worker.is_cancelled, **args)
+            job = create_job(
+                client,
+                progress=progress,
+                uploads=self._uploads,
+                should_stop=lambda: worker.is_cancelled,
+                **args,
+            )
         except Exception as exc:
             kind = getattr(exc, "kind", "error")
             if worker.is_cancelled:
                 kind = "cancelled"
-            self.post_message(_Failed(kind, _one_line(exc), getattr(exc, "report", None)))
+            self.post_message(
+                _Failed(
+                    kind, _one_line(exc), getattr(exc, "report", None), getattr(exc, "param", None)
+                )
+            )
             return
         self.post_message(_Created(job.id))
 
@@ -479,14 +652,34 @@ class CreateJobScreen(ModalScreen[str | None]):
         self._set_running(False)
         if message.kind == "lint" and message.report is not None:
             self._linted["create-training"] = self._value("create-training")
-            self._reports["create-training"] = (self._linted["create-training"], message.report)
+            self._reports["create-training"] = (
+                self._linted["create-training"],
+                self._lint_model(),
+                message.report,
+            )
             self.query_one("#lint-training", Static).update(lint_summary(message.report))
             self._refuse(message.report)
             return
         if message.kind == "cancelled":
             self._status("Stopped: no job was created.", error=True)
+            self._restore_focus()
             return
         self._status(f"✗ {message.message}", error=True)
+        field = _field_of(message.param)
+        if field is not None:
+            inp = self.query_one(f"#{field}", Input)
+            inp.add_class("-invalid")
+            inp.focus()
+        else:
+            self._restore_focus()
+
+    def _restore_focus(self) -> None:
+        """Back to the field ctrl+s was pressed in (the disabled form lost the focus)."""
+        target = self.query(f"#{self._focus_before}") if self._focus_before else None
+        if target:
+            target.first().focus()
+        else:
+            self.query_one("#create-model", Input).focus()
 
     def on__created(self, message: _Created) -> None:
         message.stop()
@@ -506,15 +699,45 @@ class CreateJobScreen(ModalScreen[str | None]):
             self._status(Text("Stopping…", style="italic"))
             return
         self.workers.cancel_node(self)
+        if self._uploads:
+            self._delete_uploads(list(self._uploads.values()))
         self.dismiss(None)
+
+    def _delete_uploads(self, file_ids: list[str]) -> None:
+        """Backing out after a refused create: what the form uploaded, no job uses; left
+        there it would be an orphan in ``fttui files list``. The app runs it (the screen's
+        own workers go with the screen)."""
+        backend = self.app.backend
+
+        def delete() -> None:
+            from fttui.api.files import delete_file
+
+            client = backend.client()
+            for file_id in file_ids:
+                try:
+                    delete_file(client, file_id)
+                except Exception:
+                    pass  # best effort: a file that stays is listed, never lost data
+
+        self.app.run_worker(
+            delete,
+            thread=True,
+            exclusive=True,
+            group="create-cleanup",
+            exit_on_error=False,
+            description="delete the uploads no job uses",
+        )
 
     def action_browse(self, field: str | None = None) -> None:
         if self.running:
             return
         if field is None:
             focused = self.focused
-            field = "create-validation" if focused is not None and focused.id in (
-                "create-validation", "browse-validation") else "create-training"
+            field = (
+                "create-validation"
+                if focused is not None and focused.id in ("create-validation", "browse-validation")
+                else "create-training"
+            )
         from fttui.tui.screens.file_picker import FilePickerScreen
 
         current = self._value(field)
@@ -547,6 +770,14 @@ class CreateJobScreen(ModalScreen[str | None]):
         if event.worker is self._create_worker and event.state == WorkerState.ERROR:
             self._set_running(False)
             self._status(f"✗ {event.worker.error}", error=True)
+
+
+def _field_of(param: str | None) -> str | None:
+    """The form's field for a refused request's ``param`` (``hyperparameters.n_epochs``,
+    ``method.supervised.hyperparameters.batch_size`` → its last part), or None."""
+    if not param:
+        return None
+    return PARAM_FIELDS.get(param.rsplit(".", 1)[-1])
 
 
 def _expand(value: str) -> str:

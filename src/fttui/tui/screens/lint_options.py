@@ -56,13 +56,20 @@ class LintOptionsScreen(ModalScreen[tuple[str, float | None] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lint-options"):
-            yield Label("Lint and estimate for", id="lint-options-title")
+            # titled as the key that opens it (m Model & price): a whole phrase, not "… for"
+            yield Label("Model & price for the lint and the estimate", id="lint-options-title")
             yield Label("Target model (tokenizer, token limit, default epochs)")
-            yield Input(self.model, id="lint-model",
-                        suggester=SuggestFromList(KNOWN_MODELS, case_sensitive=False))
+            yield Input(
+                self.model,
+                id="lint-model",
+                suggester=SuggestFromList(KNOWN_MODELS, case_sensitive=False),
+            )
             yield Label("Price per 1M training tokens, in $ (optional: gives a cost)")
-            yield Input("" if self.price is None else f"{self.price:g}", id="lint-price",
-                        placeholder="e.g. 3.00")
+            yield Input(
+                "" if self.price is None else f"{self.price:g}",
+                id="lint-price",
+                placeholder="e.g. 3.00",
+            )
             yield Static("", id="lint-options-error")
             with Horizontal(id="lint-options-buttons"):
                 yield Button("Lint again ^s", id="lint-options-ok", variant="primary")
