@@ -11,6 +11,7 @@ screenshot from that browser.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import openai
 import pytest
 
 from livekit import FIXTURES, LiveServer, free_port, make_server, wait_for
@@ -85,7 +87,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 class WebProcess:
     """A running ``fttui web``: its URL with the token, read from what it printed."""
 
-    def __init__(self, home: Path, server: LiveServer, *extra: str) -> None:
+    def __init__(self, home: Path, server: LiveServer, *extra: str, cwd: Path) -> None:
         self.port = free_port()
         self.log_path = home / "web.log"
         env = {
@@ -113,6 +115,7 @@ class WebProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                cwd=cwd,
             )
         wait_for(
             lambda: "fttui web: open " in self.log() or self.proc.poll() is not None,
@@ -208,7 +211,7 @@ def test_the_app_runs_in_a_real_browser_behind_its_token(
         model=MODEL,
         training_file=train.id,
         suffix="webslow",
-        metadata={"sim_seconds_per_step": "0.5"},
+        metadata={"sim_seconds_per_step": "2"},  # running all through the test
     )
     wait_for(
         lambda: client.fine_tuning.jobs.retrieve(slow.id).status == "running",
@@ -216,7 +219,9 @@ def test_the_app_runs_in_a_real_browser_behind_its_token(
     )
     home = tmp_path / "home"
     home.mkdir()
-    web = WebProcess(home, server)
+    app_cwd = tmp_path / "cwd"  # where the apps of the tabs write their files
+    app_cwd.mkdir()
+    web = WebProcess(home, server, cwd=app_cwd)
     try:
         # The token: printed, stored 0600 beside the local server's key.
         token_file = home / "data" / "web_token"
@@ -269,6 +274,27 @@ def test_the_app_runs_in_a_real_browser_behind_its_token(
                     time.sleep(2)  # a few events and metric points more
                     tab.page.screenshot(path=shot)
 
+                # A file the app writes (the metrics CSV) comes to the browser as a download.
+                tab.press("3")
+                tab.wait_for("Train loss")
+                # (textual.js opens it in a new tab; Chromium reports it on this one)
+                with tab.page.expect_download() as download:
+                    tab.press("e")
+                assert download.value.suggested_filename == f"{slow.id}-metrics.csv"
+                csv = Path(download.value.path()).read_text()
+                assert csv.startswith("step,") and "train_loss" in csv.splitlines()[0]
+                assert (app_cwd / f"{slow.id}-metrics.csv").read_text() == csv
+                # The README opens in a browser tab (from the command palette).
+                tab.press("Control+p")
+                tab.wait_for("Search for commands")
+                tab.page.keyboard.type("Open the README")
+                tab.wait_for("fttui's manual")
+                with tab.page.expect_popup() as popup:
+                    tab.press("Enter")
+                popup.value.wait_for_load_state()
+                readme = popup.value.text_content("body") or ""
+                assert readme.startswith("# fttui") and "fttui web" in readme
+
                 # The same page, another tab of the same browser: the cookie lets it in.
                 other = context.new_page()
                 assert other.goto(f"{web.root}/").status == 200
@@ -276,6 +302,7 @@ def test_the_app_runs_in_a_real_browser_behind_its_token(
                 browser.close()
     finally:
         code = web.stop()
-        client.fine_tuning.jobs.cancel(slow.id)
+        with contextlib.suppress(openai.BadRequestError):  # done already: nothing to stop
+            client.fine_tuning.jobs.cancel(slow.id)
     assert code == 0, web.log()
     assert "Traceback" not in web.log(), web.log()
