@@ -79,13 +79,8 @@ class LiveServer:
         raise RuntimeError(f"fttui serve did not answer in {timeout}s:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
         self.proc = None
 
     def kill(self) -> None:
@@ -99,6 +94,19 @@ class LiveServer:
         return self.start()
 
 
+def terminate(proc: subprocess.Popen, timeout: float = 15) -> int:
+    """SIGTERM, as ctrl+c or a service manager would; kill -9 if it is not gone in
+    ``timeout`` seconds. Returns the exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def wait_for(condition, timeout: float = 30, what: str = "the condition") -> None:
     """Poll ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -107,18 +115,34 @@ def wait_for(condition, timeout: float = 30, what: str = "the condition") -> Non
         time.sleep(0.05)
 
 
-def make_server(home: Path, *extra: str, executor: str = "sim", token: str = "sk-test-key") -> LiveServer:
+def make_server(
+    home: Path, *extra: str, executor: str = "sim", token: str = "sk-test-key"
+) -> LiveServer:
     """Build (not start) a server with its data under ``home``."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     data_dir = home / "data"
     args = [
-        "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-        "--executor", executor, "--token", token, *extra,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--executor",
+        executor,
+        "--token",
+        token,
+        *extra,
     ]
     env = {**os.environ, "FTTUI_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     return LiveServer(
-        base_url=f"http://127.0.0.1:{port}/v1", api_key=token, data_dir=data_dir, port=port,
-        args=args, log_path=home / "server.log", env=env,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=token,
+        data_dir=data_dir,
+        port=port,
+        args=args,
+        log_path=home / "server.log",
+        env=env,
     )

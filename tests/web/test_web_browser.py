@@ -22,13 +22,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
 
-from livekit import FIXTURES, LiveServer, free_port, make_server, wait_for
+from livekit import FIXTURES, LiveServer, free_port, terminate, wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -73,15 +72,6 @@ def chromium() -> str:
             "the browser test of `fttui web` did not run"
         )
     return path
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = make_server(tmp_path_factory.mktemp("web-server")).start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 class WebProcess:
@@ -131,14 +121,7 @@ class WebProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return terminate(self.proc, timeout=20)
 
 
 def http_status(url: str) -> int:
@@ -193,10 +176,11 @@ class Page:
 
 
 def test_the_app_runs_in_a_real_browser_behind_its_token(
-    chromium: str, server: LiveServer, tmp_path: Path
+    chromium: str, sim_server: LiveServer, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
+    server = sim_server
     client = server.client()
     train = client.files.create(
         file=(FIXTURES / "chat_valid.jsonl").open("rb"), purpose="fine-tune"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fttui.cli import build_parser
 from fttui.cli.web import app_command
-from livekit import free_port, wait_for
+from livekit import free_port, terminate, wait_for
 
 
 def fttui(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -90,8 +90,7 @@ def test_every_address_warns_and_the_page_uses_the_address_the_browser_used(
         assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in page
         assert "0.0.0.0" not in page
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        terminate(proc)
 
 
 def test_the_token_is_kept_between_runs_and_new_token_replaces_it(tmp_path: Path) -> None:
