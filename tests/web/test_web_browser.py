@@ -1,9 +1,7 @@
 """`fttui web` in a real headless Chromium: a real ``fttui serve --executor sim`` with two
 jobs, a real ``fttui web`` in front of it, Debian's ``chromium`` driven by Playwright.
 
-The page draws the app with xterm.js on a canvas, so its text is not in the DOM: an init
-script catches xterm's Terminal object as the page's own script builds it, and the test
-reads the terminal's buffer — the characters the page shows — through ``page.evaluate``.
+What the page shows is read from xterm.js's buffer (``tests/webkit.py``).
 
 ``FTTUI_WEB_SCREENSHOT=screenshots/web.png pytest tests/web`` also writes the README's
 screenshot from that browser.
@@ -13,12 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import shutil
 import socket
 import stat
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,40 +21,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from livekit import FIXTURES, LiveServer, free_port, terminate, wait_for
+from livekit import FIXTURES, LiveServer, wait_for
+from webkit import CATCH_XTERM, Page, WebProcess, find_chromium
 
 MODEL = "gpt-4o-mini-2024-07-18"
-
-#: Runs before the page's script: the first object that gets an ``_addonManager`` is
-#: xterm's public Terminal (its constructor assigns it), kept as ``window.__xterm``.
-CATCH_XTERM = """
-Object.defineProperty(Object.prototype, '_addonManager', {
-  configurable: true,
-  set(value) {
-    Object.defineProperty(this, '_addonManager', {value, writable: true, configurable: true});
-    if (!window.__xterm) window.__xterm = this;
-  },
-});
-"""
-
-#: The rows of the terminal as the page shows them (null until xterm is up).
-READ_SCREEN = """() => {
-  const term = window.__xterm;
-  if (!term) return null;
-  const buffer = term.buffer.active, rows = [];
-  for (let y = 0; y < term.rows; y++) {
-    const line = buffer.getLine(buffer.viewportY + y);
-    rows.push(line ? line.translateToString(true) : '');
-  }
-  return rows.join('\\n');
-}"""
-
-
-def find_chromium() -> str | None:
-    for name in (os.environ.get("FTTUI_CHROMIUM"), "chromium", "chromium-browser"):
-        if name and (path := shutil.which(name)):
-            return path
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -72,56 +36,6 @@ def chromium() -> str:
             "the browser test of `fttui web` did not run"
         )
     return path
-
-
-class WebProcess:
-    """A running ``fttui web``: its URL with the token, read from what it printed."""
-
-    def __init__(self, home: Path, server: LiveServer, *extra: str, cwd: Path) -> None:
-        self.port = free_port()
-        self.log_path = home / "web.log"
-        env = {
-            **os.environ,
-            "FTTUI_HOME": str(home),
-            "OPENAI_API_KEY": server.api_key,  # the app in each tab gets it from here
-            "PYTHONUNBUFFERED": "1",
-            "TEXTUAL_ANIMATIONS": "none",
-        }
-        env.pop("OPENAI_BASE_URL", None)
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fttui",
-                    "web",
-                    "--port",
-                    str(self.port),
-                    "--base-url",
-                    server.base_url,
-                    *extra,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=cwd,
-            )
-        wait_for(
-            lambda: "fttui web: open " in self.log() or self.proc.poll() is not None,
-            timeout=60,
-            what="fttui web to print its URL",
-        )
-        found = re.search(r"fttui web: open (\S+)", self.log())
-        assert found, f"fttui web did not start:\n{self.log()}"
-        self.url = found.group(1)
-        self.root = f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        return terminate(self.proc, timeout=20)
 
 
 def http_status(url: str) -> int:
@@ -143,36 +57,6 @@ def websocket_handshake_status(port: int, path: str = "/ws") -> int:
         sock.sendall(request.encode())
         status_line = sock.recv(4096).split(b"\r\n", 1)[0].decode()
     return int(status_line.split()[1])
-
-
-class Page:
-    """The browser tab, read as text rows."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-
-    def screen(self) -> str:
-        return self.page.evaluate(READ_SCREEN) or ""
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in (screen := self.screen()):
-                assert "Traceback" not in screen, screen
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never showed in the page:\n{self.screen()}")
-
-    def wait_gone(self, text: str, timeout: float = 15) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text not in (screen := self.screen()):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} is still in the page:\n{self.screen()}")
-
-    def press(self, key: str) -> None:
-        self.page.keyboard.press(key)
 
 
 def test_the_app_runs_in_a_real_browser_behind_its_token(
@@ -205,7 +89,7 @@ def test_the_app_runs_in_a_real_browser_behind_its_token(
     home.mkdir()
     app_cwd = tmp_path / "cwd"  # where the apps of the tabs write their files
     app_cwd.mkdir()
-    web = WebProcess(home, server, cwd=app_cwd)
+    web = WebProcess(home, server.base_url, server.api_key, cwd=app_cwd)
     try:
         # The token: printed, stored 0600 beside the local server's key.
         token_file = home / "data" / "web_token"
@@ -229,12 +113,13 @@ def test_the_app_runs_in_a_real_browser_behind_its_token(
             )
             try:
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
+                context.set_default_timeout(90_000)  # downloads, popups: a hang guard only
                 context.add_init_script(CATCH_XTERM)
                 tab = Page(context.new_page())
                 tab.page.goto(web.url)
                 # The token went into a cookie and out of the address bar.
                 assert tab.page.url == f"{web.root}/"
-                tab.wait_for("2 Jobs", timeout=60)
+                tab.wait_for("2 Jobs", timeout=90)
                 tab.page.focus("textarea.xterm-helper-textarea")
 
                 tab.press("1")
