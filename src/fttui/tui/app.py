@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -414,7 +416,14 @@ class FtApp(App[None]):
             except OSError as exc:
                 self.notify(f"cannot write the README: {exc}", severity="error", markup=False)
                 return
-        self.open_url(path.as_uri())
+        # Without a desktop, webbrowser would run a console browser (w3m, lynx) over the
+        # app's own screen: the path alone then, which the user (or the terminal) opens.
+        if (
+            sys.platform in ("darwin", "win32")
+            or os.environ.get("DISPLAY")
+            or os.environ.get("WAYLAND_DISPLAY")
+        ):
+            self.open_url(path.as_uri())
         self.notify(f"README: {path}", markup=False)
 
     # -- backend ------------------------------------------------------------------------
