@@ -102,3 +102,10 @@ def test_the_token_is_kept_between_runs_and_new_token_replaces_it(tmp_path: Path
     assert renewed != first and len(renewed) >= 40
     assert (tmp_path / "data" / "web_token").read_text().strip() == renewed
     assert (tmp_path / "data").stat().st_mode & 0o077 == 0
+
+
+def test_the_global_api_key_option_is_refused_with_the_way_that_works(tmp_path: Path) -> None:
+    proc = fttui("--api-key", "sk-secret", "web", home=tmp_path)
+    assert proc.returncode == 2
+    assert "OPENAI_API_KEY=... fttui web" in proc.stderr and "sk-secret" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

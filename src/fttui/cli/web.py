@@ -58,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from fttui.cli.common import CliError
     from fttui.server.runner import is_loopback
 
+    if getattr(args, "api_key", None):  # `fttui --api-key K web`: the global option
+        raise CliError(
+            "fttui web passes no key on the apps' command lines (other local users can read "
+            "them): use a profile, or OPENAI_API_KEY=... fttui web",
+            2,
+        )
     if not 1 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: use 1 to 65535", 2)
     try:
