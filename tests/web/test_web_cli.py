@@ -9,8 +9,11 @@ import shlex
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from fttui.cli import build_parser
 from fttui.cli.web import app_command
@@ -89,6 +92,13 @@ def test_every_address_warns_and_the_page_uses_the_address_the_browser_used(
             page = resp.read().decode()
         assert f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in page
         assert "0.0.0.0" not in page
+        # Another site's page may not drive the app, even with the token.
+        evil = urllib.request.Request(
+            f"http://127.0.0.1:{port}/ws?token={token}", headers={"Origin": "http://evil.test"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(evil, timeout=10)
+        assert refused.value.code == 403
     finally:
         terminate(proc)
 
