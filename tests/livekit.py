@@ -89,13 +89,8 @@ class LiveServer:
         raise RuntimeError(f"fttui serve did not answer in {timeout}s:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            terminate(self.proc)
         self.proc = None
 
     def kill(self) -> None:
@@ -107,6 +102,19 @@ class LiveServer:
     def restart(self) -> LiveServer:
         self.stop()
         return self.start()
+
+
+def terminate(proc: subprocess.Popen, timeout: float = 15) -> int:
+    """SIGTERM, as ctrl+c or a service manager would; kill -9 if it is not gone in
+    ``timeout`` seconds. Returns the exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def wait_for(condition, timeout: float = 30, what: str = "the condition") -> None:

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "ask",
     "profiles",
     "serve",
+    "web",
 )
 
 

@@ -47,12 +47,15 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def _launch(args: argparse.Namespace, *, data_file: str | None, initial_pane: str | None) -> int:
+    import os
     import sys
 
     from fttui.cli.apicommon import is_tty
     from fttui.cli.common import CliError
 
-    if not is_tty(sys.stdin) or not is_tty(sys.stdout):  # also when one is closed (None)
+    # Under `fttui web`, textual-serve runs the app over pipes with Textual's web driver.
+    web = os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver:")
+    if not web and (not is_tty(sys.stdin) or not is_tty(sys.stdout)):  # also when closed
         raise CliError(
             "the app needs a terminal; use the commands (fttui --help) in scripts", exit_code=2
         )

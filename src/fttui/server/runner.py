@@ -85,14 +85,20 @@ def make_private(data_dir: Path) -> None:
 
 def load_or_create_key(data_dir: Path) -> tuple[str, bool]:
     """The key stored in ``<data_dir>/api_key`` (made and stored 0600 on first use)."""
-    path = data_dir / KEY_FILE
-    with contextlib.suppress(FileNotFoundError):
-        key = path.read_text(encoding="utf-8").strip()
-        if key:
-            return key, False
-    key = "sk-fttui-" + secrets.token_urlsafe(32)
-    write_private(path, key + "\n")
-    return key, True
+    return load_or_create_secret(data_dir / KEY_FILE, prefix="sk-fttui-")
+
+
+def load_or_create_secret(path: Path, *, prefix: str, renew: bool = False) -> tuple[str, bool]:
+    """The secret stored in ``path``, made (``prefix`` + 32 random bytes) and stored 0600 on
+    first use or when ``renew``; True when it was made now. ``fttui web`` keeps its token so."""
+    if not renew:
+        with contextlib.suppress(FileNotFoundError):
+            secret = path.read_text(encoding="utf-8").strip()
+            if secret:
+                return secret, False
+    secret = prefix + secrets.token_urlsafe(32)
+    write_private(path, secret + "\n")
+    return secret, True
 
 
 @contextlib.contextmanager

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import io
+import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -51,6 +54,22 @@ PANE_CLASSES = {
 def make_pane(pane_id: str) -> Any:
     module, name = PANE_CLASSES[pane_id]
     return getattr(importlib.import_module(module), name)(id=pane_id)
+
+
+def readme() -> tuple[str, Path | None]:
+    """fttui's README: the checkout's file, else the copy in the installed package's metadata
+    (setuptools puts the README there as the long description)."""
+    root = Path(__file__).resolve().parents[3]
+    if (root / "pyproject.toml").is_file() and (root / "README.md").is_file():
+        path = root / "README.md"
+        return path.read_text(encoding="utf-8"), path
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        text = metadata("fttui").get_payload() or ""
+    except PackageNotFoundError:
+        text = ""
+    return text or "# fttui\n\nThe README is not in this installation.\n", None
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -362,6 +381,50 @@ class FtApp(App[None]):
             "Write the selected job's series to a CSV (e)",
             on("metrics", "action_export"),
         )
+        yield SystemCommand(
+            "Open the README",
+            "fttui's manual: a browser tab under fttui web, else your browser",
+            self.action_open_readme,
+        )
+
+    # -- links and files: under `fttui web` they go to the browser -------------------------
+    def offer_file(self, path: Path) -> None:
+        """Send a file the app wrote to the browser under ``fttui web``: there the path in
+        the notice names a file on the machine that runs the app, maybe not the user's. In
+        a terminal the path is the link."""
+        if self.is_web:
+            self.deliver_text(path, open_method="download")
+
+    def action_open_readme(self) -> None:
+        text, path = readme()
+        if self.is_web:  # a file:// link would name the server's disk: send the text
+            self.deliver_text(
+                io.StringIO(text),
+                save_filename="README.md",
+                open_method="browser",
+                mime_type="text/plain",
+                encoding="utf-8",
+            )
+            return
+        if path is None:  # an installed package: its README is in the metadata only
+            from fttui import paths
+
+            path = paths.cache_dir() / "README.md"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                self.notify(f"cannot write the README: {exc}", severity="error", markup=False)
+                return
+        # Without a desktop, webbrowser would run a console browser (w3m, lynx) over the
+        # app's own screen: the path alone then, which the user (or the terminal) opens.
+        if (
+            sys.platform in ("darwin", "win32")
+            or os.environ.get("DISPLAY")
+            or os.environ.get("WAYLAND_DISPLAY")
+        ):
+            self.open_url(path.as_uri())
+        self.notify(f"README: {path}", markup=False)
 
     # -- backend ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="describe", exit_on_error=False)

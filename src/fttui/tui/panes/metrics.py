@@ -253,6 +253,7 @@ class MetricsPane(Vertical):
             )
             return
         self.app.call_from_thread(self.notify, f"wrote {path}", markup=False)
+        self.app.call_from_thread(self.app.offer_file, path)
 
 
 def to_csv(series: dict[str, list[tuple[int, float]]]) -> str:
