@@ -34,6 +34,7 @@ from fttui.server.generation import (
     per_prompt,
     run,
 )
+from fttui.server.graders_routes import graders_router
 from fttui.server.jobs import JobManager
 from fttui.server.models import ModelRegistry
 from fttui.server.store import Store
@@ -320,6 +321,8 @@ def create_app(config: ServerConfig, services: Services) -> Any:
         return json_response(
             await run_in_threadpool(completion, s.executor, req, stops, prompts, echo)
         )
+
+    app.include_router(graders_router(s))
 
     asgi: Any = AuthMiddleware(app, config.api_key)
     if config.faults:
