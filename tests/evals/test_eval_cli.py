@@ -313,3 +313,50 @@ def test_provider_errors_are_retried_and_reported_per_item(tmp_path):
             assert e["line"] and e["error"]
     finally:
         server.stop()
+
+
+def test_classification_uses_the_datas_stop_and_the_first_tokens_logprobs(sim_server, tmp_path):
+    reviews = [
+        ("I loved it", "positive"),
+        ("Awful film", "negative"),
+        ("Great acting", "positive"),
+        ("Boring and long", "negative"),
+        ("A joy to watch", "positive"),
+    ]
+    data = tmp_path / "cls.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"prompt": f"Review: {t}\nSentiment ->", "completion": f" {label} END"})
+            + "\n"
+            for t, label in reviews
+        )
+    )
+    out = tmp_path / "r.jsonl"
+    r = fttui(
+        sim_server,
+        "eval",
+        str(data),
+        "-m",
+        "davinci-002",
+        "--metric",
+        "classification",
+        "--positive-class",
+        "positive",
+        "-o",
+        str(out),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["stop"] == [" END"]  # found in the data, cut from the references
+    cls = report["models"][0]["classification"]
+    assert cls["from"] == "first-token logprobs"
+    assert set(cls) >= {"accuracy", "weighted_f1", "precision", "recall", "f1", "auroc", "auprc"}
+    final = rows(out)
+    assert sorted(x["reference"] for x in final) == sorted(f" {lab}" for _, lab in reviews)
+    assert all(0.0 <= x["p_positive"] <= 1.0 for x in final)
+    # The sim base model's canned text is never a label: every prediction is wrong.
+    assert report["models"][0]["mean"] == 0.0
+    assert cls["accuracy"] == pytest.approx(
+        sum((x["p_positive"] >= 0.5) == (x["reference"] == " positive") for x in final) / 5
+    )
