@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -374,6 +375,9 @@ class Evaluation:
                         yield item, model
 
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="fttui-eval")
+        # Finished futures are handed over through a queue: one wake-up per answer, where
+        # wait() would hook every pending future again for each one.
+        finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
         pending: dict[Future, Item] = {}
         source = tasks()
         exhausted = False
@@ -388,11 +392,16 @@ class Evaluation:
                         exhausted = True
                         break
                     item, model = nxt
-                    pending[pool.submit(self._one, item, model)] = item
+                    fut = pool.submit(self._one, item, model)
+                    pending[fut] = item
+                    fut.add_done_callback(finished.put)
                 if not pending:
                     break
-                done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
-                for fut in done:
+                try:
+                    fut = finished.get(timeout=0.2)  # wakes to see should_stop() too
+                except queue.Empty:
+                    fut = None
+                if fut is not None:
                     record(pending.pop(fut), fut.result(), fresh=True)
                 if self.should_stop() and not exhausted:
                     interrupted = exhausted = True
