@@ -418,7 +418,7 @@ class Evaluation:
             scorer=self.scorer.name,
             models=[self.stats[m].summary(self.positive_class) for m in self.models],
             items=items_seen,
-            disagreements=disagreements,
+            disagreements=sorted(disagreements, key=lambda d: d["item"]),
             disagreement_count=disagree_count,
             no_reference=no_ref,
             no_reference_count=no_ref_count,
