@@ -360,3 +360,11 @@ def test_classification_uses_the_datas_stop_and_the_first_tokens_logprobs(sim_se
     assert cls["accuracy"] == pytest.approx(
         sum((x["p_positive"] >= 0.5) == (x["reference"] == " positive") for x in final) / 5
     )
+
+
+def test_a_model_the_provider_lacks_is_reported_on_each_item_in_order(sim_server):
+    r = fttui(sim_server, "eval", str(CHAT), "-m", "no-such-model", "--limit", "4", "-j", "1")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    listed = [ln for ln in r.stderr.splitlines() if ln.startswith("  line ")]
+    assert [ln.split()[1] for ln in listed] == ["1", "2", "3", "4"]
+    assert all("not found" in ln for ln in listed)

@@ -183,7 +183,23 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), exit_code=2) from None
     logprobs = args.positive_class is not None
 
+    from fttui.api.errors import ApiError
+
+    # A model the provider does not have (a typo) fails every item the same way: after
+    # its first 404 the rest are reported with that error without asking again.
+    missing: dict[str, ApiError] = {}
+
     def call(model: str, item: Any):
+        if model in missing:
+            raise missing[model]
+        try:
+            return _call(model, item)
+        except ApiError as err:
+            if err.kind == "not_found":
+                missing[model] = err
+            raise
+
+    def _call(model: str, item: Any):
         legacy = args.legacy
         if legacy is None and item.kind == "completion":
             legacy = True  # a prompt/completion file is sent as its prompt, as it trained

@@ -121,11 +121,15 @@ def iter_items(
     path: str | os.PathLike[str], *, stop: str | None = None, limit: int | None = None
 ) -> Iterator[Item]:
     """Stream the file's items (constant memory); ``stop`` is cut from completions."""
-    for index, (line, value, finding) in enumerate(iter_records(path)):
+    index = 0
+    for line, value, finding in iter_records(path):
+        if value is None and (finding is None or finding.line is None):
+            continue  # a note on the whole file (a TXT or CSV read as a table), not an example
         if limit is not None and index >= limit:
             return
         if value is None:
             msg = getattr(finding, "message", None) or "unreadable"
             yield Item(index, line, "unknown", None, problem=msg)
-            continue
-        yield to_item(index, line, value, stop)
+        else:
+            yield to_item(index, line, value, stop)
+        index += 1

@@ -422,7 +422,7 @@ class Evaluation:
             disagreement_count=disagree_count,
             no_reference=no_ref,
             no_reference_count=no_ref_count,
-            errors=errors,
+            errors=sorted(errors, key=lambda e: (e["item"], e["model"])),
             resumed=resumed,
             interrupted=interrupted,
             results=os.fspath(self.results_path) if self.results_path else None,
