@@ -22,6 +22,8 @@ SERIES = (
     "valid_mean_token_accuracy",
     "full_valid_loss",
     "full_valid_mean_token_accuracy",
+    # fttui serve: a checkpoint's mean reward from the job's eval_grader (a metrics event)
+    "eval_grader",
 )
 
 #: CSV header → series, in order of preference (first present wins per series).

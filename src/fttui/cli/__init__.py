@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "files",
     "models",
     "ask",
+    "eval",
     "profiles",
     "serve",
     "web",

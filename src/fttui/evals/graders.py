@@ -204,24 +204,38 @@ def _validate_python(source: Any, path: str, errors: list[str]) -> None:
         errors.append(f"{path}: must define grade(sample, item) returning a number")
 
 
-def _validate_multi(g: Mapping[str, Any], path: str, errors: list[str]) -> None:
+def sub_graders(g: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A multi grader's graders by name. OpenAI's guide writes them as an object of named
+    graders; its OpenAPI file types ``graders`` as one grader, named by its ``name``:
+    both are taken."""
     subs = g.get("graders")
+    if not isinstance(subs, Mapping) or not subs:
+        return None
+    if isinstance(subs.get("type"), str):
+        return {str(subs.get("name") or subs["type"]): subs}
+    return dict(subs)
+
+
+def _validate_multi(g: Mapping[str, Any], path: str, errors: list[str]) -> None:
+    subs = sub_graders(g)
+    single = subs is not None and isinstance(g["graders"].get("type"), str)
     names: set[str] = set()
     if "graders" in g:
-        if isinstance(subs, Mapping) and subs:
+        if subs is not None:
             for key, sub in subs.items():
+                where = f"{path}.graders" if single else f"{path}.graders.{key}"
                 if not key.isidentifier():
                     errors.append(
-                        f"{path}.graders.{key}: the name must be an identifier to be used "
+                        f"{where}: the name {key!r} must be an identifier to be used "
                         "in calculate_output"
                     )
                 if isinstance(sub, Mapping) and sub.get("type") == "multi":
-                    errors.append(f"{path}.graders.{key}: a multi grader cannot nest another")
+                    errors.append(f"{where}: a multi grader cannot nest another")
                     continue
-                _validate(sub, f"{path}.graders.{key}", errors, top=False)
+                _validate(sub, where, errors, top=False)
                 names.add(key)
         else:
-            errors.append(f"{path}.graders: must be an object of named graders")
+            errors.append(f"{path}.graders: must be a grader or an object of named graders")
     formula = g.get("calculate_output")
     if "calculate_output" in g:
         try:
@@ -339,8 +353,8 @@ class PythonRefused(PermissionError):
 def has_python(grader: Mapping[str, Any]) -> bool:
     if grader.get("type") == "python":
         return True
-    subs = grader.get("graders") if grader.get("type") == "multi" else None
-    return isinstance(subs, Mapping) and any(has_python(s) for s in subs.values())
+    subs = sub_graders(grader) if grader.get("type") == "multi" else None
+    return subs is not None and any(isinstance(s, Mapping) and has_python(s) for s in subs.values())
 
 
 def run(
@@ -420,7 +434,7 @@ def _similarity(g: Mapping[str, Any], context: dict[str, Any], runner: Runner) -
 def _multi(g: Mapping[str, Any], context: dict[str, Any], runner: Runner, res: GradeResult) -> None:
     values: dict[str, float] = {}
     tokens = 0
-    for key, sub in g["graders"].items():
+    for key, sub in (sub_graders(g) or {}).items():
         r = _run_one(sub, context, runner, key)
         values[key] = r.reward
         res.sub_rewards[key] = r.reward
@@ -494,12 +508,17 @@ def _model_grade(
     res.token_usage = tokens
     answer = _answer(text)
     if g["type"] == "score_model":
-        m = _NUMBER.search(str(answer))
-        if m is None:
+        # A number, or JSON holding one — not any digit in prose (a judge that talks about
+        # "gpt-4o" has not scored 4).
+        if _is_number(answer):
+            value = float(answer)
+        elif isinstance(answer, str) and _NUMBER.fullmatch(answer.strip()):
+            value = float(answer.strip())
+        else:
             res.errors["model_grader_parse_error"] = True
-            res.message = f"the judge's answer has no number: {text[:200]!r}"
+            res.message = f"the judge's answer is not a score: {text[:200]!r}"
             return 0.0
-        return min(max(float(m.group()), float(lo)), float(hi))
+        return min(max(value, float(lo)), float(hi))
     label = str(answer).strip().strip('"').strip()
     match = next((v for v in g["labels"] if v.lower() == label.lower()), None)
     if match is None:

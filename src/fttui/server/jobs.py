@@ -31,6 +31,7 @@ from fttui.datasets.estimate import (
     default_learning_rate_multiplier,
     default_n_epochs,
 )
+from fttui.server.checkpoint_eval import CheckpointEvaluator, parse_eval_grader
 from fttui.server.errors import ApiError, bad_request, disk_full, is_disk_full, not_found
 from fttui.server.executors.base import (
     TERMINAL_STATUSES,
@@ -217,6 +218,7 @@ class JobManager:
         #: per job, (monotonic time of its first failing tick in a row, failures in a row)
         self._failing: dict[str, tuple[float, int]] = {}
         self._thread = threading.Thread(target=self._loop, name="job-supervisor", daemon=True)
+        self._checkpoint_eval = CheckpointEvaluator(models, executor, self._record_event)
 
     # -- life of the manager -----------------------------------------------------------
     def start(self) -> None:
@@ -229,6 +231,7 @@ class JobManager:
         if self._thread.is_alive():  # never started when building the server failed
             self._thread.join(timeout=10)
         self._validation_pool.shutdown(wait=False, cancel_futures=True)
+        self._checkpoint_eval.close()
         self.executor.shutdown()
 
     def wake(self) -> None:
@@ -336,6 +339,7 @@ class JobManager:
         elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2147483647:
             raise bad_request("seed must be an integer from 0 to 2147483647.", param="seed")
         metadata = parse_metadata(body.get("metadata"))
+        parse_eval_grader(metadata, validation is not None)
         integrations = body.get("integrations")
         if integrations is not None and (
             not isinstance(integrations, list) or len(integrations) > 5
@@ -916,6 +920,7 @@ class JobManager:
                     dumps(obj),
                 ),
             )
+            self._eval_checkpoint(job, obj["fine_tuned_model_checkpoint"], step)
         gone = known - set(steps)
         if gone:
             conn.executemany(
@@ -923,6 +928,23 @@ class JobManager:
                 [(job["id"], s) for s in gone],
             )
         internal["ckpt_steps"] = steps
+
+    def _eval_checkpoint(self, job: dict[str, Any], model: str, step: int) -> None:
+        """Score a new checkpoint with the job's ``eval_grader`` (see checkpoint_eval)."""
+        raw = (job.get("metadata") or {}).get("eval_grader")
+        if raw is None or not job.get("validation_file"):
+            return
+        try:
+            grader = parse_eval_grader(job["metadata"], True)
+            path = self._fine_tune_file(job["validation_file"], "validation_file")
+        except ApiError:
+            return  # checked when the job was created; a file deleted since: nothing to score
+        if grader is not None:
+            self._checkpoint_eval.submit(job["id"], grader, path, model, step)
+
+    def _record_event(self, job_id: str, message: str, **kwargs: Any) -> None:
+        with self.store.tx() as conn:
+            self._event(conn, job_id, message, **kwargs)
 
     def _follow(self, job_id: str, internal: dict[str, Any]) -> None:
         """Ingest new events and apply the executor's state (nothing to do: no write)."""

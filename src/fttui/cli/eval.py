@@ -1,0 +1,309 @@
+"""`fttui eval FILE --model A --model B …` — score models on a held-out file.
+
+Each item's reference is its last assistant message (chat) or its completion (legacy);
+the rest is sent to every model, on the chat or the completions endpoint as ``fttui ask``
+chooses, with the stop sequence the data ends with. Prints a scoreboard per model (mean
+and pass rate with a 95% bootstrap interval, tokens, latency p50/p95), the items where
+the models disagree, and appends one JSONL line per item × model to ``-o`` as it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from fttui.cli.apicommon import (
+    ProgressBar,
+    add_json,
+    add_provider_options,
+    client_from_args,
+    handles_api_errors,
+    warn,
+)
+from fttui.cli.common import CliError, print_json
+
+METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="score models on a held-out file (graders, metrics, a scoreboard)",
+        description="Score one or more models on a file in training format: the last "
+        "assistant message (or the completion) is the reference, the rest is sent.",
+    )
+    add_provider_options(p)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--model",
+        "-m",
+        action="append",
+        required=True,
+        metavar="MODEL",
+        help="a model, a checkpoint, or job:ftjob-… (its model and every checkpoint); repeat",
+    )
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--grader", metavar="GRADER.json", help="an OpenAI grader (JSON file)")
+    how.add_argument("--metric", choices=METRICS, help="a built-in metric (default: exact)")
+    p.add_argument(
+        "--positive-class", metavar="X", help="binary classification: the positive label"
+    )
+    p.add_argument("--pass-threshold", type=float, metavar="X", help="a score at or above passes")
+    p.add_argument(
+        "--stop",
+        action="append",
+        metavar="S",
+        help="stop sequence (default: the one the file's completions end with)",
+    )
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--concurrency", "-j", type=int, default=4)
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N examples")
+    p.add_argument("-o", "--output", metavar="RESULTS.jsonl", help="append results here")
+    p.add_argument("--resume", action="store_true", help="continue the run in -o")
+    p.add_argument("--allow-python", action="store_true", help="let a python grader run here")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--legacy",
+        dest="legacy",
+        action="store_const",
+        const=True,
+        help="use the legacy completions endpoint",
+    )
+    mode.add_argument(
+        "--chat", dest="legacy", action="store_const", const=False, help="use chat completions"
+    )
+    add_json(p)
+    p.set_defaults(func=run, legacy=None)
+
+
+def _load_grader(path: str) -> dict[str, Any]:
+    import json
+
+    from fttui.evals import validate
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(
+            f"cannot read the grader {path}: {exc.strerror or exc}", exit_code=2
+        ) from None
+    try:
+        grader = json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"{path} is not valid JSON: {exc}", exit_code=2) from None
+    if isinstance(grader, dict) and isinstance(grader.get("grader"), dict):
+        grader = grader["grader"]  # the body of /graders/run or /validate
+    errors = validate(grader)
+    if errors:
+        listed = "\n  ".join(errors)
+        raise CliError(f"{path}: the grader is not valid:\n  {listed}", exit_code=2)
+    return grader
+
+
+def expand_models(client: Any, names: list[str]) -> list[str]:
+    """``job:ftjob-…`` → its fine-tuned model and every checkpoint (oldest first)."""
+    out: list[str] = []
+    for name in names:
+        if not name.startswith("job:"):
+            out.append(name)
+            continue
+        job_id = name[4:]
+        from fttui.api.errors import friendly
+
+        try:
+            job = client.fine_tuning.jobs.retrieve(job_id)
+            cps = list(client.fine_tuning.jobs.checkpoints.list(job_id, limit=100))
+        except Exception as exc:
+            raise CliError(f"{name}: {friendly(exc)}") from None
+        cps.sort(key=lambda c: c.step_number or 0)
+        found = [c.fine_tuned_model_checkpoint for c in cps if c.fine_tuned_model_checkpoint]
+        if job.fine_tuned_model:
+            found.append(job.fine_tuned_model)
+        if not found:
+            raise CliError(
+                f"{name}: the job ({job.status}) has no fine-tuned model or checkpoint yet"
+            )
+        out.extend(dict.fromkeys(found))
+    return list(dict.fromkeys(out))
+
+
+@handles_api_errors
+def run(args: argparse.Namespace) -> int:
+    from fttui.api.sample import sample
+    from fttui.cli.ask import _unescape
+    from fttui.datasets.read import DatasetReadError
+    from fttui.evals import PythonRefused, Runner
+    from fttui.evals.items import detect_stop, iter_items
+    from fttui.evals.session import Evaluation, Scorer
+
+    if args.concurrency < 1 or args.max_tokens < 1 or (args.limit is not None and args.limit < 1):
+        raise CliError("--concurrency, --max-tokens and --limit must be at least 1", exit_code=2)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no such file: {args.file}", exit_code=2)
+    results = Path(args.output) if args.output else None
+    if args.resume and results is None:
+        raise CliError("--resume continues the results file: give it with -o", exit_code=2)
+    if results is not None and not args.resume and results.exists() and results.stat().st_size:
+        raise CliError(
+            f"{results} already holds results: --resume continues it, or choose another -o",
+            exit_code=2,
+        )
+    grader = _load_grader(args.grader) if args.grader else None
+    try:
+        stops = [_unescape(s) for s in args.stop] if args.stop else None
+        if stops is None:
+            found = detect_stop(path)
+            stops = [found] if found else None
+    except DatasetReadError as exc:
+        raise CliError(f"cannot read {args.file}: {exc}", exit_code=2) from None
+    _, client = client_from_args(args)
+    models = expand_models(client, args.model)
+
+    def judge(model: str, messages: list[dict[str, Any]], params: dict[str, Any]):
+        ans = sample(
+            client,
+            model,
+            messages=messages,
+            max_tokens=params.get("max_completions_tokens"),
+            temperature=params.get("temperature") or 0.0,
+        )
+        return ans.text, (ans.prompt_tokens or 0) + (ans.completion_tokens or 0)
+
+    try:
+        scorer = Scorer(
+            metric=args.metric or (None if grader else "exact"),
+            grader=grader,
+            runner=Runner(model_client=judge, allow_python=args.allow_python),
+            pass_threshold=args.pass_threshold,
+        )
+    except PythonRefused as exc:
+        raise CliError(str(exc), exit_code=2) from None
+    logprobs = args.positive_class is not None
+
+    from fttui.api.errors import ApiError
+
+    # A model the provider does not have (a typo) fails every item the same way: after
+    # its first 404 the rest are reported with that error without asking again.
+    missing: dict[str, ApiError] = {}
+
+    def call(model: str, item: Any):
+        if model in missing:
+            raise missing[model]
+        try:
+            return _call(model, item)
+        except ApiError as err:
+            if err.kind == "not_found":
+                missing[model] = err
+            raise
+
+    def _call(model: str, item: Any):
+        legacy = args.legacy
+        if legacy is None and item.kind == "completion":
+            legacy = True  # a prompt/completion file is sent as its prompt, as it trained
+        return sample(
+            client,
+            model,
+            messages=item.messages,
+            prompt=item.prompt,
+            legacy=legacy,
+            stop=stops,
+            max_tokens=args.max_tokens,
+            logprobs=logprobs,
+        )
+
+    bar = ProgressBar()
+    ev = Evaluation(
+        iter_items(path, stop=stops[0] if stops else None, limit=args.limit),
+        models,
+        call,
+        scorer,
+        file=args.file,
+        concurrency=args.concurrency,
+        results_path=results,
+        resume=args.resume,
+        positive_class=args.positive_class,
+        progress=lambda done, _total: bar("eval", done, max(done, 1)),
+    )
+    try:
+        report = ev.run()
+    except KeyboardInterrupt:
+        bar.finish()
+        if results is not None:
+            warn(f"interrupted: the finished results are in {results}; --resume continues")
+        raise
+    bar.finish()
+    if args.json:
+        print_json(report.to_json() | {"stop": stops})
+    else:
+        print_report(report, stops)
+    return 1 if report.errors else 0
+
+
+def _num(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{v * 100:.1f}%" if pct else f"{v:.3f}"
+
+
+def print_report(report: Any, stops: list[str] | None) -> None:
+    from fttui.cli.apicommon import print_rows
+
+    models = report.models
+    n = max((m["n"] + m["errors"] for m in models), default=0)
+    stop = f", stop {stops[0]!r}" if stops else ""
+    print(
+        f"{report.file}: {n} items × {len(models)} models, {report.scorer}{stop}"
+        + (f" ({report.resumed} results resumed)" if report.resumed else "")
+    )
+    rows = []
+    for m in models:
+        ci = m["ci95"]
+        rows.append(
+            [
+                m["model"],
+                _num(m["mean"]),
+                f"[{_num(ci[0])}, {_num(ci[1])}]" if ci else "-",
+                _num(m["pass_rate"], pct=True),
+                m["n"],
+                m["errors"],
+                f"{m['prompt_tokens'] + m['completion_tokens']:,}",
+                m["latency_p50_ms"],
+                m["latency_p95_ms"],
+            ]
+        )
+    print_rows(
+        rows, ["model", "mean", "95% CI", "pass", "n", "errors", "tokens", "p50 ms", "p95 ms"]
+    )
+    for m in models:
+        cls = m.get("classification")
+        if cls:
+            figures = " · ".join(f"{k} {_num(v)}" for k, v in cls.items() if k != "from")
+            print(f"{m['model']}: {figures} (from the {cls['from']})")
+    if report.disagreement_count:
+        print(f"\nmodels disagree on {report.disagreement_count} items:")
+        for d in report.disagreements[:10]:
+            print(f"  line {d['line']}: reference {_short(d['reference'])}")
+            for model, a in d["answers"].items():
+                mark = "pass" if a["passed"] else "fail"
+                print(f"    {mark}  {model}: {_short(a['output'])}")
+    if report.no_reference_count:
+        lines = ", ".join(str(x["line"]) for x in report.no_reference[:10])
+        more = "…" if report.no_reference_count > 10 else ""
+        print(
+            f"\n{report.no_reference_count} examples without a reference, not scored "
+            f"(lines {lines}{more}): {report.no_reference[0]['problem']}"
+        )
+    if report.errors:
+        print(f"\n{len(report.errors)} answers failed after retries:", file=sys.stderr)
+        for e in report.errors[:10]:
+            print(f"  line {e['line']} {e['model']}: {e['error']}", file=sys.stderr)
+    if report.results:
+        print(f"\nresults: {report.results}")
+
+
+def _short(text: Any, width: int = 70) -> str:
+    s = repr(text if text is not None else "")
+    return s if len(s) <= width else s[: width - 1] + "…"
