@@ -22,7 +22,6 @@ from fttui.server.errors import ApiError, bad_request, error_bytes, http_error
 from fttui.server.executors.base import Executor
 from fttui.server.faults import FaultMiddleware, send_json
 from fttui.server.files import FileService
-from fttui.server.graders_routes import graders_router
 from fttui.server.jobs import JobManager
 from fttui.server.limits import BodyLimit, InternalErrors
 from fttui.server.models import ModelRegistry
@@ -138,9 +137,6 @@ def create_app(config: ServerConfig, services: Services) -> Any:
         for route in router.routes:
             if getattr(route, "methods", None):
                 route_methods.append((compile_path(prefix + route.path)[0], route.methods))
-    graders = graders_router(services)  # built per app: its routes close over the services
-    app.include_router(graders)
-    route_methods += [(compile_path(r.path)[0], r.methods) for r in graders.routes]
     app.state.route_methods = route_methods  # what a 405's Allow names (errors.py)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
 

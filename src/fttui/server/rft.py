@@ -1,8 +1,8 @@
 """Reinforcement fine-tuning requests: ``method.type = "reinforcement"`` with a grader.
 
-The body is checked as the official spec shapes it (``FineTuneReinforcementMethod``): a
-grader of one of the known types with the fields that type needs, and the RFT
-hyperparameters with their ranges. The error names the field by its JSON path
+The body is checked as the official spec shapes it (``FineTuneReinforcementMethod``): the
+grader by :mod:`fttui.evals` (the same rules as the graders endpoints and ``fttui eval``),
+the RFT hyperparameters with their ranges. The error names the field by its JSON path
 (``method.reinforcement.grader.graders.answer.operation``) so the user can find it.
 """
 
@@ -11,94 +11,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fttui.server.errors import ApiError, bad_request
+from fttui.server.errors import bad_request
 
-GRADER_TYPES = ("string_check", "text_similarity", "python", "score_model", "label_model", "multi")
-STRING_CHECK_OPS = ("eq", "ne", "like", "ilike")
-SIMILARITY_METRICS = (
-    "cosine",
-    "fuzzy_match",
-    "bleu",
-    "gleu",
-    "meteor",
-    "rouge_1",
-    "rouge_2",
-    "rouge_3",
-    "rouge_4",
-    "rouge_5",
-    "rouge_l",
-)
 REASONING_EFFORTS = ("default", "low", "medium", "high")
 #: what "auto" becomes once the data is known (the local server's choices, not OpenAI's)
 RFT_AUTO = {"compute_multiplier": 1.0, "eval_samples": 1, "reasoning_effort": "default"}
-MAX_GRADER_DEPTH = 4  #: multi graders nest; a deeper grader is surely a mistake
 
 
-def _invalid(path: str, message: str) -> ApiError:
-    return bad_request(f"Invalid grader: {path} {message}.", param=path, code="invalid_grader")
+def parse_grader(raw: Any, path: str = "method.reinforcement.grader") -> dict[str, Any]:
+    """The grader, checked by the same rules as the graders endpoints and ``fttui eval``
+    (:func:`fttui.evals.validate`); a 400 whose ``param`` is the first bad field's path."""
+    from fttui.evals import validate
 
-
-def _string(grader: dict[str, Any], key: str, path: str, *, required: bool = True) -> None:
-    value = grader.get(key)
-    if value is None and not required:
-        return
-    if not isinstance(value, str) or (required and not value):
-        raise _invalid(f"{path}.{key}", "must be a non-empty string")
-
-
-def parse_grader(
-    raw: Any, path: str = "method.reinforcement.grader", depth: int = 0
-) -> dict[str, Any]:
-    """The grader, checked; an :class:`ApiError` (400) naming the bad field otherwise."""
-    if not isinstance(raw, dict):
-        raise _invalid(path, "must be an object")
-    kind = raw.get("type")
-    if kind not in GRADER_TYPES:
-        raise _invalid(f"{path}.type", f"must be one of {', '.join(GRADER_TYPES)} (got {kind!r})")
-    _string(raw, "name", path)
-    if kind == "string_check":
-        _string(raw, "input", path)
-        _string(raw, "reference", path)
-        if raw.get("operation") not in STRING_CHECK_OPS:
-            raise _invalid(f"{path}.operation", f"must be one of {', '.join(STRING_CHECK_OPS)}")
-    elif kind == "text_similarity":
-        _string(raw, "input", path)
-        _string(raw, "reference", path)
-        if raw.get("evaluation_metric") not in SIMILARITY_METRICS:
-            raise _invalid(
-                f"{path}.evaluation_metric", f"must be one of {', '.join(SIMILARITY_METRICS)}"
-            )
-    elif kind == "python":
-        _string(raw, "source", path)
-    elif kind in ("score_model", "label_model"):
-        _string(raw, "model", path)
-        messages = raw.get("input")
-        if not isinstance(messages, list) or not messages:
-            raise _invalid(f"{path}.input", "must be a non-empty list of messages")
-        for i, message in enumerate(messages):
-            if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-                raise _invalid(f"{path}.input[{i}]", "must be a message with a `role`")
-        if kind == "label_model":
-            for key in ("labels", "passing_labels"):
-                labels = raw.get(key)
-                if (
-                    not isinstance(labels, list)
-                    or not labels
-                    or not all(isinstance(x, str) for x in labels)
-                ):
-                    raise _invalid(f"{path}.{key}", "must be a non-empty list of strings")
-    else:  # multi
-        if depth >= MAX_GRADER_DEPTH:
-            raise _invalid(path, f"nests multi graders more than {MAX_GRADER_DEPTH} deep")
-        graders = raw.get("graders")
-        if not isinstance(graders, dict) or not graders:
-            raise _invalid(f"{path}.graders", "must be an object of named graders")
-        if "type" in graders:  # the spec's (and the SDK's) form: one grader
-            parse_grader(graders, f"{path}.graders", depth + 1)
-        else:  # the graders guide's form: {"name": grader, ...}, named in the formula
-            for name, sub in graders.items():
-                parse_grader(sub, f"{path}.graders.{name}", depth + 1)
-        _string(raw, "calculate_output", path)
+    errors = validate(raw, path=path)
+    if errors:
+        param = errors[0].split(":", 1)[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise bad_request(f"Invalid grader: {errors[0]}{more}.", param=param, code="invalid_grader")
     return raw
 
 
@@ -192,7 +121,6 @@ def resolve_rft(hp: dict[str, Any], steps_per_epoch: int) -> dict[str, Any]:
 
 
 __all__ = [
-    "GRADER_TYPES",
     "parse_grader",
     "parse_rft_hyperparameters",
     "resolve_rft",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fttui.server.routes import completions, files, health, jobs, models, uploads
+from fttui.server.routes import completions, files, graders, health, jobs, models, uploads
 
 #: ``/health`` (no prefix, no auth) and then the OpenAI resources under ``/v1``
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
@@ -14,4 +14,5 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (jobs.router, "/v1"),
     (models.router, "/v1"),
     (completions.router, "/v1"),
+    (graders.router, "/v1"),
 )
