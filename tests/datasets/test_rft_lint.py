@@ -144,6 +144,11 @@ def test_a_bad_grader_file_is_a_usage_error_before_the_data_is_read(tmp_path: Pa
     for text, says in (
         ("{not json", "is not valid JSON"),
         ('["string_check"]', "must be a JSON object with a `type`"),
+        (
+            '{"type": "string_check", "name": "x", "input": "{{sample.output_text}}", '
+            '"reference": "a", "operation": "startswith"}',
+            "grader.operation",
+        ),
     ):
         bad.write_text(text)
         done = fttui("lint", str(data), "--grader", str(bad))

@@ -43,4 +43,11 @@ def read_grader(path: str) -> dict[str, Any]:
             "text_similarity, score_model, label_model, python or multi)",
             exit_code=2,
         )
+    from fttui.evals import validate
+
+    # the same rules as the graders endpoints: a bad grader is refused before any upload
+    errors = validate(grader)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise CliError(f"the grader {path} is invalid: {errors[0]}{more}", exit_code=2)
     return grader
