@@ -260,7 +260,7 @@ def backoff_delay(
     exponential backoff with up to 25% jitter, capped at ``cap``."""
     if err is not None and err.retry_after is not None:
         return min(max(err.retry_after, 0.0), 120.0)
-    delay = min(cap, base * (2 ** max(0, attempt)))
+    delay = min(cap, base * (2.0 ** max(0, attempt)))
     return delay * (1 - 0.25 * random.random())
 
 

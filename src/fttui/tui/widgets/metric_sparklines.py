@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -110,7 +110,7 @@ class MetricSparklines(Vertical):
         for name, label in METRICS:
             yield MetricRow(name, label)
 
-    def set_series(self, series: dict[str, Sequence[tuple[int, float]]]) -> None:
+    def set_series(self, series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
         for row in self.query(MetricRow):
             row.set_points(series.get(row.series_name) or [])
 
