@@ -72,14 +72,8 @@ def prepared_path(src: str) -> str:
 class IndexProgress(Message):
     """More of the file is indexed (``done`` when finished)."""
 
-    def __init__(
-        self,
-        token: int,
-        scanned: int,
-        total: int,
-        done: bool,
-        painted: threading.Event | None = None,
-    ) -> None:
+    def __init__(self, token: int, scanned: int, total: int, done: bool,
+                 painted: threading.Event | None = None) -> None:
         super().__init__()
         self.painted = painted
         self.token = token
@@ -115,27 +109,20 @@ class LintProgress(Message):
 class LintFinished(Message):
     """The linter's report (``report`` is None and ``error`` set when it failed)."""
 
-    def __init__(
-        self,
-        token: int,
-        report: LintReport | None = None,
-        error: str | None = None,
-        seconds: float = 0.0,
-    ) -> None:
+    def __init__(self, token: int, report: Any = None, error: str | None = None,
+                 seconds: float = 0.0) -> None:
         super().__init__()
         self.token = token
-        self.report = report
+        self.report: LintReport | None = report
         self.error = error
         self.seconds = seconds
 
 
 class PrepareFinished(Message):
-    def __init__(
-        self, src: str, result: PrepareResult | None = None, error: str | None = None
-    ) -> None:
+    def __init__(self, src: str, result: Any = None, error: str | None = None) -> None:
         super().__init__()
         self.src = src
-        self.result = result
+        self.result: PrepareResult | None = result
         self.error = error
 
 
@@ -153,7 +140,7 @@ def _num(value: Any, digits: int = 0) -> str:
         return str(value)
 
 
-def render_stats(report: LintReport) -> Table:
+def render_stats(report: Any) -> Table:
     """Format, token statistics and the epoch / billed tokens / cost estimate."""
     stats = getattr(report, "stats", {}) or {}
     est = getattr(report, "estimate", {}) or {}
@@ -173,9 +160,8 @@ def render_stats(report: LintReport) -> Table:
     for key, label in (("total_tokens", "total"), ("assistant_tokens", "assistant")):
         values = stats.get(key)
         if isinstance(values, dict):
-            table.add_row(
-                label, *(_num(values.get(c)) for c in ("min", "mean", "p10", "p90", "max"))
-            )
+            table.add_row(label, *(_num(values.get(c)) for c in ("min", "mean", "p10", "p90",
+                                                                 "max")))
             shown = True
     if shown:
         grid.add_row("", table)
@@ -184,9 +170,8 @@ def render_stats(report: LintReport) -> Table:
         limit = est.get("token_limit")
         if limit:
             grid.add_row("limit", f"{_num(limit)} tokens per example")
-        grid.add_row(
-            "epochs", f"{_num(est.get('n_epochs'))} (default for {report.examples:,} examples)"
-        )
+        grid.add_row("epochs", f"{_num(est.get('n_epochs'))} (default for "
+                               f"{report.examples:,} examples)")
         billed = Text(f"{_num(est.get('billed_tokens'))} tokens")
         over = est.get("examples_over_limit") or 0
         if over:
@@ -248,9 +233,8 @@ class DataPane(Vertical):
         Binding("escape", "focus_preview", "Back to list", show=False, id="data.back"),
     ]
 
-    def __init__(
-        self, *, id: str | None = "data", classes: str | None = None, model: str = DEFAULT_MODEL
-    ) -> None:
+    def __init__(self, *, id: str | None = "data", classes: str | None = None,
+                 model: str = DEFAULT_MODEL) -> None:
         super().__init__(id=id, classes=classes)
         self.path: str | None = None
         self.model = model
@@ -274,11 +258,9 @@ class DataPane(Vertical):
         yield EmptyHint(
             Text.assemble(
                 ("No training file open.\n\n", "bold"),
-                "Press ",
-                ("o", "bold reverse"),
-                " to open one (JSONL, JSON, CSV, TSV or XLSX),\nor start the app with ",
-                ("fttui data FILE", "bold"),
-                ".",
+                "Press ", ("o", "bold reverse"), " to open one "
+                "(JSONL, JSON, CSV, TSV or XLSX),\nor start the app with ",
+                ("fttui data FILE", "bold"), ".",
             ),
             id="data-empty",
         )
@@ -400,13 +382,11 @@ class DataPane(Vertical):
             errors = sum(1 for f in self.report.findings if f.severity == "error")
             warnings = sum(1 for f in self.report.findings if f.severity == "warning")
             fields.append([(f"{self.report.examples:,} examples", "")])
-            fields.append(
-                [
-                    (_plural(errors, "error"), "bold red" if errors else "green"),
-                    (",", ""),
-                    (_plural(warnings, "warning"), "yellow" if warnings else "green"),
-                ]
-            )
+            fields.append([
+                (_plural(errors, "error"), "bold red" if errors else "green"),
+                (",", ""),
+                (_plural(warnings, "warning"), "yellow" if warnings else "green"),
+            ])
         elif self._lint_state:
             fields.append([(self._lint_state, "italic")])
         if self.lint_error:
@@ -425,13 +405,8 @@ class DataPane(Vertical):
         self._set_header(text)
 
     # -- indexing -------------------------------------------------------------------------
-    @work(
-        thread=True,
-        exclusive=True,
-        group="data-index",
-        exit_on_error=False,
-        description="index the lines of the data file",
-    )
+    @work(thread=True, exclusive=True, group="data-index", exit_on_error=False,
+          description="index the lines of the data file")
     def _index(self, source: Any, token: int) -> None:
         worker = get_current_worker()
         last = 0.0
@@ -495,13 +470,8 @@ class DataPane(Vertical):
         self.notify(self.index_error, title="Open file", severity="error")
 
     # -- linting --------------------------------------------------------------------------
-    @work(
-        thread=True,
-        exclusive=True,
-        group="data-lint",
-        exit_on_error=False,
-        description="lint the data file",
-    )
+    @work(thread=True, exclusive=True, group="data-lint", exit_on_error=False,
+          description="lint the data file")
     def _lint(self, path: str, token: int) -> None:
         worker = get_current_worker()
         last = 0.0
@@ -663,13 +633,8 @@ class DataPane(Vertical):
         self.notify(f"Preparing {os.path.basename(self.path)}…", title="Prepare")
         self._prepare(self.path)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="data-prepare",
-        exit_on_error=False,
-        description="prepare the data file",
-    )
+    @work(thread=True, exclusive=True, group="data-prepare", exit_on_error=False,
+          description="prepare the data file")
     def _prepare(self, src: str) -> None:
         worker = get_current_worker()
         try:

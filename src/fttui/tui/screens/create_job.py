@@ -83,13 +83,13 @@ def lint_summary(report: Any) -> Text:
     warnings = [f for f in report.findings if f.severity == "warning"]
     text.append(f"{report.examples:,} examples ({report.format})  ")
     if errors:
-        text.append(f"✗ {len(errors):,} error{'s' if len(errors) != 1 else ''}", style="bold red")
+        text.append(f"✗ {len(errors):,} error{'s' if len(errors) != 1 else ''}",
+                    style="bold red")
     else:
         text.append("✓ no errors", style="bold green")
     if warnings:
-        text.append(
-            f", {len(warnings):,} warning{'s' if len(warnings) != 1 else ''}", style="yellow"
-        )
+        text.append(f", {len(warnings):,} warning{'s' if len(warnings) != 1 else ''}",
+                    style="yellow")
     est = getattr(report, "estimate", None) or {}
     if est.get("n_epochs") is not None:
         text.append(f"  ·  {est['n_epochs']} epochs by default", style="dim")
@@ -228,11 +228,8 @@ class CreateJobScreen(ModalScreen[str | None]):
             with VerticalScroll(id="create-form"):
                 with Horizontal(classes="row"):
                     yield Label("Training file")
-                    yield Input(
-                        self.training_file or "",
-                        id="create-training",
-                        placeholder="path to a JSONL / CSV / … file, or a file id",
-                    )
+                    yield Input(self.training_file or "", id="create-training",
+                                placeholder="path to a JSONL / CSV / … file, or a file id")
                     yield Button("Browse ^o", id="browse-training")
                 yield Static("", id="lint-training", classes="lint")
                 with Horizontal(classes="row"):
@@ -242,11 +239,8 @@ class CreateJobScreen(ModalScreen[str | None]):
                 yield Static("", id="lint-validation", classes="lint")
                 with Horizontal(classes="row"):
                     yield Label("Model")
-                    yield Input(
-                        self.model,
-                        id="create-model",
-                        placeholder="base model or ft:… model to continue from",
-                    )
+                    yield Input(self.model, id="create-model",
+                                placeholder="base model or ft:… model to continue from")
                 with Grid(id="create-hp"):
                     yield Label("Epochs")
                     yield Input("auto", id="create-epochs")
@@ -259,7 +253,8 @@ class CreateJobScreen(ModalScreen[str | None]):
                     yield Input("", id="create-suffix", placeholder="optional, ≤ 64 chars")
                     yield Label("Seed")
                     yield Input("", id="create-seed", placeholder="optional")
-                yield Checkbox("Create even if the linter finds errors (force)", id="create-force")
+                yield Checkbox("Create even if the linter finds errors (force)",
+                               id="create-force")
             yield Static("", id="create-status")
             with Horizontal(id="create-progress-row"):
                 yield Label("", id="create-phase")
@@ -300,22 +295,18 @@ class CreateJobScreen(ModalScreen[str | None]):
         if suffix is not None and len(suffix) > 64:
             raise FormError("create-suffix", "The suffix takes at most 64 characters")
         seed_text = self._value("create-seed")
-        seed = (
-            _optional_int(seed_text, "create-seed", "Seed", 0, 2_147_483_647) if seed_text else None
-        )
+        seed = _optional_int(seed_text, "create-seed", "Seed", 0, 2_147_483_647) \
+            if seed_text else None
         return {
             "model": model,
             "training_file": _expand(training),
             "validation_file": _expand(self._value("create-validation")) or None,
-            "n_epochs": _optional_int(
-                self._value("create-epochs"), "create-epochs", "Epochs", 1, 50
-            ),
-            "batch_size": _optional_int(
-                self._value("create-batch"), "create-batch", "Batch size", 1, 256
-            ),
-            "learning_rate_multiplier": _optional_float(
-                self._value("create-lr"), "create-lr", "The LR multiplier"
-            ),
+            "n_epochs": _optional_int(self._value("create-epochs"), "create-epochs",
+                                      "Epochs", 1, 50),
+            "batch_size": _optional_int(self._value("create-batch"), "create-batch",
+                                        "Batch size", 1, 256),
+            "learning_rate_multiplier": _optional_float(self._value("create-lr"), "create-lr",
+                                                        "The LR multiplier"),
             "suffix": suffix,
             "seed": seed,
             "force": self.query_one("#create-force", Checkbox).value,
@@ -343,10 +334,8 @@ class CreateJobScreen(ModalScreen[str | None]):
         if value and self._linted.get(event.input.id or "") != value:
             self._prelint(event.input.id or "", value)
 
-    @on(
-        Input.Submitted,
-        "#create-model, #create-epochs, #create-batch, #create-lr, #create-suffix, #create-seed",
-    )
+    @on(Input.Submitted, "#create-model, #create-epochs, #create-batch, #create-lr, "
+                         "#create-suffix, #create-seed")
     def _field_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.focus_next()
@@ -365,21 +354,15 @@ class CreateJobScreen(ModalScreen[str | None]):
         target.update(Text("linting…", style="dim italic"))
         self._run_prelint(field, path, self._value("create-model") or DEFAULT_MODEL)
 
-    @work(
-        thread=True,
-        exclusive=False,
-        group="create-prelint",
-        exit_on_error=False,
-        description="lint the chosen file",
-    )
+    @work(thread=True, exclusive=False, group="create-prelint", exit_on_error=False,
+          description="lint the chosen file")
     def _run_prelint(self, field: str, path: str, model: str) -> None:
         worker = get_current_worker()
         try:
             from fttui.tui.lint_process import lint
 
-            report = lint(
-                path, model=model, max_findings=2000, should_stop=lambda: worker.is_cancelled
-            )
+            report = lint(path, model=model, max_findings=2000,
+                          should_stop=lambda: worker.is_cancelled)
         except Exception as exc:
             self.post_message(_PreLinted(field, path, error=_one_line(exc)))
             return
@@ -398,13 +381,8 @@ class CreateJobScreen(ModalScreen[str | None]):
         target.update(lint_summary(message.report))
 
     # -- models list ----------------------------------------------------------------------
-    @work(
-        thread=True,
-        exclusive=True,
-        group="create-models",
-        exit_on_error=False,
-        description="list the provider's models",
-    )
+    @work(thread=True, exclusive=True, group="create-models", exit_on_error=False,
+          description="list the provider's models")
     def _load_models(self) -> None:
         try:
             from fttui.api.models import iter_models
@@ -437,12 +415,8 @@ class CreateJobScreen(ModalScreen[str | None]):
             self._status(f"✗ {exc}", error=True)
             return
         linted_value, report = self._reports.get("create-training", ("", None))
-        if (
-            report is not None
-            and getattr(report, "has_errors", False)
-            and not args["force"]
-            and linted_value == self._value("create-training")
-        ):
+        if (report is not None and getattr(report, "has_errors", False) and not args["force"]
+                and linted_value == self._value("create-training")):
             self._refuse(report)
             return
         # no report for this value yet (its lint still running, or a file id): the job layer
@@ -456,26 +430,17 @@ class CreateJobScreen(ModalScreen[str | None]):
         errors = [f for f in report.findings if f.severity == "error"]
         self._status(
             Text.assemble(
-                (
-                    f"✗ The training file has {len(errors):,} lint error"
-                    f"{'s' if len(errors) != 1 else ''}",
-                    "bold",
-                ),
+                (f"✗ The training file has {len(errors):,} lint error"
+                 f"{'s' if len(errors) != 1 else ''}", "bold"),
                 " — fix them (the Data pane shows each one) or tick ",
-                ("force", "bold"),
-                " to create the job anyway.",
+                ("force", "bold"), " to create the job anyway.",
             ),
             error=True,
         )
         self.query_one("#create-force", Checkbox).focus()
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="create-job",
-        exit_on_error=False,
-        description="upload the files and create the job",
-    )
+    @work(thread=True, exclusive=True, group="create-job", exit_on_error=False,
+          description="upload the files and create the job")
     def _run_create(self, args: dict[str, Any], claim: Claim) -> None:
         if not claim.begin():
             return  # stopped before it began: action_cancel already reset the form
@@ -488,9 +453,8 @@ class CreateJobScreen(ModalScreen[str | None]):
             from fttui.api.jobs import create_job
 
             client = self.app.backend.client()
-            job = create_job(
-                client, progress=progress, should_stop=lambda: worker.is_cancelled, **args
-            )
+            job = create_job(client, progress=progress,
+                             should_stop=lambda: worker.is_cancelled, **args)
         except Exception as exc:
             kind = getattr(exc, "kind", "error")
             if worker.is_cancelled:
@@ -554,11 +518,8 @@ class CreateJobScreen(ModalScreen[str | None]):
             return
         if field is None:
             focused = self.focused
-            field = (
-                "create-validation"
-                if focused is not None and focused.id in ("create-validation", "browse-validation")
-                else "create-training"
-            )
+            field = "create-validation" if focused is not None and focused.id in (
+                "create-validation", "browse-validation") else "create-training"
         from fttui.tui.screens.file_picker import FilePickerScreen
 
         current = self._value(field)
