@@ -478,11 +478,13 @@ def lint_path(
 
             train_src.progress = train_progress
             val_src.progress = val_progress
-    kw = dict(model=model, counter=counter, cap=cap, price_per_million=price_per_million)
-    train = _lint_one(path, progress=None, should_stop=should_stop, source=train_src, **kw)  # type: ignore[arg-type]
+    kw: dict[str, Any] = dict(
+        model=model, counter=counter, cap=cap, price_per_million=price_per_million
+    )
+    train = _lint_one(path, progress=None, should_stop=should_stop, source=train_src, **kw)
     report = train.report
-    if val_src is not None and not train_src.stopped:
-        val = _lint_one(validation, progress=None, should_stop=should_stop, source=val_src, **kw)  # type: ignore[arg-type]
+    if val_src is not None and validation is not None and not train_src.stopped:
+        val = _lint_one(validation, progress=None, should_stop=should_stop, source=val_src, **kw)
         vreport = val.report
         if len(train.digests) and len(val.digests):
             import numpy as np

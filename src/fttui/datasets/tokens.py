@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -193,15 +193,15 @@ class TokenCounter:
 
     encoding: str
     exact: bool
-    encode: Callable[[str], object]
+    encode: Callable[[str], Sized]
     #: True when ``encode`` releases the GIL (tiktoken does), so threads help.
     parallel: bool = True
     #: the same as ``encode`` without the Python wrapper (tiktoken's Rust core), for hot
     #: loops; it may raise ``UnicodeEncodeError`` on lone surrogates, where ``encode`` copes.
-    fast_encode: Callable[[str], object] | None = None
+    fast_encode: Callable[[str], Sized] | None = None
 
     def count(self, text: str) -> int:
-        return len(self.encode(text))  # type: ignore[arg-type]
+        return len(self.encode(text))
 
 
 def _local_tokenizer_file(model: str) -> Path | None:
@@ -267,7 +267,7 @@ def get_counter(model: str) -> TokenCounter:
 _CUT = re.compile(r"\n(?=[A-Za-z])")
 
 
-def count_long(encode: Callable[[str], object], text: str, chunk: int = 1 << 18) -> int:
+def count_long(encode: Callable[[str], Sized], text: str, chunk: int = 1 << 18) -> int:
     """Tokens in a very long string, encoded in pieces of about ``chunk`` characters.
 
     Pieces are cut right after a newline that a letter follows: no pre-token of the
@@ -281,9 +281,9 @@ def count_long(encode: Callable[[str], object], text: str, chunk: int = 1 << 18)
         m = _CUT.search(text, start + chunk, min(n, start + 4 * chunk))
         if m is None:
             break
-        total += len(encode(text[start : m.end()]))  # type: ignore[arg-type]
+        total += len(encode(text[start : m.end()]))
         start = m.end()
-    return total + len(encode(text[start:]))  # type: ignore[arg-type]
+    return total + len(encode(text[start:]))
 
 
 def find_special_tokens(text: str) -> list[str]:
