@@ -20,7 +20,14 @@ Public surface (module → name, signature → return; errors)
         "provider", "config", "lint", "cancelled"); ``.message`` (one line), ``.status``
         (HTTP status or None), ``.retry_after`` (seconds or None; set for rate_limit),
         ``.transient`` (bool: worth retrying — rate_limit, network, timeout, 5xx provider).
-        ``str(err)`` is the one line to show.
+        ``str(err)`` is the one line to show. Each kind is a subclass, to catch by type:
+        ``AuthenticationError`` (auth), ``PermissionDeniedError`` (permission),
+        ``NotFoundError`` (not_found), ``ConflictError`` (conflict), ``BadRequestError``
+        (bad_request), ``RateLimitError`` (rate_limit), ``ServerError`` (provider),
+        ``ApiConnectionError`` (network) and its ``ApiTimeoutError`` (timeout),
+        ``ConfigurationError`` (config), ``LintError`` (lint: ``.report``),
+        ``OperationCancelledError`` (cancelled); ``ApiError(kind, ...)`` builds the
+        subclass of its kind.
     ``friendly(exc: BaseException) -> ApiError`` — converts openai / httpx2 / OSError
         exceptions (an ApiError is returned unchanged).
     ``retry_call(fn: Callable[[], T], *, attempts=4, base_delay=0.5, max_delay=20.0,
@@ -216,6 +223,36 @@ Public surface (module → name, signature → return; errors)
 
 from __future__ import annotations
 
-from fttui.api.errors import ApiError, friendly
+from fttui.api.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    LintError,
+    NotFoundError,
+    OperationCancelledError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    friendly,
+)
 
-__all__ = ["ApiError", "friendly"]
+__all__ = [
+    "ApiConnectionError",
+    "ApiError",
+    "ApiTimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "LintError",
+    "NotFoundError",
+    "OperationCancelledError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "friendly",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from fttui.api.errors import ApiError, friendly
 from fttui.api.models import is_legacy_completion_model
@@ -41,7 +41,7 @@ def _usage(obj: Any) -> dict[str, Any] | None:
     if obj is None:
         return None
     if hasattr(obj, "model_dump"):
-        return obj.model_dump(exclude_none=True)
+        return cast("dict[str, Any]", obj.model_dump(exclude_none=True))
     return dict(obj) if isinstance(obj, dict) else None
 
 

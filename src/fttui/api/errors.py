@@ -1,7 +1,26 @@
-"""One exception type for every failure the API layer reports, and retry with backoff.
+"""The exceptions the API layer raises, and retry with backoff.
 
 ``friendly(exc)`` turns whatever the ``openai`` SDK or ``httpx2`` raised into an
-:class:`ApiError` whose ``str()`` is one clear line (no traceback, no key).
+:class:`ApiError` whose ``str()`` is one clear line (no traceback, no key). Each ``kind``
+has its subclass, so a caller catches what it can handle by type and the rest as
+``ApiError`` (httpx's ``_exceptions.py`` style)::
+
+    ApiError
+    ├── AuthenticationError      auth        401: the provider refused the key
+    ├── PermissionDeniedError    permission  403
+    ├── NotFoundError            not_found   404: no such job / file / model, or a wrong URL
+    ├── ConflictError            conflict    409: not in a state that allows it
+    ├── BadRequestError          bad_request other 4xx, a bad argument or local path
+    ├── RateLimitError           rate_limit  429 (``retry_after``; transient unless out of quota)
+    ├── ServerError              provider    5xx, an unexpected response or exception
+    ├── ApiConnectionError       network     nobody answers at the base URL
+    │   └── ApiTimeoutError      timeout     no answer in time (or a 408)
+    ├── ConfigurationError       config      no API key (or its command failed), a bad profile
+    ├── LintError                lint        the training file has errors (``report``)
+    └── OperationCancelledError  cancelled   ``should_stop()`` ended the wait
+
+``ApiError(kind, message, ...)`` itself builds the subclass of ``kind``, so every place
+that raises one (``friendly()`` included) gives the caller the precise type.
 """
 
 from __future__ import annotations
@@ -11,7 +30,10 @@ import random
 import re
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, cast
+
+if TYPE_CHECKING:  # the dataset checks load only when a training file is linted
+    from fttui.datasets.findings import LintReport
 
 T = TypeVar("T")
 
@@ -45,6 +67,13 @@ def _scrub(text: str) -> str:
 class ApiError(Exception):
     """A failure talking to a provider, with a ``kind`` and a one-line message."""
 
+    #: the kind a subclass stands for (None on ApiError itself, which takes any)
+    KIND: ClassVar[str | None] = None
+
+    def __new__(cls, kind: str, *args: Any, **kwargs: Any) -> Self:
+        klass = _KIND_CLASSES.get(kind, cls) if cls is ApiError else cls
+        return cast(Self, super().__new__(klass))
+
     def __init__(
         self,
         kind: str,
@@ -58,6 +87,8 @@ class ApiError(Exception):
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown ApiError kind {kind!r}")
+        if self.KIND is not None and kind != self.KIND:
+            raise ValueError(f"{type(self).__name__} is kind {self.KIND!r}, not {kind!r}")
         self.kind = kind
         self.message = _scrub(message)
         self.status = status
@@ -84,7 +115,121 @@ class ApiError(Exception):
         return self.message
 
     def __repr__(self) -> str:
-        return f"ApiError(kind={self.kind!r}, message={self.message!r}, status={self.status!r})"
+        return (
+            f"{type(self).__name__}(kind={self.kind!r}, message={self.message!r}, "
+            f"status={self.status!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (a child process's failure) as its kind and fields, not ``args``: the
+        # default would call ApiError(message) and lose the kind
+        fields = {k: v for k, v in vars(self).items() if k not in ("kind", "message")}
+        return (_rebuild, (self.kind, self.message, fields))
+
+
+def _rebuild(kind: str, message: str, fields: dict[str, Any]) -> ApiError:
+    err = ApiError(kind, message)
+    vars(err).update(fields)
+    return err
+
+
+class AuthenticationError(ApiError):
+    """The provider refused the key (401)."""
+
+    KIND = "auth"
+
+
+class PermissionDeniedError(ApiError):
+    """The key may not do this (403)."""
+
+    KIND = "permission"
+
+
+class NotFoundError(ApiError):
+    """No such job, file or model (404) — or, without an API error body, a wrong URL."""
+
+    KIND = "not_found"
+
+
+class ConflictError(ApiError):
+    """The object is not in a state that allows it (409), e.g. pausing a finished job."""
+
+    KIND = "conflict"
+
+
+class BadRequestError(ApiError):
+    """The request was refused as invalid (400, 422, other 4xx), or a local argument or
+    path is bad before anything is sent."""
+
+    KIND = "bad_request"
+
+
+class RateLimitError(ApiError):
+    """Rate limited (429): ``retry_after`` says when to try again; out of quota when
+    ``code == "insufficient_quota"`` (then waiting does not help)."""
+
+    KIND = "rate_limit"
+
+
+class ServerError(ApiError):
+    """The provider failed (5xx) or answered something unexpected; ``code ==
+    "unexpected"`` marks an exception from no provider at all."""
+
+    KIND = "provider"
+
+
+class ApiConnectionError(ApiError):
+    """Nobody answers at the base URL (``code == "connection_refused"`` when nothing
+    listens there), or the connection broke."""
+
+    KIND = "network"
+
+
+class ApiTimeoutError(ApiConnectionError):
+    """The provider did not answer in time (or answered 408)."""
+
+    KIND = "timeout"
+
+
+class ConfigurationError(ApiError):
+    """No API key (or the command that prints it failed), an unknown profile or a
+    malformed config: nothing was sent."""
+
+    KIND = "config"
+
+
+class LintError(ApiError):
+    """A local training file has errors, so the job was not created; ``report`` holds the
+    findings."""
+
+    KIND = "lint"
+    report: LintReport | None
+
+
+class OperationCancelledError(ApiError):
+    """``should_stop()`` turned true while waiting (to retry, for a file to be processed)."""
+
+    KIND = "cancelled"
+
+
+_KIND_CLASSES: dict[str, type[ApiError]] = {
+    cls.KIND: cls
+    for cls in (
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        ConflictError,
+        BadRequestError,
+        RateLimitError,
+        ServerError,
+        ApiConnectionError,
+        ApiTimeoutError,
+        ConfigurationError,
+        LintError,
+        OperationCancelledError,
+    )
+    if cls.KIND is not None
+}
 
 
 def parse_retry_after(headers: Any) -> float | None:
@@ -274,7 +419,7 @@ def backoff_delay(
     exponential backoff with up to 25% jitter, capped at ``cap``."""
     if err is not None and err.retry_after is not None:
         return min(max(err.retry_after, 0.0), 120.0)
-    delay = min(cap, base * (2 ** max(0, attempt)))
+    delay = min(cap, base * (2.0 ** max(0, attempt)))
     return delay * (1 - 0.25 * random.random())
 
 

@@ -24,8 +24,15 @@ class EventFollower:
     memory, not 10,000 events. Use one follower per thread.
     """
 
-    def __init__(self, client: Any, job_id: str, *, page_size: int = 100,
-                 max_seen: int = 4096, cache_events: int = 1000) -> None:
+    def __init__(
+        self,
+        client: Any,
+        job_id: str,
+        *,
+        page_size: int = 100,
+        max_seen: int = 4096,
+        cache_events: int = 1000,
+    ) -> None:
         self.client = client
         self.job_id = job_id
         self.page_size = max(1, min(int(page_size), 100))
@@ -126,10 +133,13 @@ class EventFollower:
         ``self.final_status`` holds the job's last status.
         """
         if get_status is None:
+
             def get_status() -> str:
-                job = read_call(lambda: self.client.fine_tuning.jobs.retrieve(self.job_id),
-                                attempts=1)
-                return job.status
+                job = read_call(
+                    lambda: self.client.fine_tuning.jobs.retrieve(self.job_id), attempts=1
+                )
+                status: str = job.status
+                return status
 
         self.final_status: str | None = None
         failures = 0
@@ -158,8 +168,9 @@ class EventFollower:
                 return
 
 
-def iter_events(client: Any, job_id: str, *, limit: int | None = None,
-                page_size: int = 100) -> Iterator[Any]:
+def iter_events(
+    client: Any, job_id: str, *, limit: int | None = None, page_size: int = 100
+) -> Iterator[Any]:
     """All events of a job (or the newest ``limit``), oldest first."""
     yield from EventFollower(client, job_id, page_size=page_size).iter_new(limit=limit)
 

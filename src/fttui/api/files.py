@@ -9,8 +9,9 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, overload
 
 from fttui.api.errors import ApiError, friendly, retry_call, sleep_interruptibly
 from fttui.api.paging import iter_pages, read_call
@@ -83,6 +84,10 @@ def read_file_content(client: Any, file_id: str) -> bytes:
     return _maybe_base64(read_call(fetch))
 
 
+@overload
+def download_file(client: Any, file_id: str, dest: None = None) -> bytes: ...
+@overload
+def download_file(client: Any, file_id: str, dest: Path) -> Path: ...
 def download_file(client: Any, file_id: str, dest: Path | None = None) -> bytes | Path:
     """Download a file: its bytes, or written (atomically) to ``dest`` which is returned.
 
@@ -114,7 +119,7 @@ class _ProgressReader:
 
     def __init__(
         self,
-        fh: Any,
+        fh: BinaryIO,
         total: int,
         progress: Progress | None,
         should_stop: Callable[[], bool] | None,
@@ -157,7 +162,7 @@ class _SliceReader(_ProgressReader):
 
     def __init__(
         self,
-        fh: Any,
+        fh: BinaryIO,
         start: int,
         length: int,
         *,
@@ -288,9 +293,7 @@ def _upload_parts(
                 grand_total=total,
             )
             part = retry_call(
-                lambda r=reader: client.uploads.parts.create(
-                    upload.id, data=(f"{path.name}.part", r)
-                ),
+                partial(client.uploads.parts.create, upload.id, data=(f"{path.name}.part", reader)),
                 attempts=UPLOAD_ATTEMPTS,
                 should_stop=should_stop,
             )

@@ -349,7 +349,8 @@ def _upload_checked(
     wait_processed(client, f.id, timeout=processing_timeout, should_stop=should_stop)
     if progress is not None:
         progress("processing", 1, 1)
-    return f.id
+    file_id: str = f.id
+    return file_id
 
 
 REASONING_EFFORTS = ("default", "low", "medium", "high")

@@ -31,16 +31,22 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "train_loss": ("train_loss", "training_loss"),
     "valid_loss": ("valid_loss", "validation_loss"),
     "train_mean_token_accuracy": (
-        "train_mean_token_accuracy", "train_accuracy", "training_token_accuracy",
+        "train_mean_token_accuracy",
+        "train_accuracy",
+        "training_token_accuracy",
         "training_accuracy",
     ),
     "valid_mean_token_accuracy": (
-        "valid_mean_token_accuracy", "validation_mean_token_accuracy",
-        "validation_token_accuracy", "valid_accuracy", "validation_accuracy",
+        "valid_mean_token_accuracy",
+        "validation_mean_token_accuracy",
+        "validation_token_accuracy",
+        "valid_accuracy",
+        "validation_accuracy",
     ),
     "full_valid_loss": ("full_valid_loss", "full_validation_loss"),
     "full_valid_mean_token_accuracy": (
-        "full_valid_mean_token_accuracy", "full_validation_mean_token_accuracy",
+        "full_valid_mean_token_accuracy",
+        "full_validation_mean_token_accuracy",
     ),
 }
 
@@ -285,8 +291,8 @@ def sparkline(values: Sequence[float], width: int = 40) -> str:
         buckets: list[float] = []
         n = len(vals)
         for i in range(width):
-            lo, hi = i * n // width, max((i + 1) * n // width, i * n // width + 1)
-            chunk = vals[lo:hi]
+            start, end = i * n // width, max((i + 1) * n // width, i * n // width + 1)
+            chunk = vals[start:end]
             buckets.append(sum(chunk) / len(chunk))
         vals = buckets
     lo, hi = min(vals), max(vals)

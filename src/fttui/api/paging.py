@@ -4,6 +4,7 @@ top of its per-request retries, and restarts nothing when a page fails midway)."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from fttui.api.errors import retry_call
@@ -12,8 +13,12 @@ from fttui.api.errors import retry_call
 READ_ATTEMPTS = 3
 
 
-def read_call(fn: Callable[[], Any], *, attempts: int = READ_ATTEMPTS,
-              should_stop: Callable[[], bool] | None = None) -> Any:
+def read_call(
+    fn: Callable[[], Any],
+    *,
+    attempts: int = READ_ATTEMPTS,
+    should_stop: Callable[[], bool] | None = None,
+) -> Any:
     """Run an idempotent read, retrying transient failures; raises ApiError."""
     return retry_call(fn, attempts=attempts, should_stop=should_stop)
 
@@ -29,7 +34,7 @@ def iter_pages(
     ``has_more`` false, or a cursor that does not move."""
     after: str | None = None
     while True:
-        page = retry_call(lambda c=after: fetch(c), attempts=attempts, should_stop=should_stop)
+        page = retry_call(partial(fetch, after), attempts=attempts, should_stop=should_stop)
         data = list(getattr(page, "data", None) or [])
         yield from data
         if not data or not getattr(page, "has_more", False):

@@ -16,10 +16,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from fttui import paths
 from fttui.api.errors import ApiError
@@ -209,7 +209,8 @@ def _from_profile(
     api_key: str | None,
     run_command: bool = True,
 ) -> Provider:
-    key_error = None
+    key_error: str | None = None
+    key: str | None
     if api_key:
         key, source = api_key, "--api-key"
     else:
@@ -505,7 +506,7 @@ def _read_key(data_dir: Path) -> str | None:
     return key or None
 
 
-def _pid_alive(pid: Any) -> bool:
+def _pid_alive(pid: object) -> TypeGuard[int]:
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -536,7 +537,7 @@ def _answers(base_url: str, key: str | None, timeout: float = 2.0) -> bool:
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return 200 <= resp.status < 300
+            return 200 <= int(resp.status) < 300
     except urllib.error.HTTPError as exc:
         # 429/5xx from an injected fault still means someone is answering with our key
         return exc.code not in (401, 403, 404)
@@ -613,7 +614,7 @@ def ensure_local_server(
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path):
+def _file_lock(path: Path) -> Iterator[None]:
     import fcntl
 
     fh = path.open("a+")

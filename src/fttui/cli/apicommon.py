@@ -74,8 +74,8 @@ def api_errors() -> Iterator[None]:
     except BrokenPipeError:
         raise
     except Exception as exc:
-        err = friendly(exc)
-        raise CliError(str(err), exit_code=error_exit_code(err.kind)) from None
+        api_err = friendly(exc)
+        raise CliError(str(api_err), exit_code=error_exit_code(api_err.kind)) from None
 
 
 def handles_api_errors(

@@ -152,6 +152,6 @@ def cmd_download(args: argparse.Namespace) -> int:
             print(f"wrote {dest}", file=sys.stderr)
         return 0
     data = download_file(client, args.file_id)
-    sys.stdout.buffer.write(data)  # type: ignore[arg-type]
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
     return 0

@@ -49,7 +49,12 @@ IMAGE_MIME = {"image/jpeg", "image/jpg", "image/png", "image/webp"}
 IMAGE_DETAIL = {"auto", "low", "high"}
 #: how much of a JPEG data URL is decoded to find its colour mode (EXIF/ICC come first)
 JPEG_HEADER_CHARS = 256 * 1024
-IMAGE_MODE_NAMES = {"L": "grayscale", "LA": "grayscale with alpha", "P": "palette-based", "CMYK": "CMYK"}
+IMAGE_MODE_NAMES = {
+    "L": "grayscale",
+    "LA": "grayscale with alpha",
+    "P": "palette-based",
+    "CMYK": "CMYK",
+}
 #: strings longer than this are counted on the spot in chunks, not sent to the workers
 BIG_TEXT = 1 << 20
 
@@ -586,9 +591,9 @@ class ExampleChecker:
                 f"{where}: the url must be https:// or a data: URL, not {scheme!r}",
             )
             return
-        head, _, payload = url.partition(",")
-        mime = head[5:].split(";", 1)[0].lower()
-        if mime not in IMAGE_MIME or ";base64" not in head:
+        prefix, _, payload = url.partition(",")
+        mime = prefix[5:].split(";", 1)[0].lower()
+        if mime not in IMAGE_MIME or ";base64" not in prefix:
             self._err(
                 "image_invalid",
                 line,
@@ -623,7 +628,7 @@ class ExampleChecker:
                 "image_invalid",
                 line,
                 f"{where}: the {kind.upper()} image is {what}; images must be RGB or RGBA",
-                hint="Convert it to RGB, e.g. with Pillow: Image.open(f).convert(\"RGB\").save(...).",
+                hint='Convert it to RGB, e.g. with Pillow: Image.open(f).convert("RGB").save(...).',
             )
 
     def _tool_calls(
@@ -805,7 +810,7 @@ class ExampleChecker:
         bad = [
             k for k, v in (("prompt", prompt), ("completion", completion)) if not isinstance(v, str)
         ]
-        if bad:
+        if not isinstance(prompt, str) or not isinstance(completion, str):
             self._err(
                 "prompt_completion_invalid",
                 line,

@@ -76,7 +76,7 @@ def _count_batch(
     encode: Callable[[str], Any],
     cache: dict[str, int],
     safe_encode: Callable[[str], Any],
-) -> tuple[array, array]:
+) -> tuple[array[int], array[int]]:
     """Token counts (total, assistant) of a batch of examples; runs in a worker thread."""
     try:
         return _count(batch, encode, cache)
@@ -86,7 +86,7 @@ def _count_batch(
 
 def _count(
     batch: list[Tokens], encode: Callable[[str], Any], cache: dict[str, int]
-) -> tuple[array, array]:
+) -> tuple[array[int], array[int]]:
     totals = array("I")
     assistants = array("I")
     cget = cache.get
@@ -112,12 +112,12 @@ def _count(
 @dataclasses.dataclass
 class _Result:
     report: LintReport
-    digests: array  #: 64-bit hash per example (compared within this process only)
-    lines: array  #: line per example
+    digests: array[int]  #: 64-bit hash per example (compared within this process only)
+    lines: array[int]  #: line per example
     size: int
 
 
-def _dist(values: array) -> dict[str, Any]:
+def _dist(values: array[int]) -> dict[str, Any]:
     if not len(values):
         return {"min": 0, "mean": 0.0, "p10": 0.0, "p90": 0.0, "max": 0}
     import numpy as np
@@ -162,7 +162,7 @@ def _lint_one(
     totals = array("I")
     assistants = array("I")
     cache: dict[str, int] = {}
-    pending: deque[Future] = deque()
+    pending: deque[Future[tuple[array[int], array[int]]]] = deque()
     pool = (
         ThreadPoolExecutor(WORKERS, thread_name_prefix="fttui-lint") if counter.parallel else None
     )
@@ -188,16 +188,17 @@ def _lint_one(
         batch_bytes = 0
 
     try:
-        for finding in src.file_findings():
-            add(finding)
+        for file_finding in src.file_findings():
+            add(file_finding)
         if src.kind == "jsonl":
             loads = orjson.loads
             decode_error = orjson.JSONDecodeError
             for line, raw, finding in src.raw_lines():
-                if raw is None:
-                    add(finding)  # type: ignore[arg-type]
-                    if finding.code != "blank_line":  # type: ignore[union-attr]
-                        any_line = True
+                if raw is None:  # then there is a finding: a blank or unreadable line
+                    if finding is not None:
+                        add(finding)
+                        if finding.code != "blank_line":
+                            any_line = True
                     continue
                 any_line = True
                 try:
@@ -373,8 +374,8 @@ def _lint_one(
     if n and len(totals) == n:
         import numpy as np
 
-        t = np.frombuffer(totals, dtype=np.uint32)
-        over_idx = np.nonzero(t > limit)[0]
+        per_example = np.frombuffer(totals, dtype=np.uint32)
+        over_idx = np.nonzero(per_example > limit)[0]
         over = int(over_idx.size)
         shown = over_idx[: collector.room("example_too_long")]
         collector.count_only("example_too_long", over - int(shown.size))
@@ -383,11 +384,11 @@ def _lint_one(
                 make_finding(
                     "example_too_long",
                     lines[i],
-                    f"line {lines[i]}: {int(t[i]):,} tokens, over {model}'s {limit:,}; "
+                    f"line {lines[i]}: {int(per_example[i]):,} tokens, over {model}'s {limit:,}; "
                     "it will be truncated",
                 )
             )
-        capped_sum = int(np.minimum(t, limit).sum(dtype=np.uint64))
+        capped_sum = int(np.minimum(per_example, limit).sum(dtype=np.uint64))
     messages = checker.messages_per_example
     report.stats = {
         "total_tokens": _dist(totals),
@@ -438,7 +439,7 @@ ESTIMATE_NOTE = (
 )
 
 
-def _array_sum(values: array) -> int:
+def _array_sum(values: array[int]) -> int:
     import numpy as np
 
     return int(np.frombuffer(values, dtype=np.uint32).sum(dtype=np.uint64))
@@ -500,7 +501,7 @@ def lint_path(
 
             train_src.progress = train_progress
             val_src.progress = val_progress
-    kw = dict(
+    kw: dict[str, Any] = dict(
         model=model,
         counter=counter,
         cap=cap,
@@ -508,10 +509,10 @@ def lint_path(
         method=method,
         grader_fields=grader_item_fields(grader) if grader is not None else (),
     )
-    train = _lint_one(path, progress=None, should_stop=should_stop, source=train_src, **kw)  # type: ignore[arg-type]
+    train = _lint_one(path, progress=None, should_stop=should_stop, source=train_src, **kw)
     report = train.report
-    if val_src is not None and not train_src.stopped:
-        val = _lint_one(validation, progress=None, should_stop=should_stop, source=val_src, **kw)  # type: ignore[arg-type]
+    if val_src is not None and validation is not None and not train_src.stopped:
+        val = _lint_one(validation, progress=None, should_stop=should_stop, source=val_src, **kw)
         vreport = val.report
         if len(train.digests) and len(val.digests):
             import numpy as np

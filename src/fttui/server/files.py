@@ -76,9 +76,14 @@ class OpenFileResponse(FileResponse):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             http_range = Headers(scope=scope).get("range")
-            if http_range is not None and scope["method"].upper() in ("GET", "HEAD"):
+            stat = self.stat_result  # always set: __init__ passes the open handle's
+            if (
+                http_range is not None
+                and stat is not None
+                and scope["method"].upper() in ("GET", "HEAD")
+            ):
                 try:
-                    self._parse_range_header(http_range, self.stat_result.st_size)
+                    self._parse_range_header(http_range, stat.st_size)
                 except MalformedRangeHeader as exc:
                     error = bad_request(
                         f"Invalid Range header: {exc.content}", code="invalid_range"

@@ -318,7 +318,7 @@ def chat_completion(
             logprobs[piece.index] += [_chat_logprob(t) for t in piece.tokens]
         if piece.finish_reason:
             finish[piece.index] = piece.finish_reason
-    choices = [
+    choices: list[dict[str, Any]] = [
         {
             "index": i,
             "message": {

@@ -199,15 +199,15 @@ def _install_disk_full_fault(data_dir: Path, flag: str) -> None:
         name = os.fspath(path) if isinstance(path, str | os.PathLike) else ""
         return isinstance(name, str) and name.startswith(root) and os.path.exists(flag)
 
-    def fail(path: object) -> OSError:
+    def fail(path: str | os.PathLike[str]) -> OSError:  # a path full() matched
         return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
 
-    def io_open(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+    def io_open(file, mode="r", *args, **kwargs):
         if any(c in mode for c in "wax+") and full(file):
             raise fail(file)
         return real_io_open(file, mode, *args, **kwargs)
 
-    def os_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def os_open(path, flags, *args, **kwargs):
         if flags & (os.O_WRONLY | os.O_RDWR) and full(path):
             raise fail(path)
         return real_os_open(path, flags, *args, **kwargs)

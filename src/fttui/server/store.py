@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -60,6 +60,10 @@ _DATA_PARTS = (
 SPEC_PATHS = ("training_file", "validation_file", "output_dir", "init_adapter")
 
 
+@overload
+def to_stored(data_dir: Path, path: str | Path) -> str: ...
+@overload
+def to_stored(data_dir: Path, path: str | Path | None) -> str | None: ...
 def to_stored(data_dir: Path, path: str | Path | None) -> str | None:
     """A path as the store keeps it: relative to the data dir when inside it, so the data
     dir can be moved or copied (a copy must not read or write the original's folders)."""

@@ -15,12 +15,13 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Tab, Tabs
 
 from fttui.tui.backend import Backend
@@ -34,6 +35,9 @@ from fttui.tui.messages import (
 )
 from fttui.tui.widgets.key_footer import KeyFooter
 from fttui.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:  # each pane's module is imported when the pane is first mounted
+    from fttui.tui.panes.data import DataPane
 
 #: Pane ids in key order (1–4) and their tab labels.
 PANES = (("data", "Data"), ("jobs", "Jobs"), ("metrics", "Metrics"), ("playground", "Playground"))
@@ -89,7 +93,7 @@ class FtApp(App[None]):
     #: first focusable widget, hidden or not — e.g. the jobs filter box).
     AUTO_FOCUS = None
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show_pane('data')", "Data", show=False, id="app.pane.data"),
         Binding("2", "show_pane('jobs')", "Jobs", show=False, id="app.pane.jobs"),
         Binding("3", "show_pane('metrics')", "Metrics", show=False, id="app.pane.metrics"),
@@ -141,7 +145,7 @@ class FtApp(App[None]):
         self._mount_lock = asyncio.Lock()
         self._selection: JobSelected | None = None
         self._connect_failures = 0
-        self._retry_timer = None
+        self._retry_timer: Timer | None = None
         self._restarting = False  # starting the local server again (see on_backend_problem)
         self.keymap: dict[str, str] = {}
         self.keymap_problems: list[str] = []
@@ -167,7 +171,7 @@ class FtApp(App[None]):
     def on_mount(self) -> None:
         self.call_after_refresh(self._apply_keymap)  # reads config.toml: after the first frame
         if self.data_file:
-            self.query_one("#data").open_file(self.data_file)
+            cast("DataPane", self.query_one("#data")).open_file(self.data_file)
         self._focus_pane(self.initial_pane)
         # The footer's keys depend on the focus, which Widget.focus() sets in a call_later:
         # compose them right after that, so the first frame already lists the pane's keys

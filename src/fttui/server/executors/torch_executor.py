@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fttui.server.executors.base import (
     TERMINAL_STATUSES,
@@ -34,6 +34,9 @@ from fttui.server.executors.base import (
 )
 from fttui.server.trainer import models
 from fttui.server.trainer.protocol import LOG_FILE, PID_FILE, JobFolder
+
+if TYPE_CHECKING:  # the pool's module imports torch: only when generating
+    from fttui.server.trainer.generate import ModelPool
 
 #: seconds a trainer gets to act on cancel / pause before it is killed
 CANCEL_GRACE_S = 3.0
@@ -126,7 +129,7 @@ class TorchExecutor(Executor):
         self.extra = dict(base_models)
         self._trainers: dict[str, _Trainer] = {}
         self._lock = threading.Lock()
-        self._pool = None
+        self._pool: ModelPool | None = None
 
     # -- models -----------------------------------------------------------------------------
     def base_models(self) -> list[BaseModelInfo]:

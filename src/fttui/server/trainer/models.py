@@ -196,7 +196,8 @@ def convert_gguf(source: ModelSource, log=None) -> Path:
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
         )
         # the de-quantised weights are plain tensors now: save them as a normal model
-        model.hf_quantizer = None
+        # from_pretrained's return type lacks the attribute, so mypy sees Module.__setattr__
+        model.hf_quantizer = None  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp)
@@ -266,7 +267,8 @@ def load_model(path: str, *, precision: str = "fp32", device: str = "cpu"):
 
     quiet()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(precision))
-    return model.to(device).eval()
+    # transformers types its to() as @wraps(Module.to), which expects self as an argument
+    return model.to(device).eval()  # type: ignore[arg-type]
 
 
 def is_adapter(folder: str | os.PathLike[str]) -> bool:

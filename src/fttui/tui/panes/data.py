@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -32,6 +32,11 @@ from textual.worker import get_current_worker
 from fttui.tui.widgets.dataset_preview import DatasetPreview
 from fttui.tui.widgets.example_view import ExampleView
 from fttui.tui.widgets.findings_list import FindingsList
+
+if TYPE_CHECKING:  # the dataset modules load when a file is opened, not at start-up
+    from fttui.datasets.findings import LintReport
+    from fttui.datasets.lineindex import LineIndex, RecordsSource
+    from fttui.datasets.prepare import PrepareResult
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 #: the TUI lists at most this many findings (the rest are counted)
@@ -115,7 +120,7 @@ class LintFinished(Message):
     ) -> None:
         super().__init__()
         self.token = token
-        self.report = report
+        self.report: LintReport | None = report
         self.error = error
         self.seconds = seconds
 
@@ -124,7 +129,7 @@ class PrepareFinished(Message):
     def __init__(self, src: str, result: Any = None, error: str | None = None) -> None:
         super().__init__()
         self.src = src
-        self.result = result
+        self.result: PrepareResult | None = result
         self.error = error
 
 
@@ -281,8 +286,8 @@ class DataPane(Vertical):
         #: the model m chose (None: the default), which a new job's form starts from
         self.chosen_model: str | None = None
         self.price_per_million: float | None = None
-        self.report: Any = None
-        self.source: Any = None
+        self.report: LintReport | None = None
+        self.source: LineIndex | RecordsSource | None = None
         self.lint_error: str | None = None
         self.index_error: str | None = None
         self._token = 0  # bumps on every open: messages of older files are ignored
@@ -588,6 +593,8 @@ class DataPane(Vertical):
             self._update_header()
             return
         report = message.report
+        if report is None:  # not sent: a lint without an error always has its report
+            return
         self.report = report
         self.findings.set_findings(report.findings, truncated=report.findings_truncated)
         self.preview.set_markers(self.findings.markers())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on, work
@@ -32,6 +32,9 @@ from fttui.tui.messages import (
 )
 from fttui.tui.widgets.event_log import EventLog, EventPanel
 from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
+
+if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
+    from fttui.tui.app import FtApp
 
 #: Seconds between job-list polls.
 LIST_ACTIVE, LIST_IDLE = 2.0, 10.0
@@ -128,6 +131,8 @@ def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] |
 
 class JobsPane(Vertical):
     """The job table, the details of the selected job and its event log."""
+
+    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="jobs.filter"),
@@ -346,8 +351,8 @@ class JobsPane(Vertical):
             # read before a job action answered: keep the row the action brought (a job
             # just cancelled flashed "running" again until the next poll)
             jobs = [
-                table.jobs.get(j.get("id"), j)
-                if self._changed_at.get(j.get("id"), float("-inf")) > message.read_at
+                table.jobs.get(j.get("id", ""), j)
+                if self._changed_at.get(j.get("id", ""), float("-inf")) > message.read_at
                 else j
                 for j in jobs
             ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -24,6 +24,9 @@ from fttui.tui.backend import is_terminal
 from fttui.tui.messages import BackendProblem, JobSelected
 from fttui.tui.widgets.job_table import status_text
 from fttui.tui.widgets.metric_sparklines import MetricSparklines
+
+if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
+    from fttui.tui.app import FtApp
 
 ACTIVE_INTERVAL = 2.0
 
@@ -53,6 +56,8 @@ def series_points(series: Any) -> dict[str, list[tuple[int, float]]]:
 
 class MetricsPane(Vertical):
     """Sparklines of the selected job."""
+
+    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     BINDINGS = [
         Binding("e", "export", "Export CSV", id="metrics.export"),

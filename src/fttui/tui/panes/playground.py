@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events, on, work
@@ -26,6 +26,9 @@ from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 from fttui.tui.backend import is_terminal
 from fttui.tui.claim import Claim
 from fttui.tui.messages import JobSelected
+
+if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
+    from fttui.tui.app import FtApp
 
 #: Seconds between UI updates while tokens stream in (bursts coalesce).
 STREAM_REFRESH = 0.05
@@ -265,6 +268,8 @@ class AnswerDone(Message):
 class PlaygroundPane(Vertical):
     """The prompt box, settings and one or two streamed answers."""
 
+    app: FtApp  # for the type checker only (no value: Textual's property stays)
+
     BINDINGS = [
         Binding("escape", "stop", "Stop / leave input", id="playground.stop"),
         Binding("ctrl+b", "toggle_compare", "Side by side", id="playground.compare"),
@@ -339,9 +344,13 @@ class PlaygroundPane(Vertical):
         """The selected job, or news of it (its status or fine-tuned model changed)."""
         old = self.job
         changed = old is None or old.job_id != message.job_id
-        updated = not changed and (
-            (old.status, old.fine_tuned_model, old.model)
-            != (message.status, message.fine_tuned_model, message.model)
+        updated = (
+            old is not None
+            and not changed
+            and (
+                (old.status, old.fine_tuned_model, old.model)
+                != (message.status, message.fine_tuned_model, message.model)
+            )
         )
         self.job = message
         if changed:

@@ -12,7 +12,7 @@ other failure is one line on the screen, which stays usable.
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -28,6 +28,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from fttui.datasets.models import is_legacy_completion_model
 from fttui.tui.claim import Claim
 from fttui.tui.widgets.example_view import one_line
+
+if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
+    from fttui.tui.app import FtApp
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 #: the model the form picks for prompt/completion data when nobody chose one
@@ -184,6 +187,8 @@ class _Created(Message):
 
 class CreateJobScreen(ModalScreen[str | None]):
     """The "new job" form. ``ctrl+s`` creates, ``esc`` stops an upload or backs out."""
+
+    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     DEFAULT_CSS = """
     CreateJobScreen { align: center middle; }

@@ -137,8 +137,13 @@ def summarize(row: Row, width: int = 120) -> Text:
     if kind == "chat":
         msgs = _messages(value)
         flags = []
-        if value.get("tools") or value.get("functions") or any(
-            isinstance(m, dict) and (m.get("tool_calls") or m.get("function_call")) for m in msgs
+        if (
+            value.get("tools")
+            or value.get("functions")
+            or any(
+                isinstance(m, dict) and (m.get("tool_calls") or m.get("function_call"))
+                for m in msgs
+            )
         ):
             flags.append("tools")
         if any(
@@ -278,7 +283,7 @@ def _tool_calls(calls: Any) -> list[RenderableType]:
         if not isinstance(call, dict):
             out.append(Text(f"⚙ {one_line(_json(call), 200)}", style="red"))
             continue
-        fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+        fn = given if isinstance(given := call.get("function"), dict) else {}
         line = Text("⚙ call ", style=ROLE_STYLES["tool"])
         line.append(str(fn.get("name", "?")), style="bold")
         line.append("(")
@@ -353,8 +358,10 @@ def render_example(row: Row, findings: Iterable[Any] = ()) -> RenderableType:
     parts.append(title)
     for f in findings:
         sev = getattr(f, "severity", "info")
-        line = Text(f"{SEVERITY_ICONS.get(sev, '?')} {getattr(f, 'code', '?')}: ",
-                    style=SEVERITY_STYLES.get(sev, ""))
+        line = Text(
+            f"{SEVERITY_ICONS.get(sev, '?')} {getattr(f, 'code', '?')}: ",
+            style=SEVERITY_STYLES.get(sev, ""),
+        )
         line.append(without_line(str(getattr(f, "message", ""))))
         hint = getattr(f, "hint", "")
         if hint:
@@ -398,9 +405,19 @@ def render_example(row: Row, findings: Iterable[Any] = ()) -> RenderableType:
     else:
         parts.append(_cut(_json(value)))
     if isinstance(value, dict):
-        known = {"messages", "tools", "functions", "parallel_tool_calls", "input",
-                 "preferred_output", "non_preferred_output", "preferred_completion",
-                 "non_preferred_completion", "prompt", "completion"}
+        known = {
+            "messages",
+            "tools",
+            "functions",
+            "parallel_tool_calls",
+            "input",
+            "preferred_output",
+            "non_preferred_output",
+            "preferred_completion",
+            "non_preferred_completion",
+            "prompt",
+            "completion",
+        }
         extra = sorted(set(value) - known)
         if extra and kind != "unknown":
             parts.append(Text(f"other keys: {', '.join(extra)}", style="dim"))
@@ -430,8 +447,7 @@ class ExampleView(ScrollView, can_focus=True):
         Binding("up,k", "line(-1)", "Scroll up", show=False, id="data.example.up"),
         Binding("down,j", "line(1)", "Scroll down", show=False, id="data.example.down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="data.example.page_up"),
-        Binding("pagedown,space", "page(1)", "Page down", show=False,
-                id="data.example.page_down"),
+        Binding("pagedown,space", "page(1)", "Page down", show=False, id="data.example.page_down"),
         Binding("home,g", "top", "Top", show=False, id="data.example.top"),
         Binding("end,G", "bottom", "Bottom", show=False, id="data.example.bottom"),
     ]
@@ -472,8 +488,7 @@ class ExampleView(ScrollView, can_focus=True):
             return
         self._width = width
         console = self.app.console
-        options = console.options.update(width=width, height=None, no_wrap=False,
-                                         highlight=False)
+        options = console.options.update(width=width, height=None, no_wrap=False, highlight=False)
         lines = console.render_lines(self._renderable, options, pad=False)
         self._strips = [Strip(line) for line in lines]
         self.virtual_size = Size(width, len(self._strips))

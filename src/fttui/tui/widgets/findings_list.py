@@ -68,8 +68,9 @@ class FindingsList(Tree[Any]):
         self.by_line: dict[int, list[Any]] = {}
         self.truncated = 0
 
-    def set_findings(self, findings: Iterable[Any], *, truncated: int = 0,
-                     note: str | None = None) -> None:
+    def set_findings(
+        self, findings: Iterable[Any], *, truncated: int = 0, note: str | None = None
+    ) -> None:
         """Replace the list. ``truncated``: findings the linter left out."""
         groups: dict[str, list[Any]] = defaultdict(list)
         by_line: dict[int, list[Any]] = defaultdict(list)
@@ -98,7 +99,9 @@ class FindingsList(Tree[Any]):
         for code in sorted(self._groups, key=worst):
             items = self._groups[code]
             severity = min((f.severity for f in items), key=lambda s: SEVERITY_RANK.get(s, 3))
-            label = Text(f"{SEVERITY_ICONS.get(severity, '?')} ", style=SEVERITY_STYLES.get(severity))
+            label = Text(
+                f"{SEVERITY_ICONS.get(severity, '?')} ", style=SEVERITY_STYLES.get(severity, "")
+            )
             label.append(f"{code}  ", style="bold")  # spaces trail: see example_view
             label.append(f"{len(items):,}", style="dim")
             node = root.add(label, data=code, expand=False, allow_expand=True)
@@ -134,8 +137,10 @@ class FindingsList(Tree[Any]):
             node.add_leaf(label, data=f)
         if len(items) > MAX_CHILDREN:
             node.add_leaf(
-                Text(f"… {len(items) - MAX_CHILDREN:,} more — ] steps through marked lines",
-                     style="dim")
+                Text(
+                    f"… {len(items) - MAX_CHILDREN:,} more — ] steps through marked lines",
+                    style="dim",
+                )
             )
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Any]) -> None:

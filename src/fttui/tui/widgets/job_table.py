@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -355,7 +355,7 @@ class JobTable(DataTable):
     def _apply_widths(self, widths: dict[str, int]) -> None:
         changed = False
         for column in self.ordered_columns:
-            width = widths[column.key.value]
+            width = widths[cast(str, column.key.value)]  # every column is added with a key
             if column.auto_width or column.width != width:
                 column.auto_width = False
                 column.width = width
@@ -383,7 +383,7 @@ class JobTable(DataTable):
                 self._set_columns(shown)  # a resize across a step: rows come back below
             self._apply_widths(widths)
             picks = [COLUMN_KEYS.index(c) for c in shown]
-            current = [row.key.value for row in self.ordered_rows]
+            current = [cast(str, row.key.value) for row in self.ordered_rows]  # keyed by job id
             current_set = set(current)
             gone = [k for k in current if k not in visible_set]
             if len(gone) > 50 or (current and len(gone) == len(current)):
@@ -421,10 +421,10 @@ class JobTable(DataTable):
                         if i >= len(old) or old[i] != plain_t[i]:
                             self.update_cell(key, col, cells[i], update_width=True)
                     self._cells[key] = plain_t
-            now = [row.key.value for row in self.ordered_rows]
+            now = [cast(str, row.key.value) for row in self.ordered_rows]
             if now != visible:
                 position = {k: i for i, k in enumerate(visible)}
-                self.sort("id", key=lambda cell: position.get(getattr(cell, "row_key", None), 0))
+                self.sort("id", key=lambda cell: position.get(getattr(cell, "row_key", ""), 0))
             if keep and keep in visible_set:
                 index = self.get_row_index(keep)
                 if index != self.cursor_row:

@@ -8,7 +8,7 @@ above them, when a job has any — and then the empty loss rows step aside.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -147,7 +147,7 @@ class MetricSparklines(Vertical):
         for name, label in METRICS:
             yield MetricRow(name, label)
 
-    def set_series(self, series: dict[str, Sequence[tuple[int, float]]]) -> None:
+    def set_series(self, series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
         rewards = [n for n in series if is_reward(n) and series[n]]
         known = {row.series_name: row for row in self.query(MetricRow)}
         # rows of rewards this job does not have (the previous job's) go

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
 _KIND_TITLES = {
@@ -43,7 +44,7 @@ class Banner(Static):
         self.kind: str | None = None
         self.message: str = ""
         self.retry_at: float | None = None
-        self._timer = None
+        self._timer: Timer | None = None
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(1.0, self._tick, pause=True)
