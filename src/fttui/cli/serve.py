@@ -27,9 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="port (default 8765; 0 picks a free one, written to server.json)")
     p.add_argument("--data-dir", default=None,
                    help="where files, jobs and the database live (default: fttui's data dir)")
-    p.add_argument("--executor", choices=("torch", "sim", "auto"), default="torch",
+    p.add_argument("--executor", choices=("torch", "sim", "auto", "ray"), default="torch",
                    help="torch: real LoRA training; sim: fast labelled simulation; auto: torch "
-                        "when installed, else sim (default torch)")
+                        "when installed, else sim; ray: each job a Ray job on a Ray cluster "
+                        "(default torch)")
+    p.add_argument("--ray-address", default=None, metavar="URL",
+                   help="with --executor ray: the cluster's dashboard, http://HEAD:8265 "
+                        "(default $RAY_ADDRESS)")
+    p.add_argument("--storage", default=None, metavar="PATH",
+                   help="with --executor ray: a path every node of the cluster reaches "
+                        "(or file://PATH) where the job folders live (default: the data dir)")
     p.add_argument("--token", default=None,
                    help="the API key clients must send (default: generated once, stored 0600 "
                         "in <data-dir>/api_key)")
@@ -75,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--faults: {exc}", 2) from None
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: use 0 to 65535", 2)
+    if (args.ray_address or args.storage) and args.executor != "ray":
+        raise CliError("--ray-address and --storage go with --executor ray", 2)
     if args.max_upload_mb <= 0:
         raise CliError("--max-upload-mb must be above 0", 2)
     options = ServeOptions(
@@ -82,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=Path(args.data_dir) if args.data_dir else paths.data_dir(),
         executor=args.executor, token=args.token, base_models=base_models, faults=faults,
         faults_seed=args.faults_seed, max_upload_mb=args.max_upload_mb,
-        rebuild_index=args.rebuild_index,
+        rebuild_index=args.rebuild_index, ray_address=args.ray_address, storage=args.storage,
     )
     try:
         return serve(options)
