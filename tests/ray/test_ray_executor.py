@@ -221,7 +221,7 @@ def test_more_gpus_than_the_cluster_has_waits_queued_with_the_reason(
     wait(
         client,
         job.id,
-        {"queued"},
+        set(),
         ray_server,
         until=lambda j: any(
             "waits for cluster resources" in e.message for e in events(client, j.id)
@@ -241,3 +241,28 @@ def test_more_gpus_than_the_cluster_has_waits_queued_with_the_reason(
     control = ray_server.data_dir / "jobs" / job.id / "control.json"
     assert json.loads(control.read_text()) == {"action": "cancel"}
     assert metrics(client, job.id) == []
+
+
+def test_two_workers_under_ray_train_keep_the_global_batch_and_match_one_workers_loss(
+    ray_server, ray_cluster, color_file
+):
+    client = ray_server.client()
+    file_id = upload(client, color_file)
+    one = create_job(client, file_id, n_epochs=2, batch_size=4)
+    two = create_job(client, file_id, n_epochs=2, batch_size=4,
+                     metadata={"ray_num_workers": "2", "ray_num_cpus": "1"})
+    for job in (one, two):
+        done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, ray_server)
+        assert done.status == "succeeded", done.error
+    assert client.fine_tuning.jobs.retrieve(two.id).hyperparameters.batch_size == 4
+    a, b = metrics(client, one.id), metrics(client, two.id)
+    # the same 6 steps (12 examples / a global batch of 4 × 2 epochs), reported once each
+    assert [m["step"] for m in a] == [m["step"] for m in b] == list(range(1, 7))
+    for x, y in zip(a, b, strict=True):
+        assert y["train_loss"] == pytest.approx(x["train_loss"], rel=1e-3, abs=1e-4)
+    assert any("data-parallel on 2 Ray Train workers" in e.message
+               for e in events(client, two.id))
+    ckpts = client.fine_tuning.jobs.checkpoints.list(two.id).data
+    assert sorted(c.step_number for c in ckpts) == [3, 6]
+    entry = ray_cluster.jobs(two.id)[0].entrypoint
+    assert "fttui.server.trainer.ray_train" in entry

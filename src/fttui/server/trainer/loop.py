@@ -557,8 +557,12 @@ def main(argv: list[str]) -> int:
         print("usage: python -m fttui.server.trainer SPEC_JSON_PATH", file=sys.stderr)
         return 2
     spec = TrainerSpec.load(argv[0])
-    job = JobFolder(spec.output_dir)
-    run = Run(spec, job)
+    return execute(Run(spec, JobFolder(spec.output_dir)))
+
+
+def execute(run: Run) -> int:
+    """Train ``run``, reporting how it ended in its job folder; 0 unless the job failed."""
+    job = run.job
     try:
         run.run()
         return 0
