@@ -213,34 +213,43 @@ def test_an_unknown_or_bad_resource_name_is_a_400_naming_it(
     assert client.fine_tuning.jobs.list().data == []  # nothing was made
 
 
-def test_more_gpus_than_the_cluster_has_waits_queued_with_the_reason(
-    ray_server, ray_cluster, color_file
+def test_more_gpus_than_the_cluster_has_waits_queued_with_the_reason_then_fails(
+    ray_cluster, ray_tiny_model, tmp_path, color_file
 ):
-    client = ray_server.client()
-    job = create_job(client, upload(client, color_file), metadata={"ray_num_gpus": "1"})
-    wait(
-        client,
-        job.id,
-        set(),
-        ray_server,
-        until=lambda j: any(
-            "waits for cluster resources" in e.message for e in events(client, j.id)
-        ),
-    )
-    time.sleep(1)
-    assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
-    reason = next(
-        e.message for e in events(client, job.id) if "waits for cluster resources" in e.message
-    )
-    assert "1 GPU" in reason
-    client.fine_tuning.jobs.cancel(job.id)
-    # Ray keeps a job that waits for resources PENDING even once asked to stop; should a GPU
-    # come, its trainer reads the cancel in control.json and exits before training
-    time.sleep(2)
-    assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
-    control = ray_server.data_dir / "jobs" / job.id / "control.json"
-    assert json.loads(control.read_text()) == {"action": "cancel"}
-    assert metrics(client, job.id) == []
+    server = make_server(
+        tmp_path / "srv",
+        "--base-model",
+        f"tiny={ray_tiny_model}",
+        "--ray-address",
+        ray_cluster.address,
+        "--ray-pending-timeout",
+        "10",
+        executor="ray",
+    ).start()
+    try:
+        client = server.client()
+        job = create_job(client, upload(client, color_file), metadata={"ray_num_gpus": "1"})
+        wait(
+            client,
+            job.id,
+            set(),
+            server,
+            until=lambda j: any(
+                "waits for cluster resources" in e.message for e in events(client, j.id)
+            ),
+        )
+        assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
+        reason = next(
+            e.message for e in events(client, job.id) if "waits for cluster resources" in e.message
+        )
+        assert "1 GPU" in reason
+        done = wait(client, job.id, {"failed", "succeeded", "cancelled"}, server, timeout=60)
+        assert done.status == "failed"
+        assert done.error.code == "ray_resources_unavailable"
+        assert "1 GPU" in done.error.message and "no room" in done.error.message
+        assert metrics(client, job.id) == []
+    finally:
+        server.stop()
 
 
 def test_two_workers_under_ray_train_keep_the_global_batch_and_match_one_workers_loss(
@@ -249,8 +258,13 @@ def test_two_workers_under_ray_train_keep_the_global_batch_and_match_one_workers
     client = ray_server.client()
     file_id = upload(client, color_file)
     one = create_job(client, file_id, n_epochs=2, batch_size=4)
-    two = create_job(client, file_id, n_epochs=2, batch_size=4,
-                     metadata={"ray_num_workers": "2", "ray_num_cpus": "1"})
+    two = create_job(
+        client,
+        file_id,
+        n_epochs=2,
+        batch_size=4,
+        metadata={"ray_num_workers": "2", "ray_num_cpus": "1"},
+    )
     for job in (one, two):
         done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, ray_server)
         assert done.status == "succeeded", done.error
@@ -260,9 +274,49 @@ def test_two_workers_under_ray_train_keep_the_global_batch_and_match_one_workers
     assert [m["step"] for m in a] == [m["step"] for m in b] == list(range(1, 7))
     for x, y in zip(a, b, strict=True):
         assert y["train_loss"] == pytest.approx(x["train_loss"], rel=1e-3, abs=1e-4)
-    assert any("data-parallel on 2 Ray Train workers" in e.message
-               for e in events(client, two.id))
+    assert any("data-parallel on 2 Ray Train workers" in e.message for e in events(client, two.id))
     ckpts = client.fine_tuning.jobs.checkpoints.list(two.id).data
     assert sorted(c.step_number for c in ckpts) == [3, 6]
     entry = ray_cluster.jobs(two.id)[0].entrypoint
     assert "fttui.server.trainer.ray_train" in entry
+
+
+def test_with_storage_the_job_folder_and_its_files_live_on_the_shared_path(
+    ray_cluster, ray_tiny_model, tmp_path, color_file
+):
+    shared = tmp_path / "shared"
+    server = make_server(
+        tmp_path / "srv",
+        "--base-model",
+        f"tiny={ray_tiny_model}",
+        "--ray-address",
+        ray_cluster.address,
+        "--storage",
+        f"file://{shared}",
+        executor="ray",
+    ).start()
+    try:
+        client = server.client()
+        job = create_job(client, upload(client, color_file), n_epochs=1)
+        done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, server)
+        assert done.status == "succeeded", done.error
+        folder = shared / "jobs" / job.id
+        assert (server.data_dir / "jobs" / job.id).resolve() == folder.resolve()
+        assert (folder / "model").is_dir() and (folder / "events.jsonl").is_file()
+        spec = json.loads((folder / "spec.json").read_text())
+        assert Path(spec["training_file"]).resolve().is_relative_to(shared.resolve())
+        reply = client.chat.completions.create(
+            model=done.fine_tuned_model, messages=QUESTION, max_completion_tokens=5
+        )
+        assert reply.choices[0].message.content
+        # storage the server can no longer write: a clear 400, and nothing is made
+        import shutil
+
+        shutil.rmtree(shared)
+        shared.write_text("not a folder")
+        with pytest.raises(openai.BadRequestError) as err:
+            create_job(client, upload(client, color_file))
+        assert "cannot be written" in err.value.message and str(shared) in err.value.message
+        assert len(client.fine_tuning.jobs.list().data) == 1
+    finally:
+        server.stop()

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default=None, metavar="PATH",
                    help="with --executor ray: a path every node of the cluster reaches "
                         "(or file://PATH) where the job folders live (default: the data dir)")
+    p.add_argument("--ray-pending-timeout", type=float, default=600, metavar="SECONDS",
+                   help="with --executor ray: fail a job whose Ray job waits this long for "
+                        "resources the cluster does not have (default 600)")
     p.add_argument("--token", default=None,
                    help="the API key clients must send (default: generated once, stored 0600 "
                         "in <data-dir>/api_key)")
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--port {args.port}: use 0 to 65535", 2)
     if (args.ray_address or args.storage) and args.executor != "ray":
         raise CliError("--ray-address and --storage go with --executor ray", 2)
+    if args.ray_pending_timeout <= 0:
+        raise CliError("--ray-pending-timeout must be above 0", 2)
     if args.max_upload_mb <= 0:
         raise CliError("--max-upload-mb must be above 0", 2)
     options = ServeOptions(
@@ -92,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         executor=args.executor, token=args.token, base_models=base_models, faults=faults,
         faults_seed=args.faults_seed, max_upload_mb=args.max_upload_mb,
         rebuild_index=args.rebuild_index, ray_address=args.ray_address, storage=args.storage,
+        ray_pending_timeout=args.ray_pending_timeout,
     )
     try:
         return serve(options)

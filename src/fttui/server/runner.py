@@ -40,6 +40,7 @@ class ServeOptions:
     rebuild_index: bool = False  #: rebuild the database from the folders, then exit
     ray_address: str | None = None  #: the ``ray`` executor's cluster (dashboard URL)
     storage: str | None = None  #: the ``ray`` executor's shared job storage
+    ray_pending_timeout: float = 600.0  #: seconds a Ray job may wait for resources
 
 
 def is_loopback(host: str) -> bool:
@@ -252,6 +253,7 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
                 base_models=options.base_models,
                 ray_address=options.ray_address,
                 storage=options.storage,
+                ray_pending_timeout=options.ray_pending_timeout,
             )
         except ExecutorUnavailable as exc:
             raise ServeError(str(exc)) from None

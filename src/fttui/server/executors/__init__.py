@@ -40,6 +40,7 @@ def get_executor(
     base_models: dict[str, str],
     ray_address: str | None = None,
     storage: str | None = None,
+    ray_pending_timeout: float = 600.0,
 ) -> Executor:
     """The executor called ``name`` (``torch``, ``sim``, ``auto`` or ``ray``), ready to serve.
 
@@ -49,7 +50,7 @@ def get_executor(
     """
     name = resolve_name(name)
     if name == "ray":
-        return _ray_executor(data_dir, base_models, ray_address, storage)
+        return _ray_executor(data_dir, base_models, ray_address, storage, ray_pending_timeout)
     if name == "sim":
         from fttui.server.executors.sim import SimExecutor
 
@@ -81,6 +82,7 @@ def _ray_executor(
     base_models: dict[str, str],
     address: str | None,
     storage: str | None,
+    pending_timeout: float,
 ) -> Executor:
     missing = torch_missing() + [
         n for n in ("ray", "requests") if importlib.util.find_spec(n) is None
@@ -120,7 +122,13 @@ def _ray_executor(
             ) from None
     from fttui.server.executors.ray_executor import RayExecutor
 
-    return RayExecutor(data_dir=data_dir, base_models=base_models, address=address, storage=path)
+    return RayExecutor(
+        data_dir=data_dir,
+        base_models=base_models,
+        address=address,
+        storage=path,
+        pending_timeout=pending_timeout,
+    )
 
 
 __all__ = ["EXECUTOR_NAMES", "ExecutorUnavailable", "get_executor", "resolve_name", "torch_missing"]
