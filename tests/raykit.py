@@ -132,12 +132,16 @@ def start_cluster(num_cpus: int = 4, timeout: float = 120) -> RayCluster:
             text = log_path.read_text(errors="replace")
             shutil.rmtree(temp_dir, ignore_errors=True)
             raise RuntimeError(f"ray start exited early:\n{text[-3000:]}")
+        # the dashboard can answer before the node is up (on a loaded machine the raylet
+        # may still time out): ready once `ray start` says the runtime started
+        started = "Ray runtime started" in log_path.read_text(errors="replace")
         try:
             with urllib.request.urlopen(f"{address}/api/version", timeout=2) as resp:
-                if resp.status == 200:
+                if resp.status == 200 and started:
                     cluster.client().list_jobs()
                     return cluster
         except Exception:
-            time.sleep(0.5)
+            pass
+        time.sleep(0.5)
     cluster.stop()
     raise RuntimeError(f"the Ray head did not answer in {timeout}s")

@@ -20,7 +20,10 @@ from trainer.tiny import build_tiny_model, color_examples, write_jsonl
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A head node on loopback with 4 logical CPUs (2 real cores: Ray only counts them)."""
-    cluster = start_cluster(num_cpus=4)
+    try:
+        cluster = start_cluster(num_cpus=4)
+    except RuntimeError:  # a head that timed out starting on a loaded machine: once more
+        cluster = start_cluster(num_cpus=4)
     try:
         yield cluster
     finally:
