@@ -41,10 +41,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--executor",
-        choices=("torch", "sim", "auto"),
+        choices=("torch", "sim", "auto", "ray"),
         default="torch",
         help="torch: real LoRA training; sim: fast labelled simulation; auto: torch "
-        "when installed, else sim (default torch)",
+        "when installed, else sim; ray: each job a Ray job on a Ray cluster (default torch)",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="URL",
+        help="with --executor ray: the cluster's dashboard, http://HEAD:8265 "
+        "(default $RAY_ADDRESS)",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        metavar="PATH",
+        help="with --executor ray: a path every node of the cluster reaches "
+        "(or file://PATH) where the job folders live (default: the data dir)",
+    )
+    p.add_argument(
+        "--ray-pending-timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="with --executor ray: fail a job whose Ray job waits this long for "
+        "resources the cluster does not have (default 600)",
     )
     p.add_argument(
         "--token",
@@ -124,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--faults: {exc}", 2) from None
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: use 0 to 65535", 2)
+    if (args.ray_address or args.storage) and args.executor != "ray":
+        raise CliError("--ray-address and --storage go with --executor ray", 2)
+    if args.ray_pending_timeout <= 0:
+        raise CliError("--ray-pending-timeout must be above 0", 2)
     if args.max_upload_mb <= 0:
         raise CliError("--max-upload-mb must be above 0", 2)
     if args.max_request_tokens is not None and args.max_request_tokens < 1:
@@ -140,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
         max_upload_mb=args.max_upload_mb,
         max_request_tokens=args.max_request_tokens,
         rebuild_index=args.rebuild_index,
+        ray_address=args.ray_address,
+        storage=args.storage,
+        ray_pending_timeout=args.ray_pending_timeout,
     )
     try:
         return serve(options)

@@ -225,7 +225,12 @@ def _job_rows(data_dir: Path, job_id: str, executor: str) -> tuple[dict, dict, b
         }
         internal = {
             "spec": spec,
-            "executor": "torch" if spec.get("model_path") else executor,
+            # a ray job's folder has its Ray record; sim jobs have no weights
+            "executor": "ray"
+            if (folder / "ray_job.json").is_file()
+            else "torch"
+            if spec.get("model_path")
+            else executor,
         }
         full = False
     internal.update(events_offset=0, ckpt_steps=[], pending=None, active=False)

@@ -37,6 +37,7 @@ from fttui.server.executors.base import (
     TERMINAL_STATUSES,
     Executor,
     ExecutorError,
+    ExecutorNotReady,
     JobState,
     StateError,
     TrainerSpec,
@@ -796,6 +797,14 @@ class JobManager:
             (job_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
             try:
                 self.executor.start(spec)
+            except ExecutorNotReady as exc:
+                # the cluster does not answer: the job waits (said once per reason) and the
+                # next tick tries again; failing it would lose a job nothing is wrong with
+                if internal.get("not_ready") != exc.message:
+                    internal["not_ready"] = exc.message
+                    self._event(conn, job_id, f"Waiting to start: {exc.message}", level="warn")
+                    self._save(conn, job, internal)
+                return False
             except Exception as exc:
                 message = exc.message if isinstance(exc, ExecutorError) else str(exc)
                 job.update(
@@ -815,6 +824,7 @@ class JobManager:
                 self._event(conn, job_id, "Fine-tuning job started")
             elif internal.pop("announce_resume", False):
                 self._event(conn, job_id, "Fine-tuning job resumed")
+            internal.pop("not_ready", None)
             internal.update(active=True, pending=None)
             self._save(conn, job, internal)
         return True
@@ -974,8 +984,10 @@ class JobManager:
         self._sync_checkpoints(conn, job, internal, state)
         status, job_id = state.status, job["id"]
         cancelled = job["status"] == "cancelled"
-        if status == "running":
-            if job["status"] == "running":
+        if status in ("running", "queued"):
+            # "queued": a cluster's job waiting for resources (it shows queued until then)
+            if job["status"] in ("running", "queued"):
+                job["status"] = status
                 job["estimated_finish"] = state.estimated_finish
             return
         internal["active"] = False

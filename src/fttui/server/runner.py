@@ -39,6 +39,9 @@ class ServeOptions:
     max_upload_mb: float = 512
     max_request_tokens: int | None = None  #: None: the server's default
     rebuild_index: bool = False  #: rebuild the database from the folders, then exit
+    ray_address: str | None = None  #: the ``ray`` executor's cluster (dashboard URL)
+    storage: str | None = None  #: the ``ray`` executor's shared job storage
+    ray_pending_timeout: float = 600.0  #: seconds a Ray job may wait for resources
 
 
 def is_loopback(host: str) -> bool:
@@ -251,7 +254,14 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
                 + (" (torch, transformers or peft missing)" if name == "sim" else "")
             )
         try:
-            executor = get_executor(name, data_dir=data_dir, base_models=options.base_models)
+            executor = get_executor(
+                name,
+                data_dir=data_dir,
+                base_models=options.base_models,
+                ray_address=options.ray_address,
+                storage=options.storage,
+                ray_pending_timeout=options.ray_pending_timeout,
+            )
         except ExecutorUnavailable as exc:
             raise ServeError(str(exc)) from None
         if options.token:
@@ -308,9 +318,13 @@ def _run(
         label = (
             "simulated training: nothing is really trained, answers are labelled"
             if executor.name == "sim"
+            else "real training on a Ray cluster"
+            if executor.name == "ray"
             else "real training on this machine"
         )
         say(f"fttui serve: {executor.name} executor ({label}); data in {data_dir}")
+        for line in executor.startup_lines():
+            say(line)
         say(f"Base URL:  {base_url}")
         if options.token:
             say("API key:   the one given with --token")

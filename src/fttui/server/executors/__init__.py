@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fttui.server.executors.base import Executor
 
-EXECUTOR_NAMES = ("torch", "sim", "auto")
+EXECUTOR_NAMES = ("torch", "sim", "auto", "ray")
 TORCH_REQUIREMENTS = ("torch", "transformers", "peft")
 
 
@@ -34,14 +34,23 @@ def resolve_name(name: str) -> str:
 
 
 def get_executor(
-    name: str, *, data_dir: str | os.PathLike[str], base_models: dict[str, str]
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str],
+    base_models: dict[str, str],
+    ray_address: str | None = None,
+    storage: str | None = None,
+    ray_pending_timeout: float = 600.0,
 ) -> Executor:
-    """The executor called ``name`` (``torch``, ``sim`` or ``auto``), ready to serve.
+    """The executor called ``name`` (``torch``, ``sim``, ``auto`` or ``ray``), ready to serve.
 
-    ``base_models`` maps API names to local weights (``--base-model NAME=PATH``). Raises
-    ``ExecutorUnavailable`` with a one-line remedy when it cannot run here.
+    ``base_models`` maps API names to local weights (``--base-model NAME=PATH``);
+    ``ray_address`` and ``storage`` are the ``ray`` executor's cluster and job storage.
+    Raises ``ExecutorUnavailable`` with a one-line remedy when it cannot run here.
     """
     name = resolve_name(name)
+    if name == "ray":
+        return _ray_executor(data_dir, base_models, ray_address, storage, ray_pending_timeout)
     if name == "sim":
         from fttui.server.executors.sim import SimExecutor
 
@@ -65,7 +74,61 @@ def get_executor(
                 "the torch executor is not part of this build yet; run with --executor sim"
             ) from exc
         return module.TorchExecutor(data_dir=data_dir, base_models=base_models)
-    raise ExecutorUnavailable(f"unknown executor {name!r}: choose torch, sim or auto")
+    raise ExecutorUnavailable(f"unknown executor {name!r}: choose torch, sim, auto or ray")
+
+
+def _ray_executor(
+    data_dir: str | os.PathLike[str],
+    base_models: dict[str, str],
+    address: str | None,
+    storage: str | None,
+    pending_timeout: float,
+) -> Executor:
+    missing = torch_missing() + [
+        n for n in ("ray", "requests") if importlib.util.find_spec(n) is None
+    ]
+    if missing:
+        raise ExecutorUnavailable(
+            f"the ray executor needs {', '.join(missing)}: pip install 'fttui[local,ray]'"
+        )
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise ExecutorUnavailable(
+            "the ray executor needs the cluster's dashboard address: --ray-address "
+            "http://HEAD:8265 (or RAY_ADDRESS)"
+        )
+    if "://" not in address:
+        address = f"http://{address}"
+    if not address.startswith(("http://", "https://")):
+        raise ExecutorUnavailable(
+            f"--ray-address {address}: give the dashboard's http://HOST:PORT (Ray Jobs API), "
+            "not a ray:// or GCS address"
+        )
+    path = None
+    if storage:
+        if storage.startswith("file://"):
+            storage = storage.removeprefix("file://")
+        elif "://" in storage:
+            raise ExecutorUnavailable(
+                f"--storage {storage}: only a shared path (or file://PATH) is supported yet; "
+                "mount the bucket on the server and every node and give its path"
+            )
+        path = Path(storage).expanduser().resolve()
+        try:
+            (path / "jobs").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExecutorUnavailable(
+                f"--storage {path}: cannot create it ({exc.strerror or exc})"
+            ) from None
+    from fttui.server.executors.ray_executor import RayExecutor
+
+    return RayExecutor(
+        data_dir=data_dir,
+        base_models=base_models,
+        address=address,
+        storage=path,
+        pending_timeout=pending_timeout,
+    )
 
 
 __all__ = ["EXECUTOR_NAMES", "ExecutorUnavailable", "get_executor", "resolve_name", "torch_missing"]

@@ -31,7 +31,9 @@ executor — or the trainer process it starts — writes:
                           "metrics": {"step": 10, "train_loss": 1.2, ...}}],
          "result_file": null, "model_path": null}
 
-    ``status`` is one of ``running``, ``succeeded``, ``failed``, ``cancelled``, ``paused``.
+    ``status`` is one of ``running``, ``succeeded``, ``failed``, ``cancelled``, ``paused``;
+    an executor's ``state`` may also report ``queued`` (a cluster's job waiting for
+    resources: the API shows the job queued until it reports ``running``).
     On pause, ``resume_checkpoint`` may name the folder saved for the pause (it need not be
     listed in ``checkpoints``, which holds the epoch-end checkpoints the API shows).
     ``error`` is ``{"code": ..., "message": ...}`` on failure. ``checkpoints`` lists at most
@@ -85,6 +87,11 @@ class ExecutorError(Exception):
         self.message = message
         self.code = code
         self.param = param
+
+
+class ExecutorNotReady(ExecutorError):
+    """``start`` cannot take the job *now* (a cluster head that does not answer): the job
+    stays queued, with an event giving this message, and is started when it answers."""
 
 
 @dataclass
@@ -375,6 +382,10 @@ class Executor(ABC):
         """Why ``model`` is not a base model here and how to get it, for the API's
         "model not available" answer; None when the executor has nothing to add."""
         return None
+
+    def startup_lines(self) -> list[str]:
+        """Lines the server prints when it starts (e.g. a cluster it cannot reach yet)."""
+        return []
 
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Stop every running job (server shutdown). Jobs come back as failed or resumable."""

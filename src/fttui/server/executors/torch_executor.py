@@ -232,21 +232,8 @@ class TorchExecutor(Executor):
             old = self._trainers.pop(spec.job_id, None) or self._found(job_dir)
         if old is not None:  # never two trainers on one folder
             old.kill()
-        source = self._source(spec.base_model, spec.model_path)
-        if spec.model_path is None and source.kind != "hub":  # the trainer has no registry
-            spec = dataclasses.replace(spec, model_path=source.location)
-        spec_path = job_dir / "spec.json"
-        if not spec_path.is_file() or TrainerSpec.load(spec_path) != spec:
-            spec_path.write_text(spec.to_json(), encoding="utf-8")
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "TRANSFORMERS_VERBOSITY": "error",
-            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-        }
-        if source.kind != "hub":
-            env["HF_HUB_OFFLINE"] = "1"  # local weights: never reach for the network
+        spec_path, trainer_env = self._write_spec(spec)
+        env = {**os.environ, **trainer_env}
         log = (job_dir / LOG_FILE).open("ab")
         try:
             proc = subprocess.Popen(
@@ -265,6 +252,25 @@ class TorchExecutor(Executor):
         (job_dir / PID_FILE).write_text(str(proc.pid))
         with self._lock:
             self._trainers[spec.job_id] = _Trainer(job_dir, proc.pid, proc)
+
+    def _write_spec(self, spec: TrainerSpec) -> tuple[Path, dict[str, str]]:
+        """Write the trainer's ``spec.json`` (weights resolved: the trainer has no model
+        registry) and return its path and the environment the trainer needs."""
+        source = self._source(spec.base_model, spec.model_path)
+        if spec.model_path is None and source.kind != "hub":
+            spec = dataclasses.replace(spec, model_path=source.location)
+        spec_path = Path(spec.output_dir) / "spec.json"
+        if not spec_path.is_file() or TrainerSpec.load(spec_path) != spec:
+            spec_path.write_text(spec.to_json(), encoding="utf-8")
+        env = {
+            "PYTHONUNBUFFERED": "1",
+            "TRANSFORMERS_VERBOSITY": "error",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        if source.kind != "hub":
+            env["HF_HUB_OFFLINE"] = "1"  # local weights: never reach for the network
+        return spec_path, env
 
     @staticmethod
     def _found(job_dir: Path) -> _Trainer | None:
@@ -315,24 +321,7 @@ class TorchExecutor(Executor):
             if self._trainers.get(job_id) is not trainer:
                 return
         trainer.kill()
-        job = JobFolder(trainer.job_dir)
-        if job.state.status in TERMINAL_STATUSES or job.state.status == "paused":
-            return
-        job.clear_control()
-        if action == "cancel":
-            job.event("Training cancelled (the trainer was stopped)")
-            job.update(status="cancelled", estimated_finish=None)
-        else:
-            # the trainer names its newest complete save (pause or epoch) in
-            # resume_checkpoint: an older epoch checkpoint would throw steps away
-            resume = job.state.resume_checkpoint or (
-                job.state.checkpoints[-1]["path"] if job.state.checkpoints else None
-            )
-            job.event(
-                "Training paused (the trainer was stopped); it will resume from "
-                + (f"the checkpoint {resume}" if resume else "the start")
-            )
-            job.update(status="paused", resume_checkpoint=resume, estimated_finish=None)
+        write_stopped(trainer.job_dir, action)
 
     def state(self, spec: TrainerSpec) -> JobState | None:
         job_dir = Path(spec.output_dir)
@@ -408,3 +397,26 @@ class TorchExecutor(Executor):
             raise ExecutorError(
                 str(exc), code="context_length_exceeded", param="messages"
             ) from None
+
+
+def write_stopped(job_dir: Path, action: str) -> None:
+    """Write the final ``cancelled`` / ``paused`` state of a trainer that was stopped
+    before it could write one itself (nothing when it did)."""
+    job = JobFolder(job_dir)
+    if job.state.status in TERMINAL_STATUSES or job.state.status == "paused":
+        return
+    job.clear_control()
+    if action == "cancel":
+        job.event("Training cancelled (the trainer was stopped)")
+        job.update(status="cancelled", estimated_finish=None)
+    else:
+        # the trainer names its newest complete save (pause or epoch) in
+        # resume_checkpoint: an older epoch checkpoint would throw steps away
+        resume = job.state.resume_checkpoint or (
+            job.state.checkpoints[-1]["path"] if job.state.checkpoints else None
+        )
+        job.event(
+            "Training paused (the trainer was stopped); it will resume from "
+            + (f"the checkpoint {resume}" if resume else "the start")
+        )
+        job.update(status="paused", resume_checkpoint=resume, estimated_finish=None)

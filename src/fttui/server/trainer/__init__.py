@@ -34,6 +34,30 @@ LORA_DEFAULTS = {
     "target_modules": "all-linear",
 }
 
+#: spec fields a job's options (metadata ``torch_<name>``) may override
+SPEC_OPTIONS = ("precision", "lora", "device")
+#: every option the trainer reads (job metadata ``torch_<name>``); here, not in ``loop``, so
+#: an executor can check a job's options without importing torch
+KNOWN_OPTIONS = frozenset(
+    {
+        *SPEC_OPTIONS,
+        *LORA_DEFAULTS,
+        "learning_rate",
+        "max_length",
+        "micro_batch_tokens",
+        "valid_every",
+        "threads",
+        # reinforcement fine-tuning (the first four from the method's hyperparameters)
+        "eval_interval",
+        "eval_samples",
+        "compute_multiplier",
+        "reasoning_effort",
+        "rft_max_new_tokens",
+    }
+)
+#: the options the ``ray`` executor reads itself (metadata ``ray_<name>``); the trainer
+#: takes them as known (data-parallel runs read ``num_workers``)
+RAY_OPTIONS = frozenset({"num_cpus", "num_gpus", "num_workers", "accelerator_type"})
 
 #: runs of this many optimizer steps or more train LoRA at the plain rate (no boost)
 BOOST_STEPS = 4800

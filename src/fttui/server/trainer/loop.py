@@ -21,7 +21,14 @@ from typing import Any
 import torch
 
 from fttui.server.executors.base import TrainerSpec
-from fttui.server.trainer import LORA_DEFAULTS, learning_rate, lr_factor
+from fttui.server.trainer import (
+    KNOWN_OPTIONS,
+    LORA_DEFAULTS,
+    RAY_OPTIONS,
+    SPEC_OPTIONS,
+    learning_rate,
+    lr_factor,
+)
 from fttui.server.trainer.data import (
     DataError,
     encode_file,
@@ -49,29 +56,9 @@ from fttui.server.trainer.protocol import (
     JobFolder,
 )
 
-#: spec fields a job's options (metadata ``torch_<name>``) may override
-SPEC_OPTIONS = ("precision", "lora", "device")
 #: padded tokens per forward pass (option ``micro_batch_tokens``); batches are split into
 #: micro-batches of this size and their gradients accumulated
 MICRO_BATCH_TOKENS = {"cpu": 2048, "gpu": 16384}
-#: every option the trainer reads (job metadata ``torch_<name>``)
-KNOWN_OPTIONS = frozenset(
-    {
-        *SPEC_OPTIONS,
-        *LORA_DEFAULTS,
-        "learning_rate",
-        "max_length",
-        "micro_batch_tokens",
-        "valid_every",
-        "threads",
-        # reinforcement fine-tuning (the first four from the method's hyperparameters)
-        "eval_interval",
-        "eval_samples",
-        "compute_multiplier",
-        "reasoning_effort",
-        "rft_max_new_tokens",
-    }
-)
 TRAINER_STATE = "trainer_state.pt"
 MODEL_INFO = "fttui_model.json"
 
@@ -295,7 +282,7 @@ class Run:
             torch.set_num_threads(int(self.opts["threads"]))
         torch.manual_seed(spec.seed)
         job.update(status="running", error=None)
-        if unknown := sorted(set(self.opts) - KNOWN_OPTIONS):
+        if unknown := sorted(set(self.opts) - KNOWN_OPTIONS - RAY_OPTIONS):
             job.event(
                 f"Ignoring unknown options: {', '.join('torch_' + k for k in unknown)}",
                 level="warn",
@@ -575,8 +562,12 @@ def main(argv: list[str]) -> int:
         print("usage: python -m fttui.server.trainer SPEC_JSON_PATH", file=sys.stderr)
         return 2
     spec = TrainerSpec.load(argv[0])
-    job = JobFolder(spec.output_dir)
-    run = Run(spec, job)
+    return execute(Run(spec, JobFolder(spec.output_dir)))
+
+
+def execute(run: Run) -> int:
+    """Train ``run``, reporting how it ended in its job folder; 0 unless the job failed."""
+    job = run.job
     try:
         run.run()
         return 0

@@ -1,0 +1,143 @@
+"""Benchmark the ray executor against the torch executor, and 1 vs 2 Ray Train workers.
+
+    python bench/ray.py                        # the tiny model, ~1 min jobs on 2 cores
+    python bench/ray.py --epochs 40            # longer jobs (the budget is for ~2 min)
+    python bench/ray.py --model smol=/path/to/SmolLM2-135M-Instruct.gguf
+
+In one run, on the same model, data and hyperparameters (same seed):
+
+1. torch: ``fttui serve --executor torch`` trains the job; wall time = job created →
+   succeeded, as the openai SDK sees it.
+2. ray: ``fttui serve --executor ray`` on a local Ray head this script starts (4 logical
+   CPUs on loopback, stopped at the end) trains the same job as one Ray job.
+3. ray ×2: the same job with ``ray_num_workers=2`` under Ray Train (gloo).
+
+Printed: each wall time, the ray executor's fixed overhead (ray − torch: Ray's job
+submission, its runtime-env setup and the entrypoint's start), the ratio ray / torch
+(budget: ≤ 1.15 for a ~2-minute job) and the training throughput (tokens/s the trainer
+reports) of 1 vs 2 workers. On one 2-core machine two workers share the same cores, so ×2
+shows the data-parallel overhead, not a speed-up; on two nodes it is the speed-up.
+Exit status 1 when the ratio is over budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# this file is bench/ray.py: with bench/ on the path, `import ray` would find it, not Ray
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+from livekit import make_server  # noqa: E402
+from raykit import start_cluster  # noqa: E402
+from trainer.tiny import build_tiny_model, color_examples, write_jsonl  # noqa: E402
+
+BUDGET = 1.15
+
+
+def run_job(server, train: Path, epochs: int, metadata: dict | None = None) -> dict:
+    client = server.client()
+    with train.open("rb") as fh:
+        file_id = client.files.create(file=fh, purpose="fine-tune").id
+    started = time.perf_counter()
+    job = client.fine_tuning.jobs.create(
+        model="bench",
+        training_file=file_id,
+        seed=1,
+        metadata=metadata,
+        hyperparameters={"n_epochs": epochs, "batch_size": 2, "learning_rate_multiplier": 1},
+    )
+    while True:
+        job = client.fine_tuning.jobs.retrieve(job.id)
+        if job.status in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    if job.status != "succeeded":
+        raise SystemExit(
+            f"the job {job.id} ended {job.status}: {job.error}\n{server.log()[-2000:]}"
+        )
+    events = client.fine_tuning.jobs.list_events(job.id, limit=100).data
+    done = next((e.data for e in events if e.message.startswith("Training finished")), {})
+    return {
+        "wall_s": wall,
+        "tokens_per_s": done.get("tokens_per_second"),
+        "train_s": done.get("train_seconds"),
+        "tokens": job.trained_tokens,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--examples", type=int, default=24)
+    ap.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME=PATH",
+        help="a local model instead of the tiny one built here (name ignored)",
+    )
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
+        tmp = Path(tmp)
+        examples = color_examples(args.examples)
+        if args.model:
+            model = args.model.partition("=")[2]
+        else:
+            corpus = [json.dumps(e) for e in examples] * 4
+            model = str(build_tiny_model(tmp / "tiny", corpus))
+        train = write_jsonl(tmp / "train.jsonl", examples)
+        cluster = start_cluster(num_cpus=4)
+        results = {}
+        try:
+            torch_srv = make_server(
+                tmp / "torch", "--base-model", f"bench={model}", executor="torch"
+            ).start()
+            try:
+                results["torch"] = run_job(torch_srv, train, args.epochs)
+            finally:
+                torch_srv.stop()
+            ray_srv = make_server(
+                tmp / "ray",
+                "--base-model",
+                f"bench={model}",
+                "--ray-address",
+                cluster.address,
+                executor="ray",
+            ).start()
+            try:
+                results["ray"] = run_job(ray_srv, train, args.epochs)
+                results["ray x2"] = run_job(
+                    ray_srv, train, args.epochs, {"ray_num_workers": "2", "ray_num_cpus": "1"}
+                )
+            finally:
+                ray_srv.stop()
+        finally:
+            cluster.stop()
+
+    print(f"{'run':8} {'wall s':>8} {'train s':>8} {'tokens/s':>9} {'tokens':>8}")
+    for name, r in results.items():
+        print(
+            f"{name:8} {r['wall_s']:8.1f} {r['train_s'] or 0:8.1f} "
+            f"{r['tokens_per_s'] or 0:9.0f} {r['tokens'] or 0:8d}"
+        )
+    ratio = results["ray"]["wall_s"] / results["torch"]["wall_s"]
+    overhead = results["ray"]["wall_s"] - results["torch"]["wall_s"]
+    dp = (results["ray x2"]["tokens_per_s"] or 0) / max(results["ray"]["tokens_per_s"] or 1, 1)
+    print(
+        f"ray executor overhead: {overhead:+.1f} s; wall ratio ray/torch {ratio:.2f} "
+        f"(budget ≤ {BUDGET})"
+    )
+    print(f"2 workers / 1 worker training throughput: {dp:.2f}×")
+    return 0 if ratio <= BUDGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
