@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
+from fttui.cli import jobs_iterate
 from fttui.cli.apicommon import (
     ProgressBar,
     add_json,
@@ -67,18 +69,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_json(q)
         q.set_defaults(func=cmd_events, **({"follow": True} if follow else {}))
 
-    q = jsub.add_parser("create", help="lint, upload and start a fine-tuning job")
+    q = jsub.add_parser(
+        "create",
+        help="lint, upload and start a fine-tuning job (--from: a changed copy; lists: a sweep)",
+        description=(
+            "Lint, upload and start a fine-tuning job. --from JOB_ID starts from that job's "
+            "settings (its files by id). --epochs, --batch-size, --lr-multiplier and --seed "
+            "take a comma-separated list: every combination is a job (a sweep, sharing "
+            "metadata.sweep), created after showing the count and billed tokens."
+        ),
+    )
     add_provider_options(q)
-    q.add_argument("--model", required=True, help="base model or ft:... to continue from")
-    q.add_argument("--training-file", required=True, metavar="PATH|FILE_ID")
+    q.add_argument("--model", help="base model, ft:... or ft:...:ckpt-step-N to continue from")
+    q.add_argument("--training-file", metavar="PATH|FILE_ID")
     q.add_argument("--validation-file", metavar="PATH|FILE_ID")
-    q.add_argument("--epochs", type=int, dest="n_epochs")
-    q.add_argument("--batch-size", type=int)
-    q.add_argument("--lr-multiplier", type=float, dest="learning_rate_multiplier")
+    q.add_argument("--epochs", dest="n_epochs", metavar="N[,N...]")
+    q.add_argument("--batch-size", metavar="N[,N...]")
+    q.add_argument("--lr-multiplier", dest="learning_rate_multiplier", metavar="X[,X...]")
     q.add_argument("--method", choices=["supervised", "dpo"])
     q.add_argument("--beta", type=float, help="DPO beta")
     q.add_argument("--suffix")
-    q.add_argument("--seed", type=int)
+    q.add_argument("--seed", metavar="N[,N...]")
     q.add_argument("--metadata", action="append", metavar="KEY=VALUE", help="repeatable")
     q.add_argument("--wandb-project", help="report to Weights & Biases (provider-side)")
     q.add_argument("--force", action="store_true", help="create even if the linter finds errors")
@@ -87,8 +98,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="follow the job's events until it ends; exit with its outcome",
     )
+    jobs_iterate.add_create_options(q)
     add_json(q)
     q.set_defaults(func=cmd_create)
+    jobs_iterate.register(jsub)
 
     for name, helptext in (
         ("cancel", "cancel a job"),
@@ -153,10 +166,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         n += 1
     if n == 0:
-        warn(
-            "no jobs"
-            + (f" with status {args.status}" if args.status else "")
-        )
+        warn("no jobs" + (f" with status {args.status}" if args.status else ""))
     return 0
 
 
@@ -284,9 +294,12 @@ def _follow_rest(client, args: argparse.Namespace, follower) -> int:
 @handles_api_errors
 def cmd_create(args: argparse.Namespace) -> int:
     from fttui.api.errors import ApiError
-    from fttui.api.jobs import create_job, job_summary, local_file_problem
+    from fttui.api.jobs import create_job, get_job, job_summary, local_file_problem
 
     metadata = parse_metadata(args.metadata)
+    axes = jobs_iterate.sweep_axes(args)
+    if not args.from_job and not (args.model and args.training_file):
+        raise CliError("--model and --training-file are needed (or --from JOB_ID)", exit_code=2)
     # A usage error, like `fttui lint` on a missing file: exit 2 before any request (and
     # before the local server is started for nothing).
     for value, role in ((args.training_file, "training"), (args.validation_file, "validation")):
@@ -297,25 +310,23 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.suffix and provider.kind == "bedrock":
         warn("Bedrock does not take a suffix; it is ignored")
         args.suffix = None
+    source = get_job(client, args.from_job) if args.from_job else None
+    settings = jobs_iterate.settings_from(source, args, metadata)
+    settings.update({k: v[0] for k, v in axes.items() if len(v) == 1})
+    sweep = {k: v for k, v in axes.items() if len(v) > 1}
     bar = ProgressBar()
+    create = functools.partial(
+        create_job, client, wandb_project=args.wandb_project, force=args.force, progress=bar
+    )
+    if sweep:
+        try:
+            return jobs_iterate.create_sweep(
+                client, args, settings, sweep, source=source, create=create
+            )
+        finally:
+            bar.finish()
     try:
-        job = create_job(
-            client,
-            model=args.model,
-            training_file=args.training_file,
-            validation_file=args.validation_file,
-            n_epochs=args.n_epochs,
-            batch_size=args.batch_size,
-            learning_rate_multiplier=args.learning_rate_multiplier,
-            method=args.method,
-            beta=args.beta,
-            suffix=args.suffix,
-            seed=args.seed,
-            metadata=metadata,
-            wandb_project=args.wandb_project,
-            force=args.force,
-            progress=bar,
-        )
+        job = create(**settings)
     except ApiError:
         bar.finish()  # the error line (lint: count, first finding, what to run) goes below
         raise
