@@ -35,6 +35,7 @@ COLUMNS = (
     ("id", "ID"),
     ("model", "Model"),
     ("status", "Status"),
+    ("sweep", "Sweep"),
     ("created", "Created"),
     ("tokens", "Tokens"),
     ("fine_tuned_model", "Fine-tuned model"),
@@ -43,7 +44,12 @@ COLUMN_KEYS = tuple(key for key, _label in COLUMNS)
 #: Always shown (the Model column narrows first).
 ESSENTIAL = ("id", "model", "status")
 #: The other columns, most useful first: each is shown when it fits beside those before.
-OPTIONAL_ORDER = ("fine_tuned_model", "created", "tokens")
+#: Sweep shows only while a listed job belongs to one (``metadata.sweep``).
+OPTIONAL_ORDER = ("fine_tuned_model", "sweep", "created", "tokens")
+#: Columns sorted biggest first when first chosen (the newest, the most tokens).
+DESCENDING_FIRST = frozenset({"created", "tokens"})
+#: The mark of a job marked with space (for comparing), before its id.
+MARK = "● "
 
 #: The narrowest the fine-tuned model column gets (its label) before it is left out.
 MIN_FT_WIDTH = len("Fine-tuned model")
@@ -158,13 +164,21 @@ def status_text(status: str | None, progress: tuple[int, int | None] | None = No
     return text
 
 
+def sweep_of(job: dict[str, Any]) -> str:
+    """The sweep a job belongs to (``metadata.sweep``), or ``""``."""
+    meta = job.get("metadata")
+    return str(meta.get("sweep") or "") if isinstance(meta, dict) else ""
+
+
 def job_cells(
     job: dict[str, Any],
     ft_width: int | None = None,
     progress: tuple[int, int | None] | None = None,
+    marked: bool = False,
 ) -> tuple[Any, ...]:
     """The cells of a job's row, in ``COLUMNS`` order (the fine-tuned model name
-    shortened to ``ft_width`` cells when given; ``progress``: its step and total steps)."""
+    shortened to ``ft_width`` cells when given; ``progress``: its step and total steps;
+    ``marked``: the id after ``MARK``)."""
     ft = job.get("fine_tuned_model") or "—"
     if ft_width is not None:
         ft = short_model_name(ft, job.get("model") or "", ft_width)
@@ -172,10 +186,11 @@ def job_cells(
     # Text, never str: DataTable parses a str cell as markup with emoji codes, so a
     # suffix "superhero" showed ft:davinci-002:fttui🦸… and "[b]x[/b]" lost its brackets.
     return (
-        Text(job.get("id") or ""),
+        Text((MARK if marked else "") + (job.get("id") or "")),
         Text(job.get("model") or ""),
         # a training job's progress beside its status ("running 12/48"): always on screen
         status_text(job.get("status"), progress if active else None),
+        Text(sweep_of(job)),
         Text(format_when(job.get("created_at"))),
         Text(format_tokens(job.get("trained_tokens")), justify="right"),
         Text(ft),
@@ -195,14 +210,31 @@ def matches(job: dict[str, Any], needle: str) -> bool:
     if not needle:
         return True
     hay = " ".join(
-        str(job.get(k) or "")
-        for k in ("id", "model", "status", "fine_tuned_model", "suffix", "training_file")
+        [
+            *(
+                str(job.get(k) or "")
+                for k in ("id", "model", "status", "fine_tuned_model", "suffix", "training_file")
+            ),
+            sweep_of(job),
+        ]
     ).lower()
     return all(word in hay for word in needle.lower().split())
 
 
+def _sort_key(column: str) -> Any:
+    """The sort key of a job row for ``column`` (ties: the newest first, see ordered_ids)."""
+    if column == "tokens":
+        return lambda job: job.get("trained_tokens") or -1
+    if column == "created":
+        return lambda job: job.get("created_at") or 0
+    if column == "sweep":
+        return sweep_of
+    return lambda job: str(job.get(column) or "")
+
+
 class JobTable(DataTable):
-    """All known jobs, newest first, filtered by ``filter_text``."""
+    """All known jobs, newest first (or by ``sort_column``), filtered by ``filter_text``;
+    ``marked`` holds the jobs marked for comparing, in the order they were marked."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="jobs.table.down"),
@@ -222,20 +254,65 @@ class JobTable(DataTable):
         self.progress: dict[str, tuple[int, int | None]] = {}
         #: the keys of the columns shown now (see OPTIONAL_ORDER)
         self.shown: tuple[str, ...] = ()
+        self.sort_column = "created"
+        self.sort_reverse = True
+        #: job id -> None, in marking order (a dict is an ordered set)
+        self.marked: dict[str, None] = {}
 
     def on_mount(self) -> None:
         self._set_columns(COLUMN_KEYS)
         if self.jobs:
             self._sync()
 
+    def _label(self, key: str) -> str:
+        """A column's header: the sorted one says which way (the default order, newest
+        first, says nothing: the header reads as it always did)."""
+        label = dict(COLUMNS)[key]
+        if key != self.sort_column or (key == "created" and self.sort_reverse):
+            return label
+        return f"{label} {'▼' if self.sort_reverse else '▲'}"
+
     def _set_columns(self, keys: tuple[str, ...]) -> None:
         """Show these columns (all rows are added again by the next ``_sync``)."""
-        labels = dict(COLUMNS)
         self.clear(columns=True)
         self._cells.clear()
         for key in keys:
-            self.add_column(labels[key], key=key)
+            self.add_column(self._label(key), key=key)
         self.shown = keys
+
+    # -- sorting and marks --------------------------------------------------------------
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        """Order the rows by ``column`` (the same column again: the other way round)."""
+        if reverse is None:
+            if column == self.sort_column:
+                reverse = not self.sort_reverse
+            else:
+                reverse = column in DESCENDING_FIRST
+        self.sort_column, self.sort_reverse = column, reverse
+        for col in self.ordered_columns:
+            col.label = Text(self._label(col.key.value))
+        self._update_count += 1  # headers changed: see _apply_widths
+        self._sync()
+        self.refresh()
+
+    def sort_next(self) -> None:
+        """The next shown column (after the last, the first)."""
+        cols = list(self.shown) or list(COLUMN_KEYS)
+        at = cols.index(self.sort_column) if self.sort_column in cols else -1
+        self.sort_by(cols[(at + 1) % len(cols)])
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(event.column_key.value)
+
+    def toggle_mark(self, job_id: str) -> bool:
+        """Mark or unmark a job; True when it is marked now."""
+        if job_id in self.marked:
+            del self.marked[job_id]
+        elif job_id in self.jobs:
+            self.marked[job_id] = None
+        self._sync()
+        return job_id in self.marked
 
     def set_progress(self, job_id: str, step: int, total: int | None) -> None:
         if self.progress.get(job_id) != (step, total):
@@ -259,12 +336,15 @@ class JobTable(DataTable):
         return self.jobs.get(job_id) if job_id else None
 
     def ordered_ids(self) -> list[str]:
-        """Every known job id, newest first."""
-        return sorted(
-            self.jobs,
-            key=lambda j: (self.jobs[j].get("created_at") or 0, self._seq.get(j, 0)),
-            reverse=True,
-        )
+        """Every known job id, newest first, or by ``sort_column`` (then newest first)."""
+        jobs, seq = self.jobs, self._seq
+        newest = sorted(jobs, key=lambda j: (jobs[j].get("created_at") or 0, seq.get(j, 0)),
+                        reverse=True)  # fmt: skip
+        if self.sort_column == "created":
+            return newest if self.sort_reverse else newest[::-1]
+        key = _sort_key(self.sort_column)
+        # sorted() is stable: equal keys keep the newest-first order of the first pass
+        return sorted(newest, key=lambda j: key(jobs[j]), reverse=self.sort_reverse)
 
     def visible_ids(self) -> list[str]:
         return [j for j in self.ordered_ids() if matches(self.jobs[j], self.filter_text)]
@@ -281,6 +361,7 @@ class JobTable(DataTable):
         if full:
             fresh = {r["id"]: r for r in rows if r.get("id")}
             self.jobs = fresh
+            self.marked = {j: None for j in self.marked if j in fresh}
         else:
             for r in rows:
                 if r.get("id"):
@@ -318,8 +399,11 @@ class JobTable(DataTable):
         only the columns of ``OPTIONAL_ORDER`` that fit are shown, and the Model column
         narrows when even ``ESSENTIAL`` does not. Returns the widths of
         the columns to show (in ``COLUMNS`` order): the table shows exactly those after."""
-        widths = {key: cell_len(label) for key, label in COLUMNS}
+        widths = {key: cell_len(self._label(key)) for key, _label in COLUMNS}
         keys = COLUMN_KEYS
+        plain_rows = list(plain_rows)
+        at = keys.index("sweep")
+        any_sweep = any(plain[at] for plain in plain_rows)
         for plain in plain_rows:
             for key, value in zip(keys, plain, strict=True):
                 # len() is the width of ASCII (ids, models, dates): 3x quicker on 5,000 rows
@@ -329,7 +413,7 @@ class JobTable(DataTable):
         pad = 2 * self.cell_padding
         avail = self._available_width()
         if not self.size.width:  # not laid out yet: everything, sized on the first resize
-            return widths
+            return {k: w for k, w in widths.items() if k != "sweep" or any_sweep}
 
         def need(cols: list[str]) -> int:
             fixed = sum(widths[c] for c in cols if c != "fine_tuned_model")
@@ -338,6 +422,8 @@ class JobTable(DataTable):
 
         cols = list(ESSENTIAL)
         for extra in OPTIONAL_ORDER:
+            if extra == "sweep" and not any_sweep:
+                continue
             if need([*cols, extra]) <= avail:
                 cols.append(extra)
         cols.sort(key=keys.index)
@@ -374,7 +460,11 @@ class JobTable(DataTable):
         keep = self.selected_id
         visible = self.visible_ids()
         visible_set = set(visible)
-        rows = {key: job_cells(self.jobs[key], progress=self.progress.get(key)) for key in visible}
+        marked = self.marked
+        rows = {
+            key: job_cells(self.jobs[key], progress=self.progress.get(key), marked=key in marked)
+            for key in visible
+        }
         plains = {key: tuple(_plain(c) for c in cells) for key, cells in rows.items()}
         widths = self._fit_columns(plains.values())
         shown = tuple(widths)
