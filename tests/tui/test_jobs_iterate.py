@@ -193,7 +193,7 @@ async def test_a_watched_job_ending_raises_a_toast_the_bell_and_writes_osc_9(
         # created once the app is up (a loaded box starts it slowly): 100 steps (auto
         # epochs on 20 examples), seconds of training to be watched in
         selected = create_sim_job(client, file_id=file_id, seconds_per_step=0.05)
-        marked = create_sim_job(client, file_id=file_id, seconds_per_step=0.05, fail_at_step=60)
+        marked = create_sim_job(client, file_id=file_id, seconds_per_step=0.1, fail_at_step=50)
         await listed(pilot, selected, marked)
         t.select_job(marked)
         await pilot.press("space")
