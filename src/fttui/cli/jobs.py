@@ -357,27 +357,12 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def _wait_quietly(client, job_id: str, *, interval: float = 1.0):
     """Poll the job until it ends (``create --wait --json``), riding out transient errors."""
-    import time
+    from fttui.api.compare import wait_jobs
 
-    from fttui.api.errors import ApiError, backoff_delay
-    from fttui.api.jobs import get_job, is_terminal
+    def on_retry(err, delay: float) -> None:
+        warn(f"{err} — retrying in {delay:.1f}s")
 
-    failures = 0
-    while True:
-        try:
-            job = get_job(client, job_id)
-        except ApiError as err:
-            if not err.transient:
-                raise
-            delay = backoff_delay(failures, err)
-            failures += 1
-            warn(f"{err} — retrying in {delay:.1f}s")
-            time.sleep(delay)
-            continue
-        failures = 0
-        if is_terminal(job.status):
-            return job
-        time.sleep(interval)
+    return wait_jobs(client, [job_id], interval=interval, on_retry=on_retry)[job_id]
 
 
 @handles_api_errors
