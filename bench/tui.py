@@ -166,8 +166,8 @@ async def key_latency(n_jobs: int, presses: int) -> dict[str, list[float]]:
                 await asyncio.sleep(0.001)
                 if done() and frames and frames[-1] > start:
                     return frames[-1] - start
-                if time.perf_counter() - start > 5:
-                    raise SystemExit(f"key {key!r} had no visible effect in 5 s")
+                if time.perf_counter() - start > 30:
+                    raise SystemExit(f"key {key!r} had no visible effect in 30 s")
 
         for i in range(presses):
             key = "j" if (i // 10) % 2 == 0 else "k"
