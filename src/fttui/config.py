@@ -27,6 +27,11 @@ Lives at ``fttui.paths.config_file()`` (``$FTTUI_HOME/config/config.toml`` in te
     [keymap]                          # TUI binding id -> keys (comma separated)
     "jobs.cancel" = "x,delete"
 
+    [notifications]                   # when a job the app watches ends
+    toast = true
+    bell = true
+    desktop = "auto"                  # auto | osc9 | osc777 | off (true = auto, false = off)
+
 No textual import here: the TUI reads ``load_keymap()`` and feeds it to ``App.set_keymap``.
 """
 
@@ -80,6 +85,20 @@ class ProfileConfig:
         return out
 
 
+#: How a desktop notification is written to the terminal: OSC 9 (iTerm2, WezTerm, kitty,
+#: Windows Terminal, ghostty), OSC 777 (urxvt, foot, VTE terminals), auto (by $TERM), off.
+DESKTOP_NOTIFY = ("auto", "osc9", "osc777", "off")
+
+
+@dataclass
+class Notifications:
+    """The ``[notifications]`` table: what the app does when a job it watches ends."""
+
+    toast: bool = True
+    bell: bool = True
+    desktop: str = "auto"
+
+
 @dataclass
 class Config:
     """The parsed config file."""
@@ -88,6 +107,7 @@ class Config:
     default_profile: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     prices: dict[str, float] = field(default_factory=dict)
+    notifications: Notifications = field(default_factory=Notifications)
     path: Path | None = None
 
     def price_for(self, model: str) -> float | None:
@@ -100,6 +120,31 @@ class Config:
 
 
 _PROFILE_FIELDS = {f.name for f in fields(ProfileConfig)} - {"name"}
+
+
+def _parse_notifications(table: Any, where: Path) -> Notifications:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [notifications] must be a table")
+    unknown = set(table) - {"toast", "bell", "desktop"}
+    if unknown:
+        raise ConfigError(
+            f"{where}: [notifications] has unknown key(s) {', '.join(sorted(unknown))}"
+        )
+    out = Notifications()
+    for key in ("toast", "bell"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise ConfigError(f"{where}: [notifications] {key} must be true or false")
+            setattr(out, key, table[key])
+    desktop = table.get("desktop", "auto")
+    if isinstance(desktop, bool):
+        desktop = "auto" if desktop else "off"
+    if desktop not in DESKTOP_NOTIFY:
+        raise ConfigError(
+            f"{where}: [notifications] desktop must be one of {', '.join(DESKTOP_NOTIFY)}"
+        )
+    out.desktop = desktop
+    return out
 
 
 def _parse(data: dict[str, Any], where: Path) -> Config:
@@ -121,8 +166,9 @@ def _parse(data: dict[str, Any], where: Path) -> Config:
             raise ConfigError(
                 f"{where}: [profiles.{name}] has unknown key(s) {', '.join(sorted(unknown))}"
             )
-        kind = table.get("kind") or (name if name in PROFILE_KINDS else
-                                     ("custom" if table.get("base_url") else "openai"))
+        kind = table.get("kind") or (
+            name if name in PROFILE_KINDS else ("custom" if table.get("base_url") else "openai")
+        )
         if kind not in PROFILE_KINDS:
             raise ConfigError(
                 f"{where}: [profiles.{name}] kind {kind!r} is not one of {', '.join(PROFILE_KINDS)}"
@@ -151,13 +197,16 @@ def _parse(data: dict[str, Any], where: Path) -> Config:
         raise ConfigError(f"{where}: [prices] must be a table of model = dollars per 1M tokens")
     for model, price in prices.items():
         # bool is an int to Python, and nan/inf are valid TOML floats: none is a price
-        if isinstance(price, bool) or not isinstance(price, int | float) or not (
-            math.isfinite(price) and price >= 0
+        if (
+            isinstance(price, bool)
+            or not isinstance(price, int | float)
+            or not (math.isfinite(price) and price >= 0)
         ):
             raise ConfigError(
                 f"{where}: [prices] {model} must be a number of dollars per 1M tokens, 0 or more"
             )
         cfg.prices[str(model)] = float(price)
+    cfg.notifications = _parse_notifications(data.get("notifications", {}), where)
     return cfg
 
 
@@ -201,6 +250,15 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
         return dict(load_config(path).keymap)
     except Exception:
         return {}
+
+
+def load_notifications(path: Path | None = None) -> Notifications:
+    """The ``[notifications]`` settings; the defaults on any problem. Never raises: a
+    broken config must not stop the app (``fttui profiles`` reports it)."""
+    try:
+        return load_config(path).notifications
+    except Exception:
+        return Notifications()
 
 
 def price_for(model: str, path: Path | None = None) -> float | None:
@@ -356,8 +414,9 @@ def save_config(cfg: Config, path: Path | None = None) -> Path:
     return where
 
 
-def save_profile(profile: ProfileConfig, path: Path | None = None, *,
-                 make_default: bool = False) -> Path:
+def save_profile(
+    profile: ProfileConfig, path: Path | None = None, *, make_default: bool = False
+) -> Path:
     """Add or replace one profile in the config file (other content kept)."""
     cfg = load_config(path)
     cfg.profiles[profile.name] = profile

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
+from fttui.cli import jobs_iterate
 from fttui.cli.apicommon import (
     ProgressBar,
     add_json,
@@ -67,14 +69,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_json(q)
         q.set_defaults(func=cmd_events, **({"follow": True} if follow else {}))
 
-    q = jsub.add_parser("create", help="lint, upload and start a fine-tuning job")
+    q = jsub.add_parser(
+        "create",
+        help="lint, upload and start a fine-tuning job (--from: a changed copy; lists: a sweep)",
+        description=(
+            "Lint, upload and start a fine-tuning job. --from JOB_ID starts from that job's "
+            "settings (its files by id). --epochs, --batch-size, --lr-multiplier and --seed "
+            "take a comma-separated list: every combination is a job (a sweep, sharing "
+            "metadata.sweep), created after showing the count and billed tokens."
+        ),
+    )
     add_provider_options(q)
-    q.add_argument("--model", required=True, help="base model or ft:... to continue from")
-    q.add_argument("--training-file", required=True, metavar="PATH|FILE_ID")
+    q.add_argument("--model", help="base model, ft:... or ft:...:ckpt-step-N to continue from")
+    q.add_argument("--training-file", metavar="PATH|FILE_ID")
     q.add_argument("--validation-file", metavar="PATH|FILE_ID")
-    q.add_argument("--epochs", type=int, dest="n_epochs")
-    q.add_argument("--batch-size", type=int)
-    q.add_argument("--lr-multiplier", type=float, dest="learning_rate_multiplier")
+    q.add_argument("--epochs", dest="n_epochs", metavar="N[,N...]")
+    q.add_argument("--batch-size", metavar="N[,N...]")
+    q.add_argument("--lr-multiplier", dest="learning_rate_multiplier", metavar="X[,X...]")
     q.add_argument("--method", choices=["supervised", "dpo", "reinforcement"])
     q.add_argument("--beta", type=float, help="DPO beta")
     rft = q.add_argument_group("reinforcement fine-tuning (--method reinforcement)")
@@ -94,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "itself (a Bedrock Lambda grader, say)",
     )
     q.add_argument("--suffix")
-    q.add_argument("--seed", type=int)
+    q.add_argument("--seed", metavar="N[,N...]")
     q.add_argument("--metadata", action="append", metavar="KEY=VALUE", help="repeatable")
     q.add_argument("--wandb-project", help="report to Weights & Biases (provider-side)")
     q.add_argument("--force", action="store_true", help="create even if the linter finds errors")
@@ -103,8 +114,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="follow the job's events until it ends; exit with its outcome",
     )
+    jobs_iterate.add_create_options(q)
     add_json(q)
     q.set_defaults(func=cmd_create)
+    jobs_iterate.register(jsub)
 
     for name, helptext in (
         ("cancel", "cancel a job"),
@@ -169,10 +182,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         n += 1
     if n == 0:
-        warn(
-            "no jobs"
-            + (f" with status {args.status}" if args.status else "")
-        )
+        warn("no jobs" + (f" with status {args.status}" if args.status else ""))
     return 0
 
 
@@ -300,13 +310,16 @@ def _follow_rest(client, args: argparse.Namespace, follower) -> int:
 @handles_api_errors
 def cmd_create(args: argparse.Namespace) -> int:
     from fttui.api.errors import ApiError
-    from fttui.api.jobs import create_job, job_summary, local_file_problem
+    from fttui.api.jobs import create_job, get_job, job_summary, local_file_problem
 
     metadata = parse_metadata(args.metadata)
     grader = None
     if args.grader:
         grader = read_grader(args.grader)
     extra_body = _json_object(args.extra_body, "--extra-body") if args.extra_body else None
+    axes = jobs_iterate.sweep_axes(args)
+    if not args.from_job and not (args.model and args.training_file):
+        raise CliError("--model and --training-file are needed (or --from JOB_ID)", exit_code=2)
     # A usage error, like `fttui lint` on a missing file: exit 2 before any request (and
     # before the local server is started for nothing).
     for value, role in ((args.training_file, "training"), (args.validation_file, "validation")):
@@ -317,33 +330,37 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.suffix and provider.kind == "bedrock":
         warn("Bedrock does not take a suffix; it is ignored")
         args.suffix = None
+    source = get_job(client, args.from_job) if args.from_job else None
+    settings = jobs_iterate.settings_from(source, args, metadata)
+    settings.update({k: v[0] for k, v in axes.items() if len(v) == 1})
+    sweep = {k: v for k, v in axes.items() if len(v) > 1}
     bar = ProgressBar()
+    if grader is not None:
+        settings["grader"] = grader
+    rft_hp = {
+        k: getattr(args, k)
+        for k in ("reasoning_effort", "compute_multiplier", "eval_interval", "eval_samples")
+        if getattr(args, k) is not None
+    }
+    if rft_hp:
+        settings["rft_hyperparameters"] = {**(settings.get("rft_hyperparameters") or {}), **rft_hp}
+    create = functools.partial(
+        create_job,
+        client,
+        wandb_project=args.wandb_project,
+        extra_body=extra_body,
+        force=args.force,
+        progress=bar,
+    )
+    if sweep:
+        try:
+            return jobs_iterate.create_sweep(
+                client, args, settings, sweep, source=source, create=create
+            )
+        finally:
+            bar.finish()
     try:
-        job = create_job(
-            client,
-            model=args.model,
-            training_file=args.training_file,
-            validation_file=args.validation_file,
-            n_epochs=args.n_epochs,
-            batch_size=args.batch_size,
-            learning_rate_multiplier=args.learning_rate_multiplier,
-            method=args.method,
-            beta=args.beta,
-            suffix=args.suffix,
-            seed=args.seed,
-            metadata=metadata,
-            wandb_project=args.wandb_project,
-            grader=grader,
-            rft_hyperparameters={
-                "reasoning_effort": args.reasoning_effort,
-                "compute_multiplier": args.compute_multiplier,
-                "eval_interval": args.eval_interval,
-                "eval_samples": args.eval_samples,
-            },
-            extra_body=extra_body,
-            force=args.force,
-            progress=bar,
-        )
+        job = create(**settings)
     except ApiError:
         bar.finish()  # the error line (lint: count, first finding, what to run) goes below
         raise
@@ -387,27 +404,12 @@ def _json_object(text: str, flag: str) -> dict:
 
 def _wait_quietly(client, job_id: str, *, interval: float = 1.0):
     """Poll the job until it ends (``create --wait --json``), riding out transient errors."""
-    import time
+    from fttui.api.compare import wait_jobs
 
-    from fttui.api.errors import ApiError, backoff_delay
-    from fttui.api.jobs import get_job, is_terminal
+    def on_retry(err, delay: float) -> None:
+        warn(f"{err} — retrying in {delay:.1f}s")
 
-    failures = 0
-    while True:
-        try:
-            job = get_job(client, job_id)
-        except ApiError as err:
-            if not err.transient:
-                raise
-            delay = backoff_delay(failures, err)
-            failures += 1
-            warn(f"{err} — retrying in {delay:.1f}s")
-            time.sleep(delay)
-            continue
-        failures = 0
-        if is_terminal(job.status):
-            return job
-        time.sleep(interval)
+    return wait_jobs(client, [job_id], interval=interval, on_retry=on_retry)[job_id]
 
 
 @handles_api_errors

@@ -124,3 +124,11 @@ class JobCreated(Message):
     def __init__(self, job_id: str) -> None:
         super().__init__()
         self.job_id = job_id
+
+
+class JobsMarked(Message):
+    """The jobs marked in the Jobs pane (space), in marking order: the ones to compare."""
+
+    def __init__(self, job_ids: tuple[str, ...]) -> None:
+        super().__init__()
+        self.job_ids = job_ids

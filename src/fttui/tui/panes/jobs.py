@@ -28,6 +28,7 @@ from fttui.tui.messages import (
     JobCheckpoints,
     JobSelected,
     JobsLoaded,
+    JobsMarked,
     JobsProgress,
 )
 from fttui.tui.widgets.event_log import EventLog, EventPanel
@@ -144,6 +145,10 @@ class JobsPane(Vertical):
         Binding("C", "copy_model", "Copy model", id="jobs.copy_model"),
         Binding("s", "toggle_follow", "Follow", id="jobs.follow"),
         Binding("e", "focus_events", "Events", show=False, id="jobs.events"),
+        Binding("space", "mark", "Mark to compare", show=False, id="jobs.mark"),
+        Binding("o", "sort_next", "Sort by next column", show=False, id="jobs.sort"),
+        Binding("O", "sort_reverse", "Reverse the sort", show=False, id="jobs.sort_reverse"),
+        Binding("w", "same_sweep", "Jobs of this sweep", show=False, id="jobs.sweep"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -175,6 +180,11 @@ class JobsPane(Vertical):
         self._full_wanted = False
         #: job id -> time.monotonic() when a job action's answer for it was read
         self._changed_at: dict[str, float] = {}
+        #: jobs created from this app: their end is told even when first seen ended
+        self._created: set[str] = set()
+        #: jobs whose end was told (toast, bell, desktop notification) already
+        self._told: set[str] = set()
+        self._notifications: Any = None  # [notifications] of the config, read once
 
     def compose(self) -> ComposeResult:
         box = Input(
@@ -356,7 +366,11 @@ class JobsPane(Vertical):
                 else j
                 for j in jobs
             ]
+        watched = self._watched()
+        before = {j: table.jobs[j].get("status") for j in watched if j in table.jobs}
         table.set_jobs(jobs, full=message.full)
+        if not message.cached:
+            self._tell_ended(watched, before)
         table.border_subtitle = self._count_label()
         if self._pending_select and table.select_job(self._pending_select):
             self._pending_select = None
@@ -368,12 +382,42 @@ class JobsPane(Vertical):
             active = any(not is_terminal(r.get("status")) for r in table.jobs.values())
             self._arm_list(LIST_ACTIVE if active else LIST_IDLE)
 
+    # -- watched jobs: told when they end -----------------------------------------------
+    def _watched(self) -> set[str]:
+        """The jobs the user watches: created here, marked, and the selected one."""
+        watched = self._created | set(self.table.marked)
+        if self._selected:
+            watched.add(self._selected)
+        return watched - self._told
+
+    def _tell_ended(self, watched: set[str], before: dict[str, Any]) -> None:
+        from fttui.tui.notify import load_notifications, notify_job_end
+
+        jobs = self.table.jobs
+        for job_id in watched:
+            job = jobs.get(job_id)
+            if job is None or not is_terminal(job.get("status")):
+                continue
+            was = before.get(job_id)
+            # seen ending (active before this list), or created here and ended unseen
+            if (was is not None and not is_terminal(was)) or (
+                job_id in self._created and was is None
+            ):
+                self._told.add(job_id)
+                if self._notifications is None:
+                    self._notifications = load_notifications()
+                notify_job_end(self.app, job, self._notifications)
+            elif was is not None:
+                self._told.add(job_id)  # ended before it was watched: nothing to tell
+
     def _count_label(self) -> str:
         table = self.table
         shown, total = table.row_count, len(table.jobs)
         label = f"{total} job{'s' if total != 1 else ''}"
         if table.filter_text:
             label = f"{shown} of {total} match “{table.filter_text}”"
+        if table.marked:
+            label += f" · {len(table.marked)} marked"
         return label
 
     def _after_jobs_changed(self) -> None:
@@ -438,6 +482,7 @@ class JobsPane(Vertical):
         return self.table.select_job(job_id)
 
     def job_created(self, job_id: str) -> None:
+        self._created.add(job_id)
         self._pending_select = job_id
         self.app.show_pane("jobs")
         if self._polling:
@@ -727,6 +772,40 @@ class JobsPane(Vertical):
             return
         self.app.copy_to_clipboard(model)
         self.notify(f"copied {model} (OSC 52)", markup=False)
+
+    def action_mark(self) -> None:
+        """space: mark or unmark the job for comparing (the Metrics pane overlays them)."""
+        job = self._require_job()
+        if job is None:
+            return
+        table = self.table
+        table.toggle_mark(job["id"])
+        table.border_subtitle = self._count_label()
+        self.post_message(JobsMarked(tuple(table.marked)))
+
+    def action_sort_next(self) -> None:
+        self.table.sort_next()
+
+    def action_sort_reverse(self) -> None:
+        table = self.table
+        table.sort_by(table.sort_column, reverse=not table.sort_reverse)
+
+    def action_same_sweep(self) -> None:
+        """w: only the jobs of the selected job's sweep (the filter box holds its id)."""
+        from fttui.tui.widgets.job_table import sweep_of
+
+        job = self._require_job()
+        if job is None:
+            return
+        sweep = sweep_of(job)
+        if not sweep:
+            self.notify(f"{job['id']} is not part of a sweep", severity="warning", markup=False)
+            return
+        box = self.query_one("#jobs-filter", Input)
+        box.value = sweep
+        box.display = True
+        self._apply_filter(sweep)
+        self.table.focus()
 
     def action_toggle_follow(self) -> None:
         self.event_log.toggle_following()
