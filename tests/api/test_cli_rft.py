@@ -69,7 +69,9 @@ def test_an_rft_job_is_created_from_the_cli_and_its_rewards_are_the_metrics(
     hp = full.method.reinforcement.hyperparameters
     assert (hp.reasoning_effort, hp.eval_interval, hp.n_epochs) == ("low", 3, 2)
 
-    r = run_cli(["jobs", "metrics", job["id"], "--json", "--source", "events"], api_server, capsys=capsys)
+    r = run_cli(
+        ["jobs", "metrics", job["id"], "--json", "--source", "events"], api_server, capsys=capsys
+    )
     assert r.code == 0, r.err
     series = json.loads(r.out)["series"]
     assert next(iter(series)) == "train_reward_mean"  # rewards first, no loss for RFT
@@ -131,3 +133,25 @@ def test_extra_body_reaches_the_provider(api_server, capsys, tmp_path):
     assert r.code == 0, r.err
     job = api_server.client().fine_tuning.jobs.retrieve(json.loads(r.out)["id"])
     assert job.metadata == {"team": "search"}
+
+
+def test_a_copy_of_an_rft_job_keeps_its_grader_and_rft_hyperparameters(
+    api_server, capsys, tmp_path
+):
+    data = write_rft(tmp_path / "rft.jsonl")
+    r = create(
+        api_server, capsys,
+        "--training-file", str(data), "--grader", grader_file(tmp_path),
+        "--reasoning-effort", "high", "--eval-samples", "2", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    source = json.loads(r.out)["id"]
+    r = run_cli(
+        ["jobs", "create", "--from", source, "--epochs", "3", "--json"], api_server, capsys=capsys
+    )
+    assert r.code == 0, r.err
+    copy = api_server.client().fine_tuning.jobs.retrieve(json.loads(r.out)["id"])
+    assert copy.method.type == "reinforcement"
+    assert copy.method.reinforcement.grader.reference == "{{item.reference_answer}}"
+    hp = copy.method.reinforcement.hyperparameters
+    assert (hp.reasoning_effort, hp.eval_samples, hp.n_epochs) == ("high", 2, 3)
