@@ -33,7 +33,10 @@ _BINARY = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_UNARY: dict[type[ast.unaryop], Callable[[float], float]] = {
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
 _COMPARE = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
@@ -51,7 +54,7 @@ class FormulaError(ValueError):
     """A formula that cannot be parsed or uses something not allowed."""
 
 
-def parse(formula: str) -> ast.Expression:
+def parse(formula: object) -> ast.Expression:
     if not isinstance(formula, str) or not formula.strip():
         raise FormulaError("the formula is empty")
     if len(formula) > MAX_FORMULA:
@@ -65,7 +68,7 @@ def parse(formula: str) -> ast.Expression:
     return tree
 
 
-def names(formula: str) -> set[str]:
+def names(formula: object) -> set[str]:
     """The variable names a formula uses (function names excluded)."""
     tree = parse(formula)
     called = {
@@ -119,7 +122,7 @@ def evaluate(formula: str, variables: Mapping[str, float]) -> float:
 
 
 def _eval(node: ast.AST, env: Mapping[str, float]) -> float:
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):  # all, after _check
         return node.value
     if isinstance(node, ast.Name):
         if node.id not in env:
@@ -142,6 +145,6 @@ def _eval(node: ast.AST, env: Mapping[str, float]) -> float:
         return 1.0
     if isinstance(node, ast.IfExp):
         return _eval(node.body, env) if _eval(node.test, env) else _eval(node.orelse, env)
-    if isinstance(node, ast.Call):
-        return FUNCTIONS[node.func.id](*(_eval(a, env) for a in node.args))  # type: ignore[union-attr]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # all, after _check
+        return FUNCTIONS[node.func.id](*(_eval(a, env) for a in node.args))
     raise FormulaError(f"{type(node).__name__} is not allowed in a formula")

@@ -158,7 +158,7 @@ def _validate_model_grader(g: Mapping[str, Any], kind: str, path: str, errors: l
         if "passing_labels" in g:
             if not isinstance(passing, list) or not all(isinstance(v, str) for v in passing):
                 errors.append(f"{path}.passing_labels: must be a list of strings")
-            elif ok:
+            elif ok and isinstance(labels, list):  # ok: labels is a list
                 for i, v in enumerate(passing):
                     if v not in labels:
                         errors.append(f"{path}.passing_labels[{i}]: {v!r} is not in labels")
@@ -317,7 +317,7 @@ class GradeResult:
 
     def to_run_response(self) -> dict[str, Any]:
         """The body of ``POST /v1/fine_tuning/alpha/graders/run``."""
-        errors = {k: bool(self.errors.get(k)) for k in ERROR_FLAGS}
+        errors: dict[str, Any] = {k: bool(self.errors.get(k)) for k in ERROR_FLAGS}
         errors.update({k: self.errors.get(k) for k in ERROR_DETAILS})
         usage = {self.sampled_model_name: self.token_usage} if self.sampled_model_name else {}
         return {

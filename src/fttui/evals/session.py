@@ -248,7 +248,7 @@ class Evaluation:
         self.progress = progress
         classify = scorer.kind == "classification" or positive_class is not None
         self.stats = {
-            m: ModelStats(m, **({"labels": [], "predictions": [], "probs": []} if classify else {}))
+            m: (ModelStats(m, labels=[], predictions=[], probs=[]) if classify else ModelStats(m))
             for m in self.models
         }
         self._lock = threading.Lock()
@@ -398,11 +398,11 @@ class Evaluation:
                 if not pending:
                     break
                 try:
-                    fut = finished.get(timeout=0.2)  # wakes to see should_stop() too
+                    done: Future | None = finished.get(timeout=0.2)  # wakes for should_stop()
                 except queue.Empty:
-                    fut = None
-                if fut is not None:
-                    record(pending.pop(fut), fut.result(), fresh=True)
+                    done = None
+                if done is not None:
+                    record(pending.pop(done), done.result(), fresh=True)
                 if self.should_stop() and not exhausted:
                     interrupted = exhausted = True
         except BaseException:

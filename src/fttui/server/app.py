@@ -129,13 +129,13 @@ def create_app(config: ServerConfig, services: Services) -> Any:
     app.add_middleware(InternalErrors)
 
     app.state.services, app.state.config = services, config
-    from starlette.routing import compile_path
+    from starlette.routing import Route, compile_path
 
     route_methods = []
     for router, prefix in ROUTERS:
         app.include_router(router, prefix=prefix)
         for route in router.routes:
-            if getattr(route, "methods", None):
+            if isinstance(route, Route) and route.methods:  # APIRoute is a Route
                 route_methods.append((compile_path(prefix + route.path)[0], route.methods))
     app.state.route_methods = route_methods  # what a 405's Allow names (errors.py)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

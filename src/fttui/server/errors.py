@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -99,7 +100,7 @@ def disk_full(what: str) -> ApiError:
     )
 
 
-def allowed_methods(scope: dict[str, Any]) -> str:
+def allowed_methods(scope: Mapping[str, Any]) -> str:
     """The ``Allow`` of a 405: the methods of every route whose path matches.
 
     Starlette's own 405 names only the first such route's methods (``GET`` for a ``PUT
@@ -120,7 +121,7 @@ def allowed_methods(scope: dict[str, Any]) -> str:
 
 
 def http_error(
-    scope: dict[str, Any], status: int, detail: str, headers: dict[str, str] | None
+    scope: Mapping[str, Any], status: int, detail: str, headers: Mapping[str, str] | None
 ) -> Response:
     """Starlette's 404s and 405s (and any ``HTTPException``) in the error shape."""
     path, method = scope["path"], scope["method"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fttui.server.errors import error_bytes
@@ -21,9 +21,11 @@ SLOW_SECONDS = 2.0
 #: test hook: a request to the path this names raises inside the app, as a bug would
 CRASH_ENV = "FTTUI_FAULT_CRASH"
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+# the ASGI types as starlette.types spells them, so these apps and Starlette's interoperate
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 

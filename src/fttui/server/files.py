@@ -386,7 +386,7 @@ class FileService:
         the next sweep deletes."""
         row = self.store.one("SELECT obj, path FROM files WHERE id = ?", (file_id,))
         expiring = row is not None and '"expires_at"' in row[0]  # no parse for the others
-        if expiring and loads(row[0])["expires_at"] <= time.time():
+        if expiring and row is not None and loads(row[0])["expires_at"] <= time.time():
             row = None
         if row is None:
             raise not_found(f"No such File object: {file_id}", param="id", code="file_not_found")

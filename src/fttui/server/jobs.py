@@ -212,7 +212,8 @@ class JobManager:
         self._halt = threading.Event()
         self._validating: set[str] = set()
         self._validation_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="validate")
-        self._check_cache: dict[tuple[str, str], FileCheck] = {}
+        #: (file id, model, method, the grader's JSON or b"") → its check
+        self._check_cache: dict[tuple[str, str, str, str | bytes], FileCheck] = {}
         #: per active job, what ``_follow`` last acted on: (events.jsonl size, state, pending)
         self._seen: dict[str, tuple[Any, ...]] = {}
         self._reported: set[str] = set()

@@ -12,10 +12,9 @@ import re
 import secrets
 import sys
 import traceback
-from typing import Any
 
 from fttui.server.errors import ApiError, clip, disk_full, is_disk_full
-from fttui.server.faults import CRASH_ENV, App, Receive, Scope, Send
+from fttui.server.faults import CRASH_ENV, App, Message, Receive, Scope, Send
 
 MAX_JSON_BODY = 32 * 1024 * 1024
 #: the routes that stream a multipart body to disk under their own, larger limits
@@ -54,7 +53,7 @@ class BodyLimit:
             return
         received = 0
 
-        async def counted() -> dict[str, Any]:
+        async def counted() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -86,7 +85,7 @@ class InternalErrors:
             return
         started = False
 
-        async def tracked(message: dict[str, Any]) -> None:
+        async def tracked(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)

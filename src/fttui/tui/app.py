@@ -67,10 +67,14 @@ def readme() -> tuple[str, Path | None]:
     if (root / "pyproject.toml").is_file() and (root / "README.md").is_file():
         path = root / "README.md"
         return path.read_text(encoding="utf-8"), path
+    from email.message import Message
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        text = metadata("fttui").get_payload() or ""
+        # typed as the PackageMetadata protocol, which has no get_payload; the object is
+        # an email.message.Message (importlib.metadata's adapter subclasses it)
+        payload = cast(Message, metadata("fttui")).get_payload()
+        text = payload if isinstance(payload, str) else ""  # None without a README
     except PackageNotFoundError:
         text = ""
     return text or "# fttui\n\nThe README is not in this installation.\n", None

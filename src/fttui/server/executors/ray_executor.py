@@ -176,17 +176,20 @@ class RayExecutor(TorchExecutor):
         out: dict[str, Any] = {}
         for key, low in (("num_cpus", 0), ("num_gpus", 0), ("num_workers", 1)):
             value = opts.get(key)
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= low
+            number = (
+                None if isinstance(value, bool) or not isinstance(value, int | float) else value
+            )
+            ok = number is not None and number >= low
             if key == "num_workers":
-                ok = ok and float(value).is_integer() and value <= 64
-            if not ok:
+                ok = ok and number is not None and float(number).is_integer() and number <= 64
+            if not ok or number is None:
                 raise ExecutorError(
                     f"ray_{key} must be a number ≥ {low}"
                     + (" (a whole number of at most 64)" if key == "num_workers" else "")
                     + f", not {value!r}",
                     param="metadata",
                 )
-            out[key] = int(value) if key == "num_workers" else value
+            out[key] = int(number) if key == "num_workers" else number
         accel = opts.get("accelerator_type")
         if accel is not None and not (isinstance(accel, str) and accel.strip()):
             raise ExecutorError(

@@ -308,7 +308,7 @@ class _SimRun(threading.Thread):
                 continue
             loss = round(0.25 + 2.2 * math.exp(-3.5 * progress) + 0.08 * jitter, 4)
             acc = round(min(0.99, 0.45 + 0.5 * (1 - math.exp(-3 * progress)) + 0.02 * jitter), 4)
-            data: dict[str, Any] = {
+            data = {  # dict[str, Any], as the RFT branch's above
                 "step": step,
                 "total_steps": total,
                 "train_loss": loss,

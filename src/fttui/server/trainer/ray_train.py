@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fttui.server.executors.base import TrainerSpec
-from fttui.server.trainer.protocol import RESUME_DIR, JobFolder
+from fttui.server.trainer.protocol import METRICS_HEADER, RESUME_DIR, JobFolder
 
 _ACTIONS = (None, "cancel", "pause")
 
@@ -41,10 +41,12 @@ class QuietFolder(JobFolder):
     def clear_control(self) -> None:
         pass
 
-    def start_metrics(self, up_to_step: int) -> None:
+    def start_metrics(self, up_to_step: int, header: tuple[str, ...] = METRICS_HEADER) -> None:
         pass
 
-    def add_metrics_row(self, metrics: dict[str, Any]) -> None:
+    def add_metrics_row(
+        self, metrics: dict[str, Any], header: tuple[str, ...] | None = None
+    ) -> None:
         pass
 
 
@@ -67,8 +69,9 @@ def _worker(config: dict[str, Any]) -> None:
             code = _ACTIONS.index(self.job.control()) if rank == 0 else 0
             flag = torch.tensor([code])
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            if flag.item():
-                raise loop.Stop(_ACTIONS[int(flag.item())])
+            action = _ACTIONS[int(flag.item())]
+            if action is not None:  # None: go on
+                raise loop.Stop(action)
 
         def _save(self, *args: Any, **kwargs: Any) -> None:
             if rank == 0:

@@ -156,11 +156,11 @@ class MetricSparklines(Vertical):
                 row.remove()
         first_static = self.query_one(f"#metric-{METRICS[0][0]}", MetricRow)
         for name in sorted(rewards, key=_reward_order):
-            row = known.get(name)
-            if row is None:
+            shown = known.get(name)
+            if shown is None:
                 self.mount(MetricRow(name, reward_label(name), series[name]), before=first_static)
             else:
-                row.set_points(series[name])
+                shown.set_points(series[name])
         for name, _label in METRICS:
             known[name].set_points(series.get(name) or [])
         self.set_class(bool(rewards), "-rewards")
