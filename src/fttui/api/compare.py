@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from fttui.api.errors import ApiError, backoff_delay
@@ -158,7 +158,7 @@ def parse_values(text: str, cast: Callable[[str], Any], *, name: str) -> list[An
     return list(dict.fromkeys(values))
 
 
-def grid(axes: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the axes' values, the first axis varying slowest."""
     names = list(axes)
     return [dict(zip(names, point, strict=True)) for point in itertools.product(*axes.values())]
@@ -188,7 +188,7 @@ def clone_settings(job: Any) -> dict[str, Any]:
         # an RFT job is re-created with its grader and its RFT hyperparameters
         conf = getattr(getattr(job, "method", None), "reinforcement", None)
         grader = getattr(conf, "grader", None)
-        if hasattr(grader, "model_dump"):
+        if grader is not None and hasattr(grader, "model_dump"):
             grader = grader.model_dump(mode="json", exclude_none=True)
         rft["grader"] = grader
         rft["rft_hyperparameters"] = {

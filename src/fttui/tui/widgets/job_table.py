@@ -292,7 +292,7 @@ class JobTable(DataTable):
         self.sort_column, self.sort_reverse = column, reverse
         fits = True
         for col in self.ordered_columns:
-            col.label = Text(self._label(col.key.value))
+            col.label = Text(self._label(str(col.key.value)))
             fits = fits and not col.auto_width and cell_len(col.label.plain) <= col.width
         self._update_count += 1  # headers changed: see _apply_widths
         # Only the order changed: moving the rows is enough (a whole _sync builds every
@@ -310,7 +310,7 @@ class JobTable(DataTable):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
-        self.sort_by(event.column_key.value)
+        self.sort_by(str(event.column_key.value))
 
     def toggle_mark(self, job_id: str) -> bool:
         """Mark or unmark a job; True when it is marked now."""
@@ -349,7 +349,11 @@ class JobTable(DataTable):
         if now != visible:
             position = {k: i for i, k in enumerate(visible)}
             with self.app.batch_update():
-                self.sort("id", key=lambda cell: position.get(getattr(cell, "row_key", None), 0))
+                self.sort(
+                    "id",
+                    # a RowKey hashes and compares as its string value
+                    key=lambda cell: position.get(cast(str, getattr(cell, "row_key", None)), 0),
+                )
                 if keep is not None:
                     self.move_cursor(row=self.get_row_index(keep), animate=False)
         return True
