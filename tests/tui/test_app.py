@@ -365,7 +365,7 @@ def test_bare_fttui_opens_the_app_without_loading_a_subcommand(fttui_home):
     # as far as opening the app (no terminal here), with no subcommand module but `data`
     code, modules, err = run("--read-only", "--profile", "jobs", "--base-url=http://127.0.0.1:9/v1")
     assert code == 2 and "the app needs a terminal" in err, err
-    assert modules & set(COMMAND_MODULES) == {"data"}
+    assert modules & set(COMMAND_MODULES) == {"data"} and "apicommon" not in modules
     # an abbreviation, a missing value, an unknown option: the full parser, as before
     code, modules, err = run("--prof", "jobs")
     assert code == 2 and "the app needs a terminal" in err and "lint" in modules, err

@@ -49,8 +49,8 @@ def run_app(args: argparse.Namespace) -> int:
 def _launch(args: argparse.Namespace, *, data_file: str | None, initial_pane: str | None) -> int:
     import sys
 
-    from fttui.cli.apicommon import is_tty
-    from fttui.cli.common import CliError
+    # not from apicommon: the API commands' helpers are not needed to open the app
+    from fttui.cli.common import CliError, is_tty
 
     if not is_tty(sys.stdin) or not is_tty(sys.stdout):  # also when one is closed (None)
         raise CliError(
