@@ -337,6 +337,44 @@ def test_bare_fttui_without_a_terminal_says_so(fttui_home):
     assert "terminal" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_bare_fttui_opens_the_app_without_loading_a_subcommand(fttui_home):
+    """The app's global options parse without the nine subcommands (their modules and
+    parsers slowed the first frame); anything else still gets the full parser."""
+    from fttui.cli import COMMAND_MODULES
+
+    script = (
+        "import sys\n"
+        "from fttui.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(code, ' '.join(m for m in sys.modules if m.startswith('fttui.cli.')))\n"
+    )
+
+    def run(*argv: str) -> tuple[int, set[str], str]:
+        proc = subprocess.run(
+            [sys.executable, "-c", script, *argv],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        if proc.returncode:  # a usage error exits from argparse, before the print
+            return proc.returncode, set(), proc.stderr
+        code, *modules = proc.stdout.split()
+        return int(code), {m.removeprefix("fttui.cli.") for m in modules}, proc.stderr
+
+    # as far as opening the app (no terminal here), with no subcommand module but `data`
+    code, modules, err = run("--read-only", "--profile", "jobs", "--base-url=http://127.0.0.1:9/v1")
+    assert code == 2 and "the app needs a terminal" in err, err
+    assert modules & set(COMMAND_MODULES) == {"data"} and "apicommon" not in modules
+    # an abbreviation, a missing value, an unknown option: the full parser, as before
+    code, modules, err = run("--prof", "jobs")
+    assert code == 2 and "the app needs a terminal" in err and "lint" in modules, err
+    code, _modules, err = run("--profile")
+    assert code == 2 and "argument --profile: expected one argument (see fttui --help)" in err
+    code, _modules, err = run("--bogus")
+    assert code == 2 and "unrecognized arguments: --bogus" in err
+
+
 # -- snapshots (fixed state: cached jobs, fixed series; TZ=UTC) -------------------------
 # Frames change between Textual releases: the SVGs were taken with this exact version.
 SNAPSHOT_TEXTUAL = "8.2.8"

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from fttui.cli.common import CliError
+from fttui.cli.common import CliError, is_tty
 
 EXIT_CANCELLED = 3
 
@@ -103,20 +103,6 @@ def client_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
         kind = "simulated training" if executor == "sim" else "real training"
         warn(f"using the local server at {provider.base_url} ({executor}: {kind})")
     return provider, client
-
-
-_STDOUT = object()
-
-
-def is_tty(stream: Any = _STDOUT) -> bool:
-    """Whether ``stream`` (default stdout) is a terminal; a closed stream (None) is not."""
-    stream = sys.stdout if stream is _STDOUT else stream
-    if stream is None:
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def fmt_time(ts: Any) -> str:

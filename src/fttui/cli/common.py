@@ -1,9 +1,22 @@
-"""Helpers shared by the CLI subcommands: errors, JSON output."""
+"""Helpers shared by the CLI subcommands: errors, JSON output, terminal checks."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
+
+_STDOUT = object()
+
+
+def is_tty(stream: Any = _STDOUT) -> bool:
+    """Whether ``stream`` (default stdout) is a terminal; a closed stream (None) is not."""
+    stream = sys.stdout if stream is _STDOUT else stream
+    if stream is None:
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class CliError(Exception):

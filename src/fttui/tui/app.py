@@ -9,6 +9,7 @@ never blocks.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import io
 import os
@@ -189,6 +190,10 @@ class FtApp(App[None]):
         for pane_id, _label in PANES:
             await self._ensure_pane(pane_id)
         self.panes_ready = True
+        # The CLI starts the app with the garbage collector off (fttui.cli.data._launch):
+        # on again now the first frame is long written (its first pass would have held
+        # up the writer thread).
+        gc.enable()
         self._check_keymap()
 
     def has_pane(self, pane_id: str) -> bool:

@@ -8,7 +8,6 @@ the app can show it at once on the next start. No Textual import here.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import threading
@@ -304,6 +303,8 @@ class Backend:
                 ident = f"local|{paths.data_dir()}"
         except Exception:
             ident = f"{self.profile}|{self.base_url}"
+        import hashlib  # here: OpenSSL's start-up is not needed before the first frame
+
         digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
         return paths.cache_dir() / f"jobs-{digest}.json"
 
