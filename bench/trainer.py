@@ -537,8 +537,8 @@ def main() -> int:
         action="store_true",
         help="GRPO samples/s of an RFT job on the tiny model vs the same loop bare",
     )
-    parser.add_argument("--rft-prompts", type=int, default=16)
-    parser.add_argument("--rft-epochs", type=int, default=2)
+    parser.add_argument("--rft-prompts", type=int, default=32)
+    parser.add_argument("--rft-epochs", type=int, default=4)
     parser.add_argument("--rft-max-new", type=int, default=16)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
