@@ -26,6 +26,25 @@ The converted model is cached in fttui's cache dir, so only the first run pays ~
 rate the job chose, the loss every few steps, and the answers to 3 held-out prompts with
 ``stop=[" END"]`` (and their finish_reason). Exit status 1 unless every held-out answer is
 in the style and ends with the stop.
+
+    python bench/trainer.py --rft                   # GRPO samples/s: job vs bare loop
+
+``--rft``: reinforcement fine-tuning (GRPO) on the tiny model of ``tests/trainer/tiny.py``
+(built offline into a temporary folder), ``--rft-prompts`` prompts, ``--rft-epochs`` epochs
+of ``--batch-size`` prompts × ``GROUP_SIZE`` samples of up to ``--rft-max-new`` tokens, a
+``string_check`` grader, full fine-tune:
+
+1. job: an RFT job through ``fttui serve --executor torch`` and the openai SDK; its
+   samples/s is what the trainer reports when it finishes — completions sampled and graded
+   over the wall time of its GRPO loop (after the model is loaded, before the final save),
+   including the job's own work (metrics, events, state, control checks, checkpoints).
+2. bare: the same model, seed, batches, group size and steps in this process — generate,
+   grade (the same check in plain Python), group-relative advantages, policy gradient,
+   AdamW — nothing else.
+
+The fixed start-up (trainer process, model load; and the final save) is printed apart as
+end-to-end minus loop time. Best of ``--repeat`` interleaved runs; budget: job ≥ 0.9 × bare
+samples/s, exit status 1 when missed.
 """
 
 from __future__ import annotations
@@ -43,6 +62,16 @@ import urllib.request
 from pathlib import Path
 
 BUDGET = 0.95
+RFT_BUDGET = 0.9
+RFT_TARGET = "red"
+#: ilike: the answer contains the item's reference (the bare loop checks the same in Python)
+RFT_GRADER = {
+    "type": "string_check",
+    "name": "says-red",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "operation": "ilike",
+}
 TOKEN = "sk-bench"
 WORDS = [
     "the",
@@ -93,9 +122,10 @@ def make_examples(n: int, seed: int = 0) -> list[dict]:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir
+        self.extra = extra
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
@@ -114,6 +144,7 @@ class Server:
                 str(self.data_dir),
                 "--token",
                 TOKEN,
+                *self.extra,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -145,6 +176,7 @@ class Server:
 # The --small-style set lives with the test that asserts on it: one copy, the same data.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "trainer"))
 import style_set  # noqa: E402
+import tiny  # noqa: E402
 
 
 def small_style(args) -> int:
@@ -207,6 +239,187 @@ def small_style(args) -> int:
                     f"  {prompt!r} -> {choice.message.content!r} "
                     f"[{choice.finish_reason}] {'ok' if good else 'NOT LEARNED'}"
                 )
+    return 0 if ok else 1
+
+
+def rft_examples(n: int) -> list[dict]:
+    questions = [e["messages"][1]["content"] for e in tiny.color_examples(8)]
+    return [
+        {
+            "messages": [{"role": "user", "content": questions[i % len(questions)]}],
+            "reference_answer": RFT_TARGET,
+        }
+        for i in range(n)
+    ]
+
+
+def rft_job(server: Server, training: str, args) -> dict:
+    client = server.client()
+    started = time.perf_counter()
+    job = client.fine_tuning.jobs.create(
+        model="tiny",
+        training_file=training,
+        seed=0,
+        method={
+            "type": "reinforcement",
+            "reinforcement": {
+                "grader": RFT_GRADER,
+                "hyperparameters": {"n_epochs": args.rft_epochs, "batch_size": args.batch_size},
+            },
+        },
+        metadata={
+            "torch_rft_max_new_tokens": str(args.rft_max_new),
+            "torch_lora": "false",
+            "torch_learning_rate": "3e-3",
+        },
+    )
+    while job.status not in ("succeeded", "failed", "cancelled"):
+        time.sleep(0.2)
+        job = client.fine_tuning.jobs.retrieve(job.id)
+    wall = time.perf_counter() - started
+    if job.status != "succeeded":
+        raise RuntimeError(f"the RFT job {job.status}: {job.error}")
+    events = client.fine_tuning.jobs.list_events(job.id, limit=1000).data
+    done = next(e.data for e in events if e.message.startswith("Training finished"))
+    rewards = [e.data["train_reward_mean"] for e in events if e.type == "metrics"][::-1]
+    return {
+        "samples": done["samples"],
+        "seconds": done["train_seconds"],
+        "wall": wall,
+        "tokens": job.trained_tokens,
+        "rewards": rewards,
+    }
+
+
+def rft_bare(path: Path, model_dir: Path, args) -> dict:
+    """The same GRPO steps as a plain torch loop, in this process."""
+    import statistics
+
+    import torch
+
+    from fttui.server.trainer.data import epoch_order
+    from fttui.server.trainer.grpo import GROUP_SIZE, read_prompts
+    from fttui.server.trainer.models import load_model, load_tokenizer
+
+    started = time.perf_counter()
+    torch.set_flush_denormal(True)
+    torch.manual_seed(0)
+    tokenizer = load_tokenizer(str(model_dir))
+    # the same prompt ids as the job's (parsing is outside the loop either way)
+    prompts = [p.ids for p in read_prompts(str(path), tokenizer, 2048)]
+    model = load_model(str(model_dir))
+    model.config.use_cache = False
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    samples, tokens, rewards_per_step = 0, 0, []
+    loop_started = time.perf_counter()
+    for epoch in range(args.rft_epochs):
+        for batch in epoch_order(len(prompts), args.batch_size, 0, epoch):
+            step_rewards = []
+            for index in batch:
+                prompt = torch.tensor([prompts[index]]).repeat(GROUP_SIZE, 1)
+                model.eval()
+                with torch.no_grad():
+                    out = model.generate(
+                        input_ids=prompt,
+                        attention_mask=torch.ones_like(prompt),
+                        do_sample=True,
+                        temperature=1.0,
+                        top_p=None,
+                        top_k=0,
+                        max_new_tokens=args.rft_max_new,
+                        pad_token_id=pad,
+                        eos_token_id=eos,
+                        use_cache=True,
+                    )
+                model.train()
+                rows = []
+                for row in out[:, prompt.shape[1] :].tolist():
+                    rows.append(row[: row.index(eos) + 1] if eos in row else row)
+                texts = [tokenizer.decode(r, skip_special_tokens=True).strip() for r in rows]
+                scores = [float(RFT_TARGET in t.lower()) for t in texts]
+                step_rewards += scores
+                mean, std = statistics.fmean(scores), statistics.pstdev(scores)
+                advs = [(r - mean) / (std + 1e-4) if std >= 1e-6 else 0.0 for r in scores]
+                # one padded batch of prompt + completion, log-probs of the completion tokens
+                n_prompt, width = prompt.shape[1], prompt.shape[1] + max(len(r) for r in rows)
+                ids = torch.full((GROUP_SIZE, width), pad)
+                attn = torch.zeros((GROUP_SIZE, width), dtype=torch.long)
+                mask = torch.zeros((GROUP_SIZE, width))
+                for i, row in enumerate(rows):
+                    ids[i, : n_prompt + len(row)] = torch.tensor(prompts[index] + row)
+                    attn[i, : n_prompt + len(row)] = 1
+                    mask[i, n_prompt : n_prompt + len(row)] = 1
+                logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+                logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+                m = mask[:, 1:]
+                per_seq = (logp * m).sum(1) / m.sum(1).clamp(min=1)
+                loss = -(torch.tensor(advs) * per_seq).sum() / (len(batch) * GROUP_SIZE)
+                loss.backward()
+                samples += GROUP_SIZE
+                tokens += int(m.sum()) + n_prompt * GROUP_SIZE
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            rewards_per_step.append(statistics.fmean(step_rewards))
+    seconds = time.perf_counter() - loop_started
+    return {
+        "samples": samples,
+        "seconds": seconds,
+        "wall": time.perf_counter() - started,
+        "tokens": tokens,
+        "rewards": rewards_per_step,
+    }
+
+
+def rft(args) -> int:
+    """GRPO samples/s of an RFT job through the server vs the same loop bare."""
+    import torch
+
+    print(
+        f"RFT bench: tiny model, {args.rft_prompts} prompts, {args.rft_epochs} epochs of "
+        f"batch {args.batch_size}, up to {args.rft_max_new} new tokens, full fine-tune; torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads; load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    with tempfile.TemporaryDirectory(prefix="fttui-bench-rft-") as tmp:
+        corpus = [json.dumps(e) for e in tiny.color_examples()] * 4  # as the tests' fixture
+        model_dir = tiny.build_tiny_model(Path(tmp) / "tiny", corpus)
+        path = tiny.write_jsonl(Path(tmp) / "rft.jsonl", rft_examples(args.rft_prompts))
+        with Server(Path(tmp) / "data", "--base-model", f"tiny={model_dir}") as server:
+            with path.open("rb") as fh:
+                training = server.client().files.create(file=fh, purpose="fine-tune").id
+            jobs, bares = [], []
+            for _ in range(args.repeat):  # interleaved, so drift hits both alike
+                jobs.append(rft_job(server, training, args))
+                bares.append(rft_bare(path, model_dir, args))
+                if args.verbose:
+                    j, b = jobs[-1], bares[-1]
+                    print(
+                        f"   run: job {j['samples'] / j['seconds']:.1f} samples/s, bare "
+                        f"{b['samples'] / b['seconds']:.1f} samples/s; load average "
+                        f"{os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+    job = max(jobs, key=lambda r: r["samples"] / r["seconds"])
+    bare = max(bares, key=lambda r: r["samples"] / r["seconds"])
+    ratio = (job["samples"] / job["seconds"]) / (bare["samples"] / bare["seconds"])
+    for name, r in (("job ", job), ("bare", bare)):
+        quarter = max(1, len(r["rewards"]) // 4)
+        first, last = r["rewards"][:quarter], r["rewards"][-quarter:]
+        print(
+            f"{name}: {r['samples'] / r['seconds']:6.1f} samples/s ({r['samples']} samples in "
+            f"{r['seconds']:.2f} s; {r['tokens'] / r['seconds']:,.0f} tokens/s); start-up and "
+            f"save {r['wall'] - r['seconds']:.1f} s; mean reward "
+            f"{sum(first) / len(first):.2f} → {sum(last) / len(last):.2f}"
+        )
+    ok = ratio >= RFT_BUDGET
+    print(
+        f"ratio {ratio:.2f}× (budget ≥ {RFT_BUDGET}×) {'ok' if ok else 'MISSED'}; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     return 0 if ok else 1
 
 
@@ -297,7 +510,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="SmolLM2-135M-Instruct")
     parser.add_argument("--examples", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, help="default 8 (--rft: 2 prompts)")
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument(
         "--repeat",
@@ -319,12 +532,24 @@ def main() -> int:
         help="train a 12-example style set with auto settings; print the "
         "loss curve and held-out answers",
     )
+    parser.add_argument(
+        "--rft",
+        action="store_true",
+        help="GRPO samples/s of an RFT job on the tiny model vs the same loop bare",
+    )
+    parser.add_argument("--rft-prompts", type=int, default=32)
+    parser.add_argument("--rft-epochs", type=int, default=4)
+    parser.add_argument("--rft-max-new", type=int, default=16)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if args.small_style:
         return small_style(args)
+    if args.rft:
+        args.batch_size = args.batch_size or 2
+        return rft(args)
+    args.batch_size = args.batch_size or 8
     import torch
 
     from fttui.server.trainer.models import local_weights, resolve

@@ -340,8 +340,9 @@ def run_rft(run: Run, tokenizer: Any, weights: str, device: str, resume: Path | 
         run._stopped(stop.action, model, tokenizer, optimizer, scheduler)
         return
 
-    run._save(model, tokenizer, job.path / MODEL_DIR, {"fine_tuned_model": spec.fine_tuned_model})
+    # the loop's time, as the supervised summary: the final save is a fixed cost, not the loop
     elapsed = time.perf_counter() - started
+    run._save(model, tokenizer, job.path / MODEL_DIR, {"fine_tuned_model": spec.fine_tuned_model})
     summary = {
         "samples": samples_done,
         "train_seconds": round(elapsed, 3),
