@@ -30,8 +30,128 @@ from pathlib import Path
 TIME_BUDGET = 1.25
 RSS_BUDGET_MB = 150
 
-EN_WORDS = ["the", "model", "learns", "from", "examples", "that", "show", "the", "answer", "we", "want", "in", "a", "clear", "and", "friendly", "voice", "please", "check", "your", "order", "status", "before", "contacting", "support", "because", "most", "delivery", "questions", "are", "answered", "there", "weather", "forecast", "tomorrow", "shows", "light", "rain", "in", "the", "morning", "and", "sun", "later", "refund", "policy", "allows", "returns", "within", "thirty", "days", "when", "the", "item", "is", "unused", "and", "in", "its", "box", "database", "index", "query", "performance", "improves", "when", "you", "avoid", "scanning", "the", "whole", "table", "customer", "account", "password", "reset", "link", "expires", "after", "one", "hour", "for", "security", "reasons"]
-RU_WORDS = ["модель", "учится", "на", "примерах", "которые", "показывают", "нужный", "ответ", "погода", "завтра", "будет", "дождливой", "пожалуйста", "проверьте", "статус", "заказа", "перед", "обращением", "в", "поддержку", "возврат", "возможен", "в", "течение", "тридцати", "дней", "база", "данных", "индекс", "запрос", "производительность", "пароль", "ссылка", "безопасность"]
+EN_WORDS = [
+    "the",
+    "model",
+    "learns",
+    "from",
+    "examples",
+    "that",
+    "show",
+    "the",
+    "answer",
+    "we",
+    "want",
+    "in",
+    "a",
+    "clear",
+    "and",
+    "friendly",
+    "voice",
+    "please",
+    "check",
+    "your",
+    "order",
+    "status",
+    "before",
+    "contacting",
+    "support",
+    "because",
+    "most",
+    "delivery",
+    "questions",
+    "are",
+    "answered",
+    "there",
+    "weather",
+    "forecast",
+    "tomorrow",
+    "shows",
+    "light",
+    "rain",
+    "in",
+    "the",
+    "morning",
+    "and",
+    "sun",
+    "later",
+    "refund",
+    "policy",
+    "allows",
+    "returns",
+    "within",
+    "thirty",
+    "days",
+    "when",
+    "the",
+    "item",
+    "is",
+    "unused",
+    "and",
+    "in",
+    "its",
+    "box",
+    "database",
+    "index",
+    "query",
+    "performance",
+    "improves",
+    "when",
+    "you",
+    "avoid",
+    "scanning",
+    "the",
+    "whole",
+    "table",
+    "customer",
+    "account",
+    "password",
+    "reset",
+    "link",
+    "expires",
+    "after",
+    "one",
+    "hour",
+    "for",
+    "security",
+    "reasons",
+]
+RU_WORDS = [
+    "модель",
+    "учится",
+    "на",
+    "примерах",
+    "которые",
+    "показывают",
+    "нужный",
+    "ответ",
+    "погода",
+    "завтра",
+    "будет",
+    "дождливой",
+    "пожалуйста",
+    "проверьте",
+    "статус",
+    "заказа",
+    "перед",
+    "обращением",
+    "в",
+    "поддержку",
+    "возврат",
+    "возможен",
+    "в",
+    "течение",
+    "тридцати",
+    "дней",
+    "база",
+    "данных",
+    "индекс",
+    "запрос",
+    "производительность",
+    "пароль",
+    "ссылка",
+    "безопасность",
+]
 CJK_CHARS = "模型从示例中学习天气预报明天早上有小雨下午晴朗请在联系客服之前检查订单状态退款政策数据库索引查询性能密码链接安全"
 JA_CHARS = "モデルは例から学びます明日の天気は雨のち晴れです注文状況を確認してくださいデータベース"
 CODE_SNIPPETS = [
@@ -87,11 +207,15 @@ def _sentence(rng: random.Random) -> str:
         chars = CJK_CHARS if rng.random() < 0.6 else JA_CHARS
         return "".join(rng.choices(chars, k=rng.randint(10, 40))) + "。"
     snippet = rng.choice(CODE_SNIPPETS)
-    return "\n```\n" + snippet.format(
-        name=rng.choice(["compute", "orders", "load_user", "sum_big"]),
-        attr=rng.choice(["price", "amount", "score", "size"]),
-        n=rng.randint(1, 999),
-    ) + "```\n"
+    return (
+        "\n```\n"
+        + snippet.format(
+            name=rng.choice(["compute", "orders", "load_user", "sum_big"]),
+            attr=rng.choice(["price", "amount", "score", "size"]),
+            n=rng.randint(1, 999),
+        )
+        + "```\n"
+    )
 
 
 def _text(rng: random.Random, lo: int, hi: int) -> str:
@@ -124,7 +248,11 @@ def _example(rng: random.Random, i: int) -> dict:
                 "role": "tool",
                 "tool_call_id": call_id,
                 "content": json.dumps(
-                    {"city": city, "temp_c": rng.randint(-10, 35), "sky": rng.choice(["rain", "sun", "cloud"])}
+                    {
+                        "city": city,
+                        "temp_c": rng.randint(-10, 35),
+                        "sky": rng.choice(["rain", "sun", "cloud"]),
+                    }
                 ),
             },
             {"role": "assistant", "content": _text(rng, 1, 4)},
@@ -245,8 +373,12 @@ def _run(script: str, path: Path, model: str) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size-mb", type=float, default=50, help="size of the generated file (default 50)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--size-mb", type=float, default=50, help="size of the generated file (default 50)"
+    )
     ap.add_argument("--model", default="gpt-4o-mini-2024-07-18")
     ap.add_argument("--file", type=Path, help="use this JSONL instead of generating one")
     ap.add_argument("--rounds", type=int, default=1, help="alternate floor/lint runs; best of each")
@@ -260,7 +392,9 @@ def main() -> int:
             path = Path(tmp) / "chat.jsonl"
             t0 = time.perf_counter()
             n = generate(path, args.size_mb)
-            print(f"generated {path.stat().st_size / 2**20:,.1f} MB, {n:,} examples in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"generated {path.stat().st_size / 2**20:,.1f} MB, {n:,} examples in {time.perf_counter() - t0:.1f} s"
+            )
         size_mb = path.stat().st_size / 2**20
         floors, lints = [], []
         for _ in range(max(1, args.rounds)):
@@ -270,10 +404,16 @@ def main() -> int:
         lint = min(lints, key=lambda r: r["seconds"])
         rss = max(r["rss_mb"] for r in lints)
         ratio = lint["seconds"] / floor["seconds"]
-        print(f"cores: {os.cpu_count()}  load: {os.getloadavg()[0]:.1f}  file: {size_mb:,.1f} MB, {lint['examples']:,} examples")
+        print(
+            f"cores: {os.cpu_count()}  load: {os.getloadavg()[0]:.1f}  file: {size_mb:,.1f} MB, {lint['examples']:,} examples"
+        )
         if len(floors) > 1:
-            print("rounds (s): floor " + " ".join(f"{r['seconds']:.2f}" for r in floors)
-                  + " | lint " + " ".join(f"{r['seconds']:.2f}" for r in lints))
+            print(
+                "rounds (s): floor "
+                + " ".join(f"{r['seconds']:.2f}" for r in floors)
+                + " | lint "
+                + " ".join(f"{r['seconds']:.2f}" for r in lints)
+            )
         print(
             f"floor (orjson + tiktoken, 2 threads): {floor['seconds']:.2f} s  "
             f"{size_mb / floor['seconds']:.1f} MB/s  cpu {floor['cpu']:.1f} s  peak RSS {floor['rss_mb']:.0f} MB"
@@ -283,11 +423,17 @@ def main() -> int:
             f"{size_mb / lint['seconds']:.1f} MB/s  {lint['examples'] / lint['seconds']:,.0f} examples/s  "
             f"cpu {lint['cpu']:.1f} s  peak RSS {rss:.0f} MB"
         )
-        print(f"tokens counted: floor {floor['tokens']:,} (string values only), lint {lint['tokens']:,} (with overheads)")
+        print(
+            f"tokens counted: floor {floor['tokens']:,} (string values only), lint {lint['tokens']:,} (with overheads)"
+        )
         ok_time = ratio <= TIME_BUDGET
         ok_rss = rss <= RSS_BUDGET_MB
-        print(f"ratio lint / floor: {ratio:.3f}  (budget ≤ {TIME_BUDGET})  {'OK' if ok_time else 'OVER'}")
-        print(f"peak RSS: {rss:.0f} MB  (budget ≤ {RSS_BUDGET_MB} MB)  {'OK' if ok_rss else 'OVER'}")
+        print(
+            f"ratio lint / floor: {ratio:.3f}  (budget ≤ {TIME_BUDGET})  {'OK' if ok_time else 'OVER'}"
+        )
+        print(
+            f"peak RSS: {rss:.0f} MB  (budget ≤ {RSS_BUDGET_MB} MB)  {'OK' if ok_rss else 'OVER'}"
+        )
         if lint.get("findings"):
             print(f"findings: {lint['findings']}")
         return 0 if ok_time and ok_rss else 1

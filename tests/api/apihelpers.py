@@ -27,8 +27,14 @@ class Result:
     err: str
 
 
-def run_cli(argv: list[str], server: LiveServer | None = None, *, stdin: str | None = None,
-            capsys: pytest.CaptureFixture | None = None, monkeypatch=None) -> Result:
+def run_cli(
+    argv: list[str],
+    server: LiveServer | None = None,
+    *,
+    stdin: str | None = None,
+    capsys: pytest.CaptureFixture | None = None,
+    monkeypatch=None,
+) -> Result:
     """``fttui ARGV`` in this process (provider options for ``server`` prepended)."""
     from fttui.cli import main
 
@@ -50,7 +56,9 @@ def run_cli(argv: list[str], server: LiveServer | None = None, *, stdin: str | N
         sys.stdin = old_in
 
 
-def wait_job(client, job_id: str, *, timeout: float = 60.0, until=("succeeded", "failed", "cancelled")):
+def wait_job(
+    client, job_id: str, *, timeout: float = 60.0, until=("succeeded", "failed", "cancelled")
+):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.fine_tuning.jobs.retrieve(job_id)
@@ -70,8 +78,10 @@ def upload(client, path: Path = CHAT) -> str:
     return f.id
 
 
-def start_job(client, file_id: str, *, model: str = "gpt-4o-mini-2024-07-18",
-              epochs: int = 1, **metadata: str):
+def start_job(
+    client, file_id: str, *, model: str = "gpt-4o-mini-2024-07-18", epochs: int = 1, **metadata: str
+):
     meta = {"sim_seconds_per_step": "0.005", **metadata}
-    return client.fine_tuning.jobs.create(model=model, training_file=file_id,
-                                          hyperparameters={"n_epochs": epochs}, metadata=meta)
+    return client.fine_tuning.jobs.create(
+        model=model, training_file=file_id, hyperparameters={"n_epochs": epochs}, metadata=meta
+    )

@@ -165,8 +165,15 @@ def test_a_bad_validation_file_uploads_nothing(api_server, capsys):
     client = api_server.client()
     before = {f.id for f in client.files.list()}
     argv = [
-        "jobs", "create", "--model", "gpt-4o-mini-2024-07-18",
-        "--training-file", str(CHAT), "--validation-file", str(CHAT_ERRORS), *FAST,
+        "jobs",
+        "create",
+        "--model",
+        "gpt-4o-mini-2024-07-18",
+        "--training-file",
+        str(CHAT),
+        "--validation-file",
+        str(CHAT_ERRORS),
+        *FAST,
     ]
     r = run_cli(argv, api_server, capsys=capsys)
     assert r.code == 1 and "lint error" in r.err and "chat_errors" in r.err

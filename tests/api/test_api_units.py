@@ -85,9 +85,16 @@ def test_an_account_out_of_quota_is_not_retried():
     not cure it, so `--follow` and the TUI must stop, not retry for ever."""
 
     def no_credit(req):
-        return httpx2.Response(429, json={"error": {
-            "message": "You exceeded your current quota", "type": "insufficient_quota",
-            "code": "insufficient_quota"}})
+        return httpx2.Response(
+            429,
+            json={
+                "error": {
+                    "message": "You exceeded your current quota",
+                    "type": "insufficient_quota",
+                    "code": "insufficient_quota",
+                }
+            },
+        )
 
     with pytest.raises(openai.RateLimitError) as info:
         mock_client(no_credit).models.list()
@@ -463,7 +470,9 @@ def test_config_errors_and_keymap(tmp_path):
 
 def test_prices_table_gives_a_price_per_model(tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text('[prices]\n"gpt-4o-mini" = 3\n"gpt-4o-mini-2024-07-18" = 2.5\n"gpt-4o" = 25.0\n')
+    path.write_text(
+        '[prices]\n"gpt-4o-mini" = 3\n"gpt-4o-mini-2024-07-18" = 2.5\n"gpt-4o" = 25.0\n'
+    )
     cfg = load_config(path)
     assert cfg.price_for("gpt-4o-mini-2024-07-18") == 2.5  # its own entry first
     assert cfg.price_for("gpt-4o-mini-2099-01-01") == 3.0  # then the longest prefix

@@ -24,8 +24,7 @@ def test_jobs_list_with_an_unknown_status_is_a_usage_error_before_any_request(st
 
 
 def test_jobs_list_with_known_statuses_still_asks_the_provider(capsys):
-    r = run_cli([*_nothing_listens(), "jobs", "list", "--status", "failed, running"],
-                capsys=capsys)
+    r = run_cli([*_nothing_listens(), "jobs", "list", "--status", "failed, running"], capsys=capsys)
     assert r.code == 1 and "cannot reach" in r.err
 
 
@@ -47,8 +46,15 @@ def test_jobs_create_with_a_missing_local_file_is_a_usage_error_before_any_reque
 
 
 def test_jobs_create_with_a_folder_as_training_file_is_a_usage_error(tmp_path, capsys):
-    argv = [*_nothing_listens(), "jobs", "create", "--model", "gpt-4o-mini-2024-07-18",
-            "--training-file", str(tmp_path)]
+    argv = [
+        *_nothing_listens(),
+        "jobs",
+        "create",
+        "--model",
+        "gpt-4o-mini-2024-07-18",
+        "--training-file",
+        str(tmp_path),
+    ]
     r = run_cli(argv, capsys=capsys)
     assert r.code == 2 and "is a folder" in r.err
 
@@ -58,8 +64,9 @@ def test_a_refused_connection_is_not_retried_on_top_of_the_sdk_retries():
 
     from fttui.api.errors import ApiError, retry_call
 
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{free_port()}/v1", api_key="sk-test",
-                           max_retries=0)
+    client = openai.OpenAI(
+        base_url=f"http://127.0.0.1:{free_port()}/v1", api_key="sk-test", max_retries=0
+    )
     calls = 0
 
     def list_jobs():

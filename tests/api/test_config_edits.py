@@ -28,13 +28,7 @@ WORK = (
     '# organization = "org-xyz"\n'
     "\n"
 )
-OTHER = (
-    "[profiles.other]\n"
-    'kind = "custom"\n'
-    'base_url = "http://x/v1"\n'
-    'api_key_env = "X"\n'
-    "\n"
-)
+OTHER = '[profiles.other]\nkind = "custom"\nbase_url = "http://x/v1"\napi_key_env = "X"\n\n'
 REST = (
     "[prices]                          # $ per 1M training tokens\n"
     '"gpt-4o-mini" = 3                 # an int on purpose\n'
@@ -50,8 +44,15 @@ REST = (
     'alpha = "first"\n'
 )
 ADD_OTHER = [
-    "profiles", "add", "other", "--kind", "custom", "--base-url", "http://x/v1",
-    "--api-key-env", "X",
+    "profiles",
+    "add",
+    "other",
+    "--kind",
+    "custom",
+    "--base-url",
+    "http://x/v1",
+    "--api-key-env",
+    "X",
 ]
 
 

@@ -63,7 +63,10 @@ def test_explicit_base_url_beats_azure_endpoint(monkeypatch):
     (provider, client), req = list_jobs("az")
     assert isinstance(client, openai.AzureOpenAI)
     assert provider.base_url == f"{ENDPOINT}/openai"
-    assert (req.url.host, req.url.path) == ("my-resource.openai.azure.com", "/openai/fine_tuning/jobs")
+    assert (req.url.host, req.url.path) == (
+        "my-resource.openai.azure.com",
+        "/openai/fine_tuning/jobs",
+    )
     assert req.url.params["api-version"] == VERSION and req.headers["api-key"] == KEY
 
     # --base-url on the command line, and base_url in the profile: the gateway, not the endpoint

@@ -578,12 +578,20 @@ def png_bytes(color_type: int, pixels: bytes = b"\x00\x80\x80\x80") -> bytes:
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", 1, 1, depth, color_type, 0, 0, 0)
     extra = chunk(b"PLTE", b"\x80\x80\x80") if color_type == 3 else b""
     idat = zlib.compress(pixels[: 1 + channels])  # filter byte + one pixel
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + extra
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
 
 
 def jpeg_header(components: int, exif_bytes: int = 0) -> bytes:

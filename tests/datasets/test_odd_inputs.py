@@ -132,7 +132,7 @@ def test_csv_trailing_empty_columns_add_no_keys(tmp_path: Path) -> None:
 
 def test_csv_unnamed_column_with_data_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
-    path.write_text('prompt,completion,\nQ ->, A END,note\nR ->, B END,\n', encoding="utf-8")
+    path.write_text("prompt,completion,\nQ ->, A END,note\nR ->, B END,\n", encoding="utf-8")
     got = [v for _l, v, f in iter_records(path) if f is None]
     assert got == [
         {"prompt": "Q ->", "completion": " A END", "Unnamed: 2": "note"},
@@ -213,7 +213,9 @@ def test_utf16_file_is_one_clear_finding(tmp_path: Path, bom: bytes, codec: str,
 
 def test_bom_on_jsonl_saved_as_json_is_reported_once(tmp_path: Path) -> None:
     path = tmp_path / "d.json"
-    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(ex) + "\n" for ex in valid_chat(12)).encode())
+    path.write_bytes(
+        b"\xef\xbb\xbf" + "".join(json.dumps(ex) + "\n" for ex in valid_chat(12)).encode()
+    )
     report = lint_path(path)
     assert report.examples == 12 and report.finding_counts["bom"] == 1
     assert [f.code for _l, _v, f in iter_records(path) if f is not None].count("bom") == 1

@@ -113,8 +113,13 @@ def wait_job() -> Callable[..., Any]:
     """``wait_job(client, job_id, until=TERMINAL, timeout=30)`` → the job once its status
     is in ``until`` (polls the real API)."""
 
-    def wait(client: Any, job_id: str, until: set[str] | None = None, timeout: float = 30,
-             check: Callable[[Any], bool] | None = None) -> Any:
+    def wait(
+        client: Any,
+        job_id: str,
+        until: set[str] | None = None,
+        timeout: float = 30,
+        check: Callable[[Any], bool] | None = None,
+    ) -> Any:
         until = until or TERMINAL
         deadline = time.monotonic() + timeout
         while True:
@@ -137,10 +142,18 @@ def chat_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import json
 
     path = tmp_path_factory.mktemp("data") / "chat.jsonl"
-    lines = [json.dumps({"messages": [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": f"What is {i} plus {i}?"},
-        {"role": "assistant", "content": f"{2 * i}."}]}) for i in range(20)]
+    lines = [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "You are terse."},
+                    {"role": "user", "content": f"What is {i} plus {i}?"},
+                    {"role": "assistant", "content": f"{2 * i}."},
+                ]
+            }
+        )
+        for i in range(20)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -161,8 +174,8 @@ def train_file(shared_client: Any, chat_jsonl: Path) -> Any:
 def finished_job(shared_client: Any, train_file: Any, wait_job: Callable[..., Any]) -> Any:
     """A sim job that succeeded on the shared server (suffix ``shared``)."""
     job = shared_client.fine_tuning.jobs.create(
-        model="gpt-4o-mini-2024-07-18", training_file=train_file.id, suffix="shared",
-        metadata=FAST)
+        model="gpt-4o-mini-2024-07-18", training_file=train_file.id, suffix="shared", metadata=FAST
+    )
     job = wait_job(shared_client, job.id)
     assert job.status == "succeeded", job
     return job

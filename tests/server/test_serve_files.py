@@ -143,8 +143,10 @@ def test_list_and_delete_as_you_go_reaches_every_file(sim_server):
     and the loop stopped part way, leaving files behind."""
     client = sim_server.client()
     made = {
-        client.files.create(file=(f"f{i}.jsonl", io.BytesIO(b'{"prompt": "a", "completion": "b"}\n')),
-                            purpose="fine-tune").id
+        client.files.create(
+            file=(f"f{i}.jsonl", io.BytesIO(b'{"prompt": "a", "completion": "b"}\n')),
+            purpose="fine-tune",
+        ).id
         for i in range(7)
     }
     deleted = [f.id for f in client.files.list(limit=2) if client.files.delete(f.id).deleted]

@@ -26,17 +26,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def color_files(tmp_path: Path) -> tuple[Path, Path]:
     """(training, validation) files whose answers a tiny model learns in seconds."""
     examples = color_examples(12)
-    return (write_jsonl(tmp_path / "train.jsonl", examples),
-            write_jsonl(tmp_path / "valid.jsonl", examples[:10]))
-
-
+    return (
+        write_jsonl(tmp_path / "train.jsonl", examples),
+        write_jsonl(tmp_path / "valid.jsonl", examples[:10]),
+    )
 
 
 @pytest.fixture(scope="module")
 def torch_server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     """``fttui serve --executor torch`` with the tiny model registered as ``tiny``."""
-    server = make_server(tmp_path_factory.mktemp("torch-server"), "--base-model",
-                         f"tiny={tiny_model}", executor="torch").start()
+    server = make_server(
+        tmp_path_factory.mktemp("torch-server"),
+        "--base-model",
+        f"tiny={tiny_model}",
+        executor="torch",
+    ).start()
     try:
         yield server
     finally:

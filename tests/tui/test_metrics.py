@@ -74,7 +74,6 @@ async def test_finished_job_metrics_and_csv_export(server, fttui_home, tmp_path,
     assert len(rows) >= len(train.points)
 
 
-
 async def test_shown_before_the_backend_is_ready_polls_once_it_is(server, fttui_home):
     """A job picked (from the cached list) and the pane shown before the provider is
     connected: showing it found nothing to fetch yet and armed nothing, so once connected
@@ -89,12 +88,20 @@ async def test_shown_before_the_backend_is_ready_polls_once_it_is(server, fttui_
         app.query_one(JobTable).select_job(job_id)
         await pilot.press("3")
         pane = app.query_one(MetricsPane)
-        await until(pilot, lambda: pane.job is not None and pane.job.job_id == job_id,
-                    what="the pane on the selected job")
+        await until(
+            pilot,
+            lambda: pane.job is not None and pane.job.job_id == job_id,
+            what="the pane on the selected job",
+        )
         assert not pane.series
         app.ready = True  # now connected
-        await until(pilot, lambda: len(row(app, "train_loss").points) > 5, timeout=10,
-                    what="the series fetched once connected")
+        await until(
+            pilot,
+            lambda: len(row(app, "train_loss").points) > 5,
+            timeout=10,
+            what="the series fetched once connected",
+        )
+
 
 def test_to_csv_aligns_series_by_step():
     text = to_csv(sample_series(10))

@@ -49,8 +49,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not models:
         warn("no models")
         return 0
-    print_rows([(m.id, m.owned_by, fmt_time(m.created)) for m in models],
-               ("ID", "OWNED BY", "CREATED"))
+    print_rows(
+        [(m.id, m.owned_by, fmt_time(m.created)) for m in models], ("ID", "OWNED BY", "CREATED")
+    )
     return 0
 
 

@@ -88,7 +88,11 @@ def _parse(data: bytes, line: int, size: int, truncated: bool) -> Row:
         return Row(line=line, value=None, raw=raw, size=size)
     if truncated:
         return Row(
-            line=line, value=None, raw=raw, size=size, truncated=True,
+            line=line,
+            value=None,
+            raw=raw,
+            size=size,
+            truncated=True,
             error=f"line of {size:,} bytes: only the first {len(data):,} are shown",
         )
     try:
@@ -244,7 +248,9 @@ class RecordsSource:
         self._lines: list[int] = []
         self._done = False
 
-    def scan(self, *, progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> bool:
+    def scan(
+        self, *, progress: ProgressFn | None = None, should_stop: StopFn | None = None
+    ) -> bool:
         """Read every record; True when finished, False when stopped."""
         import orjson
 
@@ -255,19 +261,26 @@ class RecordsSource:
             if should_stop is not None and should_stop():
                 return False
             is_null = value is None and finding is None and line is not None
-            if value is None and not is_null and (
-                finding is None or finding.line is None or finding.severity != "error"
+            if (
+                value is None
+                and not is_null
+                and (finding is None or finding.line is None or finding.severity != "error")
             ):
                 continue  # about the file, not one of its examples
             line = int(line if line is not None else n)
             try:
                 # a JSON null element is a row of its own (the linter's data_type points at
                 # it): dropping it made a jump to that finding land on the next example
-                raw = "null" if is_null else orjson.dumps(value).decode() if value is not None else ""
+                raw = (
+                    "null" if is_null else orjson.dumps(value).decode() if value is not None else ""
+                )
             except TypeError:
                 raw = repr(value)
             row = Row(
-                line=line, value=value, raw=raw, size=len(raw),
+                line=line,
+                value=value,
+                raw=raw,
+                size=len(raw),
                 error=finding.message if (finding is not None and value is None) else None,
             )
             self._rows.append(row)

@@ -274,8 +274,10 @@ def _lint_one(
 
     # -- the method the user named needs its own format (RFT checks its shape per example)
     want = {"supervised": ("chat", "prompt_completion"), "dpo": ("preference",)}.get(method or "")
-    if want and report.format in ("chat", "preference", "prompt_completion") and (
-        report.format not in want
+    if (
+        want
+        and report.format in ("chat", "preference", "prompt_completion")
+        and (report.format not in want)
     ):
         add(
             make_finding(

@@ -606,9 +606,7 @@ class JobManager:
                 if spec.validation_file:
                     checks.append(("Validation file", job["validation_file"], spec.validation_file))
                 for label, file_id, path in checks:
-                    check = self._check(
-                        file_id, path, spec.base_model, spec.method, spec.grader
-                    )
+                    check = self._check(file_id, path, spec.base_model, spec.method, spec.grader)
                     if label == "Training file":
                         n_examples = check.examples
                     param = "training_file" if label == "Training file" else "validation_file"

@@ -45,35 +45,56 @@ class ModelRegistry:
 
     def _base_obj(self, model: str) -> dict[str, Any]:
         info = self._base[model]
-        return {"id": info.id, "object": "model", "created": info.created,
-                "owned_by": info.owned_by}
+        return {
+            "id": info.id,
+            "object": "model",
+            "created": info.created,
+            "owned_by": info.owned_by,
+        }
 
     def find_tuned(self, model: str) -> ResolvedModel | None:
         """A fine-tuned model or a checkpoint, or None."""
         row = self.store.one("SELECT base_model, executor, path FROM models WHERE id = ?", (model,))
         if row is not None:
-            return ResolvedModel(model, "fine-tuned", row[0], self.base_path(row[0]),
-                                 from_stored(self.jobs_dir.parent, row[2]), row[1])
+            return ResolvedModel(
+                model,
+                "fine-tuned",
+                row[0],
+                self.base_path(row[0]),
+                from_stored(self.jobs_dir.parent, row[2]),
+                row[1],
+            )
         row = self.store.one(
             "SELECT c.path, j.internal FROM checkpoints c JOIN jobs j ON j.id = c.job_id "
-            "WHERE c.model = ?", (model,))
+            "WHERE c.model = ?",
+            (model,),
+        )
         if row is not None:
             internal = loads(row[1])
             base = internal["spec"]["base_model"]
-            return ResolvedModel(model, "checkpoint", base, self.base_path(base),
-                                 from_stored(self.jobs_dir.parent, row[0]),
-                                 internal["executor"])
+            return ResolvedModel(
+                model,
+                "checkpoint",
+                base,
+                self.base_path(base),
+                from_stored(self.jobs_dir.parent, row[0]),
+                internal["executor"],
+            )
         return None
 
     def resolve(self, model: str) -> ResolvedModel:
         """What ``model`` stands for, or a 404 in OpenAI's words."""
         if model in self._base:
-            return ResolvedModel(model, "base", model, self.base_path(model), None,
-                                 self.executor.name)
+            return ResolvedModel(
+                model, "base", model, self.base_path(model), None, self.executor.name
+            )
         found = self.find_tuned(model)
         if found is None:
-            raise not_found(f"The model `{model}` does not exist or you do not have access to it.",
-                            param="model", code="model_not_found")
+            raise not_found(
+                f"The model `{model}` does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
         return found
 
     def list_json(self) -> bytes:
@@ -87,29 +108,51 @@ class ModelRegistry:
         row = self.store.one("SELECT obj FROM models WHERE id = ?", (model,))
         if row is not None:
             return row[0].encode()
-        row = self.store.one("SELECT json_extract(obj, '$.created_at') FROM checkpoints "
-                             "WHERE model = ?", (model,))
+        row = self.store.one(
+            "SELECT json_extract(obj, '$.created_at') FROM checkpoints WHERE model = ?", (model,)
+        )
         if row is not None:
             return {"id": model, "object": "model", "created": row[0], "owned_by": ORG_ID}
-        raise not_found(f"The model `{model}` does not exist or you do not have access to it.",
-                        param="model", code="model_not_found")
+        raise not_found(
+            f"The model `{model}` does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
 
-    def add_tuned(self, conn: Any, model: str, *, job_id: str, base_model: str, executor: str,
-                  path: str, created: int) -> None:
+    def add_tuned(
+        self,
+        conn: Any,
+        model: str,
+        *,
+        job_id: str,
+        base_model: str,
+        executor: str,
+        path: str,
+        created: int,
+    ) -> None:
         obj = {"id": model, "object": "model", "created": created, "owned_by": ORG_ID}
-        conn.execute("INSERT OR REPLACE INTO models (id, job_id, base_model, executor, path, obj) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", (model, job_id, base_model, executor, path,
-                                                   dumps(obj)))
+        conn.execute(
+            "INSERT OR REPLACE INTO models (id, job_id, base_model, executor, path, obj) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (model, job_id, base_model, executor, path, dumps(obj)),
+        )
 
     def delete(self, model: str) -> dict[str, Any]:
         if model in self._base:
-            raise ApiError(403, f"Base model {model} cannot be deleted; only fine-tuned models "
-                           "can.", param="model", code="model_not_deletable",
-                           type="invalid_request_error")
+            raise ApiError(
+                403,
+                f"Base model {model} cannot be deleted; only fine-tuned models can.",
+                param="model",
+                code="model_not_deletable",
+                type="invalid_request_error",
+            )
         row = self.store.one("SELECT path FROM models WHERE id = ?", (model,))
         if row is None:
-            raise not_found(f"The model `{model}` does not exist or you do not have access to it.",
-                            param="model", code="model_not_found")
+            raise not_found(
+                f"The model `{model}` does not exist or you do not have access to it.",
+                param="model",
+                code="model_not_found",
+            )
         with self.store.tx() as conn:
             self.store.delete_row(conn, "models", model)
         weights = Path(from_stored(self.jobs_dir.parent, row[0]) or "")

@@ -73,8 +73,9 @@ def _child_main(argv: list[str]) -> int:
     try:
         from fttui.datasets import lint_path
 
-        report = lint_path(args["path"], progress=progress, should_stop=stop.is_set,
-                           **args["kwargs"])
+        report = lint_path(
+            args["path"], progress=progress, should_stop=stop.is_set, **args["kwargs"]
+        )
         send(("report", None if stop.is_set() else report))
     except BaseException as exc:  # everything goes back to the app as one line
         send(("error", type(exc).__name__, str(exc), isinstance(exc, OSError)))
@@ -119,7 +120,10 @@ def lint_in_process(
     args = json.dumps({"path": os.fspath(path), "kwargs": kwargs})
     proc = subprocess.Popen(
         [sys.executable, "-m", "fttui.tui.lint_process", args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
     )
     assert proc.stdout is not None and proc.stdin is not None
     fd = proc.stdout.fileno()

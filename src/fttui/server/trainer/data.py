@@ -75,7 +75,9 @@ def example_kind(record: dict[str, Any]) -> str:
         return "chat"
     if "prompt" in record and "completion" in record:
         return "completion"
-    raise DataError(f"example with keys {sorted(record)} is not chat, preference or prompt/completion")
+    raise DataError(
+        f"example with keys {sorted(record)} is not chat, preference or prompt/completion"
+    )
 
 
 def _text(content: Any) -> str:
@@ -98,8 +100,13 @@ def clean_messages(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def render(tokenizer, messages: list[dict[str, Any]], *, generation_prompt: bool,
-           tools: list[Any] | None = None) -> str:
+def render(
+    tokenizer,
+    messages: list[dict[str, Any]],
+    *,
+    generation_prompt: bool,
+    tools: list[Any] | None = None,
+) -> str:
     kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": generation_prompt}
     if tools:
         kwargs["tools"] = tools
@@ -119,8 +126,10 @@ class Encoder:
         try:
             enc = self.tokenizer(text, add_special_tokens=special, return_offsets_mapping=True)
         except NotImplementedError:  # only "fast" (Rust) tokenizers report offsets
-            raise DataError("this model's tokenizer has no tokenizer.json (a fast tokenizer is "
-                            "needed to find the assistant tokens)") from None
+            raise DataError(
+                "this model's tokenizer has no tokenizer.json (a fast tokenizer is "
+                "needed to find the assistant tokens)"
+            ) from None
         ids = list(enc["input_ids"])
         labels = [IGNORE] * len(ids)
         for i, (start, end) in enumerate(enc["offset_mapping"]):
@@ -134,7 +143,9 @@ class Encoder:
         """Character span of assistant message ``i`` (with its end-of-turn text) in ``full``."""
         try:
             before = render(self.tokenizer, messages[:i], generation_prompt=True, tools=tools)
-            through = render(self.tokenizer, messages[: i + 1], generation_prompt=False, tools=tools)
+            through = render(
+                self.tokenizer, messages[: i + 1], generation_prompt=False, tools=tools
+            )
         except Exception:  # templates that refuse partial conversations
             before = through = ""
         if before and full.startswith(through) and through.startswith(before):
@@ -175,7 +186,9 @@ class Encoder:
             raise DataError("a preference example needs one assistant message per output")
         messages = clean_messages([*prompt_msgs, *output])
         full = render(self.tokenizer, messages, generation_prompt=False, tools=tools)
-        prompt = render(self.tokenizer, messages[: len(prompt_msgs)], generation_prompt=True, tools=tools)
+        prompt = render(
+            self.tokenizer, messages[: len(prompt_msgs)], generation_prompt=True, tools=tools
+        )
         if not full.startswith(prompt):
             raise DataError("the chat template does not render the prompt as a prefix")
         end = len(full)
@@ -215,7 +228,9 @@ def encode_file(path: str | Path, tokenizer, *, method: str, max_length: int) ->
         try:
             if method == "dpo":
                 if kind != "preference":
-                    raise DataError("DPO needs preference examples (input, preferred_output, non_preferred_output)")
+                    raise DataError(
+                        "DPO needs preference examples (input, preferred_output, non_preferred_output)"
+                    )
                 out.append(encoder.preference(record))
             elif kind == "preference":
                 raise DataError("preference examples need the DPO method (method.type = 'dpo')")
@@ -231,6 +246,7 @@ def encode_file(path: str | Path, tokenizer, *, method: str, max_length: int) ->
 
 
 # -- batches ----------------------------------------------------------------------------------
+
 
 def epoch_order(n_examples: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """The batches (lists of example indices) of one epoch: a seeded shuffle, cut in order."""

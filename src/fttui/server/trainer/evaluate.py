@@ -71,8 +71,9 @@ class Supervised:
 
 
 @torch.no_grad()
-def evaluate(objective: Any, model, indices: Sequence[int] | None = None,
-             max_tokens: int = 4096) -> tuple[float, float]:
+def evaluate(
+    objective: Any, model, indices: Sequence[int] | None = None, max_tokens: int = 4096
+) -> tuple[float, float]:
     """Mean loss and mean accuracy of ``model`` over ``indices`` (default: every example)."""
     indices = list(range(len(objective))) if indices is None else list(indices)
     was_training = model.training

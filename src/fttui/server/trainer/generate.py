@@ -55,7 +55,10 @@ class LoadedModel:
         self.context = int(getattr(config, "max_position_embeddings", 0) or DEFAULT_CONTEXT)
         vocab = self.tokenizer.get_vocab()
         ids: set[int] = {i for t in END_OF_TURN if (i := vocab.get(t)) is not None}
-        for source in (self.tokenizer.eos_token_id, getattr(self.base.generation_config, "eos_token_id", None)):
+        for source in (
+            self.tokenizer.eos_token_id,
+            getattr(self.base.generation_config, "eos_token_id", None),
+        ):
             if isinstance(source, int):
                 ids.add(source)
             elif isinstance(source, list):
@@ -70,7 +73,9 @@ class LoadedModel:
         from peft import PeftModel
 
         if adapter is None:
-            return self.model.disable_adapter() if isinstance(self.model, PeftModel) else nullcontext()
+            return (
+                self.model.disable_adapter() if isinstance(self.model, PeftModel) else nullcontext()
+            )
         name = "a" + hashlib.sha1(adapter.encode()).hexdigest()[:16]
         if name in self.adapters:
             self.adapters.move_to_end(name)
@@ -92,8 +97,9 @@ class LoadedModel:
 class ModelPool:
     """The last ``max_models`` base models used, loaded once each."""
 
-    def __init__(self, extra: dict[str, str] | None = None, max_models: int = 2,
-                 max_adapters: int = 8):
+    def __init__(
+        self, extra: dict[str, str] | None = None, max_models: int = 2, max_adapters: int = 8
+    ):
         self.extra = extra or {}
         self.max_models = max_models
         self.max_adapters = max_adapters
@@ -145,25 +151,27 @@ class _Decoder:
         self.text = ""
 
     def _decode(self) -> str:
-        return self.tokenizer.decode(self.ids, skip_special_tokens=True,
-                                     clean_up_tokenization_spaces=False)
+        return self.tokenizer.decode(
+            self.ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
 
     def add(self, token: int) -> str:
         self.ids.append(token)
         text = self._decode()
         if text.endswith("\ufffd"):  # half a UTF-8 character: wait for the rest
             return ""
-        delta, self.text = text[len(self.text):], text
+        delta, self.text = text[len(self.text) :], text
         return delta
 
     def flush(self) -> str:
         text = self._decode()
-        delta, self.text = text[len(self.text):], text
+        delta, self.text = text[len(self.text) :], text
         return delta
 
 
-def _choose(logits: torch.Tensor, temperature: float, top_p: float,
-            gen: torch.Generator) -> torch.Tensor:
+def _choose(
+    logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator
+) -> torch.Tensor:
     """Next token per row: greedy at temperature 0, else nucleus sampling."""
     if temperature <= 0:
         return logits.argmax(-1)
@@ -176,8 +184,9 @@ def _choose(logits: torch.Tensor, temperature: float, top_p: float,
     return torch.multinomial(probs.cpu(), 1, generator=gen).squeeze(-1).to(logits.device)
 
 
-def _stream(loaded: LoadedModel, adapter: str | None, ids: list[int],
-            request: GenerationRequest) -> Iterator[TokenDelta]:
+def _stream(
+    loaded: LoadedModel, adapter: str | None, ids: list[int], request: GenerationRequest
+) -> Iterator[TokenDelta]:
     n = max(1, request.n)
     tokenizer = loaded.tokenizer
     gen = torch.Generator()
@@ -212,8 +221,10 @@ def _stream(loaded: LoadedModel, adapter: str | None, ids: list[int],
                     logprob = float(logps[i, token])
                     if request.top_logprobs:
                         values, top_ids = logps[i].topk(request.top_logprobs)
-                        top = [(tokenizer.decode([int(t)]), float(v))
-                               for t, v in zip(top_ids, values, strict=True)]
+                        top = [
+                            (tokenizer.decode([int(t)]), float(v))
+                            for t, v in zip(top_ids, values, strict=True)
+                        ]
                 yield TokenDelta(i, text, logprob=logprob, top_logprobs=top)
             if all(done):
                 return

@@ -42,7 +42,7 @@ class PathSuggester(Suggester):
             if name.startswith(prefix) and name != prefix and not name.startswith("."):
                 full = os.path.join(folder, name)
                 suffix = "/" if os.path.isdir(full) else ""
-                return value + name[len(prefix):] + suffix
+                return value + name[len(prefix) :] + suffix
         return None
 
 

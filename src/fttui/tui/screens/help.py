@@ -85,8 +85,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
-            yield Static(f"Keys that work here{' — ' + self.context if self.context else ''}",
-                         id="help-title", markup=False)
+            yield Static(
+                f"Keys that work here{' — ' + self.context if self.context else ''}",
+                id="help-title",
+                markup=False,
+            )
             yield Input(placeholder="search keys…", id="help-search")
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
             yield Static(

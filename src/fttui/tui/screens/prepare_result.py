@@ -38,8 +38,9 @@ def describe_result(src: str, result: Any) -> Text:
             text.append("  • ", style="green")
             text.append(f"{change}\n")
     else:
-        text.append("Nothing needed changing: the examples were copied as they are.\n",
-                    style="green")
+        text.append(
+            "Nothing needed changing: the examples were copied as they are.\n", style="green"
+        )
     separator = getattr(result, "separator", None)
     stop = getattr(result, "stop", None)
     if separator is not None or stop is not None:

@@ -66,10 +66,16 @@ class DatasetPreview(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False, id="data.preview.page_down"),
         Binding("home,g", "first", "First", show=False, id="data.preview.first"),
         Binding("end,G", "last", "Last", show=False, id="data.preview.last"),
-        Binding("right_square_bracket", "next_finding", "Next finding",
-                id="data.preview.next_finding"),
-        Binding("left_square_bracket", "previous_finding", "Previous finding", show=False,
-                id="data.preview.previous_finding"),
+        Binding(
+            "right_square_bracket", "next_finding", "Next finding", id="data.preview.next_finding"
+        ),
+        Binding(
+            "left_square_bracket",
+            "previous_finding",
+            "Previous finding",
+            show=False,
+            id="data.preview.previous_finding",
+        ),
         Binding("enter", "open", "View", id="data.preview.open"),  # short: the footer is full
     ]
 
@@ -283,11 +289,12 @@ class DatasetPreview(ScrollView, can_focus=True):
         else:
             segments.append(Segment("  ", base))
         try:
-            text = summarize(self.source.row(row, max_bytes=SUMMARY_MAX_BYTES),
-                             width - digits - 3)
+            text = summarize(self.source.row(row, max_bytes=SUMMARY_MAX_BYTES), width - digits - 3)
         except (OSError, IndexError, ValueError) as exc:
             text = Text(f"unreadable: {exc}", style="red")
-        except Exception as exc:  # an example shaped like nothing expected: one red row, never a crash
+        except (
+            Exception
+        ) as exc:  # an example shaped like nothing expected: one red row, never a crash
             text = Text(f"cannot show this example: {type(exc).__name__}: {exc}", style="red")
         body = Strip(text.render(self.app.console), text.cell_len).apply_style(base)
         strip = Strip.join([Strip(segments), body]).crop_extend(0, width, base)
