@@ -87,11 +87,26 @@ def run(args: argparse.Namespace) -> int:
         )
     url = f"http://{_url_host(shown_host)}:{args.port}/?token={token}"
     server = make_server(app_command(args), host=host, port=args.port, token=token, url=url)
+    sys.unraisablehook = _quiet_closed_loop(sys.unraisablehook)
     try:
         server.serve()
     except OSError as exc:  # the port is taken, the address is not this machine's, ...
         raise CliError(f"cannot listen on {host}:{args.port}: {exc.strerror or exc}", 2) from None
     return 0
+
+
+def _quiet_closed_loop(default):
+    """An unraisable-exception hook that drops asyncio's "Event loop is closed" from a
+    subprocess transport's ``__del__``: a tab's app process reaped after the server's loop
+    has closed at shutdown. Harmless, but it printed a traceback on every ctrl+c."""
+
+    def hook(unraisable) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed":
+            return
+        default(unraisable)
+
+    return hook
 
 
 def _url_host(host: str) -> str:
