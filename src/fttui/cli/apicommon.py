@@ -43,6 +43,22 @@ def command_group(
     return actions
 
 
+def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
+    """``--legacy`` / ``--chat``: which endpoint to call (``legacy`` None: the model decides)."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--legacy",
+        dest="legacy",
+        action="store_const",
+        const=True,
+        help="use the legacy completions endpoint",
+    )
+    mode.add_argument(
+        "--chat", dest="legacy", action="store_const", const=False, help="use chat completions"
+    )
+    parser.set_defaults(legacy=None)
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
 

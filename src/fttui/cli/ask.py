@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from fttui.cli.apicommon import (
+    add_endpoint_options,
     add_json,
     add_provider_options,
     client_from_args,
@@ -32,19 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", "-t", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--compare", metavar="BASE_MODEL", help="also ask this model, shown after")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--legacy",
-        dest="legacy",
-        action="store_const",
-        const=True,
-        help="use the legacy completions endpoint",
-    )
-    mode.add_argument(
-        "--chat", dest="legacy", action="store_const", const=False, help="use chat completions"
-    )
+    add_endpoint_options(p)
     add_json(p)
-    p.set_defaults(func=run, legacy=None)
+    p.set_defaults(func=run)
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}

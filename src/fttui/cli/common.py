@@ -38,7 +38,9 @@ def print_json(obj: Any) -> None:
 
 
 def read_grader(path: str) -> dict[str, Any]:
-    """The grader JSON, or a usage error (exit 2) that says what is wrong with the file."""
+    """The grader JSON (or the ``{"grader": …}`` body of the graders endpoints), validated
+    by :mod:`fttui.evals`; a usage error (exit 2) that says what is wrong otherwise. Used by
+    ``lint``, ``jobs create`` and ``eval`` alike."""
     import orjson
 
     try:
@@ -50,6 +52,8 @@ def read_grader(path: str) -> dict[str, Any]:
         ) from None
     except orjson.JSONDecodeError as exc:
         raise CliError(f"the grader {path} is not valid JSON: {exc}", exit_code=2) from None
+    if isinstance(grader, dict) and isinstance(grader.get("grader"), dict):
+        grader = grader["grader"]  # the body of /graders/run or /validate
     if not isinstance(grader, dict) or not isinstance(grader.get("type"), str):
         raise CliError(
             f"the grader {path} must be a JSON object with a `type` (string_check, "

@@ -16,13 +16,14 @@ from typing import Any
 
 from fttui.cli.apicommon import (
     ProgressBar,
+    add_endpoint_options,
     add_json,
     add_provider_options,
     client_from_args,
     handles_api_errors,
     warn,
 )
-from fttui.cli.common import CliError, print_json
+from fttui.cli.common import CliError, print_json, read_grader
 
 METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
 
@@ -63,43 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="RESULTS.jsonl", help="append results here")
     p.add_argument("--resume", action="store_true", help="continue the run in -o")
     p.add_argument("--allow-python", action="store_true", help="let a python grader run here")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--legacy",
-        dest="legacy",
-        action="store_const",
-        const=True,
-        help="use the legacy completions endpoint",
-    )
-    mode.add_argument(
-        "--chat", dest="legacy", action="store_const", const=False, help="use chat completions"
-    )
+    add_endpoint_options(p)
     add_json(p)
-    p.set_defaults(func=run, legacy=None)
-
-
-def _load_grader(path: str) -> dict[str, Any]:
-    import json
-
-    from fttui.evals import validate
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CliError(
-            f"cannot read the grader {path}: {exc.strerror or exc}", exit_code=2
-        ) from None
-    try:
-        grader = json.loads(text)
-    except ValueError as exc:
-        raise CliError(f"{path} is not valid JSON: {exc}", exit_code=2) from None
-    if isinstance(grader, dict) and isinstance(grader.get("grader"), dict):
-        grader = grader["grader"]  # the body of /graders/run or /validate
-    errors = validate(grader)
-    if errors:
-        listed = "\n  ".join(errors)
-        raise CliError(f"{path}: the grader is not valid:\n  {listed}", exit_code=2)
-    return grader
+    p.set_defaults(func=run)
 
 
 def expand_models(client: Any, names: list[str]) -> list[str]:
@@ -151,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             f"{results} already holds results: --resume continues it, or choose another -o",
             exit_code=2,
         )
-    grader = _load_grader(args.grader) if args.grader else None
+    grader = read_grader(args.grader) if args.grader else None
     try:
         stops = [_unescape(s) for s in args.stop] if args.stop else None
         if stops is None:

@@ -193,8 +193,7 @@ def mean_reward(sampler: Sampler, grader: Grader, prompts: list[Prompt], check: 
 
 def run_rft(run: Run, tokenizer: Any, weights: str, device: str, resume: Path | None) -> None:
     """The whole RFT job (the counterpart of ``Run.run``'s supervised part)."""
-    from fttui.server.trainer import learning_rate, lr_factor
-    from fttui.server.trainer.loop import TRAINER_STATE, Stop, _fmt_seconds
+    from fttui.server.trainer.loop import Stop, _fmt_seconds
 
     spec, job, opts = run.spec, run.job, run.opts
     if spec.grader is None:
@@ -219,35 +218,7 @@ def run_rft(run: Run, tokenizer: Any, weights: str, device: str, resume: Path | 
     spe = steps_per_epoch(len(train), batch_size)
     total_steps = spec.n_epochs * spe
     eval_interval = int(opts.get("eval_interval") or spe)
-    run.lr = float(
-        opts.get("learning_rate")
-        or learning_rate(spec.learning_rate_multiplier, spec.lora, total_steps)
-    )
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=run.lr, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda done: lr_factor(done, total_steps)
-    )
-    step = 0
-    if resume is not None:
-        state = torch.load(resume / TRAINER_STATE, weights_only=False)
-        step = int(state["step"])
-        if "optimizer" in state:
-            optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        job.update(
-            trained_tokens=int(state["trained_tokens"]),
-            checkpoints=[c for c in job.state.checkpoints if c["step"] <= step],
-        )
-    else:
-        job.update(
-            trained_tokens=0,
-            checkpoints=[],
-            resume_checkpoint=None,
-            result_file=None,
-            model_path=None,
-        )
+    params, optimizer, scheduler, step = run.optimizer_from(model, total_steps, resume)
     job.start_metrics(step, header=RFT_METRICS_HEADER)
     job.update(step=step, total_steps=total_steps)
     kind = "LoRA" if spec.lora else "full"

@@ -274,6 +274,44 @@ class Run:
                 shutil.rmtree(old, ignore_errors=True)
         return rel
 
+    def optimizer_from(self, model, total_steps: int, resume: Path | None):
+        """The trainable parameters, AdamW and the schedule for ``total_steps``, and the step
+        to start from: restored from ``resume`` (optimizer, schedule, RNG, trained tokens,
+        the checkpoints up to it), else a fresh start that clears the job's old results.
+        Supervised, DPO and RFT runs share it."""
+        job = self.job
+        # the rate depends on the run's length: a short LoRA run needs a higher one to learn
+        self.lr = float(
+            self.opts.get("learning_rate")
+            or learning_rate(self.spec.learning_rate_multiplier, self.spec.lora, total_steps)
+        )
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.0)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda done: lr_factor(done, total_steps)
+        )
+        step = 0
+        if resume is not None:
+            state = torch.load(resume / TRAINER_STATE, weights_only=False)
+            step = int(state["step"])
+            if "optimizer" in state:
+                optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
+            job.update(
+                trained_tokens=int(state["trained_tokens"]),
+                checkpoints=[c for c in job.state.checkpoints if c["step"] <= step],
+            )
+        else:
+            job.update(
+                trained_tokens=0,
+                checkpoints=[],
+                resume_checkpoint=None,
+                result_file=None,
+                model_path=None,
+            )
+        return params, optimizer, scheduler, step
+
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> None:
         spec, job = self.spec, self.job
@@ -317,36 +355,7 @@ class Run:
         total_steps = n_epochs * spe
         epoch_tokens = sum(train.lengths.values())
         total_tokens = n_epochs * epoch_tokens
-        # the rate depends on the run's length: a short LoRA run needs a higher one to learn
-        self.lr = float(
-            self.opts.get("learning_rate")
-            or learning_rate(spec.learning_rate_multiplier, spec.lora, total_steps)
-        )
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.0)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda done: lr_factor(done, total_steps)
-        )
-        step = 0
-        if resume is not None:
-            state = torch.load(resume / TRAINER_STATE, weights_only=False)
-            step = int(state["step"])
-            if "optimizer" in state:
-                optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"])
-            job.update(
-                trained_tokens=int(state["trained_tokens"]),
-                checkpoints=[c for c in job.state.checkpoints if c["step"] <= step],
-            )
-        else:
-            job.update(
-                trained_tokens=0,
-                checkpoints=[],
-                resume_checkpoint=None,
-                result_file=None,
-                model_path=None,
-            )
+        params, optimizer, scheduler, step = self.optimizer_from(model, total_steps, resume)
         job.start_metrics(step)
         job.update(step=step, total_steps=total_steps)
         n_valid = f" and {len(valid)} validation examples" if valid else ""

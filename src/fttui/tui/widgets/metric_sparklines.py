@@ -15,6 +15,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
+from fttui.api.metrics import REWARD_SERIES, is_reward
+
 #: (series name, label) in display order; names follow ``fttui.api.metrics.SERIES``.
 METRICS = (
     ("train_loss", "Train loss"),
@@ -41,11 +43,6 @@ def reward_label(name: str) -> str:
     words = head.replace("_", " ").strip()
     label = words[:1].upper() + words[1:]
     return f"{label} · {tail}" if sep else label
-
-
-def is_reward(name: str) -> bool:
-    # the same rule as fttui.api.metrics.is_reward (the TUI gets plain dicts of series)
-    return "reward" in name.lower()
 
 
 #: Width of a value cell in the stats table (``fmt`` gives e.g. ``0.2908``, ``-12.5000``).
@@ -171,5 +168,6 @@ class MetricSparklines(Vertical):
 
 def _reward_order(name: str) -> tuple[int, str]:
     """The mean rewards first (train, valid, full valid), then the sub-rewards by name."""
-    order = list(REWARD_LABELS)
-    return (order.index(name), "") if name in order else (len(order), name)
+    if name in REWARD_SERIES:
+        return REWARD_SERIES.index(name), ""
+    return len(REWARD_SERIES), name
