@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from livekit import make_server  # noqa: E402
+from support.live_server import make_server  # noqa: E402
 
 MODEL = "gpt-4o-mini-2024-07-18"
 THROUGHPUT_BUDGET = 0.9

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from livekit import make_server  # noqa: E402
-from raykit import start_cluster  # noqa: E402
+from support.live_server import make_server  # noqa: E402
+from support.ray_cluster import start_cluster  # noqa: E402
 from trainer.tiny import build_tiny_model, color_examples, write_jsonl  # noqa: E402
 
 BUDGET = 1.15

@@ -299,7 +299,7 @@ def rft_bare(path: Path, model_dir: Path, args) -> dict:
 
     from fttui.server.trainer.data import epoch_order
     from fttui.server.trainer.grpo import GROUP_SIZE, read_prompts
-    from fttui.server.trainer.models import load_model, load_tokenizer
+    from fttui.server.trainer.weights import load_model, load_tokenizer
 
     started = time.perf_counter()
     torch.set_flush_denormal(True)
@@ -464,7 +464,7 @@ def run_bare(path: Path, args, precision: str) -> dict:
 
     from fttui.server.trainer import LORA_DEFAULTS, learning_rate
     from fttui.server.trainer.data import collate, encode_file, epoch_order
-    from fttui.server.trainer.models import load_model, load_tokenizer, local_weights, resolve
+    from fttui.server.trainer.weights import load_model, load_tokenizer, local_weights, resolve
 
     started = time.perf_counter()
     torch.set_flush_denormal(True)
@@ -552,7 +552,7 @@ def main() -> int:
     args.batch_size = args.batch_size or 8
     import torch
 
-    from fttui.server.trainer.models import local_weights, resolve
+    from fttui.server.trainer.weights import local_weights, resolve
 
     print(
         f"trainer bench: {args.model}, {args.examples} examples, batch {args.batch_size}, "

@@ -27,8 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
+from support.browser import CATCH_XTERM, Page, WebProcess, find_chromium  # noqa: E402
 from tui import OFFLINE, first_frame, sample_jobs  # noqa: E402
-from webkit import CATCH_XTERM, Page, WebProcess, find_chromium  # noqa: E402
 
 RATIO_BUDGET = 4.0
 SLACK_S = 1.5

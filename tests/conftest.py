@@ -1,7 +1,7 @@
 """Shared fixtures: an isolated fttui home, and live ``fttui serve`` processes.
 
 Tests talk to a real server process over loopback with the real ``openai`` SDK; nothing
-here stands in for a component we ship. The harness itself lives in ``livekit.py``.
+here stands in for a component we ship. The harness itself lives in ``tests/support/live_server.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from livekit import FIXTURES, LiveServer, free_port, make_server
+from support.live_server import FIXTURES, LiveServer, free_port, make_server
 
 __all__ = ["FIXTURES", "LiveServer", "free_port", "make_server"]
 

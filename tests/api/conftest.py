@@ -1,11 +1,12 @@
-"""Fixtures for the API/CLI tests (helpers live in ``apihelpers.py``)."""
+"""Fixtures for the API/CLI tests (helpers live in ``tests/support/cli.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from apihelpers import LiveServer, make_server
+
+from support.cli import LiveServer, make_server
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 import pytest
-from apihelpers import CHAT, CHAT_ERRORS, FAST, SUPERHERO, run_cli, start_job, upload, wait_job
 
 from fttui import paths
+from support.cli import CHAT, CHAT_ERRORS, FAST, SUPERHERO, run_cli, start_job, upload, wait_job
 
 
 @pytest.fixture(autouse=True)

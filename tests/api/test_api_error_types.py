@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx2
 import openai
 import pytest
-from apihelpers import CHAT, CHAT_ERRORS, LiveServer, make_server
 
 from fttui.api import errors
 from fttui.api.errors import (
@@ -38,7 +37,8 @@ from fttui.api.models import delete_model
 from fttui.api.paging import read_call
 from fttui.api.providers import make_client, resolve_provider
 from fttui.config import load_config
-from livekit import free_port
+from support.cli import CHAT, CHAT_ERRORS, LiveServer, make_server
+from support.live_server import free_port
 
 MODEL = "gpt-4o-mini-2024-07-18"
 

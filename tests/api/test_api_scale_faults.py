@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx2
 import openai
 import pytest
-from apihelpers import CHAT, make_server, run_cli, start_job, upload, wait_job
 
 from fttui.api.jobs import iter_jobs
+from support.cli import CHAT, make_server, run_cli, start_job, upload, wait_job
 
 
 @pytest.fixture(autouse=True)

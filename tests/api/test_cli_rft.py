@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import CHAT, FAST, run_cli
+
+from support.cli import CHAT, FAST, run_cli
 
 GRADER = {
     "type": "string_check",

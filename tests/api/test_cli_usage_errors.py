@@ -4,9 +4,9 @@ reported at once instead of after layers of retries."""
 from __future__ import annotations
 
 import pytest
-from apihelpers import run_cli
 
-from livekit import free_port
+from support.cli import run_cli
+from support.live_server import free_port
 
 
 def _nothing_listens() -> list[str]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from apihelpers import CHAT, FAST, run_cli, start_job, upload, wait_job
+
+from support.cli import CHAT, FAST, run_cli, start_job, upload, wait_job
 
 
 @pytest.fixture(autouse=True)

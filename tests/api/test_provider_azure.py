@@ -7,11 +7,11 @@ from __future__ import annotations
 import httpx2
 import openai
 import pytest
-from apihelpers import run_cli
 
 from fttui import paths
 from fttui.api.errors import ApiError
 from fttui.api.providers import connect, resolve_provider
+from support.cli import run_cli
 
 KEY = "azk-abcdefghijklmnopqrstuvwxyz0123456789"
 ENDPOINT = "https://my-resource.openai.azure.com"

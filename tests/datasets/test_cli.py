@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from dsfactory import chat, valid_chat, write_jsonl
 
 from fttui.cli import main
+from support.datasets import chat, valid_chat, write_jsonl
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"

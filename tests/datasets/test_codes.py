@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dsfactory import SYSTEM, chat, preference, prompt_completion, valid_chat, write_jsonl
 
 from fttui.datasets import lint_path
 from fttui.datasets import read as read_mod
 from fttui.datasets.findings import CHECKS
+from support.datasets import SYSTEM, chat, preference, prompt_completion, valid_chat, write_jsonl
 
 PNG_1x1 = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 GIF = "data:image/gif;base64," + base64.b64encode(b"GIF89a\x01\x00\x01\x00").decode()

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dsfactory import prompt_completion, valid_chat, write_jsonl
 
 from fttui.datasets import lint_path
 from fttui.datasets.prepare import PrepareError, prepare_file
 from fttui.datasets.read import iter_records
+from support.datasets import prompt_completion, valid_chat, write_jsonl
 
 
 def deep(levels: int) -> dict[str, Any]:

@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from dsfactory import chat, preference, valid_chat, write_jsonl
 
 from fttui.datasets import lint_path
 from fttui.datasets.prepare import PrepareError, prepare_file
 from fttui.datasets.read import iter_records
+from support.datasets import chat, preference, valid_chat, write_jsonl
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

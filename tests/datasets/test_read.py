@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from dsfactory import chat, prompt_completion, valid_chat, write_jsonl
 
 from fttui.datasets import lint_path
 from fttui.datasets.detect import chat_features, detect_format
 from fttui.datasets.read import DatasetReadError, iter_records
+from support.datasets import chat, prompt_completion, valid_chat, write_jsonl
 
 
 def records(path: Path) -> list[tuple]:

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dsfactory import valid_chat, write_jsonl
-
 from fttui.datasets import lint_path
 from fttui.datasets.rft import grader_item_fields, has_field
+from support.datasets import valid_chat, write_jsonl
 
 GRADER = {
     "type": "multi",

@@ -7,12 +7,12 @@ import socket
 from pathlib import Path
 
 import pytest
-from dsfactory import SYSTEM, write_jsonl
 
 from fttui.datasets import lint_path, tokens
 from fttui.datasets.estimate import billed_tokens, default_n_epochs
-from fttui.datasets.models import model_limits
+from fttui.datasets.model_limits import model_limits
 from fttui.datasets.tokens import TokenizerUnavailable, count_long, get_counter, get_encoding
+from support.datasets import SYSTEM, write_jsonl
 
 SAMPLE = "Hello, world! Привет, мир. 你好世界 def f(x):\n    return x * 2\n\n<|endoftext|> done"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from livekit import FIXTURES, make_server, wait_for
+from support.live_server import FIXTURES, make_server, wait_for
 
 CHAT = FIXTURES / "chat_valid.jsonl"
 BASE = "gpt-4o-mini-2024-07-18"

@@ -12,8 +12,8 @@ pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("ray")
 
-from livekit import make_server
-from raykit import start_cluster
+from support.live_server import make_server
+from support.ray_cluster import start_cluster
 from trainer.tiny import build_tiny_model, color_examples, write_jsonl
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from livekit import make_server, wait_for
+from support.live_server import make_server, wait_for
 
 SYSTEM = {"role": "system", "content": "You answer with colours."}
 QUESTION = [SYSTEM, {"role": "user", "content": "Which?"}]
@@ -161,7 +161,7 @@ def test_a_server_killed_mid_job_reattaches_to_its_ray_job_on_restart(
 def test_a_head_that_does_not_answer_leaves_the_job_queued_with_an_event(
     ray_cluster, ray_tiny_model, tmp_path, color_file
 ):
-    from livekit import free_port
+    from support.live_server import free_port
 
     gone = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     server = make_server(

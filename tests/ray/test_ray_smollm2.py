@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fttui.server.trainer.models import SMOLLM2, smollm2_gguf
-from livekit import make_server
+from fttui.server.trainer.weights import SMOLLM2, smollm2_gguf
+from support.live_server import make_server
 from trainer.style_set import HELD_OUT, style_examples
 from trainer.tiny import write_jsonl
 

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from fttui.api.metrics import series_from_events
-from livekit import wait_for
+from support.live_server import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 GRADER = {

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from livekit import error_of
+from support.live_server import error_of
 
 MODEL = "gpt-4o-mini-2024-07-18"
 USER = [{"role": "user", "content": "What is the capital of France?"}]

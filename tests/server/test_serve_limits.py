@@ -16,7 +16,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from livekit import error_of, expire_row, wait_for
+from support.live_server import error_of, expire_row, wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 CRASH_PATH = "/v1/models"  #: FTTUI_FAULT_CRASH: a request here raises inside the app
@@ -31,7 +31,7 @@ def stored(data_dir: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A server that sweeps every 0.2 s, with the disk-full and crash hooks armed."""
-    from livekit import make_server
+    from support.live_server import make_server
 
     home = tmp_path_factory.mktemp("limits")
     server = make_server(home)

@@ -17,7 +17,7 @@ from fttui.server import files as files_module
 from fttui.server.app import ServerConfig, build_services
 from fttui.server.executors import get_executor
 from fttui.server.store import Store
-from livekit import expire_row
+from support.live_server import expire_row
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = "gpt-4o-mini-2024-07-18"

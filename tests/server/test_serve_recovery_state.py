@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from livekit import wait_for
+from support.live_server import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 

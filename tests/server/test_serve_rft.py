@@ -50,7 +50,7 @@ GRADER: dict[str, Any] = {
 def rft_client(tmp_path_factory: pytest.TempPathFactory):
     """A server of this module's own: a multi grader in the guide's form (named graders) is
     outside the spec subset's schema, and the shared server's jobs are all checked by it."""
-    from livekit import make_server
+    from support.live_server import make_server
 
     server = make_server(tmp_path_factory.mktemp("rft-server")).start()
     try:

@@ -14,11 +14,11 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+from support.openapi import REFERENCE
+
 MAX_EXAMPLES = 25  #: per operation and generation mode
 #: seconds per schema, shared out over its operations and modes: the three runs stay under
 #: two minutes together

@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from fttui.api.providers import ensure_local_server, stop_local_server
-from livekit import wait_for
+from support.live_server import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 FAST = {"sim_seconds_per_step": "0"}

@@ -12,7 +12,7 @@ pytest.importorskip("peft")
 
 from tiny import build_tiny_model, color_examples, write_jsonl
 
-from livekit import make_server
+from support.live_server import make_server
 
 
 @pytest.fixture(scope="session")

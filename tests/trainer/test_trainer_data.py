@@ -16,7 +16,7 @@ from fttui.server.trainer.data import (
     epoch_order,
     micro_batches,
 )
-from fttui.server.trainer.models import SMOLLM2, ModelUnavailable, load_tokenizer, resolve
+from fttui.server.trainer.weights import SMOLLM2, ModelUnavailable, load_tokenizer, resolve
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from style_set import HELD_OUT, OPENER, STOP, style_examples
 from tiny import write_jsonl
 
-from fttui.server.trainer.models import SMOLLM2, smollm2_gguf
+from fttui.server.trainer.weights import SMOLLM2, smollm2_gguf
 
 pytestmark = [
     pytest.mark.slow,
@@ -29,7 +29,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def smol_server(tmp_path_factory: pytest.TempPathFactory):
-    from livekit import make_server  # the trainer tests' conftest re-exports the root one
+    from support.live_server import (
+        make_server,  # the trainer tests' conftest re-exports the root one
+    )
 
     server = make_server(tmp_path_factory.mktemp("smollm2"), executor="torch").start()
     try:

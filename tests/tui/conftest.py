@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from livekit import LiveServer, make_server
+from support.live_server import LiveServer, make_server
 
 
 @pytest.fixture(scope="module")

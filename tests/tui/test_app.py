@@ -9,13 +9,13 @@ import sys
 import time
 
 import pytest
-from e1_support import create_sim_job, sample_jobs, sample_series, until, write_job_cache
 
 from fttui.tui.app import FtApp
 from fttui.tui.screens.confirm import ConfirmScreen
 from fttui.tui.screens.help import HelpScreen
 from fttui.tui.widgets.job_table import JobTable
 from fttui.tui.widgets.status_bar import Banner
+from support.tui import create_sim_job, sample_jobs, sample_series, until, write_job_cache
 
 SIZE = (120, 40)
 OFFLINE = "http://127.0.0.1:9/v1"  # nothing listens there; live=False never calls it
@@ -198,7 +198,7 @@ async def test_rate_limit_banner_counts_down(cached_app):
 
 
 async def test_outage_banner_with_a_failing_provider(tmp_path, fttui_home):
-    from livekit import make_server
+    from support.live_server import make_server
 
     (tmp_path / "faulty").mkdir()
     server = make_server(tmp_path / "faulty", "--faults", "500=1.0")
@@ -237,7 +237,7 @@ def wait_health(server, timeout: float) -> None:
 
 async def test_banner_when_the_server_stops_and_recovery(tmp_path, fttui_home, monkeypatch):
     import fttui.tui.panes.jobs as jobs
-    from livekit import make_server
+    from support.live_server import make_server
 
     monkeypatch.setattr(jobs, "LIST_IDLE", 0.5)
     monkeypatch.setattr(jobs, "LIST_ACTIVE", 0.5)

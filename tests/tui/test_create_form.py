@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
-from e1_support import FIXTURES, screen_text, shows, until
 
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
 from fttui.tui.screens.lint_options import LintOptionsScreen
+from support.tui import FIXTURES, screen_text, shows, until
 
 SIZE = (120, 40)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e1_support import FIXTURES, screen_text, shows, until
-
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
-from livekit import make_server
+from support.live_server import make_server
+from support.tui import FIXTURES, screen_text, shows, until
 
 SIZE = (120, 40)
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from e1_support import FIXTURES, screen_text, shows, until
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.data import DataPane
 from fttui.tui.screens.file_picker import FilePickerScreen
 from fttui.tui.screens.prepare_result import PrepareResultScreen
+from support.tui import FIXTURES, screen_text, shows, until
 
 SIZE = (120, 40)
 

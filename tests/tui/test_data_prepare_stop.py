@@ -7,11 +7,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from e1_support import shows, until
-
 from fttui.tui.app import FtApp
 from fttui.tui.panes.data import DataPane
 from fttui.tui.screens.prepare_result import PrepareResultScreen
+from support.tui import shows, until
 
 
 def write_heroes(path: Path, n: int = 40) -> Path:

@@ -6,7 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from e1_support import (
+
+from fttui.tui.app import FtApp
+from fttui.tui.screens.confirm import ConfirmScreen
+from fttui.tui.widgets.event_log import EventLog
+from fttui.tui.widgets.job_table import JobTable
+from support.tui import (
     create_sim_job,
     listed,
     sample_jobs,
@@ -17,11 +22,6 @@ from e1_support import (
     wait_job,
     write_job_cache,
 )
-
-from fttui.tui.app import FtApp
-from fttui.tui.screens.confirm import ConfirmScreen
-from fttui.tui.widgets.event_log import EventLog
-from fttui.tui.widgets.job_table import JobTable
 
 SIZE = (120, 40)
 pytestmark = pytest.mark.usefixtures("fast_polls")  # the module's `server`: tests/tui/conftest.py

@@ -7,7 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from e1_support import (
+
+from fttui.tui.app import FtApp
+from fttui.tui.panes.jobs import JobsPane
+from fttui.tui.widgets.job_table import JobTable
+from support.tui import (
     create_sim_job,
     listed,
     sample_jobs,
@@ -18,10 +22,6 @@ from e1_support import (
     wait_job,
     write_job_cache,
 )
-
-from fttui.tui.app import FtApp
-from fttui.tui.panes.jobs import JobsPane
-from fttui.tui.widgets.job_table import JobTable
 
 SIZE = (120, 40)
 OFFLINE = "http://127.0.0.1:9/v1"

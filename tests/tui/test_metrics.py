@@ -6,12 +6,12 @@ from __future__ import annotations
 import csv
 
 import pytest
-from e1_support import create_sim_job, listed, sample_series, until, wait_job
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.metrics import MetricsPane, to_csv
 from fttui.tui.widgets.job_table import JobTable
 from fttui.tui.widgets.metric_sparklines import MetricRow, mean
+from support.tui import create_sim_job, listed, sample_series, until, wait_job
 
 SIZE = (120, 40)
 pytestmark = pytest.mark.usefixtures("fast_polls")  # the module's `server`: tests/tui/conftest.py

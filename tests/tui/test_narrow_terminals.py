@@ -5,7 +5,13 @@ pane's examples get a fair share beside the findings, and the create form shows 
 from __future__ import annotations
 
 import pytest
-from e1_support import (
+
+from fttui.tui.app import FtApp
+from fttui.tui.screens.create_job import CreateJobScreen
+from fttui.tui.widgets.event_log import EventLog
+from fttui.tui.widgets.job_table import JobTable
+from fttui.tui.widgets.key_footer import KeyFooter
+from support.tui import (
     CHAT_VALID,
     create_sim_job,
     listed,
@@ -15,12 +21,6 @@ from e1_support import (
     wait_job,
     write_job_cache,
 )
-
-from fttui.tui.app import FtApp
-from fttui.tui.screens.create_job import CreateJobScreen
-from fttui.tui.widgets.event_log import EventLog
-from fttui.tui.widgets.job_table import JobTable
-from fttui.tui.widgets.key_footer import KeyFooter
 
 OFFLINE = "http://127.0.0.1:9/v1"
 

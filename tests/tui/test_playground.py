@@ -4,12 +4,12 @@ sequence, history with up/down, the base model side by side."""
 from __future__ import annotations
 
 import pytest
-from e1_support import create_sim_job, listed, screen_text, until, wait_job
 from textual.widgets import Checkbox
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.playground import AnswerView, PlaygroundPane, PromptInput, parse_stop
 from fttui.tui.widgets.job_table import JobTable
+from support.tui import create_sim_job, listed, screen_text, until, wait_job
 
 SIZE = (120, 40)
 BASE = "gpt-4o-mini-2024-07-18"

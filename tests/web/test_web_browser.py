@@ -1,7 +1,7 @@
 """`fttui web` in a real headless Chromium: a real ``fttui serve --executor sim`` with two
 jobs, a real ``fttui web`` in front of it, Debian's ``chromium`` driven by Playwright.
 
-What the page shows is read from xterm.js's buffer (``tests/webkit.py``).
+What the page shows is read from xterm.js's buffer (``tests/support/browser.py``).
 
 ``FTTUI_WEB_SCREENSHOT=screenshots/web.png pytest tests/web`` also writes the README's
 screenshot from that browser.
@@ -21,8 +21,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from livekit import FIXTURES, LiveServer, wait_for
-from webkit import CATCH_XTERM, Page, WebProcess, find_chromium
+from support.browser import CATCH_XTERM, Page, WebProcess, find_chromium
+from support.live_server import FIXTURES, LiveServer, wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 

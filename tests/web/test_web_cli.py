@@ -17,7 +17,7 @@ import pytest
 
 from fttui.cli import build_parser
 from fttui.cli.web import app_command
-from livekit import free_port, terminate, wait_for
+from support.live_server import free_port, terminate, wait_for
 
 
 def fttui(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

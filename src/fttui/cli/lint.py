@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             f"--price must be a number of dollars, 0 or more (got {args.price})", exit_code=2
         )
     from fttui.config import price_for
-    from fttui.datasets.models import model_typo
+    from fttui.datasets.model_limits import model_typo
 
     price = args.price
     if price is None:  # the config's [prices] table, when it names this model

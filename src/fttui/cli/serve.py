@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from fttui.cli.common import CliError
     from fttui.server.faults import parse_faults
     from fttui.server.runner import ServeError, ServeOptions, serve
-    from fttui.server.trainer.models import HUB_ID
+    from fttui.server.trainer.weights import HUB_ID
 
     if args.stop:
         return _stop(Path(args.data_dir).expanduser() if args.data_dir else paths.data_dir())

@@ -19,7 +19,7 @@ from fttui.datasets.findings import CHECKS, Finding, LintReport
 if TYPE_CHECKING:
     from fttui.datasets.detect import detect_format
     from fttui.datasets.lint import lint_path
-    from fttui.datasets.models import model_limits
+    from fttui.datasets.model_limits import model_limits
     from fttui.datasets.prepare import PrepareResult, prepare_file
     from fttui.datasets.read import DatasetReadError, iter_records
     from fttui.datasets.tokens import get_encoding
@@ -34,7 +34,7 @@ _LAZY = {
     "detect_format": "fttui.datasets.detect",
     "get_encoding": "fttui.datasets.tokens",
     "TokenizerUnavailable": "fttui.datasets.tokens",
-    "model_limits": "fttui.datasets.models",
+    "model_limits": "fttui.datasets.model_limits",
 }
 
 

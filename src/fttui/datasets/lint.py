@@ -28,7 +28,7 @@ from fttui.datasets.findings import (
     finding_sort_key,
     make_finding,
 )
-from fttui.datasets.models import DEFAULT_MODEL, is_legacy_completion_model, model_limits
+from fttui.datasets.model_limits import DEFAULT_MODEL, is_legacy_completion_model, model_limits
 from fttui.datasets.read import Source, json_error_finding, parse_line
 from fttui.datasets.rft import grader_item_fields
 from fttui.datasets.tokens import TokenCounter, count_long, get_counter

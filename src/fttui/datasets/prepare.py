@@ -545,7 +545,7 @@ def _check_outputs(result: PrepareResult, shown: int = 5) -> None:
     message, a tool answer to no call) must not pass for a clean file."""
     from fttui.datasets.findings import CHECKS
     from fttui.datasets.lint import lint_path
-    from fttui.datasets.models import DEFAULT_MODEL
+    from fttui.datasets.model_limits import DEFAULT_MODEL
 
     # a prompt/completion file is linted for a model that trains on it
     model = "davinci-002" if result.format == "prompt_completion" else DEFAULT_MODEL

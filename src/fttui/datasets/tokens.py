@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fttui.datasets.models import is_openai_model, model_limits
+from fttui.datasets.model_limits import is_openai_model, model_limits
 
 if TYPE_CHECKING:
     import tiktoken

@@ -24,7 +24,7 @@ from fttui.server.faults import FaultMiddleware, send_json
 from fttui.server.files import FileService
 from fttui.server.jobs import JobManager
 from fttui.server.limits import BodyLimit, InternalErrors
-from fttui.server.models import ModelRegistry
+from fttui.server.model_registry import ModelRegistry
 from fttui.server.openapi import openapi_document
 from fttui.server.routes import ROUTERS
 from fttui.server.routes.completions import DEFAULT_MAX_REQUEST_TOKENS

@@ -18,7 +18,7 @@ import orjson
 
 from fttui.server.errors import ApiError, bad_request
 from fttui.server.executors.base import Executor, ExecutorError, GenerationRequest, TokenDelta
-from fttui.server.models import ModelRegistry
+from fttui.server.model_registry import ModelRegistry
 from fttui.server.schemas import Role
 from fttui.server.store import new_id
 

@@ -45,7 +45,7 @@ from fttui.server.executors.base import (
 )
 from fttui.server.files import FileService
 from fttui.server.index import write_job_meta
-from fttui.server.models import ORG_ID, ModelRegistry
+from fttui.server.model_registry import ORG_ID, ModelRegistry
 from fttui.server.rft import parse_grader, parse_rft_hyperparameters, resolve_rft
 from fttui.server.store import (
     Page,

@@ -32,7 +32,7 @@ from fttui.server.executors.base import (
     TrainerSpec,
     write_json_atomic,
 )
-from fttui.server.trainer import models
+from fttui.server.trainer import weights
 from fttui.server.trainer.protocol import LOG_FILE, PID_FILE, JobFolder
 
 if TYPE_CHECKING:  # the pool's module imports torch: only when generating
@@ -134,10 +134,10 @@ class TorchExecutor(Executor):
     # -- models -----------------------------------------------------------------------------
     def base_models(self) -> list[BaseModelInfo]:
         out = []
-        gguf = models.smollm2_gguf()
-        if gguf is not None and models.SMOLLM2 not in self.extra:
+        gguf = weights.smollm2_gguf()
+        if gguf is not None and weights.SMOLLM2 not in self.extra:
             out.append(
-                BaseModelInfo(models.SMOLLM2, self.owned_by, models.SMOLLM2_CREATED, str(gguf))
+                BaseModelInfo(weights.SMOLLM2, self.owned_by, weights.SMOLLM2_CREATED, str(gguf))
             )
         for name, path in self.extra.items():
             p = Path(path).expanduser()
@@ -156,10 +156,10 @@ class TorchExecutor(Executor):
             return exc.message
         return None
 
-    def _source(self, name: str, path: str | None) -> models.ModelSource:
+    def _source(self, name: str, path: str | None) -> weights.ModelSource:
         try:
-            return models.resolve(name, path, self.extra)
-        except models.ModelUnavailable as exc:
+            return weights.resolve(name, path, self.extra)
+        except weights.ModelUnavailable as exc:
             raise ExecutorError(str(exc), code="model_not_available", param="model") from None
 
     # -- jobs -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import torch
 
 from fttui.server.executors.base import Generation, GenerationRequest, TokenDelta
 from fttui.server.trainer.data import clean_messages, render
-from fttui.server.trainer.models import (
+from fttui.server.trainer.weights import (
     is_adapter,
     load_model,
     load_tokenizer,

@@ -38,15 +38,6 @@ from fttui.server.trainer.data import (
 )
 from fttui.server.trainer.dpo import Dpo
 from fttui.server.trainer.evaluate import Supervised, evaluate
-from fttui.server.trainer.models import (
-    ModelUnavailable,
-    is_adapter,
-    load_model,
-    load_tokenizer,
-    local_weights,
-    pick_device,
-    resolve,
-)
 from fttui.server.trainer.protocol import (
     CHECKPOINTS_DIR,
     KEEP_CHECKPOINTS,
@@ -54,6 +45,15 @@ from fttui.server.trainer.protocol import (
     MODEL_DIR,
     RESUME_DIR,
     JobFolder,
+)
+from fttui.server.trainer.weights import (
+    ModelUnavailable,
+    is_adapter,
+    load_model,
+    load_tokenizer,
+    local_weights,
+    pick_device,
+    resolve,
 )
 
 #: padded tokens per forward pass (option ``micro_batch_tokens``); batches are split into

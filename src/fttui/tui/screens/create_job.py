@@ -25,7 +25,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from fttui.datasets.models import is_legacy_completion_model
+from fttui.datasets.model_limits import is_legacy_completion_model
 from fttui.tui.claim import Claim
 from fttui.tui.widgets.example_view import one_line
 

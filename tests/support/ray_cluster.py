@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from livekit import free_port
+from support.live_server import free_port
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Drive `fttui web` in a real browser: start it, read what its page shows.
 
-A plain module (like ``livekit``) shared by ``tests/web`` and ``bench/web.py``. The page
+A plain module (like ``support.live_server``) shared by ``tests/web`` and ``bench/web.py``. The page
 draws the app with xterm.js on a canvas, so its text is not in the DOM: an init script
 catches xterm's Terminal object as the page's own script builds it, and
 :meth:`Page.screen` reads the terminal's buffer — the characters the page shows — through
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from livekit import free_port, terminate, wait_for
+from support.live_server import free_port, terminate, wait_for
 
 #: Runs before the page's script: the first object that gets an ``_addonManager`` is
 #: xterm's public Terminal (its constructor assigns it), kept as ``window.__xterm``.

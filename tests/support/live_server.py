@@ -1,6 +1,6 @@
 """The live-server harness: start a real ``fttui serve`` on a random loopback port.
 
-A plain module (not a conftest) so any test or conftest can ``from livekit import ...``:
+A plain module (not a conftest) so any test or conftest can ``from support.live_server import ...``:
 pytest puts ``tests/`` on ``sys.path``, while several ``conftest`` modules would clash.
 """
 
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Helpers for the API/CLI tests (imported by test modules as ``apihelpers``)."""
+"""Helpers for the API/CLI tests (``from support.cli import ...``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from livekit import FIXTURES, LiveServer, make_server
+from support.live_server import FIXTURES, LiveServer, make_server
 
 __all__ = ["FIXTURES", "LiveServer", "make_server"]
 

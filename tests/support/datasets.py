@@ -1,6 +1,6 @@
 """Helpers for the dataset-core tests: small valid examples and file writers.
 
-Imported by the test modules beside it (``from dsfactory import ...``).
+Imported by the test modules beside it (``from support.datasets import ...``).
 """
 
 from __future__ import annotations
