@@ -83,6 +83,30 @@ def sample(
     raise ApiError("provider", "no answer")  # not reached: the loop returns or raises
 
 
+def embed(
+    client: Any,
+    model: str,
+    texts: list[str],
+    *,
+    attempts: int = ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[list[float]]:
+    """``texts`` through the provider's ``/v1/embeddings``, one vector each, in order;
+    transient errors retried as :func:`sample` retries them."""
+    for attempt in range(1, attempts + 1):
+        try:
+            resp = client.embeddings.create(model=model, input=texts)
+        except Exception as exc:
+            err = exc if isinstance(exc, ApiError) else friendly(exc)
+            if not err.transient or attempt == attempts:
+                raise err from None
+            sleep(min(MAX_BACKOFF, err.retry_after or 0.25 * 2**attempt))
+            continue
+        data = sorted(resp.data, key=lambda d: d.index)
+        return [list(map(float, d.embedding)) for d in data]
+    raise ApiError("provider", "no answer")  # not reached: the loop returns or raises
+
+
 def _flatten(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(str(m.get("content") or "") for m in messages)
 

@@ -26,6 +26,8 @@ from fttui.cli.apicommon import (
 from fttui.cli.common import CliError, print_json, read_grader
 
 METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
+#: OpenAI's; a local or other provider names one of its own with --embedding-model
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--positive-class", metavar="X", help="binary classification: the positive label"
     )
     p.add_argument("--pass-threshold", type=float, metavar="X", help="a score at or above passes")
+    p.add_argument(
+        "--embedding-model",
+        default=DEFAULT_EMBEDDING_MODEL,
+        metavar="MODEL",
+        help="the provider's embedding model for a cosine text_similarity grader "
+        f"(default {DEFAULT_EMBEDDING_MODEL})",
+    )
     p.add_argument(
         "--stop",
         action="append",
@@ -98,7 +107,7 @@ def expand_models(client: Any, names: list[str]) -> list[str]:
 
 @handles_api_errors
 def run(args: argparse.Namespace) -> int:
-    from fttui.api.sample import sample
+    from fttui.api.sample import embed, sample
     from fttui.cli.ask import _unescape
     from fttui.datasets.read import DatasetReadError
     from fttui.evals import PythonRefused, Runner
@@ -139,11 +148,29 @@ def run(args: argparse.Namespace) -> int:
         )
         return ans.text, (ans.prompt_tokens or 0) + (ans.completion_tokens or 0)
 
+    # A provider without embeddings (or without that model) fails every cosine item the
+    # same way: after its first refusal the rest are graded with that error, not asked.
+    refused: list[Exception] = []
+
+    def embed_texts(texts: list[str]) -> list[list[float]]:
+        from fttui.api.errors import ApiError
+
+        if refused:
+            raise refused[0]
+        try:
+            return embed(client, args.embedding_model, texts)
+        except ApiError as err:
+            # not the texts' fault: no such endpoint or model, or no embeddings here
+            whole = err.kind in ("not_found", "permission") or err.param == "model"
+            if whole or err.code == "embeddings_unsupported":
+                refused.append(err)
+            raise
+
     try:
         scorer = Scorer(
             metric=args.metric or (None if grader else "exact"),
             grader=grader,
-            runner=Runner(model_client=judge, allow_python=args.allow_python),
+            runner=Runner(model_client=judge, embed=embed_texts, allow_python=args.allow_python),
             pass_threshold=args.pass_threshold,
         )
     except PythonRefused as exc:

@@ -426,8 +426,13 @@ def _similarity(g: Mapping[str, Any], context: dict[str, Any], runner: Runner) -
     if metric == "cosine":
         if runner.embed is None:
             raise MetricUnavailable("cosine similarity needs a provider with embeddings")
-        va, vb = runner.embed([a, b])
-        return cosine(va, vb)
+        try:
+            vectors = runner.embed([a, b])
+        except Exception as exc:  # the provider has no embeddings, or they failed: this item
+            raise MetricUnavailable(f"cosine similarity: the embeddings failed: {exc}") from None
+        if len(vectors) != 2 or len(vectors[0]) != len(vectors[1]) or not vectors[0]:
+            raise MetricUnavailable("cosine similarity: the provider's embeddings do not match")
+        return cosine(vectors[0], vectors[1])
     return text_similarity(metric, a, b)
 
 

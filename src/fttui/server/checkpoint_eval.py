@@ -91,7 +91,16 @@ class CheckpointEvaluator:
     def _run(self, job_id: str, grader: dict, validation: Path, model: str, step: int) -> None:
         from fttui.evals import Runner, run
         from fttui.evals.items import detect_stop, iter_items
+        from fttui.server.generation import embed_texts
 
+        def embed(texts: list[str]) -> list[list[float]]:
+            # cosine similarity through the job's base model: the same yardstick at every
+            # checkpoint, where the checkpoint's own embeddings would move with training.
+            # Resolved here, after an answer: the checkpoint's id is known by then.
+            base = self.models.resolve(model).base_model
+            return embed_texts(self.models, self.executor, base, texts).vectors
+
+        runner = Runner(embed=embed)
         try:
             stop = detect_stop(validation)
             stops = [stop] if stop else None
@@ -102,7 +111,7 @@ class CheckpointEvaluator:
                 if item.reference is None:
                     continue
                 text = self._answer_when_ready(model, item, stops)
-                rewards.append(run(grader, item.namespace(), text, Runner()).reward)
+                rewards.append(run(grader, item.namespace(), text, runner).reward)
         except Exception as exc:  # a checkpoint deleted meanwhile, a damaged file: said, not raised
             self.record(job_id, f"eval_grader could not score {model}: {exc}", level="warn")
             return

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
 import orjson
 
 from fttui.server.errors import ApiError, bad_request
-from fttui.server.executors.base import Executor, ExecutorError, GenerationRequest, TokenDelta
+from fttui.server.executors.base import (
+    Embeddings,
+    EmbedRequest,
+    Executor,
+    ExecutorError,
+    GenerationRequest,
+    TokenDelta,
+)
 from fttui.server.model_registry import ModelRegistry
 from fttui.server.schemas import Role
 from fttui.server.store import new_id
@@ -518,3 +525,45 @@ def completion_stream(
         yield b"data: [DONE]\n\n"
 
     return frames()
+
+
+# -- embeddings -----------------------------------------------------------------------------
+def embed_texts(
+    models: ModelRegistry, executor: Executor, model: str, texts: list[str]
+) -> Embeddings:
+    """``texts`` embedded by ``model`` (a 404 when there is no such model, a 400 when the
+    executor cannot embed with it). Also the embedder of this server's own graders."""
+    resolved = models.resolve(model)
+    if resolved.executor != executor.name:
+        raise bad_request(
+            f"Model {model} was trained by the {resolved.executor} executor; this "
+            f"server runs {executor.name}.",
+            param="model",
+            code="model_not_available",
+        )
+    req = EmbedRequest(
+        model=model,
+        base_model=resolved.base_model,
+        texts=texts,
+        model_path=resolved.model_path,
+        adapter_path=resolved.adapter_path,
+    )
+    try:
+        return executor.embed(req)
+    except ExecutorError as exc:
+        raise bad_request(exc.message, param=exc.param, code=exc.code) from exc
+
+
+def embedder(
+    models: ModelRegistry, executor: Executor, model: str | None = None
+) -> Callable[[list[str]], list[list[float]]]:
+    """A cosine grader's ``embed`` on this server: ``model``'s embeddings, else the
+    executor's first base model's (a grader names no embedding model of its own)."""
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        name = model or next((m.id for m in executor.base_models()), None)
+        if name is None:
+            raise ExecutorError(f"the {executor.name} executor has no model to embed with")
+        return embed_texts(models, executor, name, texts).vectors
+
+    return embed

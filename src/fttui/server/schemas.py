@@ -132,6 +132,19 @@ class CompletionRequest(GenerationBody):
     suffix: str | None = None
 
 
+# -- embeddings ---------------------------------------------------------------------------
+class EmbeddingRequest(Body):
+    """``POST /v1/embeddings`` (CreateEmbeddingRequest). Token-id inputs (lists of
+    integers) pass the types and are refused by the route with their own message: this
+    server tokenizes per model, so ids from another tokenizer would mean other text."""
+
+    input: str | Annotated[list[str] | list[int] | list[list[int]], Field(min_length=1)]
+    model: Annotated[str, Field(min_length=1, examples=["text-embedding-3-small"])]
+    encoding_format: Literal["float", "base64"] | None = None
+    dimensions: Annotated[Int, Field(ge=1)] | None = None
+    user: str | None = None
+
+
 # -- fine-tuning jobs -----------------------------------------------------------------------
 Auto = Literal["auto"]
 
@@ -212,6 +225,7 @@ class CompleteUploadRequest(Body):
 BODIES: tuple[type[BaseModel], ...] = (
     ChatCompletionRequest,
     CompletionRequest,
+    EmbeddingRequest,
     FineTuningJobRequest,
     UploadRequest,
     CompleteUploadRequest,

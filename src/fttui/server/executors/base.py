@@ -168,6 +168,25 @@ class GenerationRequest:
 
 
 @dataclass
+class EmbedRequest:
+    """``POST /v1/embeddings``, already validated: one vector per text, in order."""
+
+    model: str  #: the id the client asked for
+    base_model: str
+    texts: list[str]
+    model_path: str | None = None
+    adapter_path: str | None = None  #: fine-tuned model or checkpoint adapter folder
+
+
+@dataclass
+class Embeddings:
+    """What ``Executor.embed`` returns: the vectors (L2-normalised) and the tokens read."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+@dataclass
 class TokenDelta:
     """One piece of generated text for choice ``index``.
 
@@ -370,6 +389,13 @@ class Executor(ABC):
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Generation:
         """Answer a prompt with a base model, fine-tuned model or checkpoint."""
+
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        """Embed ``request.texts`` with the model (``/v1/embeddings``); an executor without
+        embeddings says so, as a 400 the client reads."""
+        raise ExecutorError(
+            f"the {self.name} executor has no embeddings", code="embeddings_unsupported"
+        )
 
     def outlived_server(self, spec: TrainerSpec) -> bool:
         """Whether a worker from the server's previous run is still training this job (the

@@ -30,6 +30,8 @@ from typing import Any, Literal
 
 from fttui.server.executors.base import (
     BaseModelInfo,
+    Embeddings,
+    EmbedRequest,
     Executor,
     ExecutorError,
     Generation,
@@ -60,6 +62,8 @@ CSV_HEADER = ["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_
 RFT_CSV_HEADER = ["step", "train_reward_mean", "valid_reward_mean"]
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
 _WORD_RE = re.compile(r"\w+")
+#: the size of a sim embedding (``dimensions`` may ask for fewer)
+SIM_EMBEDDING_DIMENSIONS = 256
 
 
 def _text_of(content: Any) -> str:
@@ -548,6 +552,17 @@ class SimExecutor(Executor):
             f"your data to hear it answer in your style."
         )
 
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        if request.base_model not in self._models:
+            raise ExecutorError(
+                f"model {request.base_model!r} is not served by the sim executor",
+                code="model_not_found",
+                param="model",
+            )
+        vectors = [sim_embedding(t) for t in request.texts]
+        tokens = sum(len(_TOKEN_RE.findall(t)) for t in request.texts)
+        return Embeddings(vectors=vectors, prompt_tokens=tokens)
+
     def _deltas(self, request: GenerationRequest, texts: list[str]) -> Iterator[TokenDelta]:
         for index, text in enumerate(texts):
             tokens = _TOKEN_RE.findall(text)
@@ -572,3 +587,19 @@ class SimExecutor(Executor):
             runs = list(self._runs.values())
         for run in runs:
             run.join(timeout=2)
+
+
+def sim_embedding(text: str, dimensions: int = SIM_EMBEDDING_DIMENSIONS) -> list[float]:
+    """A deterministic stand-in for a model's embedding: the text's character trigrams
+    (lower-cased, words padded with spaces) hashed into ``dimensions`` signed buckets, then
+    L2-normalised. Texts that share more trigrams point closer together, so cosine
+    similarity ranks "Paris" near "paris." and far from "Berlin", as a real model would; a
+    hash (blake2b, not ``hash()``) makes it the same in every process and on every run."""
+    padded = " " + " ".join(text.lower().split()) + " "
+    vec = [0.0] * dimensions
+    for i in range(len(padded) - 2):
+        digest = hashlib.blake2b(padded[i : i + 3].encode(), digest_size=8).digest()
+        bucket = int.from_bytes(digest[:4], "little") % dimensions
+        vec[bucket] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vec))
+    return [v / norm for v in vec] if norm else vec

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Literal
 from fttui.server.executors.base import (
     TERMINAL_STATUSES,
     BaseModelInfo,
+    Embeddings,
+    EmbedRequest,
     Executor,
     ExecutorError,
     Generation,
@@ -368,7 +370,9 @@ class TorchExecutor(Executor):
                 job.update(status="running")
 
     # -- generation -------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> Generation:
+    def _model_pool(self, request: GenerationRequest | EmbedRequest) -> ModelPool:
+        """The loaded-model cache (made on first use), once the request's weights are
+        known to be there: a clear 400 when torch or the weights are missing."""
         if self._pool is None:
             missing = [m for m in REQUIREMENTS if importlib.util.find_spec(m) is None]
             if missing:
@@ -381,18 +385,31 @@ class TorchExecutor(Executor):
             with self._lock:
                 if self._pool is None:
                     self._pool = ModelPool(self.extra)
-        from fttui.server.trainer.generate import PromptTooLong
-
         if request.adapter_path is None:
-            self._source(request.base_model, request.model_path)  # a clear 400 when missing
+            self._source(request.base_model, request.model_path)
         elif not Path(request.adapter_path).is_dir():
             raise ExecutorError(
                 f"the weights of {request.model} are gone ({request.adapter_path})",
                 code="model_not_found",
                 param="model",
             )
+        return self._pool
+
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        pool = self._model_pool(request)
+        from fttui.server.trainer.generate import PromptTooLong
+
         try:
-            return self._pool.generate(request)
+            return pool.embed(request)
+        except PromptTooLong as exc:
+            raise ExecutorError(str(exc), code="context_length_exceeded", param="input") from None
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        pool = self._model_pool(request)
+        from fttui.server.trainer.generate import PromptTooLong
+
+        try:
+            return pool.generate(request)
         except PromptTooLong as exc:
             raise ExecutorError(
                 str(exc), code="context_length_exceeded", param="messages"

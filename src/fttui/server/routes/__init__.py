@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fttui.server.routes import completions, files, graders, health, jobs, models, uploads
+from fttui.server.routes import (
+    completions,
+    embeddings,
+    files,
+    graders,
+    health,
+    jobs,
+    models,
+    uploads,
+)
 
 #: ``/health`` (no prefix, no auth) and then the OpenAI resources under ``/v1``
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
@@ -14,5 +23,6 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (jobs.router, "/v1"),
     (models.router, "/v1"),
     (completions.router, "/v1"),
+    (embeddings.router, "/v1"),
     (graders.router, "/v1"),
 )

@@ -71,7 +71,10 @@ def _run_grader(s: Any, grader: dict[str, Any], item: Any, sample: str) -> dict[
             param="grader",
             code="python_grader_disabled",
         )
-    return run(grader, item, sample, Runner(model_client=_model_client(s))).to_run_response()
+    from fttui.server.generation import embedder
+
+    runner = Runner(model_client=_model_client(s), embed=embedder(s.models, s.executor))
+    return run(grader, item, sample, runner).to_run_response()
 
 
 @router.post("/validate")

@@ -19,7 +19,13 @@ from typing import Any
 
 import torch
 
-from fttui.server.executors.base import Generation, GenerationRequest, TokenDelta
+from fttui.server.executors.base import (
+    Embeddings,
+    EmbedRequest,
+    Generation,
+    GenerationRequest,
+    TokenDelta,
+)
 from fttui.server.trainer.data import clean_messages, render
 from fttui.server.trainer.weights import (
     is_adapter,
@@ -121,13 +127,44 @@ class ModelPool:
                 self._models.popitem(last=False)  # freed once no generation holds it
             return loaded
 
-    def generate(self, request: GenerationRequest) -> Generation:
-        """Tokenise the prompt now (so errors come before the stream), generate lazily."""
+    def _weights(self, request: GenerationRequest | EmbedRequest) -> tuple[str, str | None]:
+        """(the base weights to load, the adapter to put on them or None)."""
         adapter = request.adapter_path
         if adapter and not is_adapter(adapter):  # a full fine-tune: a model of its own
-            weights, adapter = adapter, None
-        else:
-            weights = local_weights(resolve(request.base_model, request.model_path, self.extra))
+            return adapter, None
+        return local_weights(resolve(request.base_model, request.model_path, self.extra)), adapter
+
+    def embed(self, request: EmbedRequest) -> Embeddings:
+        """Each text's embedding: the model's last hidden state, mean-pooled over the
+        text's tokens and L2-normalised — a causal LM is no trained embedder, but texts
+        it reads alike come out close, and a fine-tune's own adapter is the one used."""
+        weights, adapter = self._weights(request)
+        loaded = self.get(weights)
+        tokenizer = loaded.tokenizer
+        batches = [tokenizer(t, add_special_tokens=True)["input_ids"] for t in request.texts]
+        for ids in batches:
+            if len(ids) > loaded.context:
+                raise PromptTooLong(
+                    f"an input is {len(ids)} tokens; {request.model} reads at most {loaded.context}"
+                )
+        vectors: list[list[float]] = []
+        # one text at a time: no padding token to choose (SmolLM2 has none), and the
+        # grader embeds two short texts per call
+        with loaded.lock, loaded.use(adapter), torch.inference_mode():
+            for ids in batches:
+                out = loaded.model(
+                    input_ids=torch.tensor([ids or [0]], device=loaded.device),
+                    output_hidden_states=True,
+                    use_cache=False,
+                )
+                pooled = out.hidden_states[-1][0].float().mean(dim=0)
+                pooled = pooled / pooled.norm().clamp_min(1e-12)
+                vectors.append(pooled.cpu().tolist())
+        return Embeddings(vectors=vectors, prompt_tokens=sum(len(ids) for ids in batches))
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Tokenise the prompt now (so errors come before the stream), generate lazily."""
+        weights, adapter = self._weights(request)
         loaded = self.get(weights)
         tokenizer = loaded.tokenizer
         if request.messages is not None:
