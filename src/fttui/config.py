@@ -1,4 +1,4 @@
-"""The user's TOML config: provider profiles, training prices and the TUI keymap.
+"""The user's TOML config: provider profiles, training and inference prices, the TUI keymap.
 
 Lives at ``fttui.paths.config_file()`` (``$FTTUI_HOME/config/config.toml`` in tests)::
 
@@ -23,6 +23,10 @@ Lives at ``fttui.paths.config_file()`` (``$FTTUI_HOME/config/config.toml`` in te
 
     [prices]                          # $ per 1M training tokens, for cost estimates
     "gpt-4o-mini" = 3.00              # a name prefix covers its dated snapshots
+
+    [inference_prices]                # $ per 1M input / output tokens, for fttui eval's cost
+    "gpt-4o-mini" = { input = 0.15, output = 0.60 }
+    "ft:gpt-4o-mini" = { input = 0.30, output = 1.20 }   # fine-tuned models and checkpoints
 
     [keymap]                          # TUI binding id -> keys (comma separated)
     "jobs.cancel" = "x,delete"
@@ -107,16 +111,28 @@ class Config:
     default_profile: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     prices: dict[str, float] = field(default_factory=dict)
+    #: model → ($ per 1M input tokens, $ per 1M output tokens)
+    inference_prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     notifications: Notifications = field(default_factory=Notifications)
     path: Path | None = None
 
     def price_for(self, model: str) -> float | None:
         """The price per 1M training tokens for ``model``: its own entry, else the longest
         entry it starts with (``gpt-4o-mini`` covers ``gpt-4o-mini-2024-07-18``), else None."""
-        if model in self.prices:
-            return self.prices[model]
-        prefixes = [name for name in self.prices if model.startswith(name)]
-        return self.prices[max(prefixes, key=len)] if prefixes else None
+        return _by_prefix(self.prices, model)
+
+    def inference_price_for(self, model: str) -> tuple[float, float] | None:
+        """($ per 1M input tokens, $ per 1M output tokens) for ``model``, matched as
+        :meth:`price_for` matches (``ft:gpt-4o-mini`` covers its fine-tunes and their
+        checkpoints, which OpenAI prices apart from the base model), else None."""
+        return _by_prefix(self.inference_prices, model)
+
+
+def _by_prefix(table: dict[str, Any], model: str) -> Any:
+    if model in table:
+        return table[model]
+    prefixes = [name for name in table if model.startswith(name)]
+    return table[max(prefixes, key=len)] if prefixes else None
 
 
 _PROFILE_FIELDS = {f.name for f in fields(ProfileConfig)} - {"name"}
@@ -206,8 +222,38 @@ def _parse(data: dict[str, Any], where: Path) -> Config:
                 f"{where}: [prices] {model} must be a number of dollars per 1M tokens, 0 or more"
             )
         cfg.prices[str(model)] = float(price)
+    cfg.inference_prices = _parse_inference_prices(data.get("inference_prices", {}), where)
     cfg.notifications = _parse_notifications(data.get("notifications", {}), where)
     return cfg
+
+
+def _is_price(value: Any) -> bool:
+    # bool is an int to Python, and nan/inf are valid TOML floats: none is a price
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _parse_inference_prices(table: Any, where: Path) -> dict[str, tuple[float, float]]:
+    shape = "model = { input = $ per 1M input tokens, output = $ per 1M output tokens }"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [inference_prices] must be a table of {shape}")
+    out: dict[str, tuple[float, float]] = {}
+    for model, entry in table.items():
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != {"input", "output"}
+            or not all(_is_price(v) for v in entry.values())
+        ):
+            raise ConfigError(
+                f"{where}: [inference_prices] {model} must be {{ input = …, output = … }}, "
+                "each a number of dollars per 1M tokens, 0 or more"
+            )
+        out[str(model)] = (float(entry["input"]), float(entry["output"]))
+    return out
 
 
 def _read(where: Path) -> bytes | None:
@@ -259,6 +305,15 @@ def load_notifications(path: Path | None = None) -> Notifications:
         return load_config(path).notifications
     except Exception:
         return Notifications()
+
+
+def inference_price_for(model: str, path: Path | None = None) -> tuple[float, float] | None:
+    """The configured ($ per 1M input, $ per 1M output tokens) for ``model``; None when
+    there is none or the config cannot be read (never raises, as :func:`price_for`)."""
+    try:
+        return load_config(path).inference_price_for(model)
+    except Exception:
+        return None
 
 
 def price_for(model: str, path: Path | None = None) -> float | None:

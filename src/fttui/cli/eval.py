@@ -3,8 +3,9 @@
 Each item's reference is its last assistant message (chat) or its completion (legacy);
 the rest is sent to every model, on the chat or the completions endpoint as ``fttui ask``
 chooses, with the stop sequence the data ends with. Prints a scoreboard per model (mean
-and pass rate with a 95% bootstrap interval, tokens, latency p50/p95), the items where
-the models disagree, and appends one JSONL line per item × model to ``-o`` as it goes.
+and pass rate with a 95% bootstrap interval, tokens, their cost where the config's
+``[inference_prices]`` prices the model, latency p50/p95), the items where the models
+disagree, and appends one JSONL line per item × model to ``-o`` as it goes.
 """
 
 from __future__ import annotations
@@ -229,11 +230,30 @@ def run(args: argparse.Namespace) -> int:
             warn(f"interrupted: the finished results are in {results}; --resume continues")
         raise
     bar.finish()
+    add_costs(report.models)
     if args.json:
         print_json(report.to_json() | {"stop": stops})
     else:
         print_report(report, stops)
     return 1 if report.errors else 0
+
+
+def add_costs(models: list[dict[str, Any]]) -> None:
+    """Each model's ``price`` (the config's [inference_prices] entry, $ per 1M tokens) and
+    ``cost`` of its answers; both None where no price is known."""
+    from fttui.config import inference_price_for
+    from fttui.evals.session import cost_of
+
+    for m in models:
+        price = inference_price_for(m["model"])
+        m["price"] = None if price is None else {"input": price[0], "output": price[1]}
+        m["cost"] = cost_of(m, price)
+
+
+def _cost(v: float | None) -> str:
+    if v is None:
+        return "—"  # no price known, or usage missing: never a guess
+    return f"${v:,.4f}" if v < 1 else f"${v:,.2f}"
 
 
 def _num(v: Any, pct: bool = False) -> str:
@@ -264,12 +284,14 @@ def print_report(report: Any, stops: list[str] | None) -> None:
                 m["n"],
                 m["errors"],
                 f"{m['prompt_tokens'] + m['completion_tokens']:,}",
+                _cost(m.get("cost")),
                 m["latency_p50_ms"],
                 m["latency_p95_ms"],
             ]
         )
     print_rows(
-        rows, ["model", "mean", "95% CI", "pass", "n", "errors", "tokens", "p50 ms", "p95 ms"]
+        rows,
+        ["model", "mean", "95% CI", "pass", "n", "errors", "tokens", "cost", "p50 ms", "p95 ms"],
     )
     for m in models:
         cls = m.get("classification")

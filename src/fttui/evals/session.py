@@ -118,6 +118,7 @@ class ModelStats:
     grading_problems: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    unmetered: int = 0  # answers whose usage the provider did not report
     labels: list[str] | None = None
     predictions: list[str] | None = None
     probs: list[float] | None = None
@@ -133,6 +134,8 @@ class ModelStats:
             self.passes += bool(row["passed"])
         if row.get("grading_problem"):
             self.grading_problems += 1
+        if row.get("prompt_tokens") is None or row.get("completion_tokens") is None:
+            self.unmetered += 1
         self.prompt_tokens += int(row.get("prompt_tokens") or 0)
         self.completion_tokens += int(row.get("completion_tokens") or 0)
         if self.labels is not None:
@@ -155,6 +158,7 @@ class ModelStats:
             "pass_rate": (self.passes / self.judged) if self.judged else None,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "unmetered": self.unmetered,
             "latency_p50_ms": _ms(percentile(lat, 50)),
             "latency_p95_ms": _ms(percentile(lat, 95)),
         }
@@ -169,6 +173,15 @@ class ModelStats:
             )
             out["classification"]["from"] = "first-token logprobs" if use_probs else "label text"
         return out
+
+
+def cost_of(summary: Mapping[str, Any], price: tuple[float, float] | None) -> float | None:
+    """What a model's answers cost, from its tokens and ``price`` ($ per 1M input tokens,
+    $ per 1M output tokens); None when the price is unknown or some answer's usage was not
+    reported — an undercount would read as a real figure."""
+    if price is None or summary.get("unmetered"):
+        return None
+    return (summary["prompt_tokens"] * price[0] + summary["completion_tokens"] * price[1]) / 1e6
 
 
 def _ms(seconds: float | None) -> float | None:
