@@ -118,10 +118,22 @@ def test_a_provider_without_the_embedding_model_is_a_grading_problem_on_each_ite
     )
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
-    (model,) = json.loads(r.stdout)["models"]
+    report = json.loads(r.stdout)
+    (model,) = report["models"]
     assert model["n"] == 3 and model["grading_problems"] == 3
+    assert [p["line"] for p in report["grading_problems"]] == [1, 2, 3]
     for row in rows(out):
         assert row["score"] == 0.0
         problem = row["grading_problem"]
         assert problem.startswith("other_error: cosine similarity: the embeddings failed")
         assert "text-embedding-3-small" in problem, problem
+
+
+def test_the_text_scoreboard_says_why_items_could_not_be_graded(sim_server, tmp_path: Path):
+    grader = tmp_path / "cosine.json"
+    grader.write_text(json.dumps(COSINE))
+    r = fttui(sim_server, "eval", str(CHAT), "-m", BASE, "--grader", str(grader), "--limit", "2")
+    assert r.returncode == 0, r.stderr
+    assert "2 answers could not be graded (scored 0):" in r.stderr
+    assert "line 1 gpt-4o-mini-2024-07-18: other_error: cosine similarity" in r.stderr
+    assert "text-embedding-3-small" in r.stderr and "Traceback" not in r.stderr

@@ -312,6 +312,12 @@ def print_report(report: Any, stops: list[str] | None) -> None:
             f"\n{report.no_reference_count} examples without a reference, not scored "
             f"(lines {lines}{more}): {report.no_reference[0]['problem']}"
         )
+    graded_not = sum(m["grading_problems"] for m in models)
+    if graded_not:
+        # scored 0 without a verdict on the answer: say why, or the zeros read as failures
+        print(f"\n{graded_not} answers could not be graded (scored 0):", file=sys.stderr)
+        for g in report.grading_problems[:10]:
+            print(f"  line {g['line']} {g['model']}: {g['problem']}", file=sys.stderr)
     if report.errors:
         print(f"\n{len(report.errors)} answers failed after retries:", file=sys.stderr)
         for e in report.errors[:10]:

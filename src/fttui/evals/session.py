@@ -202,6 +202,8 @@ class Report:
     resumed: int
     interrupted: bool = False
     results: str | None = None
+    #: answers scored but not graded (a judge or the embeddings failed), the first few
+    grading_problems: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -212,6 +214,7 @@ class Report:
             "disagreements": {"count": self.disagreement_count, "items": self.disagreements},
             "no_reference": {"count": self.no_reference_count, "items": self.no_reference},
             "errors": self.errors,
+            "grading_problems": self.grading_problems,
             "resumed": self.resumed,
             "interrupted": self.interrupted,
             "results": self.results,
@@ -311,6 +314,7 @@ class Evaluation:
         no_ref: list[dict[str, Any]] = []
         no_ref_count = 0
         errors: list[dict[str, Any]] = []
+        problems: list[dict[str, Any]] = []
         disagreements: list[dict[str, Any]] = []
         disagree_count = 0
         waiting: dict[int, dict[str, Any]] = {}
@@ -346,6 +350,15 @@ class Evaluation:
             nonlocal resumed
             self.stats[row["model"]].add(row)
             resumed += not fresh
+            if row.get("grading_problem") and len(problems) < KEEP_LISTED:
+                problems.append(
+                    {
+                        "item": item.index,
+                        "line": item.line,
+                        "model": row["model"],
+                        "problem": row["grading_problem"],
+                    }
+                )
             if fresh:
                 if out is not None:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -438,5 +451,6 @@ class Evaluation:
             errors=sorted(errors, key=lambda e: (e["item"], e["model"])),
             resumed=resumed,
             interrupted=interrupted,
+            grading_problems=sorted(problems, key=lambda e: (e["item"], e["model"])),
             results=os.fspath(self.results_path) if self.results_path else None,
         )
