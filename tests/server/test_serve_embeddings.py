@@ -136,3 +136,15 @@ def test_the_graders_endpoint_runs_a_cosine_grader_on_the_servers_embeddings(sha
     assert 0.2 < want < 0.95  # neither a match nor unrelated: the figure means something
     assert out.reward == pytest.approx(want, abs=1e-9)
     assert not out.metadata.errors.other_error
+
+
+def test_the_openapi_document_describes_the_embeddings_route(shared_sim_server):
+    root = shared_sim_server.base_url.removesuffix("/v1")
+    with shared_sim_server.raw() as raw:
+        doc = raw.get(f"{root}/openapi.json").json()
+    op = doc["paths"]["/v1/embeddings"]["post"]
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref.endswith("/EmbeddingRequest")
+    body = doc["components"]["schemas"]["EmbeddingRequest"]
+    assert set(body["required"]) == {"input", "model"}
+    assert "422" not in op["responses"]
