@@ -8,7 +8,7 @@ words it never trained on, so the fine-tune must have learned the pattern, not t
 
 Measured once, on the shared 2-core box at a load average of 12–23 (the trainer clocked
 1.4 tokens/s there): base 0.00, fine-tuned 1.00; 16 min 42 s in all (training 866 s, the
-eval 125 s). Idle, the 20 steps are about 900 tokens: the GGUF conversion and model loads
+eval 125 s). Idle, the 20 steps are about 850 tokens: the GGUF conversion and model loads
 are most of the time.
 """
 

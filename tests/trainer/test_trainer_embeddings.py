@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import math
 
+import openai
+import pytest
+from test_trainer_rft import rft_file
 from test_trainer_server import create_job, upload, wait
 from tiny import color_examples, write_jsonl
 
@@ -46,3 +49,24 @@ def test_a_fine_tuned_model_embeds_through_its_adapter(torch_server, tmp_path) -
     assert max(abs(a - b) for a, b in zip(base, tuned, strict=True)) > 1e-4
     (again,) = vectors(client, "tiny", [TEXTS[0]])  # the adapter is off again for the base
     assert all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(base, again, strict=True))
+
+
+def test_a_cosine_grader_is_refused_at_create_by_the_local_rft_trainer(torch_server, tmp_path):
+    client = torch_server.client()
+    with rft_file(tmp_path / "rft.jsonl").open("rb") as fh:
+        file_id = client.files.create(file=fh, purpose="fine-tune").id
+    grader = {
+        "type": "text_similarity",
+        "name": "meaning",
+        "evaluation_metric": "cosine",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.reference_answer}}",
+    }
+    with pytest.raises(openai.BadRequestError) as err:
+        client.fine_tuning.jobs.create(
+            model="tiny",
+            training_file=file_id,
+            method={"type": "reinforcement", "reinforcement": {"grader": grader}},
+        )
+    assert err.value.body["code"] == "unsupported_grader"
+    assert "cosine text_similarity needs an embedding model" in err.value.body["message"]

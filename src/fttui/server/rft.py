@@ -49,6 +49,8 @@ def unsupported_grader(grader: dict[str, Any]) -> str | None:
         if not isinstance(g, dict):
             return
         kinds.append(str(g.get("type")))
+        if g.get("type") == "text_similarity" and g.get("evaluation_metric") == "cosine":
+            kinds.append("cosine")
         subs = g.get("graders") if g.get("type") == "multi" else None
         if isinstance(subs, dict):
             for sub in [subs] if "type" in subs else subs.values():
@@ -61,6 +63,12 @@ def unsupported_grader(grader: dict[str, Any]) -> str | None:
         )
     if "score_model" in kinds or "label_model" in kinds:
         return "model graders (score_model, label_model) need a judge model; the local trainer has none yet"
+    if "cosine" in kinds:
+        # every reward would be 0 with an error flag: refused, not trained on silently
+        return (
+            "cosine text_similarity needs an embedding model; the local trainer has none "
+            "(fuzzy_match, bleu, rouge_l … run here)"
+        )
     return None
 
 
