@@ -4,10 +4,13 @@ similar texts higher, and bad input answered as OpenAI's 400/404 errors."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import openai
 import pytest
+
+from support.live_server import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -148,3 +151,34 @@ def test_the_openapi_document_describes_the_embeddings_route(shared_sim_server):
     body = doc["components"]["schemas"]["EmbeddingRequest"]
     assert set(body["required"]) == {"input", "model"}
     assert "422" not in op["responses"]
+
+
+def test_a_cosine_eval_grader_scores_each_checkpoint_through_the_base_models_embeddings(
+    shared_client, train_file, wait_job
+):
+    grader = {
+        "type": "text_similarity",
+        "name": "meaning",
+        "evaluation_metric": "cosine",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.reference}}",
+    }
+    job = shared_client.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=train_file.id,
+        validation_file=train_file.id,
+        metadata={"sim_seconds_per_step": "0.002", "eval_grader": json.dumps(grader)},
+    )
+    job = wait_job(shared_client, job.id)
+    assert job.status == "succeeded", job
+    steps = sorted(c.step_number for c in shared_client.fine_tuning.jobs.checkpoints.list(job.id))
+
+    def scored() -> list:
+        events = list(shared_client.fine_tuning.jobs.list_events(job.id, limit=1000))
+        return [e for e in events if e.type == "metrics" and "eval_grader" in (e.data or {})]
+
+    wait_for(lambda: len(scored()) >= len(steps), 60, "a cosine score for every checkpoint")
+    # "[simulated] <the training answer>" against that answer: close, not equal
+    assert all(0.5 < e.data["eval_grader"] < 1.0 for e in scored())
+    messages = [e.message for e in shared_client.fine_tuning.jobs.list_events(job.id, limit=1000)]
+    assert not any("could not score" in m for m in messages)
