@@ -288,6 +288,18 @@ class Backend:
                     series.series[name] = tail.series[name]
         return series
 
+    # -- models ------------------------------------------------------------------------
+    def list_models(self) -> list[dict[str, Any]]:
+        """The provider's models as plain dicts (id, owned_by, created, shutdown_date…)."""
+        from fttui.api.models import iter_models
+
+        return [_plain(m) for m in iter_models(self.client())]
+
+    def delete_model(self, model_id: str) -> bool:
+        from fttui.api.models import delete_model
+
+        return delete_model(self.client(), model_id)
+
     def data_markers(self, job: dict[str, Any]) -> dict[str, Any] | None:
         """The separator / stop a job's training data uses, and where they came from:
         ``{"separator", "stop", "source"}`` from the job's metadata (fttui recorded them
