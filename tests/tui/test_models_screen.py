@@ -145,3 +145,16 @@ def test_snapshot_models_screen(snap_compare, fttui_home):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_read_only_refuses_to_delete_a_model(fttui_home):
+    app = FtApp(base_url="http://127.0.0.1:9/v1", api_key="sk-test-key", live=False, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = ModelsScreen()
+        await app.push_screen(screen)
+        screen.show_models(SAMPLE)
+        await pilot.pause()
+        assert screen.cursor_model == "ft:davinci-002:acme:superhero:CCs7y1q2"  # newest first
+        await pilot.press("d")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert "Read-only" in screen.status_text

@@ -304,7 +304,8 @@ class Backend:
         """The separator / stop a job's training data uses, and where they came from:
         ``{"separator", "stop", "source"}`` from the job's metadata (fttui recorded them
         when it created the job), else from the head of its training file (kept in the
-        cache folder: a file never changes); None when neither says (chat data)."""
+        cache folder: a file never changes); None when neither says, and for a chat
+        model's job (chat data has neither)."""
         from fttui.api.jobs import recorded_markers, training_file_markers
 
         recorded = recorded_markers(job.get("metadata"))
@@ -313,6 +314,10 @@ class Backend:
         file_id = job.get("training_file")
         if not isinstance(file_id, str) or not file_id:
             return None
+        from fttui.api.models import is_legacy_completion_model
+
+        if not is_legacy_completion_model(str(job.get("model") or "")):
+            return None  # a chat model trains on chat data: no separator, no stop to find
         import orjson
 
         jobs_cache = self.cache_path()  # jobs-<provider digest>.json: the same provider

@@ -502,7 +502,7 @@ class PlaygroundPane(Vertical):
                 self._filled.pop(box_id, None)
         text = ""
         if tuned and found and "error" in found:
-            text = f"separator / stop: not found ({found['error']})"
+            text = f"separator / stop: the training file cannot be read ({found['error']})"
         elif tuned and found and wanted:
             parts = []
             if found.get("separator"):
