@@ -158,3 +158,22 @@ async def test_read_only_refuses_to_delete_a_model(fttui_home):
         await pilot.press("d")
         assert not isinstance(app.screen, ConfirmScreen)
         assert "Read-only" in screen.status_text
+
+
+async def test_help_on_the_models_screen_lists_its_keys(fttui_home):
+    from fttui.tui.screens.help import HelpScreen
+
+    app = FtApp(base_url="http://127.0.0.1:9/v1", api_key="sk-test-key", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")  # from the Jobs pane: M is listed
+        assert isinstance(app.screen, HelpScreen)
+        assert "app.models" in {row.binding_id for row in app.screen.rows}
+        await pilot.press("escape")
+        await pilot.press("M")
+        assert isinstance(app.screen, ModelsScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {row.binding_id for row in app.screen.rows}
+        # (M here is the screen's own: back)
+        assert {"models.delete", "models.refresh", "models.close", "app.help"} <= ids
+        assert "Models" in app.screen.context

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Tab, Tabs
 
@@ -319,6 +319,8 @@ class FtApp(App[None]):
             return
         focused = self.focused
         where = dict(PANES).get(self.current_pane, self.current_pane)
+        if not isinstance(self.screen, ModalScreen) and self.screen is not self.screen_stack[0]:
+            where = type(self.screen).__name__.removesuffix("Screen")  # e.g. Models (M)
         if focused is not None:
             where += f" · {focused.id or type(focused).__name__}"
         self.push_screen(HelpScreen(collect_key_help(self.screen), where))
