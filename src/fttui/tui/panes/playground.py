@@ -417,7 +417,9 @@ class PlaygroundPane(Vertical):
             self._fetch_checkpoints(self.job.job_id)
 
     def refresh_now(self) -> None:
-        """``r``: the selected job and its checkpoints, fetched again."""
+        """``r``: the selected job and its checkpoints (and a separator / stop that could
+        not be read), fetched again."""
+        self._markers = {k: v for k, v in self._markers.items() if not (v and "error" in v)}
         self.on_shown()
 
     def _checkpoint_tick(self) -> None:
@@ -456,7 +458,8 @@ class PlaygroundPane(Vertical):
         self.set_checkpoints(job_id, cps)
         self._arm_checkpoints(job_id)
         if job_id not in self._markers:
-            self._markers[job_id] = None  # asked once per job (a cached answer after that)
+            # until it is answered (a worker cancelled by the next job's never answers):
+            # the training file's head is read once and kept in the cache folder
             self._fetch_markers(job_id, job)
 
     @work(thread=True, exclusive=True, group="playground-markers", exit_on_error=False)
@@ -471,7 +474,7 @@ class PlaygroundPane(Vertical):
         self.app.call_from_thread(self._set_markers, job_id, found)
 
     def _set_markers(self, job_id: str, found: dict[str, Any] | None) -> None:
-        self._markers[job_id] = found
+        self._markers[job_id] = found  # None: the data has neither
         if self.job and self.job.job_id == job_id:
             self._apply_markers()
 
