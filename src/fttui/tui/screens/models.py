@@ -188,13 +188,28 @@ class ModelsScreen(Screen[None]):
         ordered = sorted_models([m for m in models if m.get("id")])
         cursor_key = self.cursor_model
         self.models = {str(m["id"]): m for m in ordered}
+        keys = list(self.models)
+        shown = [str(k.value) for k in table.rows]
         with self.app.batch_update():
-            # a new order (a model came): rebuilt; the cursor goes back to its model
-            table.clear()
-            for model in ordered:
-                table.add_row(*model_cells(model, today), key=str(model["id"]))
-            if cursor_key in self.models:
-                table.move_cursor(row=table.get_row_index(cursor_key))
+            for gone in [k for k in shown if k not in self.models]:
+                table.remove_row(gone)  # deleted (here or elsewhere): its row goes by key
+            shown = [k for k in shown if k in self.models]
+            if shown == keys:
+                # the same models in the same order: changed cells only, the cursor stays
+                for key in keys:
+                    cells = model_cells(self.models[key], today)
+                    for (column, _label), cell, old in zip(
+                        COLUMNS, cells, table.get_row(key), strict=True
+                    ):
+                        if cell != old:
+                            table.update_cell(key, column, cell, update_width=True)
+            else:
+                # a model came, so the order changed: rebuilt, the cursor back on its model
+                table.clear()
+                for key in keys:
+                    table.add_row(*model_cells(self.models[key], today), key=key)
+                if cursor_key in self.models:
+                    table.move_cursor(row=table.get_row_index(cursor_key))
         self.loaded = True
         tuned = sum(is_fine_tuned(k) for k in self.models)
         self._status(
