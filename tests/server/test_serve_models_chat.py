@@ -26,6 +26,9 @@ def test_models_list_retrieve_delete(shared_client, finished_job, train_file, wa
     got = shared_client.models.retrieve(finished_job.fine_tuned_model)  # colons in the path
     openapi.check(got, "Model")
     assert got.id == finished_job.fine_tuned_model
+    # OpenAI's Model has shutdown_date (null: none announced); so does every model here
+    assert got.to_dict()["shutdown_date"] is None
+    assert all(m.to_dict().get("shutdown_date", "absent") is None for m in models.data)
     ckpt = shared_client.fine_tuning.jobs.checkpoints.list(finished_job.id).data[-1]
     assert (
         shared_client.models.retrieve(ckpt.fine_tuned_model_checkpoint).id

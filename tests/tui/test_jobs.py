@@ -689,7 +689,8 @@ async def test_a_training_job_shows_its_step_beside_its_status(server, fttui_hom
             import re
 
             cell = t.get_cell(jid, "status")
-            return bool(re.fullmatch(r"running \d+/100", cell.plain))
+            # the step, its share and (while the provider estimates one) the time left
+            return bool(re.fullmatch(r"running \d+/100 \d+%( ETA \d+[smh]\S*)?", cell.plain))
 
         # the selected job's from its events, the other's from the list poll
         await until(

@@ -84,6 +84,26 @@ def read_file_content(client: Any, file_id: str) -> bytes:
     return _maybe_base64(read_call(fetch))
 
 
+def read_file_head(client: Any, file_id: str, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of the file and whether that is all of it, streamed: a
+    large training file is not downloaded whole to look at its first examples."""
+
+    def fetch() -> tuple[bytes, bool]:
+        chunks: list[bytes] = []
+        size = 0
+        with client.files.with_streaming_response.content(file_id) as resp:
+            for chunk in resp.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+        data = b"".join(chunks)
+        return data[:limit], size <= limit
+
+    head: tuple[bytes, bool] = read_call(fetch)
+    return head
+
+
 @overload
 def download_file(client: Any, file_id: str, dest: None = None) -> bytes: ...
 @overload

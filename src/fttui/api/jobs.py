@@ -331,6 +331,50 @@ def _check_file(
     return path
 
 
+#: metadata keys fttui records on a job trained on prompt/completion data: the separator
+#: its prompts end with and the stop its completions end with, so the playground (and
+#: anyone reading the job) can query its model the way it was trained
+SEPARATOR_KEY = "fttui_separator"
+STOP_KEY = "fttui_stop"
+#: the longest metadata value OpenAI accepts
+METADATA_VALUE_MAX = 512
+
+
+def with_data_markers(metadata: dict[str, str] | None, path: Path) -> dict[str, str] | None:
+    """``metadata`` plus the separator / stop the training file at ``path`` uses (found as
+    ``prepare`` finds them), where the caller set neither and there is room (16 keys)."""
+    from fttui.datasets.markers import markers_from_file
+
+    found = markers_from_file(str(path))
+    out = dict(metadata or {})
+    for key, value in ((SEPARATOR_KEY, found.separator), (STOP_KEY, found.stop)):
+        if value and key not in out and len(out) < 16 and len(value) <= METADATA_VALUE_MAX:
+            out[key] = value
+    return out or None
+
+
+def recorded_markers(metadata: Any) -> tuple[str | None, str | None] | None:
+    """(separator, stop) fttui recorded in a job's metadata, or None when it recorded
+    neither (a job created elsewhere, or on chat data)."""
+    if not isinstance(metadata, dict):
+        return None
+    sep, stop = metadata.get(SEPARATOR_KEY), metadata.get(STOP_KEY)
+    if not isinstance(sep, str) and not isinstance(stop, str):
+        return None
+    return (sep if isinstance(sep, str) else None, stop if isinstance(stop, str) else None)
+
+
+def training_file_markers(client: Any, file_id: str) -> tuple[str | None, str | None]:
+    """(separator, stop) of an uploaded training file, found in its head as ``prepare``
+    finds them (None, None for chat data)."""
+    from fttui.api.files import read_file_head
+    from fttui.datasets.markers import HEAD_BYTES, markers_from_jsonl
+
+    data, complete = read_file_head(client, file_id, HEAD_BYTES)
+    found = markers_from_jsonl(data, complete=complete)
+    return found.separator, found.stop
+
+
 def _upload_checked(
     client: Any,
     path: Path,
@@ -499,6 +543,8 @@ def create_job(
         kwargs["suffix"] = suffix
     if seed is not None:
         kwargs["seed"] = seed
+    if train_path is not None and method in (None, "supervised"):
+        metadata = with_data_markers(metadata, train_path)
     if metadata:
         kwargs["metadata"] = {str(k): str(v) for k, v in metadata.items()}
     if wandb_project:

@@ -28,6 +28,7 @@ import orjson
 
 from fttui.datasets.detect import detect_format
 from fttui.datasets.legacy import PromptCompletionStats, show
+from fttui.datasets.markers import markers_of
 from fttui.datasets.read import Source
 
 
@@ -338,12 +339,9 @@ def prepare_file(
     add_space = False
     strip_sep = strip_stop = None
     if pc and legacy.n:
-        has_sep = (
-            bool(legacy.separator)
-            and not legacy.all_prompts_empty
-            and not legacy.separator_repeated
-        )
-        has_stop = bool(legacy.stop) and not legacy.stop_repeated
+        kept_markers = markers_of(legacy)  # the same decision the playground's detection makes
+        has_sep = kept_markers.separator is not None
+        has_stop = kept_markers.stop is not None
         if to_chat:
             strip_sep = legacy.separator if has_sep else None
             strip_stop = legacy.stop if has_stop else None

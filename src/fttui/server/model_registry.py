@@ -50,6 +50,8 @@ class ModelRegistry:
             "object": "model",
             "created": info.created,
             "owned_by": info.owned_by,
+            # OpenAI's Model object: null while no shutdown is announced (never, here)
+            "shutdown_date": None,
         }
 
     def find_tuned(self, model: str) -> ResolvedModel | None:
@@ -112,7 +114,13 @@ class ModelRegistry:
             "SELECT json_extract(obj, '$.created_at') FROM checkpoints WHERE model = ?", (model,)
         )
         if row is not None:
-            return {"id": model, "object": "model", "created": row[0], "owned_by": ORG_ID}
+            return {
+                "id": model,
+                "object": "model",
+                "created": row[0],
+                "owned_by": ORG_ID,
+                "shutdown_date": None,
+            }
         raise not_found(
             f"The model `{model}` does not exist or you do not have access to it.",
             param="model",
@@ -130,7 +138,13 @@ class ModelRegistry:
         path: str,
         created: int,
     ) -> None:
-        obj = {"id": model, "object": "model", "created": created, "owned_by": ORG_ID}
+        obj = {
+            "id": model,
+            "object": "model",
+            "created": created,
+            "owned_by": ORG_ID,
+            "shutdown_date": None,
+        }
         conn.execute(
             "INSERT OR REPLACE INTO models (id, job_id, base_model, executor, path, obj) "
             "VALUES (?, ?, ?, ?, ?, ?)",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Tab, Tabs
 
@@ -116,6 +116,7 @@ class FtApp(App[None]):
             )
             for i, (pane, label) in enumerate(PANES, 1)
         ),
+        Binding("M", "models", "Models", show=False, id="app.models"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -233,9 +234,10 @@ class FtApp(App[None]):
         from fttui.tui.screens.confirm import ConfirmScreen
         from fttui.tui.screens.create_job import CreateJobScreen
         from fttui.tui.screens.help import HelpScreen
+        from fttui.tui.screens.models import ModelsScreen
 
         classes: list[type] = [type(self), DataPane, JobsPane, MetricsPane, PlaygroundPane]
-        classes += [ConfirmScreen, HelpScreen, CreateJobScreen]
+        classes += [ConfirmScreen, HelpScreen, CreateJobScreen, ModelsScreen]
         classes += [type(w) for w in self.query("*")]
         return classes
 
@@ -317,9 +319,20 @@ class FtApp(App[None]):
             return
         focused = self.focused
         where = dict(PANES).get(self.current_pane, self.current_pane)
+        if not isinstance(self.screen, ModalScreen) and self.screen is not self.screen_stack[0]:
+            where = type(self.screen).__name__.removesuffix("Screen")  # e.g. Models (M)
         if focused is not None:
             where += f" · {focused.id or type(focused).__name__}"
         self.push_screen(HelpScreen(collect_key_help(self.screen), where))
+
+    def action_models(self) -> None:
+        """M: the provider's models (a screen of its own; M or esc comes back)."""
+        from fttui.tui.screens.models import ModelsScreen
+
+        if isinstance(self.screen, ModelsScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(ModelsScreen())
 
     def action_refresh(self) -> None:
         if not self.live:
@@ -350,6 +363,9 @@ class FtApp(App[None]):
             "Refresh", "Fetch jobs, events and metrics now (r)", self.action_refresh
         )
         yield SystemCommand("Keys", "List the keys that work here (?)", self.action_help)
+        yield SystemCommand(
+            "Models", "The provider's models; delete a fine-tuned one (M)", self.action_models
+        )
 
         def on(pane_id: str, action: str):
             async def run() -> None:

@@ -288,6 +288,58 @@ class Backend:
                     series.series[name] = tail.series[name]
         return series
 
+    # -- models ------------------------------------------------------------------------
+    def list_models(self) -> list[dict[str, Any]]:
+        """The provider's models as plain dicts (id, owned_by, created, shutdown_date…)."""
+        from fttui.api.models import iter_models
+
+        return [_plain(m) for m in iter_models(self.client())]
+
+    def delete_model(self, model_id: str) -> bool:
+        from fttui.api.models import delete_model
+
+        return delete_model(self.client(), model_id)
+
+    def data_markers(self, job: dict[str, Any]) -> dict[str, Any] | None:
+        """The separator / stop a job's training data uses, and where they came from:
+        ``{"separator", "stop", "source"}`` from the job's metadata (fttui recorded them
+        when it created the job), else from the head of its training file (kept in the
+        cache folder: a file never changes); None when neither says, and for a chat
+        model's job (chat data has neither)."""
+        from fttui.api.jobs import recorded_markers, training_file_markers
+
+        recorded = recorded_markers(job.get("metadata"))
+        if recorded is not None:
+            return {"separator": recorded[0], "stop": recorded[1], "source": "metadata"}
+        file_id = job.get("training_file")
+        if not isinstance(file_id, str) or not file_id:
+            return None
+        from fttui.api.models import is_legacy_completion_model
+
+        if not is_legacy_completion_model(str(job.get("model") or "")):
+            return None  # a chat model trains on chat data: no separator, no stop to find
+        import orjson
+
+        jobs_cache = self.cache_path()  # jobs-<provider digest>.json: the same provider
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in file_id)[:100]
+        path = jobs_cache.with_name(f"markers-{jobs_cache.stem.removeprefix('jobs-')}-{safe}.json")
+        try:
+            cached = orjson.loads(path.read_bytes())
+        except (OSError, ValueError):
+            cached = None
+        if isinstance(cached, dict) and cached.get("file") == file_id:
+            sep, stop = cached.get("separator"), cached.get("stop")
+        else:
+            sep, stop = training_file_markers(self.poll_client(), file_id)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(orjson.dumps({"file": file_id, "separator": sep, "stop": stop}))
+            except OSError:
+                pass  # a cache: the file is read again next time
+        if sep is None and stop is None:
+            return None
+        return {"separator": sep, "stop": stop, "source": f"training file {file_id}"}
+
     def stream_chat(self, model: str, prompt: str, **kwargs: Any) -> Any:
         from fttui.api.chat import stream_chat
 

@@ -646,6 +646,67 @@ class DataPane(Vertical):
             self._pending_line = line
             self.notify(f"Line {line} is not indexed yet: going there when it is.")
 
+    # -- the user's editor ----------------------------------------------------------------
+    @on(FindingsList.EditRequested)
+    def _edit_requested(self, event: FindingsList.EditRequested) -> None:
+        event.stop()
+        self.edit_at(event.finding)
+
+    def edit_at(self, finding: Any) -> None:
+        """``E`` on a finding: suspend the app, run ``$VISUAL`` / ``$EDITOR`` on the file at
+        the finding's line, then read and lint the file again."""
+        from textual.app import SuspendNotSupported
+
+        from fttui.tui.editor import EditorError, editor_command, run_editor
+
+        if self.path is None:
+            return
+        path = self.path
+        line = getattr(finding, "line", None)
+        other = getattr(finding, "file", None)
+        if other and other != path:
+            path = other  # a finding of the validation file: that file
+        try:
+            argv = editor_command(path, line)
+        except EditorError as exc:
+            self.notify(str(exc), title="Edit", severity="error", markup=False)
+            return
+        try:
+            with self.app.suspend():
+                result = run_editor(argv)  # inside: an editor that fails must not stop resume
+        except SuspendNotSupported:
+            # fttui web, or no terminal to hand over: the editor would draw over the app
+            self.notify(
+                f"cannot hand the terminal to an editor here: edit {path}"
+                + (f" at line {line}" if line else "")
+                + " yourself, then L lints it again",
+                title="Edit",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.edited(path, line, result)
+
+    def edited(self, path: str, line: int | None, result: Any) -> None:
+        """After the editor: say how it ended, read the file again, lint it again and go
+        back to the line (the finding is gone when the edit fixed it)."""
+        if result.error is not None:
+            self.notify(result.error, title="Edit", severity="error", markup=False)
+            return
+        if result.returncode:
+            self.notify(
+                f"the editor exited with status {result.returncode}: reading the file again",
+                title="Edit",
+                severity="warning",
+                markup=False,
+            )
+        if path != self.path:
+            self.notify(f"{path} edited: L lints the training file again", title="Edit")
+            return
+        self.open_file(path)
+        if line:
+            self._pending_line = line  # once indexed that far (see on_index_progress)
+
     # -- actions --------------------------------------------------------------------------
     def action_open(self) -> None:
         from fttui.tui.screens.file_picker import FilePickerScreen

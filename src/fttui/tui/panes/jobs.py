@@ -755,7 +755,10 @@ class JobsPane(Vertical):
         if job is None:
             return
         self.app.copy_to_clipboard(job["id"])
-        self.notify(f"copied {job['id']} (OSC 52)", markup=False)
+        model = job.get("fine_tuned_model")
+        # the model name is what a client needs next: say how to get it too
+        also = f" · C copies its model {model}" if model else ""
+        self.notify(f"copied {job['id']} (OSC 52){also}", markup=False)
 
     def action_copy_model(self) -> None:
         """C: the fine-tuned model name, to paste into `fttui ask` or a client."""

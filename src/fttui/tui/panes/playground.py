@@ -70,6 +70,33 @@ def parse_stop(value: str) -> list[str] | None:
     return out[:4] or None
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
+
+
+def parse_separator(value: str) -> str | None:
+    """The separator box: kept exactly (its leading space too), ``\\n`` / ``\\t`` escapes."""
+    out: list[str] = []
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            nxt = value[i + 1]
+            out.append(_ESCAPES.get(nxt, "\\" + nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out) or None
+
+
+def escape_marker(text: str, *, comma: bool = True) -> str:
+    """A separator / stop as typed in its box (the inverse of ``parse_stop`` for one
+    sequence, of ``parse_separator`` with ``comma=False``): ``'\\n\\n###\\n\\n'`` →
+    ``\\n\\n###\\n\\n``."""
+    text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+    return text.replace(",", "\\,") if comma else text
+
+
 def parse_float(value: str) -> float | None:
     value = value.strip()
     if not value:
@@ -287,6 +314,11 @@ class PlaygroundPane(Vertical):
         self._auto: str | None = None  # the target picked for the user
         self._stale = False
         self._checkpoint_timer: Timer | None = None
+        #: job id → the separator / stop of its training data (None: it has none)
+        self._markers: dict[str, dict[str, Any] | None] = {}
+        #: what the separator and stop boxes were filled with (so a value the user typed
+        #: is never overwritten, and one filled in goes when another job is chosen)
+        self._filled: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="pg-target-row"):
@@ -299,6 +331,13 @@ class PlaygroundPane(Vertical):
         with Horizontal(id="pg-settings"):
             yield Label("System", classes="pg-label")
             yield Input(placeholder="optional", id="pg-system")
+            yield Label("Sep", classes="pg-label")
+            yield Input(
+                placeholder="none",
+                id="pg-separator",
+                tooltip="Prompt separator: appended to each prompt that does not end with it "
+                "(kept exactly; \\n escapes), as the model's training prompts ended",
+            )
             yield Label("Stop", classes="pg-label")
             yield Input(
                 placeholder="a, b (optional)",
@@ -320,6 +359,8 @@ class PlaygroundPane(Vertical):
                 restrict=r"[0-9]*",
                 tooltip="Longest answer in tokens; empty: the provider's default",
             )
+        # where the separator / stop came from (the job's metadata or its training file)
+        yield Static("", id="pg-markers-note", markup=False)
         with Horizontal(id="pg-answers"):
             yield AnswerView("a")
             yield AnswerView("b")
@@ -331,6 +372,7 @@ class PlaygroundPane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#answer-b").display = False
+        self.query_one("#pg-markers-note").display = False
         self._refresh_targets()
 
     def focus_default(self) -> None:
@@ -375,7 +417,9 @@ class PlaygroundPane(Vertical):
             self._fetch_checkpoints(self.job.job_id)
 
     def refresh_now(self) -> None:
-        """``r``: the selected job and its checkpoints, fetched again."""
+        """``r``: the selected job and its checkpoints (and a separator / stop that could
+        not be read), fetched again."""
+        self._markers = {k: v for k, v in self._markers.items() if not (v and "error" in v)}
         self.on_shown()
 
     def _checkpoint_tick(self) -> None:
@@ -413,6 +457,69 @@ class PlaygroundPane(Vertical):
             self._refresh_targets()
         self.set_checkpoints(job_id, cps)
         self._arm_checkpoints(job_id)
+        if job_id not in self._markers:
+            # until it is answered (a worker cancelled by the next job's never answers):
+            # the training file's head is read once and kept in the cache folder
+            self._fetch_markers(job_id, job)
+
+    @work(thread=True, exclusive=True, group="playground-markers", exit_on_error=False)
+    def _fetch_markers(self, job_id: str, job: dict[str, Any]) -> None:
+        try:
+            found = self.app.backend.data_markers(job)
+        except Exception as exc:
+            from fttui.api.errors import friendly
+
+            # OpenAI does not let fine-tune files be downloaded: say so, the boxes stay empty
+            found = {"error": str(friendly(exc))}
+        self.app.call_from_thread(self._set_markers, job_id, found)
+
+    def _set_markers(self, job_id: str, found: dict[str, Any] | None) -> None:
+        self._markers[job_id] = found  # None: the data has neither
+        if self.job and self.job.job_id == job_id:
+            self._apply_markers()
+
+    def _apply_markers(self) -> None:
+        """Fill the separator and stop boxes for a fine-tuned model (or checkpoint) of the
+        selected job with what its training data uses; empty them again (unless the user
+        typed there) for the base model or a job without them."""
+        job = self.job
+        found = self._markers.get(job.job_id) if job and job.job_id else None
+        target = self.target_model
+        tuned = bool(job and target and target != job.model)
+        note = self.query_one("#pg-markers-note", Static)
+        wanted: dict[str, str] = {}
+        if tuned and found and "error" not in found:
+            if found.get("separator"):
+                wanted["pg-separator"] = escape_marker(found["separator"], comma=False)
+            if found.get("stop"):
+                wanted["pg-stop"] = escape_marker(found["stop"])
+        for box_id in ("pg-separator", "pg-stop"):
+            box = self.query_one(f"#{box_id}", Input)
+            before = self._filled.get(box_id)
+            if box.value and box.value != before:
+                continue  # typed by the user: theirs
+            box.value = wanted.get(box_id, "")
+            if box_id in wanted:
+                self._filled[box_id] = wanted[box_id]
+            else:
+                self._filled.pop(box_id, None)
+        text = ""
+        if tuned and found and "error" in found:
+            text = f"separator / stop: the training file cannot be read ({found['error']})"
+        elif tuned and found and wanted:
+            parts = []
+            if found.get("separator"):
+                parts.append(f"separator {found['separator']!r}")
+            if found.get("stop"):
+                parts.append(f"stop {found['stop']!r}")
+            where = (
+                "the job's metadata"
+                if found.get("source") == "metadata"
+                else f"its {found.get('source')}"
+            )
+            text = f"{' and '.join(parts)} from {where}, as the model was trained (editable)"
+        note.update(text)
+        note.display = bool(text)
 
     def _arm_checkpoints(self, job_id: str) -> None:
         """While the job trains, new checkpoints come (and old ones are pruned): look
@@ -468,6 +575,7 @@ class PlaygroundPane(Vertical):
                 self._auto = values[0]
                 select.value = values[0]
         self._label_answers()
+        self._apply_markers()
 
     @on(Select.Changed, "#pg-target")
     def _target_changed(self, event: Select.Changed) -> None:
@@ -475,6 +583,7 @@ class PlaygroundPane(Vertical):
         if isinstance(event.value, str) and event.value != self._auto:
             self._chosen = event.value
         self._label_answers()
+        self._apply_markers()
 
     @on(Checkbox.Changed, "#pg-compare")
     def _compare_changed(self, event: Checkbox.Changed) -> None:
@@ -510,6 +619,7 @@ class PlaygroundPane(Vertical):
         system = self.query_one("#pg-system", Input).value.strip() or None
         return {
             "system": system,
+            "separator": parse_separator(self.query_one("#pg-separator", Input).value),
             "stop": parse_stop(self.query_one("#pg-stop", Input).value),
             "temperature": parse_float(self.query_one("#pg-temperature", Input).value),
             "max_tokens": parse_int(self.query_one("#pg-max-tokens", Input).value),
@@ -530,6 +640,10 @@ class PlaygroundPane(Vertical):
         box.remember(prompt)
         box.value = ""
         settings = self.settings()
+        separator = settings.pop("separator")
+        if separator and not prompt.endswith(separator):
+            # the model learnt that its prompts end there: the answer starts after it
+            prompt += separator
         self._run += 1
         sides = [("a", model)]
         if self.compare and self.job and self.job.model and self.job.model != model:

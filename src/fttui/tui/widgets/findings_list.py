@@ -45,7 +45,21 @@ class FindingsList(Tree[Any]):
         Binding("space", "toggle_node", "Expand", show=False, id="data.findings.toggle"),
         Binding("j,down", "cursor_down", "Down", show=False, id="data.findings.down"),
         Binding("k,up", "cursor_up", "Up", show=False, id="data.findings.up"),
+        Binding("E", "edit", "Edit in $EDITOR", id="data.findings.edit"),
     ]
+
+    class EditRequested(Message):
+        """``E``: open the file in the user's editor at ``finding``'s line (None: the
+        cursor is on no finding with a line)."""
+
+        def __init__(self, findings: FindingsList, finding: Any) -> None:
+            super().__init__()
+            self.findings = findings
+            self.finding = finding
+
+        @property
+        def control(self) -> FindingsList:
+            return self.findings
 
     class FindingSelected(Message):
         """A finding was chosen: show its example (``finding.line`` is 1-based or None)."""
@@ -152,6 +166,17 @@ class FindingsList(Tree[Any]):
         data = event.node.data
         if data is not None and not isinstance(data, str):
             self.post_message(self.FindingSelected(self, data))
+
+    def finding_at_cursor(self) -> Any:
+        """The finding under the cursor; on a code's node, its first finding with a line."""
+        node = self.cursor_node
+        data = node.data if node is not None else None
+        if isinstance(data, str):
+            return next((f for f in self._groups.get(data, []) if f.line is not None), None)
+        return data
+
+    def action_edit(self) -> None:
+        self.post_message(self.EditRequested(self, self.finding_at_cursor()))
 
     def action_toggle_node(self) -> None:
         node = self.cursor_node

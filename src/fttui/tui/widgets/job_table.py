@@ -148,6 +148,39 @@ def format_step(progress: tuple[int, int | None] | None) -> str:
     return f"{step}/{total}" if total else str(step)
 
 
+def format_eta(estimated_finish: Any, now: float | None = None) -> str:
+    """The time left until ``estimated_finish`` (a Unix time) as ``ETA 40s`` / ``ETA 12m``
+    / ``ETA 2h05m``; ``""`` when there is none or it has passed."""
+    if not isinstance(estimated_finish, int | float) or isinstance(estimated_finish, bool):
+        return ""
+    left = int(estimated_finish - (time.time() if now is None else now))
+    if left <= 0:
+        return ""
+    if left < 60:
+        return f"ETA {left}s"
+    if left < 3600:
+        return f"ETA {(left + 30) // 60}m"
+    hours, rest = divmod(left, 3600)
+    return f"ETA {hours}h{rest // 60:02d}m"
+
+
+def format_progress(
+    progress: tuple[int, int | None] | None, estimated_finish: Any = None, now: float | None = None
+) -> str:
+    """A training job's progress: ``12/48 25% ETA 3m`` (the share when the total is known,
+    the time left when the provider estimates it), else ``""``."""
+    if not progress:
+        return ""
+    step, total = progress
+    parts = [format_step(progress)]
+    if total:
+        parts.append(f"{min(100, 100 * step // total)}%")
+    eta = format_eta(estimated_finish, now)
+    if eta:
+        parts.append(eta)
+    return " ".join(parts)
+
+
 def format_tokens(value: Any) -> str:
     if value is None:
         return "—"
@@ -157,11 +190,16 @@ def format_tokens(value: Any) -> str:
         return str(value)
 
 
-def status_text(status: str | None, progress: tuple[int, int | None] | None = None) -> Text:
+def status_text(
+    status: str | None,
+    progress: tuple[int, int | None] | None = None,
+    estimated_finish: Any = None,
+    now: float | None = None,
+) -> Text:
     status = str(status or "?")
     text = Text(status, style=STATUS_STYLES.get(status, ""))
     if progress:
-        text.append(" " + format_step(progress), style="dim")
+        text.append(" " + format_progress(progress, estimated_finish, now), style="dim")
     return text
 
 
@@ -176,6 +214,7 @@ def job_cells(
     ft_width: int | None = None,
     progress: tuple[int, int | None] | None = None,
     marked: bool = False,
+    now: float | None = None,
 ) -> tuple[Any, ...]:
     """The cells of a job's row, in ``COLUMNS`` order (the fine-tuned model name
     shortened to ``ft_width`` cells when given; ``progress``: its step and total steps;
@@ -189,8 +228,11 @@ def job_cells(
     return (
         Text((MARK if marked else "") + (job.get("id") or "")),
         Text(job.get("model") or ""),
-        # a training job's progress beside its status ("running 12/48"): always on screen
-        status_text(job.get("status"), progress if active else None),
+        # a training job's progress beside its status ("running 12/48 25% ETA 3m"): always
+        # on screen, where a column of its own would push others out at 120 columns
+        status_text(
+            job.get("status"), progress if active else None, job.get("estimated_finish"), now
+        ),
         Text(sweep_of(job)),
         Text(format_when(job.get("created_at"))),
         Text(format_tokens(job.get("trained_tokens")), justify="right"),
