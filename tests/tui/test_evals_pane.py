@@ -218,7 +218,8 @@ def test_score_by_checkpoint_orders_one_jobs_checkpoints_then_its_model():
         {"model": f"{ft}:ckpt-step-10", "mean": 0.3},
     ]
     assert score_by_checkpoint(models) == [("step 10", 0.3), ("step 20", 0.6), ("final", 0.9)]
-    assert score_by_checkpoint(models[:3]) == []  # one checkpoint: no trend
+    assert score_by_checkpoint(models[1:3]) == []  # one model of the job: no trend
+    assert score_by_checkpoint([models[0], models[2]]) == []  # no checkpoint: no trend
 
 
 # -- snapshot (offline app, a fixed report: latencies are fixed numbers here) -----------
@@ -228,7 +229,7 @@ snapshot = pytest.mark.skipif(
     reason=f"snapshots were taken with Textual {SNAPSHOT_TEXTUAL}",
 )
 
-FT = "ft:gpt-4o-mini-2024-07-18:fttui:demo-1:sim0001"
+FT = "ft:gpt-4o-mini-2024-07-18:fttui:demo-6:sim0006"
 
 
 def fixed_report() -> tuple[dict, list[dict]]:

@@ -212,7 +212,7 @@ def checkpoint_of(model: str) -> Checkpointed:
 
 def score_by_checkpoint(models: Sequence[dict[str, Any]]) -> list[tuple[str, float]]:
     """(label, mean) of one job's checkpoints then its model, in training order, when a
-    run scored at least two checkpoints of the same job; else []."""
+    run scored a checkpoint of the job and at least one more of its models; else []."""
     groups: dict[str, list[tuple[float, str, float]]] = {}
     for m in models:
         if m.get("mean") is None:
@@ -223,6 +223,7 @@ def score_by_checkpoint(models: Sequence[dict[str, Any]]) -> list[tuple[str, flo
         groups.setdefault(cp.base, []).append((order, label, float(m["mean"])))
     best: list[tuple[float, str, float]] = []
     for points in groups.values():
-        if sum(1 for p in points if p[0] != float("inf")) >= 2 and len(points) > len(best):
+        has_checkpoint = any(p[0] != float("inf") for p in points)
+        if has_checkpoint and len(points) >= 2 and len(points) > len(best):
             best = points
     return [(label, mean) for _, label, mean in sorted(best)]

@@ -150,6 +150,15 @@ def _short(text: Any, width: int = CELL) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
+def short_model(name: str, width: int = 34) -> str:
+    """A long model name cut in the middle: its tail (the job, the checkpoint) tells
+    a fine-tune's models apart, its head says which base model."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 3
+    return name[:head] + "…" + name[-(width - 1 - head) :]
+
+
 def _num(v: Any, pct: bool = False) -> str:
     if v is None:
         return "-"
@@ -179,7 +188,7 @@ class EvalsPane(Vertical):
     EvalsPane #ev-limit { width: 9; }
     EvalsPane #ev-concurrency { width: 7; }
     EvalsPane #ev-progress-row { height: 1; padding: 0 1; }
-    EvalsPane #ev-progress { width: auto; }
+    EvalsPane #ev-progress { width: auto; padding-right: 1; }
     EvalsPane #ev-status { width: 1fr; color: $text-muted; padding: 0 1; }
     EvalsPane #ev-error { height: auto; color: $text-error; padding: 0 1; }
     EvalsPane #ev-scoreboard { height: auto; max-height: 9; }
@@ -188,6 +197,7 @@ class EvalsPane(Vertical):
     EvalsPane #ev-trend Sparkline { width: 1fr; height: 2; }
     EvalsPane #ev-items-title { height: 1; padding: 0 1; text-style: bold; }
     EvalsPane #ev-items { height: 1fr; }
+    EvalsPane #ev-item-detail { height: auto; max-height: 8; padding: 0 1; background: $boost; }
     """
 
     BINDINGS = [
@@ -227,7 +237,7 @@ class EvalsPane(Vertical):
             yield Label("Models", classes="ev-label")
             yield SelectionList[str](id="ev-models")
             with Vertical(id="ev-extra-box"):
-                yield Label("Other models (comma-separated, or job:ftjob-…)")
+                yield Label("Other models (a, b, job:ftjob-…)")
                 yield Input(placeholder="model, job:ftjob-…", id="ev-extra")
         with Horizontal(classes="ev-row"):
             yield Label("Metric", classes="ev-label")
@@ -256,15 +266,17 @@ class EvalsPane(Vertical):
             yield Sparkline([], id="ev-sparkline")
         yield Static("Items — disagreements first", id="ev-items-title", markup=False)
         yield DataTable(id="ev-items", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="ev-item-detail", markup=False)
 
     def on_mount(self) -> None:
         board = self.query_one("#ev-scoreboard", DataTable)
         board.add_columns(
-            "model", "mean", "95% CI", "pass", "95% CI (pass)", "n", "errors", "tokens",
-            "p50 ms", "p95 ms",
+            "model", "mean", "95% CI", "pass", "95% CI", "n", "errors", "tokens", "p50 ms",
+            "p95 ms",
         )  # fmt: skip
         self.query_one("#ev-trend").display = False
         self.query_one("#ev-error").display = False
+        self.query_one("#ev-item-detail").display = False
         self._refresh_models()
 
     def focus_default(self) -> None:
@@ -643,7 +655,7 @@ class EvalsPane(Vertical):
         for m in report["models"]:
             ci = m["ci95"]
             board.add_row(
-                Text(m["model"]),
+                Text(short_model(m["model"])),
                 _num(m["mean"]),
                 f"[{_num(ci[0])}, {_num(ci[1])}]" if ci else "-",
                 _num(m["pass_rate"], pct=True),
@@ -682,15 +694,16 @@ class EvalsPane(Vertical):
         table.add_column("≠", key="disagree")
         table.add_column("input", key="input")
         table.add_column("reference", key="reference")
-        width = max(16, CELL // max(1, len(self.models)))
+        # the models share what the line, input and reference leave of a 120-column screen
+        width = max(12, 52 // max(1, len(self.models)) - 9)
         for i, model in enumerate(self.models):
-            table.add_column(Text(_short(model, 28)), key=f"model-{i}")
+            table.add_column(Text(short_model(model, width + 7)), key=f"model-{i}")
         for entry in self.items:
             cells: list[Any] = [
                 str(entry["line"]),
                 "≠" if entry["disagree"] else "",
-                Text(_short(entry["input"], 30)),
-                Text(_short(entry["reference"], 24)),
+                Text(_short(entry["input"], 28)),
+                Text(_short(entry["reference"], 18)),
             ]
             for model in self.models:
                 a = entry["answers"].get(model)
@@ -705,6 +718,36 @@ class EvalsPane(Vertical):
                     t.append(_short(a["output"], width))
                     cells.append(t)
             table.add_row(*cells, key=str(entry["item"]))
+        self.show_item(self.items[0] if self.items else None)  # the cursor's row: the first
+
+    @on(DataTable.RowHighlighted, "#ev-items")
+    def _item_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        key = event.row_key.value
+        entry = next((e for e in self.items if str(e["item"]) == key), None)
+        self.show_item(entry)
+
+    def show_item(self, entry: dict[str, Any] | None) -> None:
+        """The highlighted item in full width under the table: input, reference, answers."""
+        box = self.query_one("#ev-item-detail", Static)
+        box.display = entry is not None
+        if entry is None:
+            return
+        width = max(40, (self.size.width or 120) - 24)
+        t = Text()
+        t.append(f"line {entry['line']}  ", style="bold")
+        t.append(_short(entry["input"], width))
+        t.append("\nreference  ", style="bold")
+        t.append(_short(entry["reference"], width))
+        for model in self.models:
+            a = entry["answers"].get(model)
+            if a is None:
+                continue
+            mark = {True: ("✓", "green"), False: ("✗", "red")}.get(a["passed"], ("·", ""))
+            t.append(f"\n{mark[0]} ", style=mark[1])
+            t.append(f"{_num(a['score'])[:4]} {short_model(model, 24)}: ", style="bold")
+            t.append(_short(a.get("error") or a["output"], width - 8))
+        box.update(t)
 
     # -- export ---------------------------------------------------------------------------
     def action_export(self) -> None:
