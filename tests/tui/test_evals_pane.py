@@ -199,6 +199,20 @@ async def test_e_exports_the_results_and_names_the_file_in_a_toast(
         )
 
 
+async def test_the_help_and_the_footer_list_the_evals_keys(offline_app):
+    from fttui.tui.screens.help import HelpScreen
+
+    app = offline_app
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: app.current_pane == "evals", what="the Evals pane")
+        await shows(pilot, "^r Run eval", "x Stop", "e Export results")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {r.binding_id for r in app.screen.rows}
+        assert {"evals.run", "evals.stop", "evals.export", "evals.pick_file"} <= ids
+
+
 def test_the_pane_offers_the_clis_metrics():
     from fttui.api.evaluate import METRICS
     from fttui.cli.eval import METRICS as CLI
@@ -328,5 +342,7 @@ def test_snapshot_evals_pane(snap_compare, offline_app):
         report, items = fixed_report()
         pane.show_results(report, items)
         pane.query_one("#ev-progress", ProgressBar).update(total=9, progress=9)
+        await shows(pilot, "score by checkpoint", "reference  Paris.", "100%")  # settled
+        await pilot.pause()
 
     assert snap_compare(offline_app, terminal_size=SIZE, run_before=run_before)

@@ -405,6 +405,16 @@ class FtApp(App[None]):
             on("metrics", "action_export"),
         )
         yield SystemCommand(
+            "Run eval",
+            "Score the ticked models on the Evals pane's file (ctrl+r)",
+            on("evals", "action_run"),
+        )
+        yield SystemCommand(
+            "Export eval results",
+            "Write the last eval's results to a JSONL (e on the Evals pane)",
+            on("evals", "action_export"),
+        )
+        yield SystemCommand(
             "Open the README",
             "fttui's manual: a browser tab under fttui web, else your browser",
             self.action_open_readme,

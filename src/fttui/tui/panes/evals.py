@@ -50,6 +50,19 @@ if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run tim
 METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
 #: Items shown side by side (the results file holds them all; ``e`` exports them all).
 SHOW_ITEMS = 500
+#: The scoreboard's columns and their widths.
+SCOREBOARD = (
+    ("model", 34),
+    ("mean", 5),
+    ("95% CI", 14),
+    ("pass", 6),
+    ("95% CI", 11),
+    ("n", 4),
+    ("errors", 6),
+    ("tokens", 7),
+    ("p50 ms", 6),
+    ("p95 ms", 6),
+)
 #: Characters of an input, reference or answer shown in a cell.
 CELL = 60
 
@@ -270,10 +283,10 @@ class EvalsPane(Vertical):
 
     def on_mount(self) -> None:
         board = self.query_one("#ev-scoreboard", DataTable)
-        board.add_columns(
-            "model", "mean", "95% CI", "pass", "95% CI", "n", "errors", "tokens", "p50 ms",
-            "p95 ms",
-        )  # fmt: skip
+        # Fixed widths: the header and the rows stay aligned as rows come and go, and the
+        # board fits 120 columns (long model names are cut in the middle).
+        for label, width in SCOREBOARD:
+            board.add_column(label, width=width)
         self.query_one("#ev-trend").display = False
         self.query_one("#ev-error").display = False
         self.query_one("#ev-item-detail").display = False
@@ -515,9 +528,11 @@ class EvalsPane(Vertical):
         self._evaluate(self._run, settings, self._stop)
 
     def action_stop(self) -> None:
-        if self.running and self._stop is not None:
-            self._stop.set()
-            self._status("stopping: the answers in flight finish, then the results are kept…")
+        if not (self.running and self._stop is not None):
+            self.notify("no eval is running", severity="information")
+            return
+        self._stop.set()
+        self._status("stopping: the answers in flight finish, then the results are kept…")
 
     def action_stop_or_leave(self) -> None:
         """esc: stop the run; when none runs, leave the input (so 1–5, q work)."""
@@ -690,19 +705,21 @@ class EvalsPane(Vertical):
     def _fill_items(self) -> None:
         table = self.query_one("#ev-items", DataTable)
         table.clear(columns=True)
-        table.add_column("line", key="line")
-        table.add_column("≠", key="disagree")
-        table.add_column("input", key="input")
-        table.add_column("reference", key="reference")
-        # the models share what the line, input and reference leave of a 120-column screen
-        width = max(12, 52 // max(1, len(self.models)) - 9)
+        # Fixed widths: the columns fit 120 columns whatever the answers' lengths (the
+        # highlighted item is shown in full below); the models share what the line,
+        # input and reference leave.
+        table.add_column("line", key="line", width=4)
+        table.add_column("≠", key="disagree", width=1)
+        table.add_column("input", key="input", width=26)
+        table.add_column("reference", key="reference", width=18)
+        width = max(10, 50 // max(1, len(self.models)) - 9)
         for i, model in enumerate(self.models):
-            table.add_column(Text(short_model(model, width + 7)), key=f"model-{i}")
+            table.add_column(Text(short_model(model, width + 7)), key=f"model-{i}", width=width + 7)
         for entry in self.items:
             cells: list[Any] = [
                 str(entry["line"]),
                 "≠" if entry["disagree"] else "",
-                Text(_short(entry["input"], 28)),
+                Text(_short(entry["input"], 26)),
                 Text(_short(entry["reference"], 18)),
             ]
             for model in self.models:
