@@ -213,6 +213,19 @@ async def test_the_help_and_the_footer_list_the_evals_keys(offline_app):
         assert {"evals.run", "evals.stop", "evals.export", "evals.pick_file"} <= ids
 
 
+async def test_without_a_job_the_file_is_the_data_panes_open_file(fttui_home):
+    app = FtApp(data_file=str(CHAT_VALID), live=False, initial_pane="data")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        pane = app.query_one(EvalsPane)
+        await until(
+            pilot,
+            lambda: pane.query_one("#ev-file", Input).value == str(CHAT_VALID),
+            what="the Data pane's file filled in",
+        )
+        await shows(pilot, "(the Data pane's file)")
+
+
 def test_the_pane_offers_the_clis_metrics():
     from fttui.api.evaluate import METRICS
     from fttui.cli.eval import METRICS as CLI

@@ -370,8 +370,14 @@ class EvalsPane(Vertical):
             self.notify(message.problem, severity="warning", markup=False)
         if message.file:
             self._set_file(message.file, f"validation file of {message.job_id}", auto=True)
-        else:
-            self._default_file()
+            return
+        box = self.query_one("#ev-file", Input)
+        if box.value and box.value == self._auto_file:
+            # the last job's validation file, filled in for it: not this job's
+            box.value = ""
+            self._auto_file = None
+            self.query_one("#ev-file-source", Static).update("")
+        self._default_file()
 
     def _default_file(self) -> None:
         """No job validation file: the Data pane's open file, if the box is not the user's."""
