@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,8 @@ if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run tim
 METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
 #: Items shown side by side (the results file holds them all; ``e`` exports them all).
 SHOW_ITEMS = 500
+#: Seconds between progress updates while an eval runs (bursts of answers coalesce).
+PROGRESS_EVERY = 0.1
 #: The scoreboard's columns and their widths.
 SCOREBOARD = (
     ("model", 34),
@@ -599,8 +602,16 @@ class EvalsPane(Vertical):
                     inputs[item.index] = str(item.namespace().get("prompt") or "")
                 yield item
 
+        last_post = 0.0
+
         def progress(done: int, _total: int | None) -> None:
-            self.post_message(EvalProgress(run, done, total))
+            # At most one message per PROGRESS_EVERY (and can_replace coalesces a backlog):
+            # a message per answer kept the UI thread busy enough to slow the run itself.
+            nonlocal last_post
+            now = time.monotonic()
+            if now - last_post >= PROGRESS_EVERY or done >= total:
+                last_post = now
+                self.post_message(EvalProgress(run, done, total))
 
         try:
             results.parent.mkdir(parents=True, exist_ok=True)
