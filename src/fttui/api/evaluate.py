@@ -135,8 +135,10 @@ def make_scorer(
     grader: dict[str, Any] | None = None,
     pass_threshold: float | None = None,
     allow_python: bool = False,
+    **runner_options: Any,
 ) -> Any:
-    """The ``Scorer`` of ``--metric`` or ``--grader`` (a python grader only if allowed)."""
+    """The ``Scorer`` of ``--metric`` or ``--grader`` (a python grader only if allowed);
+    ``runner_options`` go to the graders' ``Runner`` as they are (its other hooks)."""
     from fttui.evals import PythonRefused, Runner
     from fttui.evals.session import Scorer
 
@@ -144,7 +146,9 @@ def make_scorer(
         return Scorer(
             metric=metric or (None if grader else "exact"),
             grader=grader,
-            runner=Runner(model_client=judge_for(client), allow_python=allow_python),
+            runner=Runner(
+                model_client=judge_for(client), allow_python=allow_python, **runner_options
+            ),
             pass_threshold=pass_threshold,
         )
     except (PythonRefused, ValueError) as exc:
