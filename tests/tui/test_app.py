@@ -42,12 +42,12 @@ async def loaded(pilot) -> None:
 
 
 # -- shell ------------------------------------------------------------------------------
-async def test_panes_switch_with_1_to_4(cached_app):
+async def test_panes_switch_with_1_to_5(cached_app):
     app = cached_app
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         assert app.current_pane == "jobs"
-        for key, pane in (("1", "data"), ("3", "metrics"), ("4", "playground")):
+        for key, pane in (("1", "data"), ("3", "metrics"), ("4", "playground"), ("5", "evals")):
             if app.focused is not None and app.focused.id == "pg-prompt":
                 await pilot.press("escape")
             await pilot.press(key)

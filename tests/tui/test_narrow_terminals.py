@@ -91,7 +91,7 @@ async def test_the_status_column_and_whole_footer_keys_at_narrow_widths(fttui_ho
         ok, line = footer_keys_fit(app)
         assert ok, line
         assert "? Help" in line, line
-        for pane in ("4", "3"):  # the Playground's and the Metrics pane's footers too
+        for pane in ("4", "3", "5"):  # the Playground's, Metrics' and Evals' footers too
             if pane == "3":
                 await pilot.press("escape")  # out of the prompt box
             await pilot.press(pane)

@@ -40,31 +40,12 @@ def print_json(obj: Any) -> None:
 def read_grader(path: str) -> dict[str, Any]:
     """The grader JSON (or the ``{"grader": …}`` body of the graders endpoints), validated
     by :mod:`fttui.evals`; a usage error (exit 2) that says what is wrong otherwise. Used by
-    ``lint``, ``jobs create`` and ``eval`` alike."""
-    import orjson
+    ``lint``, ``jobs create`` and ``eval`` alike (the app's Evals pane reads it the same
+    way, through :func:`fttui.api.evaluate.read_grader`)."""
+    from fttui.api.evaluate import EvalSetupError
+    from fttui.api.evaluate import read_grader as read
 
     try:
-        with open(path, "rb") as fh:
-            grader = orjson.loads(fh.read())
-    except OSError as exc:
-        raise CliError(
-            f"cannot read the grader {path}: {exc.strerror or exc}", exit_code=2
-        ) from None
-    except orjson.JSONDecodeError as exc:
-        raise CliError(f"the grader {path} is not valid JSON: {exc}", exit_code=2) from None
-    if isinstance(grader, dict) and isinstance(grader.get("grader"), dict):
-        grader = grader["grader"]  # the body of /graders/run or /validate
-    if not isinstance(grader, dict) or not isinstance(grader.get("type"), str):
-        raise CliError(
-            f"the grader {path} must be a JSON object with a `type` (string_check, "
-            "text_similarity, score_model, label_model, python or multi)",
-            exit_code=2,
-        )
-    from fttui.evals import validate
-
-    # the same rules as the graders endpoints: a bad grader is refused before any upload
-    errors = validate(grader)
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CliError(f"the grader {path} is invalid: {errors[0]}{more}", exit_code=2)
-    return grader
+        return read(path)
+    except EvalSetupError as exc:
+        raise CliError(str(exc), exit_code=2) from None

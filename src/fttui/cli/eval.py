@@ -26,6 +26,8 @@ from fttui.cli.apicommon import (
 )
 from fttui.cli.common import CliError, print_json, read_grader
 
+#: As fttui.api.evaluate.METRICS (spelled out: the parser is built without importing the
+#: API layer; tests/tui/test_evals_pane.py checks the two agree).
 METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
 #: OpenAI's; a local or other provider names one of its own with --embedding-model
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
@@ -81,39 +83,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def expand_models(client: Any, names: list[str]) -> list[str]:
     """``job:ftjob-…`` → its fine-tuned model and every checkpoint (oldest first)."""
-    out: list[str] = []
-    for name in names:
-        if not name.startswith("job:"):
-            out.append(name)
-            continue
-        job_id = name[4:]
-        from fttui.api.errors import friendly
+    from fttui.api.evaluate import EvalSetupError
+    from fttui.api.evaluate import expand_models as expand
 
-        try:
-            job = client.fine_tuning.jobs.retrieve(job_id)
-            cps = list(client.fine_tuning.jobs.checkpoints.list(job_id, limit=100))
-        except Exception as exc:
-            raise CliError(f"{name}: {friendly(exc)}") from None
-        cps.sort(key=lambda c: c.step_number or 0)
-        found = [c.fine_tuned_model_checkpoint for c in cps if c.fine_tuned_model_checkpoint]
-        if job.fine_tuned_model:
-            found.append(job.fine_tuned_model)
-        if not found:
-            raise CliError(
-                f"{name}: the job ({job.status}) has no fine-tuned model or checkpoint yet"
-            )
-        out.extend(dict.fromkeys(found))
-    return list(dict.fromkeys(out))
+    try:
+        return expand(client, names)
+    except EvalSetupError as exc:
+        raise CliError(str(exc)) from None
 
 
 @handles_api_errors
 def run(args: argparse.Namespace) -> int:
-    from fttui.api.sample import embed, sample
+    from fttui.api.evaluate import EvalSetupError, file_stops, make_call, make_scorer
     from fttui.cli.ask import _unescape
-    from fttui.datasets.read import DatasetReadError
-    from fttui.evals import PythonRefused, Runner
-    from fttui.evals.items import detect_stop, iter_items
-    from fttui.evals.session import Evaluation, Scorer
+    from fttui.evals.items import iter_items
+    from fttui.evals.session import Evaluation
 
     if args.concurrency < 1 or args.max_tokens < 1 or (args.limit is not None and args.limit < 1):
         raise CliError("--concurrency, --max-tokens and --limit must be at least 1", exit_code=2)
@@ -130,84 +114,29 @@ def run(args: argparse.Namespace) -> int:
         )
     grader = read_grader(args.grader) if args.grader else None
     try:
-        stops = [_unescape(s) for s in args.stop] if args.stop else None
-        if stops is None:
-            found = detect_stop(path)
-            stops = [found] if found else None
-    except DatasetReadError as exc:
-        raise CliError(f"cannot read {args.file}: {exc}", exit_code=2) from None
+        stops = file_stops(args.file, [_unescape(s) for s in args.stop] if args.stop else None)
+    except EvalSetupError as exc:
+        raise CliError(str(exc), exit_code=2) from None
     _, client = client_from_args(args)
     models = expand_models(client, args.model)
-
-    def judge(model: str, messages: list[dict[str, Any]], params: dict[str, Any]):
-        ans = sample(
-            client,
-            model,
-            messages=messages,
-            max_tokens=params.get("max_completions_tokens"),
-            temperature=params.get("temperature") or 0.0,
-        )
-        return ans.text, (ans.prompt_tokens or 0) + (ans.completion_tokens or 0)
-
-    # A provider without embeddings (or without that model) fails every cosine item the
-    # same way: after its first refusal the rest are graded with that error, not asked.
-    refused: list[Exception] = []
-
-    def embed_texts(texts: list[str]) -> list[list[float]]:
-        from fttui.api.errors import ApiError
-
-        if refused:
-            raise refused[0]
-        try:
-            return embed(client, args.embedding_model, texts)
-        except ApiError as err:
-            # not the texts' fault: no such endpoint or model, or no embeddings here
-            whole = err.kind in ("not_found", "permission") or err.param == "model"
-            if whole or err.code == "embeddings_unsupported":
-                refused.append(err)
-            raise
-
     try:
-        scorer = Scorer(
-            metric=args.metric or (None if grader else "exact"),
-            grader=grader,
-            runner=Runner(model_client=judge, embed=embed_texts, allow_python=args.allow_python),
-            pass_threshold=args.pass_threshold,
-        )
-    except PythonRefused as exc:
-        raise CliError(str(exc), exit_code=2) from None
-    logprobs = args.positive_class is not None
-
-    from fttui.api.errors import ApiError
-
-    # A model the provider does not have (a typo) fails every item the same way: after
-    # its first 404 the rest are reported with that error without asking again.
-    missing: dict[str, ApiError] = {}
-
-    def call(model: str, item: Any):
-        if model in missing:
-            raise missing[model]
-        try:
-            return _call(model, item)
-        except ApiError as err:
-            if err.kind == "not_found":
-                missing[model] = err
-            raise
-
-    def _call(model: str, item: Any):
-        legacy = args.legacy
-        if legacy is None and item.kind == "completion":
-            legacy = True  # a prompt/completion file is sent as its prompt, as it trained
-        return sample(
+        scorer = make_scorer(
             client,
-            model,
-            messages=item.messages,
-            prompt=item.prompt,
-            legacy=legacy,
-            stop=stops,
-            max_tokens=args.max_tokens,
-            logprobs=logprobs,
+            metric=args.metric,
+            grader=grader,
+            pass_threshold=args.pass_threshold,
+            allow_python=args.allow_python,
+            embedding_model=args.embedding_model,
         )
+    except EvalSetupError as exc:
+        raise CliError(str(exc), exit_code=2) from None
+    call = make_call(
+        client,
+        legacy=args.legacy,
+        stops=stops,
+        max_tokens=args.max_tokens,
+        logprobs=args.positive_class is not None,
+    )
 
     bar = ProgressBar()
     ev = Evaluation(

@@ -1,6 +1,6 @@
-"""``FtApp``: the fttui terminal app — Data, Jobs, Metrics and Playground panes.
+"""``FtApp``: the fttui terminal app — Data, Jobs, Metrics, Playground and Evals panes.
 
-Keys 1–4 switch panes, ``?`` lists the keys that work where you are, ``ctrl+p`` opens the
+Keys 1–5 switch panes, ``?`` lists the keys that work where you are, ``ctrl+p`` opens the
 command palette, ``r`` refreshes, ``q``/``ctrl+q`` quit. All network and file work runs in
 thread workers that report back with messages (``fttui.tui.messages``); the UI thread
 never blocks.
@@ -40,8 +40,14 @@ from fttui.tui.widgets.status_bar import StatusBar
 if TYPE_CHECKING:  # each pane's module is imported when the pane is first mounted
     from fttui.tui.panes.data import DataPane
 
-#: Pane ids in key order (1–4) and their tab labels.
-PANES = (("data", "Data"), ("jobs", "Jobs"), ("metrics", "Metrics"), ("playground", "Playground"))
+#: Pane ids in key order (1–5) and their tab labels.
+PANES = (
+    ("data", "Data"),
+    ("jobs", "Jobs"),
+    ("metrics", "Metrics"),
+    ("playground", "Playground"),
+    ("evals", "Evals"),
+)
 
 #: Seconds between reconnect attempts while the provider cannot be reached (capped).
 RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
@@ -53,6 +59,7 @@ PANE_CLASSES = {
     "jobs": ("fttui.tui.panes.jobs", "JobsPane"),
     "metrics": ("fttui.tui.panes.metrics", "MetricsPane"),
     "playground": ("fttui.tui.panes.playground", "PlaygroundPane"),
+    "evals": ("fttui.tui.panes.evals", "EvalsPane"),
 }
 
 
@@ -103,8 +110,9 @@ class FtApp(App[None]):
         Binding("2", "show_pane('jobs')", "Jobs", show=False, id="app.pane.jobs"),
         Binding("3", "show_pane('metrics')", "Metrics", show=False, id="app.pane.metrics"),
         Binding("4", "show_pane('playground')", "Playground", show=False, id="app.pane.playground"),
+        Binding("5", "show_pane('evals')", "Evals", show=False, id="app.pane.evals"),
         # From any box too, where a digit is typed into it (the prompt, the filter, the
-        # max tokens): alt+1–4 (esc, then 1–4, in terminals without alt).
+        # max tokens): alt+1–5 (esc, then 1–5, in terminals without alt).
         *(
             Binding(
                 f"alt+{i}",
@@ -228,6 +236,7 @@ class FtApp(App[None]):
     # -- keymap -------------------------------------------------------------------------
     def known_binding_classes(self) -> list[type]:
         from fttui.tui.panes.data import DataPane
+        from fttui.tui.panes.evals import EvalsPane
         from fttui.tui.panes.jobs import JobsPane
         from fttui.tui.panes.metrics import MetricsPane
         from fttui.tui.panes.playground import PlaygroundPane
@@ -237,6 +246,7 @@ class FtApp(App[None]):
         from fttui.tui.screens.models import ModelsScreen
 
         classes: list[type] = [type(self), DataPane, JobsPane, MetricsPane, PlaygroundPane]
+        classes.append(EvalsPane)
         classes += [ConfirmScreen, HelpScreen, CreateJobScreen, ModelsScreen]
         classes += [type(w) for w in self.query("*")]
         return classes
@@ -411,6 +421,16 @@ class FtApp(App[None]):
             on("metrics", "action_export"),
         )
         yield SystemCommand(
+            "Run eval",
+            "Score the ticked models on the Evals pane's file (ctrl+r)",
+            on("evals", "action_run"),
+        )
+        yield SystemCommand(
+            "Export eval results",
+            "Write the last eval's results to a JSONL (e on the Evals pane)",
+            on("evals", "action_export"),
+        )
+        yield SystemCommand(
             "Open the README",
             "fttui's manual: a browser tab under fttui web, else your browser",
             self.action_open_readme,
@@ -524,7 +544,7 @@ class FtApp(App[None]):
             )
         # A pane shown before we were connected could fetch nothing then (the playground's
         # checkpoints, the metrics): catch up now rather than on the next selection.
-        for pane_id in ("metrics", "playground"):
+        for pane_id in ("metrics", "playground", "evals"):
             if self.has_pane(pane_id) and self.pane(pane_id).display:
                 self.pane(pane_id).refresh_now()
 
@@ -552,13 +572,14 @@ class FtApp(App[None]):
     # -- between panes ------------------------------------------------------------------
     def on_job_selected(self, message: JobSelected) -> None:
         self._selection = message
-        for pane_id in ("metrics", "playground"):
+        for pane_id in ("metrics", "playground", "evals"):
             if self.has_pane(pane_id):
                 self.pane(pane_id).select_job(message)
 
     def on_job_checkpoints(self, message: JobCheckpoints) -> None:
-        if self.has_pane("playground"):
-            self.pane("playground").set_checkpoints(message.job_id, message.checkpoints)
+        for pane_id in ("playground", "evals"):
+            if self.has_pane(pane_id):
+                self.pane(pane_id).set_checkpoints(message.job_id, message.checkpoints)
 
     def on_job_created(self, message: JobCreated) -> None:
         # the Jobs pane is mounted on first use: not yet there (started on Data), it lists

@@ -340,6 +340,12 @@ class Backend:
             return None
         return {"separator": sep, "stop": stop, "source": f"training file {file_id}"}
 
+    def download_file(self, file_id: str, dest: Path) -> Path:
+        """A provider file's content written (atomically) to ``dest``."""
+        from fttui.api.files import download_file
+
+        return download_file(self.client(), file_id, dest)
+
     def stream_chat(self, model: str, prompt: str, **kwargs: Any) -> Any:
         from fttui.api.chat import stream_chat
 

@@ -664,7 +664,7 @@ class PlaygroundPane(Vertical):
             self._stream(side, self._run, side_model, prompt, settings, claim)
 
     def action_stop(self) -> None:
-        """Stop the answers streaming in; when none is, leave the input (so 1–4, q work)."""
+        """Stop the answers streaming in; when none is, leave the input (so 1–5, q work)."""
         if not self._streaming:
             if isinstance(self.app.focused, Input | TextArea):
                 self.query_one("#answer-a VerticalScroll").focus()
