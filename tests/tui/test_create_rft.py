@@ -1,0 +1,216 @@
+"""Reinforcement fine-tuning from the create form: the method choice, the grader editor and
+its Validate (the provider's ``/fine_tuning/alpha/graders/validate``), the RFT
+hyperparameters, and a grader the data cannot satisfy refused before anything is uploaded —
+against a live ``fttui serve --executor sim``, checked through the openai SDK."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fttui.tui.app import FtApp
+from fttui.tui.screens.create_job import CreateJobScreen
+from fttui.tui.widgets.grader_editor import GraderEditor, TrainingMethodSection
+from support.datasets import write_jsonl
+from support.tui import screen_text, shows, until
+
+SIZE = (120, 40)
+OFFLINE = "http://127.0.0.1:9/v1"  # nothing listens there
+GRADER = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.capital}}",
+    "operation": "ilike",
+}
+
+
+@pytest.fixture
+def rft_file(tmp_path: Path) -> Path:
+    """RFT data: a user prompt and the reference field ``capital`` a grader compares with."""
+    rows = [
+        {"messages": [{"role": "user", "content": f"Capital of country {i}?"}], "capital": f"C{i}"}
+        for i in range(12)
+    ]
+    return write_jsonl(tmp_path / "rft.jsonl", rows)
+
+
+def make_app(server) -> FtApp:
+    return FtApp(base_url=server.base_url, api_key=server.api_key, live=False)
+
+
+def file_ids(client) -> set[str]:
+    """The uploaded training files (jobs that finish meanwhile add their result files)."""
+    return {f.id for f in client.files.list(purpose="fine-tune")}
+
+
+def section(screen: CreateJobScreen) -> TrainingMethodSection:
+    return screen.query_one(TrainingMethodSection)
+
+
+def editor(screen: CreateJobScreen) -> GraderEditor:
+    return screen.query_one(GraderEditor)
+
+
+async def open_rft_form(app, pilot, training: Path, results: list) -> CreateJobScreen:
+    """The form on ``training``, switched to reinforcement and linted for it."""
+    screen = CreateJobScreen(training_file=str(training))
+    app.push_screen(screen, results.append)
+    await until(pilot, lambda: screen.is_current and bool(screen.query("#create-method")))
+    await until(pilot, lambda: "examples (" in screen_text(app), what="the first lint")
+    section(screen).set_method("reinforcement")
+    await until(pilot, lambda: editor(screen).text.strip() != "", what="the example grader")
+    await until(
+        pilot,
+        lambda: "reinforcement" in screen._reports.get("create-training", ("", "", None))[1],
+        what="the lint for reinforcement fine-tuning",
+    )
+    return screen
+
+
+def set_grader(screen: CreateJobScreen, grader: dict | str) -> None:
+    text = grader if isinstance(grader, str) else json.dumps(grader, indent=2)
+    screen.query_one("#create-grader").load_text(text)
+
+
+async def test_the_example_grader_names_the_reference_field_of_the_training_file(
+    server, fttui_home, rft_file
+) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rft_form(app, pilot, rft_file, [])
+        grader = editor(screen).grader()
+        assert grader["type"] == "string_check"
+        assert grader["reference"] == "{{item.capital}}"  # the data's field, not a placeholder
+        # RFT data linted for RFT: no "missing assistant message" errors refuse it
+        assert "✓ no errors" in screen_text(app)
+
+
+async def test_validate_shows_ok_for_a_good_grader_and_the_bad_fields_path_for_a_bad_one(
+    server, fttui_home, rft_file
+) -> None:
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rft_form(app, pilot, rft_file, [])
+        result = screen.query_one("#grader-result")
+        set_grader(screen, GRADER)
+        screen.query_one("#create-grader").focus()
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: "✓ valid" in str(result.render()), what="the grader valid")
+        assert "checked by the provider" in str(result.render())
+        assert "item.capital" in str(result.render())
+
+        set_grader(screen, {**GRADER, "operation": "contains"})
+        await pilot.click("#grader-validate")
+        await until(pilot, lambda: "✗" in str(result.render()), what="the grader refused")
+        text = str(result.render())
+        assert "grader.operation" in text and "'contains' is not one of" in text
+        assert screen.query_one("#create-grader").has_class("-invalid")
+
+        set_grader(screen, '{"type": "string_check",')  # half-written: where it stops
+        await pilot.press("ctrl+g")
+        await until(pilot, lambda: "not JSON" in str(result.render()), what="not JSON")
+        assert "line 1" in str(result.render())
+
+
+async def test_creating_an_rft_job_sends_method_reinforcement_with_the_grader(
+    server, fttui_home, rft_file
+) -> None:
+    app = make_app(server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rft_form(app, pilot, rft_file, results)
+        set_grader(screen, GRADER)
+        screen.query_one("#create-effort").value = "low"
+        for field, value in (
+            ("create-compute", "2"),
+            ("create-eval-interval", "3"),
+            ("create-eval-samples", "2"),
+            ("create-epochs", "2"),
+            ("create-batch", "4"),
+        ):
+            screen.query_one(f"#{field}").value = value
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results), what="the job created")
+    job = server.client().fine_tuning.jobs.retrieve(results[0])
+    assert job.method.type == "reinforcement"
+    rft = job.method.reinforcement
+    assert rft.grader.type == "string_check"
+    assert (rft.grader.reference, rft.grader.operation) == ("{{item.capital}}", "ilike")
+    hp = rft.hyperparameters
+    assert (hp.reasoning_effort, hp.compute_multiplier) == ("low", 2)
+    assert (hp.eval_interval, hp.eval_samples, hp.n_epochs, hp.batch_size) == (3, 2, 2, 4)
+
+
+async def test_a_grader_naming_a_field_the_data_lacks_is_refused_and_nothing_is_uploaded(
+    server, fttui_home, rft_file
+) -> None:
+    client = server.client()
+    before = file_ids(client)
+    app = make_app(server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rft_form(app, pilot, rft_file, results)
+        # typed, never validated nor left: the create itself must find the missing field
+        set_grader(screen, {**GRADER, "reference": "{{item.answer}}"})
+        screen.query_one("#create-grader").focus()
+        await pilot.press("ctrl+s")
+        await shows(pilot, "The grader reads {{item.answer}}, which 12 examples lack")
+        assert screen.is_current and not results
+        assert screen.focused is screen.query_one("#create-grader")
+        assert "not in the data: {{item.answer}}" in str(
+            screen.query_one("#grader-result").render()
+        )
+        assert file_ids(client) == before  # refused before the upload
+        # fixed: the same form creates the job
+        set_grader(screen, GRADER)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results), what="the job created")
+    assert client.fine_tuning.jobs.retrieve(results[0]).method.type == "reinforcement"
+    assert len(file_ids(client) - before) == 1  # the one upload, for the job that was made
+
+
+async def test_an_invalid_grader_is_refused_with_the_cursor_on_it_before_any_upload(
+    server, fttui_home, rft_file
+) -> None:
+    client = server.client()
+    before = file_ids(client)
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rft_form(app, pilot, rft_file, [])
+        set_grader(screen, {**GRADER, "operation": "contains"})
+        screen.query_one("#create-epochs").focus()
+        await pilot.press("ctrl+s")
+        await shows(pilot, "The grader is invalid: grader.operation")
+        assert screen.focused is screen.query_one("#create-grader")
+        assert not screen.running
+        screen.query_one("#create-compute").value = "11"
+        set_grader(screen, GRADER)
+        await pilot.press("ctrl+s")
+        await shows(pilot, "The compute multiplier must be at most 10")
+        assert screen.focused is screen.query_one("#create-compute")
+    assert file_ids(client) == before
+
+
+SNAPSHOT_TEXTUAL = "8.2.8"
+
+
+@pytest.mark.skipif(
+    __import__("textual").__version__ != SNAPSHOT_TEXTUAL,
+    reason=f"snapshots were taken with Textual {SNAPSHOT_TEXTUAL}",
+)
+def test_snapshot_create_form_with_the_rft_section(snap_compare, fttui_home):
+    app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
+
+    async def run_before(pilot):
+        screen = CreateJobScreen()
+        app.push_screen(screen)
+        await until(pilot, lambda: screen.is_current and bool(screen.query("#create-method")))
+        section(screen).set_method("reinforcement")
+        await until(pilot, lambda: editor(screen).text.strip() != "", what="the example grader")
+        screen.query_one("#create-grader").focus()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
