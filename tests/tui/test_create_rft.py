@@ -13,7 +13,7 @@ import pytest
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
 from fttui.tui.widgets.grader_editor import GraderEditor, TrainingMethodSection
-from support.datasets import write_jsonl
+from support.datasets import preference, write_jsonl
 from support.tui import screen_text, shows, until
 
 SIZE = (120, 40)
@@ -164,6 +164,18 @@ async def test_a_grader_naming_a_field_the_data_lacks_is_refused_and_nothing_is_
             screen.query_one("#grader-result").render()
         )
         assert file_ids(client) == before  # refused before the upload
+        # leaving the editor lints the data for this grader: the line says which examples
+        await pilot.press("tab")
+        lint_line = screen.query_one("#lint-training")
+        await until(
+            pilot,
+            lambda: "rft_grader_field_missing ×12" in str(lint_line.render()),
+            what="the data linted for the grader's fields",
+        )
+        await pilot.press("ctrl+s")  # refused at once, from that lint
+        await shows(pilot, "The grader reads {{item.answer}}, which 12 examples lack")
+        assert screen.focused is screen.query_one("#create-grader")
+        assert file_ids(client) == before
         # fixed: the same form creates the job
         set_grader(screen, GRADER)
         await pilot.press("ctrl+s")
@@ -192,6 +204,32 @@ async def test_an_invalid_grader_is_refused_with_the_cursor_on_it_before_any_upl
         await shows(pilot, "The compute multiplier must be at most 10")
         assert screen.focused is screen.query_one("#create-compute")
     assert file_ids(client) == before
+
+
+async def test_a_dpo_job_from_the_form_sends_method_dpo_with_its_beta(
+    server, fttui_home, tmp_path
+) -> None:
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", [preference(i) for i in range(12)])
+    app = make_app(server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CreateJobScreen(training_file=str(pairs))
+        app.push_screen(screen, results.append)
+        await until(pilot, lambda: screen.is_current and bool(screen.query("#create-method")))
+        section(screen).set_method("dpo")
+        # linted as preference data for DPO: no error refuses it
+        await until(
+            pilot,
+            lambda: "dpo" in screen._reports.get("create-training", ("", "", None))[1],
+            what="the lint for DPO",
+        )
+        assert "✓ no errors" in screen_text(app)
+        screen.query_one("#create-beta").value = "0.2"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: bool(results), what="the job created")
+    job = server.client().fine_tuning.jobs.retrieve(results[0])
+    assert job.method.type == "dpo"
+    assert job.method.dpo.hyperparameters.beta == 0.2
 
 
 SNAPSHOT_TEXTUAL = "8.2.8"
