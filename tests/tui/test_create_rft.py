@@ -248,7 +248,9 @@ def test_snapshot_create_form_with_the_rft_section(snap_compare, fttui_home):
         await until(pilot, lambda: screen.is_current and bool(screen.query("#create-method")))
         section(screen).set_method("reinforcement")
         await until(pilot, lambda: editor(screen).text.strip() != "", what="the example grader")
-        screen.query_one("#create-grader").focus()
+        grader = screen.query_one("#create-grader")
+        grader.cursor_blink = False  # a blinking cursor would be on in one frame, off in the next
+        grader.focus()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
