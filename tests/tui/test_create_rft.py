@@ -6,6 +6,7 @@ against a live ``fttui serve --executor sim``, checked through the openai SDK.""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ import pytest
 from fttui.tui.app import FtApp
 from fttui.tui.screens.create_job import CreateJobScreen
 from fttui.tui.widgets.grader_editor import GraderEditor, TrainingMethodSection
+from fttui.tui.widgets.job_table import JobTable
 from support.datasets import preference, write_jsonl
-from support.tui import screen_text, shows, until
+from support.tui import sample_jobs, screen_text, shows, until, write_job_cache
 
 SIZE = (120, 40)
 OFFLINE = "http://127.0.0.1:9/v1"  # nothing listens there
@@ -103,13 +105,14 @@ async def test_validate_shows_ok_for_a_good_grader_and_the_bad_fields_path_for_a
         assert "item.capital" in str(result.render())
 
         set_grader(screen, {**GRADER, "operation": "contains"})
-        await pilot.click("#grader-validate")
+        screen.query_one("#grader-validate").press()  # the button, as a click would
         await until(pilot, lambda: "✗" in str(result.render()), what="the grader refused")
         text = str(result.render())
         assert "grader.operation" in text and "'contains' is not one of" in text
         assert screen.query_one("#create-grader").has_class("-invalid")
 
         set_grader(screen, '{"type": "string_check",')  # half-written: where it stops
+        screen.query_one("#create-grader").focus()
         await pilot.press("ctrl+g")
         await until(pilot, lambda: "not JSON" in str(result.render()), what="not JSON")
         assert "line 1" in str(result.render())
@@ -235,14 +238,27 @@ async def test_a_dpo_job_from_the_form_sends_method_dpo_with_its_beta(
 SNAPSHOT_TEXTUAL = "8.2.8"
 
 
+@pytest.fixture
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.skipif(
     __import__("textual").__version__ != SNAPSHOT_TEXTUAL,
     reason=f"snapshots were taken with Textual {SNAPSHOT_TEXTUAL}",
 )
-def test_snapshot_create_form_with_the_rft_section(snap_compare, fttui_home):
+def test_snapshot_create_form_with_the_rft_section(snap_compare, fttui_home, utc):
+    # behind the form: the fixed cached job list of the app's snapshots (a status bar that
+    # says "cached list", not one that is still connecting in one frame and not the next)
+    write_job_cache(sample_jobs(12), base_url=OFFLINE)
     app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
 
     async def run_before(pilot):
+        await until(pilot, lambda: app.query_one(JobTable).row_count == 12, what="cached rows")
         screen = CreateJobScreen()
         app.push_screen(screen)
         await until(pilot, lambda: screen.is_current and bool(screen.query("#create-method")))

@@ -316,14 +316,14 @@ class TrainingMethodSection(Vertical):
     TrainingMethodSection.-reinforcement #create-rft { display: block; }
     TrainingMethodSection #create-rft { height: auto; }
     TrainingMethodSection #create-rft-hp {
-        grid-size: 8; grid-columns: 10 1fr 11 1fr 11 1fr 13 1fr; height: 3; grid-gutter: 0 1;
+        /* two rows of two: four "auto" fields stay readable on an 80-column terminal */
+        grid-size: 4; grid-columns: 16 1fr 13 1fr; grid-rows: 3; height: 6; grid-gutter: 0 1;
     }
     TrainingMethodSection #create-rft-hp Label { padding-top: 1; }
     TrainingMethodSection Input.-invalid { border: tall $error; }
     /* a short terminal: one line a field, as the rest of the form */
-    .-compact TrainingMethodSection .row, .-compact TrainingMethodSection #create-rft-hp {
-        height: 1;
-    }
+    .-compact TrainingMethodSection .row { height: 1; }
+    .-compact TrainingMethodSection #create-rft-hp { grid-rows: 1; height: 2; }
     .-compact TrainingMethodSection .row Label,
     .-compact TrainingMethodSection #create-rft-hp Label { padding-top: 0; }
     .-compact TrainingMethodSection #create-grader { height: 5; }
