@@ -209,6 +209,25 @@ async def test_an_invalid_grader_is_refused_with_the_cursor_on_it_before_any_upl
     assert file_ids(client) == before
 
 
+async def test_a_prefill_sets_the_method_its_grader_and_its_hyperparameters(
+    server, fttui_home, rft_file
+) -> None:
+    """What a "clone from job" gives the section: the form then sends the same method."""
+    app = make_app(server)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = CreateJobScreen(training_file=str(rft_file))
+        app.push_screen(screen)
+        await until(pilot, lambda: screen.is_current and bool(screen.query("#create-method")))
+        hp = {"reasoning_effort": "high", "compute_multiplier": 1.5, "eval_interval": 2}
+        section(screen).set_method("reinforcement", grader=GRADER, hyperparameters=hp)
+        await until(pilot, lambda: section(screen).method == "reinforcement", what="the method")
+        assert section(screen).form_args() == {
+            "method": "reinforcement",
+            "grader": GRADER,  # kept as given: not replaced by the example grader
+            "rft_hyperparameters": hp,
+        }
+
+
 async def test_a_dpo_job_from_the_form_sends_method_dpo_with_its_beta(
     server, fttui_home, tmp_path
 ) -> None:

@@ -237,12 +237,15 @@ class GraderEditor(Vertical):
 
     @property
     def edited(self) -> bool:
-        """Whether the user changed what the editor put there (their text is never replaced)."""
+        """Whether the text is the user's (or a caller's), not an example: it is never replaced."""
         return self.text.strip() not in ("", self._filled.strip())
 
-    def set_grader(self, grader: dict[str, Any]) -> None:
-        self._filled = json.dumps(grader, indent=2, ensure_ascii=False)
-        self.query_one("#create-grader", TextArea).load_text(self._filled)
+    def set_grader(self, grader: dict[str, Any], *, example: bool = False) -> None:
+        """Load ``grader``; an ``example`` is replaced by the next example (a grader the
+        caller gave, like one the user typed, never is)."""
+        text = json.dumps(grader, indent=2, ensure_ascii=False)
+        self._filled = text if example else ""
+        self.query_one("#create-grader", TextArea).load_text(text)
         self.show_result(Text(""))
 
     def grader(self) -> dict[str, Any]:
@@ -386,11 +389,29 @@ class TrainingMethodSection(Vertical):
     def editor(self) -> GraderEditor:
         return self.query_one(GraderEditor)
 
-    def set_method(self, method: str, *, grader: dict[str, Any] | None = None) -> None:
-        """Choose ``method`` (and load ``grader``), as the user would: a "clone from job"
-        prefill or a caller that knows the data's method."""
+    def set_method(
+        self,
+        method: str,
+        *,
+        grader: dict[str, Any] | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+    ) -> None:
+        """Choose ``method`` (and load ``grader`` and the method's own ``hyperparameters``:
+        beta, reasoning effort, compute multiplier, eval interval and samples), as the user
+        would: a "clone from job" prefill or a caller that knows the data's method."""
         if grader is not None:
             self.editor.set_grader(grader)
+        hp = hyperparameters or {}
+        for key, field in (
+            ("beta", "create-beta"),
+            ("compute_multiplier", "create-compute"),
+            ("eval_interval", "create-eval-interval"),
+            ("eval_samples", "create-eval-samples"),
+        ):
+            if isinstance(hp.get(key), int | float) and not isinstance(hp.get(key), bool):
+                self.query_one(f"#{field}", Input).value = f"{hp[key]:g}"
+        if hp.get("reasoning_effort") in REASONING_EFFORTS:
+            self.query_one("#create-effort", Select).value = hp["reasoning_effort"]
         self.query_one("#create-method", Select).value = method
 
     def _show(self, method: str) -> None:
@@ -417,7 +438,7 @@ class TrainingMethodSection(Vertical):
 
         path = os.path.expanduser(self._training().strip())
         field = reference_field(path) if path and os.path.isfile(path) else None
-        self.editor.set_grader(example_grader(field or "reference_answer"))
+        self.editor.set_grader(example_grader(field or "reference_answer"), example=True)
 
     @on(GraderEditor.Validated)
     def _grader_validated(self, event: GraderEditor.Validated) -> None:
