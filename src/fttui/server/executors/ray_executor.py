@@ -149,9 +149,12 @@ class RayExecutor(TorchExecutor):
                 param="metadata",
             )
         resources = self._resources(spec)
-        if resources["num_workers"] > 1 and spec.method == "dpo":
+        if resources["num_workers"] > 1 and spec.method != "supervised":
+            # Ray Train's workers share the supervised step's gradient only: DPO or GRPO
+            # workers would each train a model of their own and rank 0's would be kept
+            kind = "DPO" if spec.method == "dpo" else "reinforcement fine-tuning"
             raise ExecutorError(
-                "ray_num_workers > 1 trains supervised jobs only; run DPO with one worker",
+                f"ray_num_workers > 1 trains supervised jobs only; run {kind} with one worker",
                 param="metadata",
             )
         if self.storage is not None:

@@ -11,6 +11,7 @@ other failure is one line on the screen, which stays usable.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +29,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from fttui.datasets.model_limits import is_legacy_completion_model
 from fttui.tui.claim import Claim
 from fttui.tui.widgets.example_view import one_line
+from fttui.tui.widgets.grader_editor import PARAM_FIELDS as METHOD_PARAM_FIELDS
+from fttui.tui.widgets.grader_editor import MethodFieldError, TrainingMethodSection
 
 if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
     from fttui.tui.app import FtApp
@@ -45,6 +48,7 @@ PARAM_FIELDS = {
     "learning_rate_multiplier": "create-lr",
     "suffix": "create-suffix",
     "seed": "create-seed",
+    **METHOD_PARAM_FIELDS,  # the method section's (the grader, RFT hyperparameters, beta)
 }
 MAX_ERROR_LINES = 5
 LINT_WIDTH = 90
@@ -305,6 +309,10 @@ class CreateJobScreen(ModalScreen[str | None]):
                     yield Input("", id="create-suffix", placeholder="optional, ≤ 64 chars")
                     yield Label("Seed")
                     yield Input("", id="create-seed", placeholder="optional")
+                # -- the training method (supervised / dpo / reinforcement + its grader) --
+                yield TrainingMethodSection(
+                    training=lambda: self._value("create-training"), id="create-method-section"
+                )
                 yield Checkbox("Create even if the linter finds errors (force)", id="create-force")
             yield Static("", id="create-status")
             with Horizontal(id="create-progress-row"):
@@ -320,7 +328,7 @@ class CreateJobScreen(ModalScreen[str | None]):
     def on_resize(self) -> None:
         compact = self.size.height < self.COMPACT_BELOW
         self.set_class(compact, "-compact")
-        for widget in self.query("Input, Button, Checkbox"):
+        for widget in self.query("Input, Button, Checkbox, Select"):
             widget.compact = compact  # type: ignore[attr-defined]
 
     def on_mount(self) -> None:
@@ -377,6 +385,9 @@ class CreateJobScreen(ModalScreen[str | None]):
             "suffix": suffix,
             "seed": seed,
             "force": self.query_one("#create-force", Checkbox).value,
+            # the method and its arguments (grader, RFT hyperparameters, beta); none for
+            # supervised, so that request stays as it was
+            **self._method().form_args(),
         }
 
     def _unfinished_model(self, model: str) -> str | None:
@@ -410,7 +421,10 @@ class CreateJobScreen(ModalScreen[str | None]):
 
     def _set_running(self, running: bool) -> None:
         self.running = running
-        for widget in self.query("#create-form Input, #create-form Button, #create-force"):
+        for widget in self.query(
+            "#create-form Input, #create-form Button, #create-form Select, "
+            "#create-form TextArea, #create-force"
+        ):
             widget.disabled = running
         self.query_one("#create-ok", Button).disabled = running
         self.query_one("#create-progress-row").set_class(running, "-running")
@@ -450,10 +464,30 @@ class CreateJobScreen(ModalScreen[str | None]):
                 target.update(Text(f"No such file: {path}", style="bold red"))
             return
         target.update(Text("linting…", style="dim italic"))
-        self._run_prelint(field, path, self._lint_model())
+        self._run_prelint(field, path, *self._lint_context())
 
     def _lint_model(self) -> str:
         return self._value("create-model") or DEFAULT_MODEL
+
+    def _lint_context(self) -> tuple[str, dict[str, Any]]:
+        """What a lint depends on besides the file: a key (a report is used only for the key
+        it was made for: the model alone for supervised data) and the lint's arguments (the
+        model; the method, and an RFT job's grader whose fields every example must have)."""
+        model = self._lint_model()
+        extra = self._method().lint_args()
+        key = model + (" " + json.dumps(extra, sort_keys=True) if extra else "")
+        return key, {"model": model, **extra}
+
+    def _method(self) -> TrainingMethodSection:
+        return self.query_one(TrainingMethodSection)
+
+    @on(TrainingMethodSection.LintChanged)
+    def _method_changed(self, event: TrainingMethodSection.LintChanged) -> None:
+        """Another method (or grader) checks the data by other rules: lint it again."""
+        event.stop()
+        for field in ("create-training", "create-validation"):
+            if self._value(field):
+                self._prelint(field, self._value(field))
 
     @work(
         thread=True,
@@ -462,19 +496,19 @@ class CreateJobScreen(ModalScreen[str | None]):
         exit_on_error=False,
         description="lint the chosen file",
     )
-    def _run_prelint(self, field: str, path: str, model: str) -> None:
+    def _run_prelint(self, field: str, path: str, key: str, lint_args: dict[str, Any]) -> None:
         worker = get_current_worker()
         try:
             from fttui.tui.lint_process import lint
 
             report = lint(
-                path, model=model, max_findings=2000, should_stop=lambda: worker.is_cancelled
+                path, **lint_args, max_findings=2000, should_stop=lambda: worker.is_cancelled
             )
         except Exception as exc:
-            self.post_message(_PreLinted(field, path, model, error=_one_line(exc)))
+            self.post_message(_PreLinted(field, path, key, error=_one_line(exc)))
             return
         if report is not None and not worker.is_cancelled:
-            self.post_message(_PreLinted(field, path, model, report))
+            self.post_message(_PreLinted(field, path, key, report))
 
     def on__pre_linted(self, message: _PreLinted) -> None:
         message.stop()
@@ -558,8 +592,8 @@ class CreateJobScreen(ModalScreen[str | None]):
         self._focus_before = focused.id if isinstance(focused, Input | Checkbox) else None
         try:
             args = self.form()
-        except FormError as exc:
-            inp = self.query_one(f"#{exc.field}", Input)
+        except (FormError, MethodFieldError) as exc:
+            inp = self.query_one(f"#{exc.field}")
             inp.add_class("-invalid")
             inp.focus()
             self._status(f"✗ {exc}", error=True)
@@ -570,7 +604,7 @@ class CreateJobScreen(ModalScreen[str | None]):
             and getattr(report, "has_errors", False)
             and not args["force"]
             and linted_value == self._value("create-training")
-            and linted_model == args["model"]
+            and linted_model == self._lint_context()[0]
         ):
             self._refuse(report)
             return
@@ -582,6 +616,11 @@ class CreateJobScreen(ModalScreen[str | None]):
         self._create_worker = self._run_create(args, self._create_claim)
 
     def _refuse(self, report: Any) -> None:
+        grader_refusal = self._method().grader_refusal(report)
+        if grader_refusal is not None:  # the grader names fields the data lacks: fix it there
+            self._status(grader_refusal, error=True)
+            self._method().focus_grader()
+            return
         errors = [f for f in report.findings if f.severity == "error"]
         self._status(
             Text.assemble(
@@ -659,7 +698,7 @@ class CreateJobScreen(ModalScreen[str | None]):
             self._linted["create-training"] = self._value("create-training")
             self._reports["create-training"] = (
                 self._linted["create-training"],
-                self._lint_model(),
+                self._lint_context()[0],
                 message.report,
             )
             self.query_one("#lint-training", Static).update(lint_summary(message.report))
@@ -672,7 +711,7 @@ class CreateJobScreen(ModalScreen[str | None]):
         self._status(f"✗ {message.message}", error=True)
         field = _field_of(message.param)
         if field is not None:
-            inp = self.query_one(f"#{field}", Input)
+            inp = self.query_one(f"#{field}")
             inp.add_class("-invalid")
             inp.focus()
         else:
@@ -782,6 +821,8 @@ def _field_of(param: str | None) -> str | None:
     ``method.supervised.hyperparameters.batch_size`` → its last part), or None."""
     if not param:
         return None
+    if "grader" in param.split("."):  # method.reinforcement.grader.graders.x.operation
+        return PARAM_FIELDS["grader"]
     return PARAM_FIELDS.get(param.rsplit(".", 1)[-1])
 
 
