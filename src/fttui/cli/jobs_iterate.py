@@ -2,9 +2,10 @@
 
 ``jobs wait ID…`` exit status (several jobs: the worst outcome wins, in this order):
 1 a job failed (or an ID is unknown) · 124 a job was still running at ``--timeout`` ·
-3 a job was cancelled · 0 every job succeeded. Cancelled is 3, not 2, as everywhere else in
-fttui (``follow``, ``create --wait``): 2 is a usage error, which a script must be able to
-tell from an outcome.
+2 a job was cancelled · 0 every job succeeded · 64 (EX_USAGE) a usage error. Cancelled is
+2 here, as issue 15 asks, so a usage error — 2 everywhere else in fttui — is 64 for this
+command: a script must be able to tell an outcome from a mistake in its own command line.
+(``follow`` and ``create --wait`` keep 3 for cancelled: 2 is their usage error.)
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from fttui.cli.common import CliError, print_json
 
 #: ``jobs wait`` when a job is still running at ``--timeout`` (as coreutils' timeout(1))
 EXIT_TIMEOUT = 124
+#: ``jobs wait`` when a job was cancelled (issue 15), and its usage errors (sysexits' EX_USAGE)
+EXIT_WAIT_CANCELLED = 2
+EXIT_USAGE = 64
+
+WAIT_CODES = (
+    "Exit status, the worst outcome winning: 1 a job failed (or an ID is unknown), 124 a job "
+    "still running at --timeout, 2 a job cancelled, 0 all succeeded; 64 a usage error."
+)
 
 #: create options that may hold a comma-separated list (a sweep axis): dest → (flag, type)
 SWEEP_AXES: dict[str, tuple[str, type]] = {
@@ -41,12 +50,9 @@ SWEEP_AXES: dict[str, tuple[str, type]] = {
 def register(jsub: argparse._SubParsersAction) -> None:
     q = jsub.add_parser(
         "wait",
-        help="wait until jobs end; exit 0 all succeeded, 1 one failed, 3 cancelled, 124 timeout",
-        description=(
-            "Wait until every job has ended. Exit status, the worst outcome winning: 1 a job "
-            "failed (or an ID is unknown), 124 a job still running at --timeout, 3 a job "
-            "cancelled, 0 all succeeded."
-        ),
+        help="wait until jobs end; exit 0 all succeeded, 1 one failed, 2 cancelled, 124 timeout",
+        description=f"Wait until every job has ended. {WAIT_CODES}",
+        usage_exit=EXIT_USAGE,
     )
     add_provider_options(q)
     q.add_argument("job_ids", metavar="ID", nargs="+")
@@ -65,26 +71,36 @@ def register(jsub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_compare)
 
 
-def outcome_code(statuses: list[str | None]) -> int:
-    """The exit status of several outcomes (None: still running): see the module doc."""
+def outcome_code(statuses: list[str | None], *, cancelled: int = EXIT_CANCELLED) -> int:
+    """The exit status of several outcomes (None: still running): see the module doc.
+    ``cancelled``: 2 for ``jobs wait``, 3 where 2 is a usage error (``create --wait``)."""
     if any(s is not None and s != "cancelled" and job_exit_code(s) == 1 for s in statuses):
         return 1
     if any(s is None for s in statuses):
         return EXIT_TIMEOUT
     if "cancelled" in statuses:
-        return EXIT_CANCELLED
+        return cancelled
     return 0
 
 
-@handles_api_errors
 def cmd_wait(args: argparse.Namespace) -> int:
+    try:
+        return _wait(args)
+    except CliError as exc:
+        if exc.exit_code == 2:  # a usage or configuration error: 2 is "cancelled" here
+            raise CliError(str(exc), exit_code=EXIT_USAGE) from None
+        raise
+
+
+@handles_api_errors
+def _wait(args: argparse.Namespace) -> int:
     from fttui.api.compare import wait_jobs
     from fttui.api.jobs import get_job, is_terminal, job_summary
 
     if args.timeout is not None and not args.timeout >= 0:
-        raise CliError("--timeout must be >= 0 seconds", exit_code=2)
+        raise CliError("--timeout must be >= 0 seconds", exit_code=EXIT_USAGE)
     if not args.interval > 0:
-        raise CliError("--interval must be > 0 seconds", exit_code=2)
+        raise CliError("--interval must be > 0 seconds", exit_code=EXIT_USAGE)
     _, client = client_from_args(args)
     ids = list(dict.fromkeys(args.job_ids))
     for jid in ids:  # an unknown ID is an error now, not after the others have ended
@@ -110,7 +126,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         for jid, status in zip(ids, statuses, strict=True):
             if status is None:
                 warn(f"{jid} still {last[jid].status} after {args.timeout:g}s")
-    return outcome_code(statuses)
+    return outcome_code(statuses, cancelled=EXIT_WAIT_CANCELLED)
 
 
 @handles_api_errors
