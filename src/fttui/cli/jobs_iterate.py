@@ -248,48 +248,36 @@ def create_sweep(
     """Show the grid's job count and billed tokens, ask (or ``--yes``), then create every
     job with a shared ``metadata.sweep``. ``create(**settings)`` creates one job."""
     from fttui.api.compare import (
-        SWEEP_KEY,
+        SweepError,
+        create_sweep_jobs,
         epoch_tokens,
         grid,
         new_sweep_id,
-        sweep_billed_tokens,
+        plan_sweep,
     )
-    from fttui.api.errors import ApiError
     from fttui.api.jobs import job_summary
-    from fttui.api.models import base_of
-    from fttui.config import price_for
 
-    points = grid(axes)
     per = epoch_tokens(
         client, settings["model"], settings["training_file"], source=source, force=args.force
     )
-    tokens = sum(sweep_billed_tokens(points, *per)) if per is not None else None
-    price = price_for(base_of(settings["model"]))
+    plan = plan_sweep(grid(axes), per, settings["model"])
+    points, tokens, price = plan.points, plan.tokens, plan.price
     sweep = new_sweep_id()
     line = plan_line(len(points), axes, tokens, price)
     print(f"{sweep}: {line}", file=sys.stderr if args.json else sys.stdout, flush=True)
     if not confirm(f"Create {len(points)} jobs?", assume_yes=args.yes):
         warn("nothing created")
         return 1
-    meta = {**(settings.get("metadata") or {}), SWEEP_KEY: sweep}
-    created: list[Any] = []
-    for point in points:
-        try:
-            job = create(**{**settings, **point, "metadata": meta})
-        except ApiError as err:
-            done = ", ".join(j.id for j in created) or "none"
-            raise CliError(
-                f"{err} — {len(created)} of {len(points)} jobs of {sweep} created: {done}",
-                exit_code=1,
-            ) from None
-        # the first job uploaded any local file: the rest use its ids, uploading nothing
-        settings = {**settings, "training_file": job.training_file}
-        if settings.get("validation_file"):
-            settings["validation_file"] = job.validation_file
-        created.append(job)
+
+    def on_created(job: Any, point: dict[str, Any]) -> None:
         if not args.json:
             hp = ", ".join(f"{k}={v}" for k, v in point.items())
             print(f"created {job.id} ({hp})", flush=True)
+
+    try:
+        created = create_sweep_jobs(create, settings, points, sweep=sweep, on_created=on_created)
+    except SweepError as err:
+        raise CliError(str(err), exit_code=1) from None
     if args.wait:
         from fttui.api.compare import wait_jobs
 
@@ -300,7 +288,7 @@ def create_sweep(
             {
                 "sweep": sweep,
                 "billed_tokens": tokens,
-                "cost": round(tokens / 1e6 * price, 4) if tokens is not None and price else None,
+                "cost": round(plan.cost, 4) if plan.cost is not None else None,
                 "jobs": [job_summary(j) for j in created],
             }
         )
