@@ -355,3 +355,44 @@ def create_sweep_jobs(
         if on_created is not None:
             on_created(job, point)
     return created
+
+
+# ----------------------------------------------------------------------------- continue
+
+
+def continue_candidates(
+    client: Any, *, job_ids: Sequence[str] = (), jobs: int = 10, scan: int = 100
+) -> list[str]:
+    """Models a job can continue from (OpenAI takes a fine-tuned model as the base, and
+    ``fttui serve`` a checkpoint too): the fine-tuned model and checkpoints
+    (``ft:…:ckpt-step-N``) of ``job_ids`` first, then of the newest ``jobs`` succeeded jobs
+    among the latest ``scan``, then the provider's other fine-tuned models. Reads only;
+    a job whose checkpoints cannot be listed is left out (suggestions, not a refusal)."""
+    from fttui.api.jobs import iter_checkpoints, iter_jobs
+    from fttui.api.models import is_fine_tuned, iter_models
+
+    out: dict[str, None] = {}
+    sources: list[Any] = []
+    for jid in job_ids:
+        try:
+            sources.append(get_job(client, jid))
+        except ApiError:
+            continue
+    recent = [j for j in itertools.islice(iter_jobs(client), scan) if j.status == "succeeded"]
+    for job in [*sources, *recent[:jobs]]:
+        if job.fine_tuned_model:
+            out[job.fine_tuned_model] = None
+        try:
+            ckpts = list(itertools.islice(iter_checkpoints(client, job.id), 50))
+        except ApiError:
+            continue
+        # the latest step first: the one most likely wanted
+        for ck in sorted(ckpts, key=lambda c: -int(getattr(c, "step_number", 0) or 0)):
+            name = getattr(ck, "fine_tuned_model_checkpoint", None)
+            if name:
+                out[name] = None
+    try:
+        out.update((m.id, None) for m in iter_models(client) if is_fine_tuned(m.id))
+    except ApiError:
+        pass
+    return list(out)
