@@ -20,7 +20,6 @@ from support.tui import (
     FIXTURES,
     create_sim_job,
     listed,
-    screen_text,
     shows,
     until,
     upload,
@@ -116,7 +115,9 @@ async def test_the_model_field_offers_a_checkpoint_and_the_job_continues_from_it
     client = server.client()
     fid = upload(client)
     first = wait_job(client, create_sim_job(client, file_id=fid, seconds_per_step=0.005), DONE)
-    ckpts = [c.fine_tuned_model_checkpoint for c in client.fine_tuning.jobs.checkpoints.list(first.id)]
+    ckpts = [
+        c.fine_tuned_model_checkpoint for c in client.fine_tuning.jobs.checkpoints.list(first.id)
+    ]
     assert ckpts and all(":ckpt-step-" in c for c in ckpts)
     app = FtApp(base_url=server.base_url, api_key=server.api_key, live=False)
     results: list[str | None] = []
@@ -149,7 +150,7 @@ async def test_a_2x2_sweep_shows_its_count_and_cost_then_creates_4_jobs_sharing_
     set_prices(fttui_home)
     client = server.client()
     files, jobs = file_ids(client), job_ids(client)
-    per, default_epochs = epoch_tokens(client, MODEL, str(CHAT))
+    per, _ = epoch_tokens(client, MODEL, str(CHAT))
     tokens = per * (2 + 3) * 2
     app = FtApp(base_url=server.base_url, api_key=server.api_key, live=False)
     results: list[str | None] = []
