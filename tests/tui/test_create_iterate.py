@@ -14,12 +14,14 @@ from fttui.tui.app import FtApp
 from fttui.tui.panes.jobs import JobsPane
 from fttui.tui.screens.confirm import ConfirmScreen
 from fttui.tui.screens.create_job import CreateJobScreen
+from fttui.tui.screens.help import HelpScreen
 from fttui.tui.widgets.event_log import EventLog
 from fttui.tui.widgets.job_table import JobTable
 from support.tui import (
     FIXTURES,
     create_sim_job,
     listed,
+    screen_text,
     shows,
     until,
     upload,
@@ -83,6 +85,12 @@ async def test_e_clones_a_job_and_one_change_makes_a_job_with_the_same_files_and
         await pilot.press("v")  # the event log moved from e to v
         await until(pilot, lambda: isinstance(app.focused, EventLog), what="the event log")
         app.query_one(JobTable).focus()
+        await pilot.press("question_mark")  # the help screen says which key does which
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        keys = {r.binding_id: r.keys for r in app.screen.rows}
+        assert (keys["jobs.clone"], keys["jobs.events"]) == ("e", "v")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
         await pilot.press("e")
         await until(pilot, lambda: isinstance(app.screen, CreateJobScreen), what="the form")
         screen = app.screen
@@ -215,3 +223,32 @@ async def test_the_metadata_field_is_checked_as_typed_and_reaches_the_job(server
         await until(pilot, lambda: bool(results), what="created", timeout=60)
     job = client.fine_tuning.jobs.retrieve(results[0])
     assert job.metadata == {"sim_seconds_per_step": "0.005", "note": "a, b", "run": "3"}
+
+
+# -- snapshot (offline, a fixed file and prices: a deterministic frame) ---------------------
+SNAPSHOT_TEXTUAL = "8.2.8"  # as tests/tui/test_app.py: frames change between releases
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(
+    __import__("textual").__version__ != SNAPSHOT_TEXTUAL,
+    reason=f"snapshots were taken with Textual {SNAPSHOT_TEXTUAL}",
+)
+def test_snapshot_the_sweep_form_shows_the_grids_cost(snap_compare, fttui_home, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.chdir(ROOT)  # the path as typed shows in the field: the same on every machine
+    set_prices(fttui_home)
+    app = FtApp(base_url="http://127.0.0.1:9/v1", api_key="sk-test-key", live=False)
+
+    async def run_before(pilot):
+        screen = CreateJobScreen(training_file="tests/fixtures/chat_valid.jsonl")
+        app.push_screen(screen)
+        await until(pilot, lambda: "examples (" in screen_text(app), what="linted")
+        field(screen, "epochs").value = "2,3"
+        field(screen, "lr").value = "0.5,1"
+        field(screen, "metadata").value = "team=nlp, run=7"
+        await until(pilot, lambda: "billed tokens · $" in screen.plan_text, what="the cost")
+        field(screen, "model").focus()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
