@@ -93,13 +93,12 @@ class _ContinueModels(Message):
 
 
 class _EpochTokens(Message):
-    """One epoch's billed tokens of (model, training file), and the model's price."""
+    """One epoch's billed tokens of an uploaded training file (None: not countable)."""
 
-    def __init__(self, key: tuple[str, str], per: tuple[int, int] | None, price: Any) -> None:
+    def __init__(self, training: str, per: tuple[int, int] | None) -> None:
         super().__init__()
-        self.key = key
+        self.training = training
         self.per = per
-        self.price = price
 
 
 class _SweepCreated(Message):
@@ -150,8 +149,11 @@ class IterateForm(ModalScreen[str | None]):
         self.sweep_axes = {}
         self.plan_text = ""
         self._continue: list[str] = []
-        # (model, training value) → (one epoch's tokens, default epochs) or None; price
-        self._epoch_tokens: dict[tuple[str, str], tuple[tuple[int, int] | None, Any]] = {}
+        # training value → (one epoch's tokens, default epochs), None where not countable;
+        # model → its configured price. By file, not (file, model): a keystroke in the model
+        # field must not count the file again (the tokenizers of one family agree)
+        self._epoch_tokens: dict[str, tuple[int, int] | None] = {}
+        self._prices: dict[str, float | None] = {}
         self._carry: dict[str, Any] = {}
 
     # -- compose --------------------------------------------------------------------------
@@ -317,23 +319,31 @@ class IterateForm(ModalScreen[str | None]):
         if not (model and training):
             self._show_plan(f"{head}{len(points)} jobs")
             return
-        key = (model, training)
-        if key not in self._epoch_tokens:
+        if training not in self._epoch_tokens and not self._count_linted(training):
             self._show_plan(f"{head}{len(points)} jobs · counting billed tokens…")
-            self._count_tokens(key, self._linted_tokens(key))
             return
-        per, price = self._epoch_tokens[key]
-        plan = plan_sweep(points, per, model, price=price)
+        if model not in self._prices:
+            from fttui.api.models import base_of
+            from fttui.config import price_for
+
+            self._prices[model] = price_for(base_of(model))
+        plan = plan_sweep(points, self._epoch_tokens[training], model, price=self._prices[model])
         self._show_plan(head + plan.summary())
 
-    def _linted_tokens(self, key: tuple[str, str]) -> tuple[int, int] | None:
-        """One epoch's tokens from the form's own lint of this file for this model."""
+    def _count_linted(self, training: str) -> bool:
+        """Count one epoch's tokens of ``training`` now (True), or start counting them: a
+        local file from the form's own lint of it (the pre-lint posts ``_lint_done`` when
+        it ends; linting here again would double the work), an uploaded one in a worker."""
         from fttui.api.compare import tokens_per_epoch
+        from fttui.tui.screens.create_job import _expand
 
-        value, model, report = self._reports.get("create-training", ("", "", None))
-        if report is None or (model, value) != key:
-            return None
-        return tokens_per_epoch(report)
+        value, _model, report = self._reports.get("create-training", ("", "", None))
+        if report is not None and value == training:
+            self._epoch_tokens[training] = tokens_per_epoch(report)
+            return True
+        if _expand(training).startswith("file-"):
+            self._count_tokens(training, self._value("create-model"))
+        return False
 
     def _show_plan(self, text: str, *, error: bool = False) -> None:
         self.plan_text = text
@@ -349,32 +359,29 @@ class IterateForm(ModalScreen[str | None]):
         exit_on_error=False,
         description="count a sweep's billed tokens",
     )
-    def _count_tokens(self, key: tuple[str, str], per: tuple[int, int] | None) -> None:
-        from fttui.api.models import base_of
-        from fttui.config import price_for
-        from fttui.tui.screens.create_job import _expand
+    def _count_tokens(self, training: str, model: str) -> None:
+        # a clone's own file: the source job's trained_tokens, no request; another file id
+        # is downloaded and linted (it may be large: never on the UI thread)
+        per: tuple[int, int] | None
+        try:
+            from fttui.api.compare import epoch_tokens
+            from fttui.tui.screens.create_job import DEFAULT_MODEL
 
-        model, training = key
-        price = price_for(base_of(model))
-        if per is None:
-            try:
-                from fttui.api.compare import epoch_tokens
-
-                per = epoch_tokens(
-                    self.app.backend.client(),
-                    model,
-                    _expand(training),
-                    source=self.source,
-                    force=True,  # counting is not refusing: create refuses lint errors
-                )
-            except Exception:
-                per = None  # "billed tokens unknown"; creating says what is wrong
+            per = epoch_tokens(
+                self.app.backend.client(),
+                model or DEFAULT_MODEL,
+                training,
+                source=self.source,
+                force=True,  # counting is not refusing: create refuses lint errors
+            )
+        except Exception:
+            per = None  # "billed tokens unknown"; creating says what is wrong
         if not get_current_worker().is_cancelled:
-            self.post_message(_EpochTokens(key, per, price))
+            self.post_message(_EpochTokens(training, per))
 
     def on__epoch_tokens(self, message: _EpochTokens) -> None:
         message.stop()
-        self._epoch_tokens[message.key] = (message.per, message.price)
+        self._epoch_tokens[message.training] = message.per
         self._replan()
 
     def _lint_done(self) -> None:
