@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import OptionList
 
 from fttui.api.jobs import job_summary
 from fttui.tui.app import FtApp
 from fttui.tui.panes.jobs import JobsPane
 from fttui.tui.screens.confirm import ConfirmScreen
+from fttui.tui.screens.create_iterate import ContinueFromScreen
 from fttui.tui.screens.create_job import CreateJobScreen
 from fttui.tui.screens.help import HelpScreen
 from fttui.tui.widgets.event_log import EventLog
@@ -133,7 +135,18 @@ async def test_the_model_field_offers_a_checkpoint_and_the_job_continues_from_it
         screen = await open_form(app, pilot, results, training_file=fid)
         await until(pilot, lambda: set(ckpts) <= set(screen._models), what="checkpoints offered")
         assert first.fine_tuned_model in screen._models
+        await shows(pilot, "ctrl+l: continue from one of", f"{len(ckpts)} checkpoints")
         model = field(screen, "model")
+        model.focus()
+        await pilot.press("ctrl+l")  # the list to pick from
+        await until(pilot, lambda: isinstance(app.screen, ContinueFromScreen), what="the list")
+        options = app.screen.query_one(OptionList)
+        offered = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert offered[0] == first.fine_tuned_model and set(ckpts) <= set(offered)
+        options.highlighted = offered.index(ckpts[-1])
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen, what="picked")
+        assert model.value == ckpts[-1] and app.focused is model
         model.focus()
         model.value = ""
         want = sorted(ckpts)[0]
@@ -248,7 +261,11 @@ def test_snapshot_the_sweep_form_shows_the_grids_cost(snap_compare, fttui_home, 
         field(screen, "lr").value = "0.5,1"
         field(screen, "metadata").value = "team=nlp, run=7"
         await until(pilot, lambda: "billed tokens · $" in screen.plan_text, what="the cost")
-        field(screen, "model").focus()
+        screen.query_one("#create-ok").focus()  # not an Input: no blinking cursor in the frame
+        # the status bar behind says "connecting…" from its first 5 s tick on: wait for it
+        refresh = app.query_one("#status-refresh")
+        await until(pilot, lambda: "connecting" in str(refresh.render()), what="settled")
+        await app.workers.wait_for_complete()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -20,16 +20,19 @@ create stay there; what is here only adds to them, so the two halves change apar
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.containers import Horizontal
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from fttui.tui.claim import Claim
@@ -119,7 +122,14 @@ class IterateForm(ModalScreen[str | None]):
     IterateForm #create-sweep.-error { color: $text-error; }
     IterateForm #metadata-note { display: none; color: $text-error; }
     IterateForm #metadata-note.-shown { display: block; }
+    IterateForm #continue-note { display: none; }
+    IterateForm #continue-note.-shown { display: block; }
     """
+
+    # merged with CreateJobScreen's own (Textual collects BINDINGS along the MRO)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+l", "continue_from", "Continue from a model", id="create_job.continue_from"),
+    ]
 
     # set by CreateJobScreen.__init__; declared for the type checker
     source: Any
@@ -157,6 +167,10 @@ class IterateForm(ModalScreen[str | None]):
         self._carry: dict[str, Any] = {}
 
     # -- compose --------------------------------------------------------------------------
+    def continue_fields(self) -> Iterator[Widget]:
+        """Below the model field: what there is to continue from (once listed)."""
+        yield Static("", id="continue-note", classes="lint")
+
     def iterate_fields(self) -> Iterator[Widget]:
         """The metadata field and the sweep's plan line, below the hyperparameters."""
         with Horizontal(classes="row"):
@@ -252,11 +266,38 @@ class IterateForm(ModalScreen[str | None]):
         """Add the checkpoints to the provider's models (called again once those come)."""
         if not self._continue:
             return
+        ckpts = sum(":ckpt-step-" in m for m in self._continue)
+        models = len(self._continue) - ckpts
+        note = self.query_one("#continue-note", Static)
+        note.update(
+            Text(
+                f"ctrl+l: continue from one of {_count(models, 'fine-tuned model')} and "
+                f"{_count(ckpts, 'checkpoint')} (or type ft:… and → completes it)",
+                style="dim",
+            )
+        )
+        note.add_class("-shown")
         # listed, a checkpoint is never "not one of the provider's models"
         self._models = sorted({*self._models, *self._continue})
         self.query_one("#create-model", Input).suggester = SuggestFromList(
             self._models, case_sensitive=False
         )
+
+    def action_continue_from(self) -> None:
+        """ctrl+l: pick the model to continue from (a fine-tuned model or a checkpoint)."""
+        if self.running:
+            return
+        if not self._continue:
+            self._status("No fine-tuned model or checkpoint to continue from (yet).")
+            return
+
+        def picked(model: str | None) -> None:
+            field = self.query_one("#create-model", Input)
+            if model:
+                field.value = model
+            field.focus()
+
+        self.app.push_screen(ContinueFromScreen(self._continue), picked)
 
     # -- metadata -------------------------------------------------------------------------
     def _metadata(self) -> dict[str, str] | None:
@@ -499,3 +540,47 @@ class IterateForm(ModalScreen[str | None]):
             markup=False,
         )
         self.dismiss(message.job_ids[0])
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'s' if n != 1 else ''}"
+
+
+class ContinueFromScreen(ModalScreen[str | None]):
+    """The models a job can continue from: ``enter`` picks one, ``esc`` picks none."""
+
+    DEFAULT_CSS = """
+    ContinueFromScreen { align: center middle; }
+    ContinueFromScreen > #continue-box {
+        width: 96%; max-width: 100; height: auto; max-height: 80%;
+        border: thick $accent; background: $panel; padding: 0 1;
+    }
+    ContinueFromScreen #continue-title { text-style: bold; }
+    ContinueFromScreen #continue-list { height: auto; max-height: 20; }
+    ContinueFromScreen #continue-keys { color: $text-muted; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="continue_from.close"),
+    ]
+
+    def __init__(self, models: list[str]) -> None:
+        super().__init__()
+        self.models = models
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="continue-box"):
+            yield Static("Continue training from", id="continue-title", markup=False)
+            # names are data: plain Text, never markup
+            yield OptionList(*(Option(Text(m), id=m) for m in self.models), id="continue-list")
+            yield Static("enter picks · esc closes", id="continue-keys", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

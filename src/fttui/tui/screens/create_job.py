@@ -301,6 +301,7 @@ class CreateJobScreen(IterateForm):
                         id="create-model",
                         placeholder="base model or ft:… model to continue from",
                     )
+                yield from self.continue_fields()  # create_iterate: what to continue from
                 with Grid(id="create-hp"):
                     yield Label("Epochs")
                     yield Input("auto", id="create-epochs")
