@@ -5,6 +5,7 @@ count and cost show before its jobs are created, and the metadata field reaches 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,9 @@ async def test_the_model_field_offers_a_checkpoint_and_the_job_continues_from_it
         screen = await open_form(app, pilot, results, training_file=fid)
         await until(pilot, lambda: set(ckpts) <= set(screen._models), what="checkpoints offered")
         assert first.fine_tuned_model in screen._models
-        await shows(pilot, "ctrl+l: continue from one of", f"{len(ckpts)} checkpoints")
+        text = await shows(pilot, "ctrl+l: continue from one of")
+        offered_ckpts = int(re.search(r"and (\d+) checkpoints", text).group(1))
+        assert offered_ckpts == sum(":ckpt-step-" in m for m in screen._continue) >= len(ckpts)
         model = field(screen, "model")
         model.focus()
         await pilot.press("ctrl+l")  # the list to pick from
