@@ -219,9 +219,16 @@ class IterateForm(ModalScreen[str | None]):
                 self._linted[field] = str(value)
                 note = self.query_one(f"#lint-{field.removeprefix('create-')}", Static)
                 note.update(Text(f"{job.id}'s file, by id: not uploaded again", "dim"))
-        # what the form has no field for is carried over as the job had it
         method = s.get("method")
-        if method and method != "supervised":
+        section = self.query("#create-method-section")
+        set_method = getattr(section.first(), "set_method", None) if section else None
+        if method and callable(set_method):
+            # a form with a method section (the rft branch's TrainingMethodSection) shows
+            # the method and sends it: set it there, as the user would
+            hp = {"beta": s.get("beta"), **(s.get("rft_hyperparameters") or {})}
+            set_method(method, grader=s.get("grader"), hyperparameters=hp)
+        elif method and method != "supervised":
+            # what the form has no field for is carried over as the job had it
             self._carry = {
                 k: s[k]
                 for k in ("method", "beta", "grader", "rft_hyperparameters")
