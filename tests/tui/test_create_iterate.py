@@ -104,7 +104,11 @@ async def test_e_clones_a_job_and_one_change_makes_a_job_with_the_same_files_and
         assert field(screen, "epochs").value == "1" and field(screen, "lr").value == "0.5"
         assert field(screen, "suffix").value == "orig" and field(screen, "seed").value == "11"
         assert field(screen, "metadata").value == "sim_seconds_per_step=0.005, team=nlp"
+        # a list here would be a sweep, costed from the job's own trained_tokens (1 epoch)
+        field(screen, "epochs").value = "1,2"
+        await shows(pilot, f"Sweep (Epochs 1,2): 2 jobs · {src.trained_tokens * 3:,} billed tokens")
         field(screen, "epochs").value = "2"
+        await until(pilot, lambda: not screen.plan_text, what="one job again: no plan line")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, CreateJobScreen), what="created")
         assert len(screen.created) == 1
