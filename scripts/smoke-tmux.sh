@@ -171,6 +171,23 @@ keys r
 for _ in $(seq 1 150); do screen | grep -q "unreachable" || break; sleep 0.1; done
 screen | grep -q "unreachable" && { echo "smoke: the banner did not clear"; screen; exit 1; }
 
+step "clone: e on a job opens the form filled from it; change epochs, ctrl+s creates it"
+keys 2
+COUNT=$(api "print(len(c.fine_tuning.jobs.list(limit=100).data))")
+FILES=$(api "print(len(c.files.list(purpose='fine-tune').data))")
+keys g; keys j   # the second row: the job that succeeded
+wait_for "smokedone"
+keys e
+wait_for "Clone of $DONE" 20
+wait_for "by id: not uploaded again"
+keys Tab          # from the model field to Epochs
+keys End; keys C-u; keys -l 2
+keys C-s
+wait_for "$((COUNT + 1)) jobs" 30
+CLONE=$(api "j=c.fine_tuning.jobs.list(limit=1).data[0]; print(j.hyperparameters.n_epochs, j.training_file, j.id != '$DONE')")
+[ "$CLONE" = "2 $FILE_ID True" ] || { echo "smoke: the clone is '$CLONE'"; exit 1; }
+[ "$(api "print(len(c.files.list(purpose='fine-tune').data))")" = "$FILES" ] || { echo "smoke: the clone uploaded a file"; exit 1; }
+
 step "data pane"
 keys 1
 wait_for "Data"

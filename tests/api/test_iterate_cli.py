@@ -50,7 +50,7 @@ def test_jobs_wait_exits_with_each_outcome_and_the_worst_of_several(api_server, 
     client.fine_tuning.jobs.cancel(slow.id)
     r = run_cli(["jobs", "wait", good.id, slow.id, "--json", "--interval", "0.1"], api_server,
                 capsys=capsys)  # fmt: skip
-    assert r.code == 3
+    assert r.code == 2  # cancelled (issue 15's code; a usage error of jobs wait is 64)
     assert [(j["id"], j["status"]) for j in json.loads(r.out)] == [
         (good.id, "succeeded"),
         (slow.id, "cancelled"),
@@ -69,8 +69,38 @@ def test_jobs_wait_on_an_unknown_job_is_one_line_before_waiting_on_the_others(ap
         "fttui: not found (404): No such fine-tuning job: ftjob-nope"
     ]
     r = run_cli(["jobs", "wait", slow.id, "--timeout", "-1"], api_server, capsys=capsys)
-    assert r.code == 2 and "--timeout" in r.err
+    assert r.code == 64 and "--timeout" in r.err
     client.fine_tuning.jobs.cancel(slow.id)
+
+
+def test_jobs_wait_usage_errors_exit_64_so_a_script_tells_them_from_a_cancelled_job(
+    api_server, capsys, fttui_home
+):
+    from fttui.cli import main
+
+    for argv in (["jobs", "wait"], ["jobs", "wait", "ftjob-x", "--bogus"],
+                 ["jobs", "wait", "ftjob-x", "--interval", "soon"]):  # fmt: skip
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 64, argv
+        err = capsys.readouterr().err
+        assert err.startswith("fttui jobs wait: error:") and err.count("\n") == 1
+    r = run_cli(["jobs", "wait", "ftjob-x", "--interval", "0"], api_server, capsys=capsys)
+    assert r.code == 64 and "--interval" in r.err
+    # a configuration error (a profile that does not exist) is not an outcome either
+    r = run_cli(["--profile", "no-such-profile", "jobs", "wait", "ftjob-x"], capsys=capsys)
+    assert r.code == 64 and "no-such-profile" in r.err
+    # other commands keep 2 for a usage error
+    with pytest.raises(SystemExit) as exc:
+        main(["jobs", "show"])
+    assert exc.value.code == 2
+    # --help documents every code
+    with pytest.raises(SystemExit):
+        main(["jobs", "wait", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for says in ("1 a job failed", "124 a job still running", "2 a job cancelled",
+                 "0 all succeeded", "64 a usage error"):  # fmt: skip
+        assert says in text, says
 
 
 # ----------------------------------------------------------------------------- compare

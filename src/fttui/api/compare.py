@@ -10,6 +10,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fttui.api.errors import ApiError, backoff_delay
@@ -261,3 +262,137 @@ def sweep_billed_tokens(
     """Billed tokens of each point: one epoch's tokens times its epochs (the default where
     the point does not set them)."""
     return [per_epoch * int(p.get("n_epochs") or default_epochs) for p in points]
+
+
+# ----------------------------------------------------------------------------- sweep plan
+# What a grid costs and creating its jobs: one code path for ``jobs create --epochs 2,3``
+# and the app's create form, so the two show the same count and tokens and create alike.
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A grid's jobs and what they cost: ``tokens`` is the billed tokens of all of them
+    (None when the training file cannot be counted), ``price`` the configured dollars per
+    1M training tokens of the base model (None when ``[prices]`` does not cover it)."""
+
+    points: list[dict[str, Any]]
+    tokens: int | None
+    price: float | None
+
+    @property
+    def cost(self) -> float | None:
+        if self.tokens is None or self.price is None:
+            return None
+        return self.tokens / 1e6 * self.price
+
+    def summary(self) -> str:
+        """``4 jobs · 123,456 billed tokens · $0.37`` (what the create form shows)."""
+        parts = [f"{len(self.points):,} job{'s' if len(self.points) != 1 else ''}"]
+        parts.append(
+            "billed tokens unknown" if self.tokens is None else f"{self.tokens:,} billed tokens"
+        )
+        cost = self.cost
+        if cost is not None:
+            parts.append(f"${cost:,.2f}")
+        return " · ".join(parts)
+
+
+def plan_sweep(
+    points: list[dict[str, Any]],
+    per_epoch: tuple[int, int] | None,
+    model: str,
+    *,
+    price: float | bool | None = True,
+) -> SweepPlan:
+    """The plan of ``points`` from one epoch's tokens (``epoch_tokens``); ``price=True``
+    reads the configured price of ``model``'s base model, a number or None is taken as is."""
+    tokens = sum(sweep_billed_tokens(points, *per_epoch)) if per_epoch is not None else None
+    if price is True:
+        from fttui.api.models import base_of
+        from fttui.config import price_for
+
+        price = price_for(base_of(model))
+    return SweepPlan(points, tokens, None if price is False else price)
+
+
+class SweepError(ApiError):
+    """Creating the jobs of a sweep stopped at an error: ``created`` the jobs made before it
+    (they stay: each is a job of its own, and the user decides what to do with them)."""
+
+    def __init__(self, err: ApiError, sweep: str, total: int, created: list[Any]) -> None:
+        done = ", ".join(j.id for j in created) or "none"
+        super().__init__(
+            err.kind,
+            f"{err} — {len(created)} of {total} jobs of {sweep} created: {done}",
+            status=err.status,
+            param=err.param,
+        )
+        self.created = created
+
+
+def create_sweep_jobs(
+    create: Callable[..., Any],
+    settings: dict[str, Any],
+    points: Sequence[dict[str, Any]],
+    *,
+    sweep: str,
+    on_created: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> list[Any]:
+    """Create one job per point (``create(**settings, **point)``), all with
+    ``metadata.sweep = sweep``. The first job uploads any local file; the rest use its file
+    ids, uploading nothing. Raises ``SweepError`` (with the jobs made) at the first error."""
+    meta = {**(settings.get("metadata") or {}), SWEEP_KEY: sweep}
+    created: list[Any] = []
+    for point in points:
+        try:
+            job = create(**{**settings, **point, "metadata": meta})
+        except ApiError as err:
+            raise SweepError(err, sweep, len(points), created) from None
+        settings = {**settings, "training_file": job.training_file}
+        if settings.get("validation_file"):
+            settings["validation_file"] = job.validation_file
+        created.append(job)
+        if on_created is not None:
+            on_created(job, point)
+    return created
+
+
+# ----------------------------------------------------------------------------- continue
+
+
+def continue_candidates(
+    client: Any, *, job_ids: Sequence[str] = (), jobs: int = 10, scan: int = 100
+) -> list[str]:
+    """Models a job can continue from (OpenAI takes a fine-tuned model as the base, and
+    ``fttui serve`` a checkpoint too): the fine-tuned model and checkpoints
+    (``ft:…:ckpt-step-N``) of ``job_ids`` first, then of the newest ``jobs`` succeeded jobs
+    among the latest ``scan``, then the provider's other fine-tuned models. Reads only;
+    a job whose checkpoints cannot be listed is left out (suggestions, not a refusal)."""
+    from fttui.api.jobs import iter_checkpoints, iter_jobs
+    from fttui.api.models import is_fine_tuned, iter_models
+
+    out: dict[str, None] = {}
+    sources: list[Any] = []
+    for jid in job_ids:
+        try:
+            sources.append(get_job(client, jid))
+        except ApiError:
+            continue
+    recent = [j for j in itertools.islice(iter_jobs(client), scan) if j.status == "succeeded"]
+    for job in [*sources, *recent[:jobs]]:
+        if job.fine_tuned_model:
+            out[job.fine_tuned_model] = None
+        try:
+            ckpts = list(itertools.islice(iter_checkpoints(client, job.id), 50))
+        except ApiError:
+            continue
+        # the latest step first: the one most likely wanted
+        for ck in sorted(ckpts, key=lambda c: -int(getattr(c, "step_number", 0) or 0)):
+            name = getattr(ck, "fine_tuned_model_checkpoint", None)
+            if name:
+                out[name] = None
+    try:
+        out.update((m.id, None) for m in iter_models(client) if is_fine_tuned(m.id))
+    except ApiError:
+        pass
+    return list(out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from fttui import __version__
 from fttui.cli.common import CliError
@@ -47,8 +47,22 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a usage error on one line (``fttui jobs list: error: ... (see
     --help)``, exit 2) instead of the usage block, like every other fttui error."""
 
+    def __init__(self, *args: Any, usage_exit: int = 2, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: the exit status of a usage error: 2, except where 2 means an outcome
+        #: (``jobs wait``: 2 is a cancelled job, a usage error 64, EX_USAGE)
+        self.usage_exit = usage_exit
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras and self.usage_exit != 2:
+            # a subcommand's unknown option is otherwise reported by the top parser,
+            # with its exit status (2)
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns, extras
+
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(self.usage_exit, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser(commands: bool = True) -> argparse.ArgumentParser:

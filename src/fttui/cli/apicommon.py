@@ -238,6 +238,12 @@ def parse_metadata(items: Sequence[str] | None) -> dict[str, str] | None:
             raise CliError(f"--metadata takes KEY=VALUE, got {item!r}", exit_code=2)
         k, v = item.split("=", 1)
         out[k.strip()] = v
+    from fttui.api.metadata import MetadataError, check_metadata
+
+    try:  # OpenAI's limits, before any upload (the app's metadata field checks the same)
+        check_metadata(out)
+    except MetadataError as exc:
+        raise CliError(f"--metadata: {exc}", exit_code=2) from None
     return out
 
 

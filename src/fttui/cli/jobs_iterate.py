@@ -2,9 +2,10 @@
 
 ``jobs wait ID…`` exit status (several jobs: the worst outcome wins, in this order):
 1 a job failed (or an ID is unknown) · 124 a job was still running at ``--timeout`` ·
-3 a job was cancelled · 0 every job succeeded. Cancelled is 3, not 2, as everywhere else in
-fttui (``follow``, ``create --wait``): 2 is a usage error, which a script must be able to
-tell from an outcome.
+2 a job was cancelled · 0 every job succeeded · 64 (EX_USAGE) a usage error. Cancelled is
+2 here, as issue 15 asks, so a usage error — 2 everywhere else in fttui — is 64 for this
+command: a script must be able to tell an outcome from a mistake in its own command line.
+(``follow`` and ``create --wait`` keep 3 for cancelled: 2 is their usage error.)
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from fttui.cli.common import CliError, print_json
 
 #: ``jobs wait`` when a job is still running at ``--timeout`` (as coreutils' timeout(1))
 EXIT_TIMEOUT = 124
+#: ``jobs wait`` when a job was cancelled (issue 15), and its usage errors (sysexits' EX_USAGE)
+EXIT_WAIT_CANCELLED = 2
+EXIT_USAGE = 64
+
+WAIT_CODES = (
+    "Exit status, the worst outcome winning: 1 a job failed (or an ID is unknown), 124 a job "
+    "still running at --timeout, 2 a job cancelled, 0 all succeeded; 64 a usage error."
+)
 
 #: create options that may hold a comma-separated list (a sweep axis): dest → (flag, type)
 SWEEP_AXES: dict[str, tuple[str, type]] = {
@@ -41,12 +50,9 @@ SWEEP_AXES: dict[str, tuple[str, type]] = {
 def register(jsub: argparse._SubParsersAction) -> None:
     q = jsub.add_parser(
         "wait",
-        help="wait until jobs end; exit 0 all succeeded, 1 one failed, 3 cancelled, 124 timeout",
-        description=(
-            "Wait until every job has ended. Exit status, the worst outcome winning: 1 a job "
-            "failed (or an ID is unknown), 124 a job still running at --timeout, 3 a job "
-            "cancelled, 0 all succeeded."
-        ),
+        help="wait until jobs end; exit 0 all succeeded, 1 one failed, 2 cancelled, 124 timeout",
+        description=f"Wait until every job has ended. {WAIT_CODES}",
+        usage_exit=EXIT_USAGE,
     )
     add_provider_options(q)
     q.add_argument("job_ids", metavar="ID", nargs="+")
@@ -65,26 +71,36 @@ def register(jsub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_compare)
 
 
-def outcome_code(statuses: list[str | None]) -> int:
-    """The exit status of several outcomes (None: still running): see the module doc."""
+def outcome_code(statuses: list[str | None], *, cancelled: int = EXIT_CANCELLED) -> int:
+    """The exit status of several outcomes (None: still running): see the module doc.
+    ``cancelled``: 2 for ``jobs wait``, 3 where 2 is a usage error (``create --wait``)."""
     if any(s is not None and s != "cancelled" and job_exit_code(s) == 1 for s in statuses):
         return 1
     if any(s is None for s in statuses):
         return EXIT_TIMEOUT
     if "cancelled" in statuses:
-        return EXIT_CANCELLED
+        return cancelled
     return 0
 
 
-@handles_api_errors
 def cmd_wait(args: argparse.Namespace) -> int:
+    try:
+        return _wait(args)
+    except CliError as exc:
+        if exc.exit_code == 2:  # a usage or configuration error: 2 is "cancelled" here
+            raise CliError(str(exc), exit_code=EXIT_USAGE) from None
+        raise
+
+
+@handles_api_errors
+def _wait(args: argparse.Namespace) -> int:
     from fttui.api.compare import wait_jobs
     from fttui.api.jobs import get_job, is_terminal, job_summary
 
     if args.timeout is not None and not args.timeout >= 0:
-        raise CliError("--timeout must be >= 0 seconds", exit_code=2)
+        raise CliError("--timeout must be >= 0 seconds", exit_code=EXIT_USAGE)
     if not args.interval > 0:
-        raise CliError("--interval must be > 0 seconds", exit_code=2)
+        raise CliError("--interval must be > 0 seconds", exit_code=EXIT_USAGE)
     _, client = client_from_args(args)
     ids = list(dict.fromkeys(args.job_ids))
     for jid in ids:  # an unknown ID is an error now, not after the others have ended
@@ -110,7 +126,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         for jid, status in zip(ids, statuses, strict=True):
             if status is None:
                 warn(f"{jid} still {last[jid].status} after {args.timeout:g}s")
-    return outcome_code(statuses)
+    return outcome_code(statuses, cancelled=EXIT_WAIT_CANCELLED)
 
 
 @handles_api_errors
@@ -232,48 +248,36 @@ def create_sweep(
     """Show the grid's job count and billed tokens, ask (or ``--yes``), then create every
     job with a shared ``metadata.sweep``. ``create(**settings)`` creates one job."""
     from fttui.api.compare import (
-        SWEEP_KEY,
+        SweepError,
+        create_sweep_jobs,
         epoch_tokens,
         grid,
         new_sweep_id,
-        sweep_billed_tokens,
+        plan_sweep,
     )
-    from fttui.api.errors import ApiError
     from fttui.api.jobs import job_summary
-    from fttui.api.models import base_of
-    from fttui.config import price_for
 
-    points = grid(axes)
     per = epoch_tokens(
         client, settings["model"], settings["training_file"], source=source, force=args.force
     )
-    tokens = sum(sweep_billed_tokens(points, *per)) if per is not None else None
-    price = price_for(base_of(settings["model"]))
+    plan = plan_sweep(grid(axes), per, settings["model"])
+    points, tokens, price = plan.points, plan.tokens, plan.price
     sweep = new_sweep_id()
     line = plan_line(len(points), axes, tokens, price)
     print(f"{sweep}: {line}", file=sys.stderr if args.json else sys.stdout, flush=True)
     if not confirm(f"Create {len(points)} jobs?", assume_yes=args.yes):
         warn("nothing created")
         return 1
-    meta = {**(settings.get("metadata") or {}), SWEEP_KEY: sweep}
-    created: list[Any] = []
-    for point in points:
-        try:
-            job = create(**{**settings, **point, "metadata": meta})
-        except ApiError as err:
-            done = ", ".join(j.id for j in created) or "none"
-            raise CliError(
-                f"{err} — {len(created)} of {len(points)} jobs of {sweep} created: {done}",
-                exit_code=1,
-            ) from None
-        # the first job uploaded any local file: the rest use its ids, uploading nothing
-        settings = {**settings, "training_file": job.training_file}
-        if settings.get("validation_file"):
-            settings["validation_file"] = job.validation_file
-        created.append(job)
+
+    def on_created(job: Any, point: dict[str, Any]) -> None:
         if not args.json:
             hp = ", ".join(f"{k}={v}" for k, v in point.items())
             print(f"created {job.id} ({hp})", flush=True)
+
+    try:
+        created = create_sweep_jobs(create, settings, points, sweep=sweep, on_created=on_created)
+    except SweepError as err:
+        raise CliError(str(err), exit_code=1) from None
     if args.wait:
         from fttui.api.compare import wait_jobs
 
@@ -284,7 +288,7 @@ def create_sweep(
             {
                 "sweep": sweep,
                 "billed_tokens": tokens,
-                "cost": round(tokens / 1e6 * price, 4) if tokens is not None and price else None,
+                "cost": round(plan.cost, 4) if plan.cost is not None else None,
                 "jobs": [job_summary(j) for j in created],
             }
         )

@@ -144,7 +144,9 @@ class JobsPane(Vertical):
         Binding("c", "copy", "Copy id", id="jobs.copy"),
         Binding("C", "copy_model", "Copy model", id="jobs.copy_model"),
         Binding("s", "toggle_follow", "Follow", id="jobs.follow"),
-        Binding("e", "focus_events", "Events", show=False, id="jobs.events"),
+        # v (view), not e: e clones the job into the create form (issue 15)
+        Binding("v", "focus_events", "Events", show=False, id="jobs.events"),
+        Binding("e", "clone", "Clone and edit", show=False, id="jobs.clone"),
         Binding("space", "mark", "Mark to compare", show=False, id="jobs.mark"),
         Binding("o", "sort_next", "Sort by next column", show=False, id="jobs.sort"),
         Binding("O", "sort_reverse", "Reverse the sort", show=False, id="jobs.sort_reverse"),
@@ -743,12 +745,50 @@ class JobsPane(Vertical):
         except Exception:
             pass
 
+        self._open_create(CreateJobScreen(training_file=training_file, model=model))
+
+    def _open_create(self, screen: Any) -> None:
+        """Push the create form; each job it created (a sweep's several) is watched."""
+
         def done(job_id: str | None) -> None:
             if job_id:
-                self.notify(f"created {job_id}", markup=False)
-                self.job_created(job_id)
+                ids = list(getattr(screen, "created", None) or [job_id])
+                if len(ids) == 1:
+                    self.notify(f"created {job_id}", markup=False)
+                for jid in ids:
+                    self.job_created(jid)
 
-        self.app.push_screen(CreateJobScreen(training_file=training_file, model=model), done)
+        self.app.push_screen(screen, done)
+
+    def action_clone(self) -> None:
+        """e: the create form filled from the selected job (files by id: no new upload)."""
+        if self.app.read_only:
+            self.notify("read-only mode: creating jobs is disabled", severity="warning")
+            return
+        job = self._require_job()
+        if job is not None:
+            self._fetch_for_clone(job["id"])
+
+    @work(thread=True, exclusive=True, group="jobs-clone", exit_on_error=False)
+    def _fetch_for_clone(self, job_id: str) -> None:
+        # the row holds a summary; cloning needs the job itself (method, grader)
+        from fttui.api.errors import friendly
+        from fttui.api.jobs import get_job
+
+        try:
+            job = get_job(self.app.backend.client(), job_id)
+        except Exception as exc:
+            self.app.call_from_thread(
+                self.notify, f"clone {job_id}: {friendly(exc)}", severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(self._open_clone, job)
+
+    def _open_clone(self, job: Any) -> None:
+        from fttui.tui.screens.create_job import CreateJobScreen
+
+        if not isinstance(self.app.screen, CreateJobScreen):  # e twice: one form
+            self._open_create(CreateJobScreen(source=job))
 
     def action_copy(self) -> None:
         job = self._require_job()

@@ -21,13 +21,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from fttui.datasets.model_limits import is_legacy_completion_model
 from fttui.tui.claim import Claim
+from fttui.tui.screens.create_iterate import IterateForm
 from fttui.tui.widgets.example_view import one_line
 from fttui.tui.widgets.grader_editor import PARAM_FIELDS as METHOD_PARAM_FIELDS
 from fttui.tui.widgets.grader_editor import MethodFieldError, TrainingMethodSection
@@ -49,6 +49,7 @@ PARAM_FIELDS = {
     "suffix": "create-suffix",
     "seed": "create-seed",
     **METHOD_PARAM_FIELDS,  # the method section's (the grader, RFT hyperparameters, beta)
+    "metadata": "create-metadata",
 }
 MAX_ERROR_LINES = 5
 LINT_WIDTH = 90
@@ -189,8 +190,9 @@ class _Created(Message):
         self.job_id = job_id
 
 
-class CreateJobScreen(ModalScreen[str | None]):
-    """The "new job" form. ``ctrl+s`` creates, ``esc`` stops an upload or backs out."""
+class CreateJobScreen(IterateForm):
+    """The "new job" form. ``ctrl+s`` creates, ``esc`` stops an upload or backs out.
+    Clone, continue, sweeps and metadata: ``IterateForm`` (create_iterate.py)."""
 
     app: FtApp  # for the type checker only (no value: Textual's property stays)
 
@@ -249,8 +251,14 @@ class CreateJobScreen(ModalScreen[str | None]):
         Binding("escape", "cancel", "Cancel", id="create_job.cancel"),
     ]
 
-    def __init__(self, training_file: str | None = None, *, model: str | None = None) -> None:
+    def __init__(
+        self, training_file: str | None = None, *, model: str | None = None, source: Any = None
+    ) -> None:
         super().__init__()
+        # source: the job to clone (an SDK job), its settings filled in on mount
+        self._iterate_init(source)
+        if source is not None:
+            training_file, model = source.training_file, model or source.model
         self.training_file = training_file
         self.model = model or DEFAULT_MODEL
         # nobody chose the model (neither the caller, e.g. the Data pane's m, nor the user in
@@ -297,6 +305,7 @@ class CreateJobScreen(ModalScreen[str | None]):
                         id="create-model",
                         placeholder="base model or ft:… model to continue from",
                     )
+                yield from self.continue_fields()  # create_iterate: what to continue from
                 with Grid(id="create-hp"):
                     yield Label("Epochs")
                     yield Input("auto", id="create-epochs")
@@ -313,6 +322,8 @@ class CreateJobScreen(ModalScreen[str | None]):
                 yield TrainingMethodSection(
                     training=lambda: self._value("create-training"), id="create-method-section"
                 )
+                # clone / continue / sweep / metadata: create_iterate.IterateForm
+                yield from self.iterate_fields()
                 yield Checkbox("Create even if the linter finds errors (force)", id="create-force")
             yield Static("", id="create-status")
             with Horizontal(id="create-progress-row"):
@@ -365,30 +376,20 @@ class CreateJobScreen(ModalScreen[str | None]):
         suffix = self._value("create-suffix") or None
         if suffix is not None and len(suffix) > 64:
             raise FormError("create-suffix", "The suffix takes at most 64 characters")
-        seed_text = self._value("create-seed")
-        seed = (
-            _optional_int(seed_text, "create-seed", "Seed", 0, 2_147_483_647) if seed_text else None
-        )
-        return {
+        # epochs, batch size, LR multiplier, seed: a value each, or a list (a sweep)
+        hp = self.hyperparameters()
+        args = {
             "model": model,
             "training_file": _expand(training),
             "validation_file": _expand(self._value("create-validation")) or None,
-            "n_epochs": _optional_int(
-                self._value("create-epochs"), "create-epochs", "Epochs", 1, 50
-            ),
-            "batch_size": _optional_int(
-                self._value("create-batch"), "create-batch", "Batch size", 1, 256
-            ),
-            "learning_rate_multiplier": _optional_float(
-                self._value("create-lr"), "create-lr", "The LR multiplier"
-            ),
+            **hp,
             "suffix": suffix,
-            "seed": seed,
             "force": self.query_one("#create-force", Checkbox).value,
             # the method and its arguments (grader, RFT hyperparameters, beta); none for
             # supervised, so that request stays as it was
             **self._method().form_args(),
         }
+        return self.iterate_args(args)  # + metadata, a clone's carried method
 
     def _unfinished_model(self, model: str) -> str | None:
         """Why ``model`` looks half-typed (the start of a listed model, or close to one but
@@ -446,7 +447,8 @@ class CreateJobScreen(ModalScreen[str | None]):
 
     @on(
         Input.Submitted,
-        "#create-model, #create-epochs, #create-batch, #create-lr, #create-suffix, #create-seed",
+        "#create-model, #create-epochs, #create-batch, #create-lr, #create-suffix, #create-seed,"
+        " #create-metadata",
     )
     def _field_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -524,6 +526,7 @@ class CreateJobScreen(ModalScreen[str | None]):
             message.report,
         )
         target.update(lint_summary(message.report))
+        self._lint_done()  # the sweep's plan counts its tokens from this report
         if (
             message.field == "create-training"
             and self._model_auto
@@ -577,6 +580,7 @@ class CreateJobScreen(ModalScreen[str | None]):
             self.query_one("#create-model", Input).suggester = SuggestFromList(
                 message.models, case_sensitive=False
             )
+            self._merge_models()  # and the checkpoints to continue from
 
     # -- create ---------------------------------------------------------------------------
     def action_create(self) -> None:
@@ -607,6 +611,8 @@ class CreateJobScreen(ModalScreen[str | None]):
             and linted_model == self._lint_context()[0]
         ):
             self._refuse(report)
+            return
+        if self.start_sweep(args):  # a field holds a list: ask, then create the grid
             return
         # no report for this value yet (its lint still running, or a file id): the job layer
         # lints again before uploading, and a file with errors is refused there
@@ -728,6 +734,7 @@ class CreateJobScreen(ModalScreen[str | None]):
     def on__created(self, message: _Created) -> None:
         message.stop()
         self._set_running(False)
+        self.created = [message.job_id]
         self.dismiss(message.job_id)
 
     # -- other actions --------------------------------------------------------------------
