@@ -33,6 +33,7 @@ from fttui.tui.messages import (
     JobCheckpoints,
     JobCreated,
     JobSelected,
+    JobsMarked,
 )
 from fttui.tui.widgets.key_footer import KeyFooter
 from fttui.tui.widgets.status_bar import StatusBar
@@ -149,6 +150,7 @@ class FtApp(App[None]):
         self.panes_ready = False
         self._mount_lock = asyncio.Lock()
         self._selection: JobSelected | None = None
+        self._marks: JobsMarked | None = None
         self._connect_failures = 0
         self._retry_timer: Timer | None = None
         self._restarting = False  # starting the local server again (see on_backend_problem)
@@ -215,6 +217,8 @@ class FtApp(App[None]):
                     await switcher.mount(pane)
                     if self._selection is not None and hasattr(pane, "select_job"):
                         pane.select_job(self._selection)
+                    if self._marks is not None and hasattr(pane, "set_marked"):
+                        pane.set_marked(self._marks)
                 return self.pane(pane_id)
             except (NoMatches, MountError):
                 return None  # the app is closing under us
@@ -539,6 +543,11 @@ class FtApp(App[None]):
         for pane_id in ("metrics", "playground"):
             if self.has_pane(pane_id):
                 self.pane(pane_id).select_job(message)
+
+    def on_jobs_marked(self, message: JobsMarked) -> None:
+        self._marks = message
+        if self.has_pane("metrics"):
+            self.pane("metrics").set_marked(message)
 
     def on_job_checkpoints(self, message: JobCheckpoints) -> None:
         if self.has_pane("playground"):
