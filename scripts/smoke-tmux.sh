@@ -91,7 +91,9 @@ step() { STEP=$((STEP + 1)); echo "smoke: $STEP. $*"; screen >"$WORK/screen-$STE
 start_server
 FILE_ID=$(api 'print(c.files.create(file=open("tests/fixtures/chat_valid.jsonl","rb"), purpose="fine-tune").id)')
 DONE=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', suffix='smokedone', metadata={'sim_seconds_per_step':'0.01'}); print(j.id)")
-SLOW=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', validation_file='$FILE_ID', suffix='smokeslow', metadata={'sim_seconds_per_step':'0.4'}); print(j.id)")
+# 100 steps of 1 s: still running at the cancel step even on a loaded box (nothing waits
+# for it to finish; at 0.4 s a loaded CI box saw it succeed before the cancel)
+SLOW=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', validation_file='$FILE_ID', suffix='smokeslow', metadata={'sim_seconds_per_step':'1.0'}); print(j.id)")
 
 tm new-session -d -s "$SESSION" -x 120 -y 40 \
     "$PY -m fttui --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
@@ -213,8 +215,15 @@ check_no_traceback
 
 step "fttui data FILE opens on the Data pane"
 tm kill-session -t "$SESSION"
-tm new-session -d -s "$SESSION" -x 120 -y 40 \
-    "$PY -m fttui data tests/fixtures/chat_valid.jsonl --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
+# the last session gone, the tmux server exits: a new session made while it is still going
+# fails ("server exited unexpectedly", seen on a loaded box), so wait for it and retry
+for _ in $(seq 1 20); do
+    tm new-session -d -s "$SESSION" -x 120 -y 40 \
+        "$PY -m fttui data tests/fixtures/chat_valid.jsonl --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30" \
+        2>/dev/null && break
+    sleep 0.5
+done
+tm has-session -t "$SESSION" || { echo "smoke: could not start the second tmux session"; exit 1; }
 tm set-option -s escape-time 0
 wait_for "chat_valid.jsonl" 20
 wait_for "20 examples" 20
