@@ -311,8 +311,9 @@ class MetricsPane(Vertical):
         self.marked = tuple(message.job_ids)
         rows = dict(zip(message.job_ids, message.jobs, strict=False))
         # the rows the Jobs pane has now, until the poll brings fresher ones
-        self.compare_rows = {j: self.compare_rows.get(j) or rows.get(j) or {"id": j}
-                             for j in self.marked}  # fmt: skip
+        self.compare_rows = {
+            j: self.compare_rows.get(j) or rows.get(j) or {"id": j} for j in self.marked
+        }
         self.compare_series = {j: v for j, v in self.compare_series.items() if j in self.marked}
         self.compare_totals = {j: v for j, v in self.compare_totals.items() if j in self.marked}
         if self.comparing != was:
