@@ -74,6 +74,16 @@ wait_for() {  # wait_for TEXT [SECONDS]
     echo "smoke: step $STEP: '$text' never appeared within ${limit}s. Screen:"; screen; exit 1
 }
 
+wait_gone() {  # wait_gone TEXT [SECONDS]
+    local text=$1 limit=${2:-15} i
+    for i in $(seq 1 $((limit * 10))); do
+        check_no_traceback
+        if ! screen | grep -qF -- "$text"; then return 0; fi
+        sleep 0.1
+    done
+    echo "smoke: step $STEP: '$text' still there after ${limit}s. Screen:"; screen; exit 1
+}
+
 keys() { tm send-keys -t "$SESSION" "$@"; sleep 0.3; check_no_traceback; }
 
 step() { STEP=$((STEP + 1)); echo "smoke: $STEP. $*"; screen >"$WORK/screen-$STEP.txt" 2>/dev/null || true; }
@@ -81,7 +91,9 @@ step() { STEP=$((STEP + 1)); echo "smoke: $STEP. $*"; screen >"$WORK/screen-$STE
 start_server
 FILE_ID=$(api 'print(c.files.create(file=open("tests/fixtures/chat_valid.jsonl","rb"), purpose="fine-tune").id)')
 DONE=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', suffix='smokedone', metadata={'sim_seconds_per_step':'0.01'}); print(j.id)")
-SLOW=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', validation_file='$FILE_ID', suffix='smokeslow', metadata={'sim_seconds_per_step':'0.4'}); print(j.id)")
+# 100 steps of 1 s: still running at the cancel step even on a loaded box (nothing waits
+# for it to finish; at 0.4 s a loaded CI box saw it succeed before the cancel)
+SLOW=$(api "j=c.fine_tuning.jobs.create(model='gpt-4o-mini-2024-07-18', training_file='$FILE_ID', validation_file='$FILE_ID', suffix='smokeslow', metadata={'sim_seconds_per_step':'1.0'}); print(j.id)")
 
 tm new-session -d -s "$SESSION" -x 120 -y 40 \
     "$PY -m fttui --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
@@ -144,6 +156,7 @@ keys Escape
 
 step "help lists the keys that work here"
 keys 2
+wait_for "Cancel job"   # the footer has the Jobs keys: the focus has moved (a loaded box lags)
 keys ?
 wait_for "Keys that work here"
 wait_for "jobs.cancel"
@@ -160,6 +173,26 @@ for _ in $(seq 1 50); do
 done
 [ "$(api "print(c.fine_tuning.jobs.retrieve('$SLOW').status)")" = cancelled ] || { echo "smoke: y did not cancel"; exit 1; }
 wait_for "cancelled"
+
+step "mark both jobs (space): Metrics overlays them on one chart with a legend"
+keys 2
+keys g; keys Space; keys j; keys Space
+wait_for "2 marked"
+keys 3
+wait_for "Comparing 2 marked jobs"
+# Both have ended (here, after the cancel: no time taken from the steps that need the slow
+# job running). The chart's legend: its marker, the job's id and suffix (the diff's
+# column headers have no marker).
+wait_for "⢕⢕ $DONE smokedone" 20
+wait_for "⢕⢕ $SLOW smokeslow" 20
+wait_for "train_loss final"
+keys 2
+keys Space; keys k; keys Space   # unmarked again: the single-job view comes back
+wait_gone "marked"
+keys 3
+wait_for "last"
+wait_gone "Comparing"
+keys 2
 
 step "provider outage: the banner counts down, the app stays responsive"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
@@ -199,8 +232,15 @@ check_no_traceback
 
 step "fttui data FILE opens on the Data pane"
 tm kill-session -t "$SESSION"
-tm new-session -d -s "$SESSION" -x 120 -y 40 \
-    "$PY -m fttui data tests/fixtures/chat_valid.jsonl --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30"
+# the last session gone, the tmux server exits: a new session made while it is still going
+# fails ("server exited unexpectedly", seen on a loaded box), so wait for it and retry
+for _ in $(seq 1 20); do
+    tm new-session -d -s "$SESSION" -x 120 -y 40 \
+        "$PY -m fttui data tests/fixtures/chat_valid.jsonl --base-url $BASE --api-key $KEY; echo fttui-exited-\$?; sleep 30" \
+        2>/dev/null && break
+    sleep 0.5
+done
+tm has-session -t "$SESSION" || { echo "smoke: could not start the second tmux session"; exit 1; }
 tm set-option -s escape-time 0
 wait_for "chat_valid.jsonl" 20
 wait_for "20 examples" 20

@@ -1,6 +1,7 @@
 """The real app in a real terminal: ``scripts/smoke-tmux.sh`` runs ``fttui`` inside tmux
 against a live ``fttui serve --executor sim`` and drives it with keys — navigate, filter,
-cancel (Keep, then y), follow events, metrics, playground with a stop sequence, help, the
+cancel (Keep, then y), follow events, metrics, comparing two
+marked jobs, playground with a stop sequence, help, the
 outage banner, cloning a job with `e` (epochs changed, no upload), the Data pane, and
 creating a job from an open file. It fails on a traceback
 on screen or on a screen that never shows what it should."""

@@ -76,24 +76,61 @@ def compare_jobs(client: Any, job_ids: Sequence[str]) -> dict[str, Any]:
     from fttui.api.metrics import fetch_job_metrics
 
     jobs = [get_job(client, jid) for jid in job_ids]
-    summaries = [job_summary(j) for j in jobs]
+    return comparison(
+        [job_summary(j) for j in jobs], [fetch_job_metrics(client, job) for job in jobs]
+    )
+
+
+def comparison(summaries: Sequence[Mapping[str, Any]], series: Sequence[Any]) -> dict[str, Any]:
+    """``compare_jobs``' result from jobs already read: their summaries (or the app's job
+    rows: the same keys) and their ``MetricSeries``, in the same order."""
     differ = differing_fields(summaries)
     return {
         "jobs": [
             {
                 "id": s["id"],
-                "status": s["status"],
-                "fine_tuned_model": s["fine_tuned_model"],
-                "trained_tokens": s["trained_tokens"],
-                "metrics": metric_figures(fetch_job_metrics(client, job)),
+                "status": s.get("status"),
+                "fine_tuned_model": s.get("fine_tuned_model"),
+                "trained_tokens": s.get("trained_tokens"),
+                "metrics": metric_figures(ms),
             }
-            for s, job in zip(summaries, jobs, strict=True)
+            for s, ms in zip(summaries, series, strict=True)
         ],
         "differ": {
             name: {s["id"]: v for s, v in zip(summaries, values, strict=True)}
             for name, values in differ.items()
         },
     }
+
+
+def comparison_cells(result: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """A comparison as the rows of a table, one cell per job: the status, each differing
+    field, then each series' final and best value (``0.4123 @48``: the value and its step).
+    What ``fttui jobs compare`` prints and the app's diff table shows; the labels are
+    unique (the app keys its rows on them)."""
+    jobs = result["jobs"]
+    ids = [j["id"] for j in jobs]
+    rows: list[tuple[str, list[str]]] = [("status", [_cell(j["status"]) for j in jobs])]
+    for name, by_id in result["differ"].items():
+        rows.append((name, [_cell(by_id.get(i)) for i in ids]))
+    names: list[str] = []
+    for j in jobs:
+        names.extend(n for n in j["metrics"] if n not in names)
+    for name in names:
+        figs = [j["metrics"].get(name) for j in jobs]
+        rows.append((f"{name} final", [_figure(f, "final") for f in figs]))
+        rows.append((f"{name} best", [_figure(f, "best") for f in figs]))
+    return rows
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _figure(fig: Mapping[str, Any] | None, key: str) -> str:
+    if fig is None:
+        return "-"
+    return f"{fig[key]:.4g} @{fig[f'{key}_step']}"
 
 
 def wait_jobs(

@@ -146,35 +146,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def print_comparison(result: dict[str, Any]) -> None:
-    jobs = result["jobs"]
-    ids = [j["id"] for j in jobs]
-    cells: list[list[str]] = [["", *ids]]
-    cells.append(["status", *(j["status"] for j in jobs)])
-    differ = result["differ"]
-    for name, by_id in differ.items():
-        cells.append([name, *(_cell(by_id.get(i)) for i in ids)])
-    names: list[str] = []
-    for j in jobs:
-        names.extend(n for n in j["metrics"] if n not in names)
-    for name in names:
-        figs = [j["metrics"].get(name) for j in jobs]
-        cells.append([f"{name} final", *(_fig(f, "final") for f in figs)])
-        cells.append([f"{name} best", *(_fig(f, "best") for f in figs)])
+    from fttui.api.compare import comparison_cells
+
+    cells: list[list[str]] = [["", *(j["id"] for j in result["jobs"])]]
+    cells.extend([label, *values] for label, values in comparison_cells(result))
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     for row in cells:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    if not differ:
+    if not result["differ"]:
         print("(no differences in model, files, method, hyperparameters, seed or metadata)")
-
-
-def _cell(value: Any) -> str:
-    return "-" if value is None else str(value)
-
-
-def _fig(fig: dict[str, Any] | None, key: str) -> str:
-    if fig is None:
-        return "-"
-    return f"{fig[key]:.4g} @{fig[f'{key}_step']}"
 
 
 # ----------------------------------------------------------------------------- create

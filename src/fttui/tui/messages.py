@@ -127,8 +127,10 @@ class JobCreated(Message):
 
 
 class JobsMarked(Message):
-    """The jobs marked in the Jobs pane (space), in marking order: the ones to compare."""
+    """The jobs marked in the Jobs pane (space), in marking order: the ones to compare;
+    ``jobs`` their rows as the Jobs pane has them (the compare view shows them at once)."""
 
-    def __init__(self, job_ids: tuple[str, ...]) -> None:
+    def __init__(self, job_ids: tuple[str, ...], jobs: tuple[dict[str, Any], ...] = ()) -> None:
         super().__init__()
         self.job_ids = job_ids
+        self.jobs = jobs

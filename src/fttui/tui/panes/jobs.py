@@ -187,6 +187,8 @@ class JobsPane(Vertical):
         #: jobs whose end was told (toast, bell, desktop notification) already
         self._told: set[str] = set()
         self._notifications: Any = None  # [notifications] of the config, read once
+        #: the marks last told to the other panes (JobsMarked)
+        self._marks_told: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         box = Input(
@@ -371,6 +373,8 @@ class JobsPane(Vertical):
         watched = self._watched()
         before = {j: table.jobs[j].get("status") for j in watched if j in table.jobs}
         table.set_jobs(jobs, full=message.full)
+        if tuple(table.marked) != self._marks_told:
+            self._post_marks()  # a marked job left the list: the compare view drops it
         if not message.cached:
             self._tell_ended(watched, before)
         table.border_subtitle = self._count_label()
@@ -824,7 +828,13 @@ class JobsPane(Vertical):
         table = self.table
         table.toggle_mark(job["id"])
         table.border_subtitle = self._count_label()
-        self.post_message(JobsMarked(tuple(table.marked)))
+        self._post_marks()
+
+    def _post_marks(self) -> None:
+        table = self.table
+        marked = tuple(table.marked)
+        self._marks_told = marked
+        self.post_message(JobsMarked(marked, tuple(table.jobs.get(j) or {"id": j} for j in marked)))
 
     def action_sort_next(self) -> None:
         self.table.sort_next()

@@ -1,8 +1,12 @@
 """Pane 3 — Metrics: the selected job's curves, live while it runs; ``e`` exports a CSV.
+With two or more jobs marked in Jobs (space), the compare view instead: one series of every
+marked job overlaid on a line chart (``s`` cycles the series, ``x`` steps/epochs) above the
+diff table (``fttui.tui.widgets.compare_view``).
 
-While the job runs the series grow from its ``metrics`` events (an event follower, so each
+While a job runs its series grow from its ``metrics`` events (an event follower, so each
 poll fetches only new events); once it has finished they come from its result CSV (the
-API layer's ``fetch_job_metrics``). Polls run only while the pane is shown.
+API layer's ``fetch_job_metrics``). One poll serves both views: the selected job's, or
+every marked job's in one worker. Polls run only while the pane is shown.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from fttui.tui.backend import is_terminal
-from fttui.tui.messages import BackendProblem, JobSelected
+from fttui.tui.messages import BackendProblem, JobSelected, JobsMarked
+from fttui.tui.widgets.compare_view import (
+    CHART_SERIES,
+    SERIES_LABELS,
+    ChartLine,
+    CompareView,
+    legend_label,
+)
 from fttui.tui.widgets.job_table import status_text
 from fttui.tui.widgets.metric_sparklines import MetricSparklines
 
@@ -48,6 +59,23 @@ class MetricsLoaded(Message):
         self.csv = csv
 
 
+class CompareLoaded(Message):
+    """The marked jobs' rows and series, fetched together (``job_ids`` in marking order)."""
+
+    def __init__(
+        self,
+        job_ids: tuple[str, ...],
+        rows: dict[str, dict[str, Any]],
+        series: dict[str, dict[str, list[tuple[int, float]]]],
+        totals: dict[str, int | None],
+    ) -> None:
+        super().__init__()
+        self.job_ids = job_ids
+        self.rows = rows
+        self.series = series
+        self.totals = totals
+
+
 def series_points(series: Any) -> dict[str, list[tuple[int, float]]]:
     """``MetricSeries`` (or a plain mapping) → {name: [(step, value), ...]}."""
     raw = getattr(series, "series", series) or {}
@@ -61,7 +89,11 @@ class MetricsPane(Vertical):
 
     BINDINGS = [
         Binding("e", "export", "Export CSV", id="metrics.export"),
+        Binding("s", "cycle_series", "Next series", id="metrics.compare_series"),
+        Binding("x", "toggle_x", "Steps/epochs", id="metrics.compare_x"),
     ]
+    #: the keys of the compare view only (hidden from the footer and help otherwise)
+    COMPARE_ACTIONS = frozenset({"cycle_series", "toggle_x"})
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -76,20 +108,56 @@ class MetricsPane(Vertical):
         self._acc: Any = None  # MetricSeries being grown from events
         self._acc_job: str | None = None
         self._failures = 0
+        # -- the compare view (UI thread) --
+        #: the jobs marked in Jobs, in marking order; two or more: the compare view
+        self.marked: tuple[str, ...] = ()
+        self.compare_rows: dict[str, dict[str, Any]] = {}
+        self.compare_series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+        self.compare_totals: dict[str, int | None] = {}
+        #: the series the user chose with s (the first present one is shown if it is absent)
+        self.chart_series = "train_loss"
+        self.x_axis = "step"  # or "epoch"
+        self._compare_stale = True  # marks or data changed while the pane was hidden
+        # -- the compare poll's state (its worker, under _state_lock) --
+        self._cmp_followers: dict[str, Any] = {}
+        self._cmp_acc: dict[str, Any] = {}  # job id -> MetricSeries grown from events
+        #: job id -> (row, MetricSeries) of a finished job: its figures do not change
+        self._cmp_final: dict[str, tuple[dict[str, Any], Any]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), id="metrics-header")
         with VerticalScroll(id="metrics-body"):
             yield MetricSparklines(id="sparklines")
+        view = CompareView(id="compare-view")
+        view.display = False
+        yield view
+
+    @property
+    def comparing(self) -> bool:
+        return len(self.marked) >= 2
 
     def focus_default(self) -> None:
-        self.query_one("#metrics-body").focus()
+        if self.comparing:
+            self.query_one(CompareView).diff.focus()
+        else:
+            self.query_one("#metrics-body").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.COMPARE_ACTIONS:
+            return self.comparing  # False: not listed at all outside the compare view
+        return True
 
     # -- selection ----------------------------------------------------------------------
     def select_job(self, message: JobSelected) -> None:
         same = self.job is not None and self.job.job_id == message.job_id
         self.job = message
         self.status = message.status
+        if self.comparing:
+            # the compare view is shown: the selected job's curves are fetched when the
+            # marks go back under two (see set_marked)
+            if not same:
+                self._clear_single()
+            return
         if not same:
             self.series = {}
             self.total_steps = None
@@ -103,8 +171,20 @@ class MetricsPane(Vertical):
                 self._timer = self.set_timer(0.2, self._tick)
         self._update_header()
 
+    def _clear_single(self) -> None:
+        self.series = {}
+        self.total_steps = None
+        self.csv = None
+        self.query_one(MetricSparklines).clear()
+
     def on_shown(self) -> None:
         """The pane became visible: fetch now."""
+        if self.comparing:
+            if self._compare_stale:
+                self._show_compare()
+            if getattr(self.app, "live", True):
+                self.refresh_now()
+            return
         if self.job and self.job.job_id and getattr(self.app, "live", True):
             self.refresh_now()
 
@@ -112,6 +192,12 @@ class MetricsPane(Vertical):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        if self.comparing:
+            if getattr(self.app, "ready", False):
+                self._fetch_compare(self.marked, fresh=True)  # r: finished jobs' too
+            elif getattr(self.app, "live", True):
+                self._timer = self.set_timer(1.0, self._tick)
+            return
         if not (self.job and self.job.job_id):
             return
         if getattr(self.app, "ready", False):
@@ -123,6 +209,14 @@ class MetricsPane(Vertical):
 
     def _tick(self) -> None:
         self._timer = None
+        if self.comparing:
+            if not self.display:
+                return  # resumes in on_shown
+            if self.app.screen.is_modal or not getattr(self.app, "ready", False):
+                self._timer = self.set_timer(1.0, self._tick)
+                return
+            self._fetch_compare(self.marked)
+            return
         if not self.job or not self.job.job_id:
             return
         if not self.display:
@@ -133,7 +227,7 @@ class MetricsPane(Vertical):
         self._fetch(self.job.job_id)
 
     def _arm(self, job_id: str, delay: float) -> None:
-        if not self.job or self.job.job_id != job_id:
+        if self.comparing or not self.job or self.job.job_id != job_id:
             return
         if self._timer is not None:
             self._timer.stop()
@@ -186,7 +280,7 @@ class MetricsPane(Vertical):
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         message.stop()
-        if not self.job or message.job_id != self.job.job_id:
+        if self.comparing or not self.job or message.job_id != self.job.job_id:
             return
         self.show_series(
             message.series, total_steps=message.total_steps, status=message.status, csv=message.csv
@@ -209,8 +303,231 @@ class MetricsPane(Vertical):
         self.query_one(MetricSparklines).set_series(series)
         self._update_header()
 
+    # -- the compare view ---------------------------------------------------------------
+    def set_marked(self, message: JobsMarked) -> None:
+        """The marks in Jobs changed: two or more show the compare view, fewer the
+        selected job's curves again."""
+        was = self.comparing
+        self.marked = tuple(message.job_ids)
+        rows = dict(zip(message.job_ids, message.jobs, strict=False))
+        # the rows the Jobs pane has now, until the poll brings fresher ones
+        self.compare_rows = {
+            j: self.compare_rows.get(j) or rows.get(j) or {"id": j} for j in self.marked
+        }
+        self.compare_series = {j: v for j, v in self.compare_series.items() if j in self.marked}
+        self.compare_totals = {j: v for j, v in self.compare_totals.items() if j in self.marked}
+        if self.comparing != was:
+            self.query_one("#metrics-body").display = not self.comparing
+            self.query_one(CompareView).display = self.comparing
+            self.refresh_bindings()
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+        if self.comparing:
+            self._compare_stale = True
+            if self.display:
+                self._show_compare()
+                if getattr(self.app, "live", True):
+                    # a short delay: marking five jobs in a row makes one fetch, not five
+                    if self._timer is not None:
+                        self._timer.stop()
+                    self._timer = self.set_timer(0.2, self._tick)
+        elif was:
+            # back to the selected job: its curves are fetched afresh
+            self._clear_single()
+            self._failures = 0
+            if self.display and self.job and self.job.job_id and getattr(self.app, "live", True):
+                self._timer = self.set_timer(0.2, self._tick)
+        self._update_header()
+
+    @work(thread=True, exclusive=True, group="metrics", exit_on_error=False)
+    def _fetch_compare(self, job_ids: tuple[str, ...], fresh: bool = False) -> None:
+        """Every marked job's row and series. A running job's series grows from its own
+        event follower; a finished job's is read once (its result file) and kept."""
+        from textual.worker import get_current_worker
+
+        from fttui.api.errors import friendly
+        from fttui.api.metrics import MetricSeries
+
+        worker = get_current_worker()
+        backend = self.app.backend
+        rows: dict[str, dict[str, Any]] = {}
+        try:
+            with self._state_lock:
+                for cache in (self._cmp_followers, self._cmp_acc, self._cmp_final):
+                    for gone in [j for j in cache if j not in job_ids]:
+                        del cache[gone]  # unmarked: a later mark starts it over
+                if fresh:
+                    self._cmp_final.clear()
+                for job_id in job_ids:
+                    if worker.is_cancelled:
+                        return  # the state stays whole: the next poll goes on from it
+                    if job_id in self._cmp_final:
+                        rows[job_id] = self._cmp_final[job_id][0]
+                        continue
+                    row = backend.get_job(job_id)
+                    rows[job_id] = row
+                    if is_terminal(row.get("status")):
+                        self._cmp_final[job_id] = (row, backend.metrics(job_id))
+                        self._cmp_followers.pop(job_id, None)
+                        self._cmp_acc.pop(job_id, None)
+                        continue
+                    if job_id not in self._cmp_followers:
+                        self._cmp_followers[job_id] = backend.event_follower(job_id)
+                        self._cmp_acc[job_id] = MetricSeries()
+                    self._cmp_acc[job_id].add_events(self._cmp_followers[job_id].poll())
+                found = {
+                    j: self._cmp_final[j][1] if j in self._cmp_final else self._cmp_acc[j]
+                    for j in job_ids
+                }
+                points = {j: series_points(ms) for j, ms in found.items()}
+                totals = {j: getattr(ms, "total_steps", None) for j, ms in found.items()}
+        except Exception as exc:
+            err = friendly(exc)
+            if worker.is_cancelled:
+                return
+            from fttui.tui.app import retry_delay
+
+            delay = retry_delay(self._failures, err.retry_after)
+            self._failures += 1
+            self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
+            self.app.call_from_thread(self._arm_compare, job_ids, delay)
+            return
+        if worker.is_cancelled:
+            return
+        self._failures = 0
+        self.post_message(CompareLoaded(job_ids, rows, points, totals))
+        if not all(is_terminal(r.get("status")) for r in rows.values()):
+            self.app.call_from_thread(self._arm_compare, job_ids, ACTIVE_INTERVAL)
+
+    def _arm_compare(self, job_ids: tuple[str, ...], delay: float) -> None:
+        if job_ids != self.marked:
+            return  # the marks changed since: their own timer is set
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self._tick)
+
+    def on_compare_loaded(self, message: CompareLoaded) -> None:
+        message.stop()
+        if message.job_ids != self.marked:
+            return  # for marks changed since
+        self.show_compare(message.rows, message.series, message.totals)
+
+    def show_compare(
+        self,
+        rows: dict[str, dict[str, Any]],
+        series: dict[str, dict[str, list[tuple[int, float]]]],
+        totals: dict[str, int | None] | None = None,
+    ) -> None:
+        """Show the marked jobs' ``rows`` and ``series`` (also used by tests and
+        screenshots with fixed data)."""
+        for job_id in self.marked:
+            if job_id in rows:
+                self.compare_rows[job_id] = rows[job_id]
+            if job_id in series:
+                self.compare_series[job_id] = series[job_id]
+            if totals and job_id in totals:
+                self.compare_totals[job_id] = totals[job_id]
+        self._compare_stale = True
+        if self.display:
+            self._show_compare()
+        self._update_header()
+
+    def shown_series(self) -> str:
+        """The series on the chart: the one chosen with s, else the first one present."""
+        present = self.present_series()
+        if self.chart_series in present or not present:
+            return self.chart_series
+        return present[0]
+
+    def present_series(self) -> list[str]:
+        have = {n for pts in self.compare_series.values() for n, p in pts.items() if p}
+        return [name for name, _ in CHART_SERIES if name in have]
+
+    def _steps_per_epoch(self, job_id: str) -> float | None:
+        """How many steps one epoch of ``job_id`` is (None when its epochs are unknown)."""
+        row = self.compare_rows.get(job_id) or {}
+        epochs = (row.get("hyperparameters") or {}).get("n_epochs")
+        total = self.compare_totals.get(job_id)
+        if not total and row.get("status") == "succeeded":
+            # a finished job's result file has no total: its last step is
+            ends = [pts[-1][0] for pts in self.compare_series.get(job_id, {}).values() if pts]
+            total = max(ends) if ends else None
+        if not isinstance(epochs, int) or epochs <= 0 or not total:
+            return None
+        return total / epochs
+
+    def _show_compare(self) -> None:
+        from fttui.api.compare import comparison, comparison_cells
+        from fttui.api.metrics import MetricSeries
+
+        self._compare_stale = False
+        view = self.query_one(CompareView)
+        name = self.shown_series()
+        per_epoch = {j: self._steps_per_epoch(j) for j in self.marked}
+        by_epoch = self.x_axis == "epoch" and all(per_epoch.values())
+        labels = {
+            j: legend_label(j, (self.compare_rows.get(j) or {}).get("suffix")) for j in self.marked
+        }
+        lines = []
+        for job_id in self.marked:
+            points = self.compare_series.get(job_id, {}).get(name) or []
+            scale = per_epoch[job_id] if by_epoch else None
+            lines.append(
+                ChartLine(
+                    job_id,
+                    labels[job_id],
+                    tuple(s / scale if scale else float(s) for s, _ in points),
+                    tuple(v for _, v in points),
+                )
+            )
+        view.set_chart(
+            lines, title=SERIES_LABELS.get(name, name), x_label="epoch" if by_epoch else "step"
+        )
+        rows = [self.compare_rows.get(j) or {"id": j} for j in self.marked]
+        result = comparison(
+            rows, [MetricSeries(series=dict(self.compare_series.get(j, {}))) for j in self.marked]
+        )
+        view.set_diff(self.marked, labels, comparison_cells(result))
+
+    def action_cycle_series(self) -> None:
+        """s: the next series the marked jobs have (loss, validation loss, accuracy, reward)."""
+        present = self.present_series()
+        if not present:
+            self.notify("no series to show yet", severity="warning")
+            return
+        current = self.shown_series()
+        i = present.index(current) if current in present else -1
+        self.chart_series = present[(i + 1) % len(present)]
+        self._show_compare()
+        self._update_header()
+
+    def action_toggle_x(self) -> None:
+        """x: steps or epochs on the x axis (epochs need every job's epoch count)."""
+        if self.x_axis == "step":
+            unknown = [j for j in self.marked if self._steps_per_epoch(j) is None]
+            if unknown:
+                self.notify(
+                    f"epochs unknown for {', '.join(unknown)}: staying on steps",
+                    severity="warning",
+                    markup=False,
+                )
+                return
+            self.x_axis = "epoch"
+        else:
+            self.x_axis = "step"
+        self._show_compare()
+        self._update_header()
+
     # -- header -------------------------------------------------------------------------
     def _header(self) -> Text:
+        if self.comparing:
+            t = Text()
+            t.append(f"Comparing {len(self.marked)} marked jobs  ", style="bold")
+            name = self.shown_series()
+            t.append(f"{SERIES_LABELS.get(name, name)} by {self.x_axis}  ")
+            t.append("s next series · x steps/epochs · space in Jobs unmarks", style="dim")
+            return t
         job = self.job
         if job is None or not job.job_id:
             return Text("No job selected — pick one in Jobs (2).", style="dim")
@@ -233,6 +550,12 @@ class MetricsPane(Vertical):
 
     # -- export -------------------------------------------------------------------------
     def action_export(self) -> None:
+        if self.comparing:
+            self.notify(
+                "export writes one job's CSV: unmark the jobs (space in Jobs) first",
+                severity="warning",
+            )
+            return
         if not self.job or not self.job.job_id:
             self.notify("no job selected", severity="warning")
             return
