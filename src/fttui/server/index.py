@@ -23,6 +23,7 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def write_file_meta(files_dir: Path, obj: dict[str, Any]) -> None:
     _write_json(path, obj)
 
 
-def write_job_meta(job_dir: Path, job: dict[str, Any], internal: dict[str, Any]) -> None:
+def write_job_meta(job_dir: Path, job: Mapping[str, Any], internal: Mapping[str, Any]) -> None:
     """Write ``job.json``: the job as created and its server-side settings."""
     job_dir.mkdir(parents=True, exist_ok=True)
     _write_json(job_dir / JOB_FILE, {"job": job, "internal": internal})
