@@ -227,7 +227,7 @@ def test_a_shutdown_cut_short_after_the_pause_resumes_the_job(tmp_path) -> None:
     """A stop pauses the trainer, then marks the job running again so the restart resumes
     it. Cut short in between (a second Ctrl-C, docker stop's 10 s), the job came back
     "paused" though nobody paused it, with no event saying why."""
-    from fttui.server.executors.base import JobState
+    from fttui.server.jobfolder import JobState
 
     data = tmp_path / "data"
     svc = make_services(data)

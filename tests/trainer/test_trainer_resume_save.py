@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fttui.server.executors.base import JobState, TrainerSpec
+from fttui.server.jobfolder import JobFolder, JobState, TrainerSpec
 from fttui.server.trainer import loop
-from fttui.server.trainer.protocol import JobFolder
 
 
 class Killed(BaseException):

@@ -183,7 +183,7 @@ def _file_obj(files_dir: Path, file_id: str) -> tuple[dict[str, Any], bool]:
 def _job_rows(data_dir: Path, job_id: str, executor: str) -> tuple[dict, dict, bool] | None:
     """(job, internal, from job.json) to re-index a job folder, or None when it holds
     neither ``job.json`` nor ``spec.json``."""
-    from fttui.server.executors.base import JobState
+    from fttui.server.jobfolder import JobState
 
     folder = data_dir / "jobs" / job_id
     meta = _read_json(folder / JOB_FILE)

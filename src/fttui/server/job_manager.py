@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fttui.server.errors import bad_request, disk_full, is_disk_full
-from fttui.server.executors.base import TERMINAL_STATUSES, Executor, ExecutorError, TrainerSpec
+from fttui.server.executors.base import Executor, ExecutorError
 from fttui.server.files import FileService
 from fttui.server.index import write_job_meta
 from fttui.server.job_records import JobInternal, JobObject, JobRecords
@@ -29,6 +29,7 @@ from fttui.server.job_requests import (
     check_request,
     parse_options,
 )
+from fttui.server.jobfolder import TERMINAL_STATUSES, TrainerSpec
 from fttui.server.model_registry import ORG_ID, ModelRegistry
 from fttui.server.store import Page, Store, dumps, new_id, spec_to_stored
 from fttui.server.supervisor import Supervisor

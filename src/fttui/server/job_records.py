@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from fttui.server.errors import ApiError, not_found
-from fttui.server.executors.base import TrainerSpec
+from fttui.server.jobfolder import TrainerSpec
 from fttui.server.store import Store, dumps, loads, new_id, spec_from_stored
 
 #: the statuses of a job the supervisor still looks at (its row is ``live``)

@@ -111,7 +111,7 @@ def parse_metadata(raw: Any) -> dict[str, str] | None:
 
 
 def parse_options(metadata: dict[str, str] | None, executor: str) -> dict[str, Any]:
-    """Executor options from metadata keys ``<executor>_<option>`` (see ``base.py``)."""
+    """Executor options from metadata keys ``<executor>_<option>`` (see ``jobfolder``)."""
     options: dict[str, Any] = {}
     prefix = f"{executor}_"
     for key, value in (metadata or {}).items():

@@ -23,19 +23,17 @@ import orjson
 
 from fttui.server.checkpoint_eval import CheckpointEvaluator, parse_eval_grader
 from fttui.server.errors import ApiError
-from fttui.server.executors.base import (
-    TERMINAL_STATUSES,
-    Executor,
-    ExecutorError,
-    ExecutorNotReady,
-    JobState,
-    StateError,
-    state_from_checkpoints,
-)
+from fttui.server.executors.base import Executor, ExecutorError, ExecutorNotReady
 from fttui.server.files import FileService
 from fttui.server.job_records import JobInternal, JobObject, JobRecords
 from fttui.server.job_requests import fine_tune_file
 from fttui.server.job_validation import FileValidation
+from fttui.server.jobfolder import (
+    TERMINAL_STATUSES,
+    JobState,
+    StateError,
+    state_from_checkpoints,
+)
 from fttui.server.model_registry import ModelRegistry
 from fttui.server.store import dumps, loads, new_id, to_stored
 
