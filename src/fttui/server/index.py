@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fttui.text import plural
+
 DB_FILE = "fttui.sqlite3"
 JOB_FILE = "job.json"
 META_DIR = "file-meta"
@@ -84,10 +86,6 @@ def job_folders(data_dir: Path) -> list[str]:
         for p in folder.iterdir()
         if JOB_ID.fullmatch(p.name) and ((p / JOB_FILE).is_file() or (p / "spec.json").is_file())
     )
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 class IndexError_(Exception):
@@ -154,8 +152,8 @@ def check(data_dir: Path) -> Found:
         "damaged": f"{DB_FILE} is damaged ({found.reason})",
     }[found.db]
     raise IndexError_(
-        f"{what} but {plural(len(found.jobs), 'job folder')} and "
-        f"{plural(len(found.files), 'file')} exist in {data_dir}: starting would hide them. "
+        f"{what} but {plural(len(found.jobs), 'job folder', grouped=False)} and "
+        f"{plural(len(found.files), 'file', grouped=False)} exist in {data_dir}: starting would hide them. "
         f"Run `fttui serve --rebuild-index --data-dir {data_dir}` to rebuild the database "
         "from them (the old one is kept beside it)."
     )
@@ -278,14 +276,16 @@ def restore(
             (obj["id"], obj["purpose"], obj["id"], dumps(obj)),
         )
     if objs:
-        said.append(f"restored {plural(len(objs), 'file')}")
+        said.append(f"restored {plural(len(objs), 'file', grouped=False)}")
     if bare:
         said.append(
-            f"{plural(bare, 'file')} had no metadata (stored before fttui kept it): "
+            f"{plural(bare, 'file', grouped=False)} had no metadata (stored before fttui kept it): "
             "restored with purpose fine-tune, named <id>.jsonl"
         )
     if results:
-        said.append(f"{plural(results, 'result file')} will be made again by their jobs")
+        said.append(
+            f"{plural(results, 'result file', grouped=False)} will be made again by their jobs"
+        )
     rows, skipped, old = [], [], 0
     for job_id in job_ids:
         got = _job_rows(data_dir, job_id, executor)
@@ -320,15 +320,15 @@ def restore(
             (event["id"], job["id"], dumps(event)),
         )
     if rows:
-        said.append(f"restored {plural(len(rows), 'job')} from their folders")
+        said.append(f"restored {plural(len(rows), 'job', grouped=False)} from their folders")
     if old:
         said.append(
-            f"{plural(old, 'job')} had no job.json (made before fttui kept it): restored "
+            f"{plural(old, 'job', grouped=False)} had no job.json (made before fttui kept it): restored "
             "from spec.json, without their metadata"
         )
     if skipped:
         said.append(
-            f"skipped {plural(len(skipped), 'job folder')} with no spec: {', '.join(skipped)}"
+            f"skipped {plural(len(skipped), 'job folder', grouped=False)} with no spec: {', '.join(skipped)}"
         )
     return said
 

@@ -36,15 +36,13 @@ from fttui.datasets.checks.common import (
     TOKENS_PER_MESSAGE,
     TOKENS_PER_NAME,
     Tokens,
-    _have,
     _kind,
-    _n,
     _names,
-    _s,
 )
 from fttui.datasets.checks.completion import CompletionChecks
 from fttui.datasets.checks.preference import PreferenceChecks
 from fttui.datasets.findings import Finding, make_finding
+from fttui.text import has_have, plural, verb_s
 
 
 class ExampleChecker(PreferenceChecks, CompletionChecks):
@@ -129,23 +127,23 @@ class ExampleChecker(PreferenceChecks, CompletionChecks):
         for code, (count, first, detail) in self._agg.items():
             if code == "missing_system_message":
                 if self._examples_with_system == 0:
-                    message = f"no example has a system message ({_n(count)})"
+                    message = f"no example has a system message ({plural(count, 'example')})"
                 else:
                     message = (
-                        f"{count} of {self._chat_examples} examples {_have(count)} no system message "
+                        f"{count} of {self._chat_examples} examples {has_have(count)} no system message "
                         f"(first on line {first})"
                     )
             elif code == "functions_deprecated":
-                message = f"{_n(count)} use{_s(count)} `functions` / `function_call` (first on line {first})"
+                message = f"{plural(count, 'example')} use{verb_s(count)} `functions` / `function_call` (first on line {first})"
             elif code == "preference_old_field_names":
                 message = (
-                    f"{_n(count)} use{_s(count)} `preferred_completion` / `non_preferred_completion` "
+                    f"{plural(count, 'example')} use{verb_s(count)} `preferred_completion` / `non_preferred_completion` "
                     f"(first on line {first})"
                 )
             elif code == "extra_columns":
-                message = f"{_n(count)} {_have(count)} fields besides prompt and completion ({detail}), first on line {first}"
+                message = f"{plural(count, 'example')} {has_have(count)} fields besides prompt and completion ({detail}), first on line {first}"
             else:  # example_unrecognized_key
-                message = f"{_n(count)} {_have(count)} unexpected top-level keys ({detail}), first on line {first}"
+                message = f"{plural(count, 'example')} {has_have(count)} unexpected top-level keys ({detail}), first on line {first}"
             out.append(make_finding(code, first, message))
         if self._chat_examples and self._rft_like == self._chat_examples:
             out.append(

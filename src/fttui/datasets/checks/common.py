@@ -78,20 +78,6 @@ def _names(keys: list[Any]) -> str:
     return ", ".join(k if k.strip() else repr(k) for k in map(str, keys))
 
 
-def _n(count: int) -> str:
-    """``1 example`` / ``3 examples``."""
-    return f"{count:,} example{'' if count == 1 else 's'}"
-
-
-def _s(count: int) -> str:
-    """The verb ending for :func:`_n`: ``1 example uses``, ``3 examples use``."""
-    return "s" if count == 1 else ""
-
-
-def _have(count: int) -> str:
-    return "has" if count == 1 else "have"
-
-
 class CheckerBase:
     """The running state of a check of one file, and how findings are made."""
 
