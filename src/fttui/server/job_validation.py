@@ -44,7 +44,7 @@ def describe_errors(label: str, file_id: str, check: FileCheck, limit: int = 3) 
 
 
 class FileValidation:
-    """Validates jobs' files, one job at a time per job, two jobs at once."""
+    """Validates jobs' files on two threads (never one job twice at once)."""
 
     def __init__(self, records: JobRecords, on_done: Callable[[], None]) -> None:
         self.records, self.store = records, records.store
