@@ -16,6 +16,29 @@ from support.live_server import FIXTURES, LiveServer, free_port, make_server
 
 __all__ = ["FIXTURES", "LiveServer", "free_port", "make_server"]
 
+#: Tests that need the machine alone, marked ``serial``: the README's command runs them after
+#: the parallel (``pytest -n auto``) part, one at a time. Found by what they start: a Ray
+#: cluster (one per session, so one per xdist worker, each taking every core), real
+#: SmolLM2 training, a real terminal under tmux, a real browser (the last two wait on
+#: what a screen shows, which a machine busy with other workers may not paint in time).
+SERIAL = (
+    "ray/",
+    "trainer/test_trainer_smollm2.py",
+    "tui/test_terminal_tmux.py",
+    "web/test_web_browser.py",
+)
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            where = Path(item.path).relative_to(TESTS).as_posix()
+        except ValueError:
+            continue
+        if where.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
+
 
 @pytest.fixture(autouse=True)
 def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):

@@ -40,7 +40,7 @@ def queued_job(svc, tmp_path: Path, seconds_per_step: str = "0.01") -> str:
             "metadata": {"sim_seconds_per_step": seconds_per_step},
         }
     )
-    svc.jobs._validate(job["id"])
+    svc.jobs.supervisor.validation.validate(job["id"])
     assert svc.jobs.get(job["id"])["status"] == "queued"
     return job["id"]
 
@@ -80,8 +80,8 @@ def hold(monkeypatch):
 def tick_until(svc, job_id: str, condition, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        svc.jobs.tick()
-        job, internal = svc.jobs._load(job_id)
+        svc.jobs.supervisor.tick()
+        job, internal = svc.jobs.records.load(job_id)
         if condition(job, internal):
             return job
         time.sleep(0.02)
@@ -91,9 +91,9 @@ def tick_until(svc, job_id: str, condition, timeout: float = 60.0) -> dict:
 def test_a_job_cancelled_after_the_tick_chose_it_never_starts(services, tmp_path) -> None:
     job_id = queued_job(services, tmp_path)
     services.jobs.cancel(job_id)  # lands between a tick's snapshot and its _launch
-    assert services.jobs._launch(job_id, resume=False) is False
+    assert services.jobs.supervisor._launch(job_id, resume=False) is False
     for _ in range(5):
-        services.jobs.tick()
+        services.jobs.supervisor.tick()
     assert services.jobs.get(job_id)["status"] == "cancelled"
     assert "Fine-tuning job started" not in messages(services, job_id)
 
@@ -102,15 +102,15 @@ def test_a_job_resumed_then_cancelled_before_it_restarts_stays_cancelled(
     services, tmp_path
 ) -> None:
     job_id = queued_job(services, tmp_path, seconds_per_step="0.05")
-    assert services.jobs._launch(job_id, resume=False) is True
+    assert services.jobs.supervisor._launch(job_id, resume=False) is True
     services.jobs.pause(job_id)
     tick_until(services, job_id, lambda job, internal: not internal.get("active"))
     services.jobs.resume(job_id)
     services.jobs.cancel(job_id)  # before any tick relaunched it
-    assert services.jobs._launch(job_id, resume=True) is False
+    assert services.jobs.supervisor._launch(job_id, resume=True) is False
     for _ in range(5):
-        services.jobs.tick()
-    job, internal = services.jobs._load(job_id)
+        services.jobs.supervisor.tick()
+    job, internal = services.jobs.records.load(job_id)
     assert job["status"] == "cancelled" and not internal.get("active")
 
 
@@ -120,15 +120,18 @@ def test_a_resumed_job_waits_for_a_free_slot(services, tmp_path) -> None:
     services.jobs.executor.max_concurrent_jobs = 1  # the torch executor's limit
     first = queued_job(services, tmp_path, seconds_per_step="0.05")
     second = queued_job(services, tmp_path, seconds_per_step="0.05")
-    services.jobs.tick()
-    assert services.jobs._load(first)[1]["active"] and not services.jobs._load(second)[1]["active"]
+    services.jobs.supervisor.tick()
+    assert (
+        services.jobs.records.load(first)[1]["active"]
+        and not services.jobs.records.load(second)[1]["active"]
+    )
     services.jobs.pause(first)
     tick_until(services, first, lambda job, internal: not internal.get("active"))
-    services.jobs.tick()  # the freed slot goes to the queued job
-    assert services.jobs._load(second)[1]["active"]
+    services.jobs.supervisor.tick()  # the freed slot goes to the queued job
+    assert services.jobs.records.load(second)[1]["active"]
     services.jobs.resume(first)
-    services.jobs.tick()
-    active = [j for j in (first, second) if services.jobs._load(j)[1]["active"]]
+    services.jobs.supervisor.tick()
+    active = [j for j in (first, second) if services.jobs.records.load(j)[1]["active"]]
     assert active == [second]
     services.jobs.cancel(second)
     tick_until(services, first, lambda job, internal: internal.get("active"))
@@ -142,15 +145,15 @@ def test_the_trainers_last_event_is_kept_when_it_stops(services, tmp_path, hold,
     last = ("Simulated training cancelled", "Simulated training paused")
     reached, release = hold("event", lambda message: message.startswith(last))
     job_id = queued_job(services, tmp_path, seconds_per_step="0.05")
-    assert services.jobs._launch(job_id, resume=False) is True
+    assert services.jobs.supervisor._launch(job_id, resume=False) is True
     getattr(services.jobs, action)(job_id)
     assert reached.wait(30)
-    services.jobs.tick()  # the supervisor looks while the trainer is between its writes
+    services.jobs.supervisor.tick()  # the supervisor looks while the trainer is between its writes
     release.set()
     services.jobs.executor._runs[job_id].join(30)
     tick_until(services, job_id, lambda job, internal: not internal.get("active"))
     for _ in range(3):
-        services.jobs.tick()
+        services.jobs.supervisor.tick()
     trainer_said = [m for m in messages(services, job_id) if m.startswith("Simulated training")]
     assert any(m.startswith(f"Simulated training {action}") for m in trainer_said), trainer_said
 
@@ -166,9 +169,9 @@ def test_a_checkpoint_rotated_away_before_the_next_tick_is_not_answered(
     # the fourth epoch checkpoint: step 20's folder goes right after it is saved
     reached, release = hold("save_adapter", lambda folder, step, *_: step == 80)
     job_id = queued_job(services, tmp_path, seconds_per_step="0")
-    assert services.jobs._launch(job_id, resume=False) is True
+    assert services.jobs.supervisor._launch(job_id, resume=False) is True
     assert reached.wait(30)
-    services.jobs.tick()  # the server lists steps 20, 40 and 60
+    services.jobs.supervisor.tick()  # the server lists steps 20, 40 and 60
     release.set()
     services.jobs.executor._runs[job_id].join(30)  # the trainer rotates step 20 away
     oldest = services.store.one(
@@ -191,19 +194,19 @@ def test_a_job_no_tick_can_start_is_failed_with_the_reason(services, tmp_path, m
     """Its folder cannot be made (here a file sits where it goes; a full disk does the
     same): every tick failed, the job stayed queued for ever and the reason only reached
     the server's console. After a while it is failed, and the job says why."""
-    from fttui.server import jobs as jobs_mod
+    from fttui.server import supervisor as supervisor_mod
 
-    monkeypatch.setattr(jobs_mod, "STUCK_JOB_SECONDS", 0.0)
+    monkeypatch.setattr(supervisor_mod, "STUCK_JOB_SECONDS", 0.0)
     job_id = queued_job(services, tmp_path)
-    _job, internal = services.jobs._load(job_id)
+    _job, internal = services.jobs.records.load(job_id)
     # Stored relative to the data dir (so a moved data dir keeps working).
     folder = services.jobs.data_dir / internal["spec"]["output_dir"]
     shutil.rmtree(folder, ignore_errors=True)
     folder.write_text("not a folder")
-    for _ in range(jobs_mod.STUCK_JOB_TRIES - 1):
-        services.jobs.tick()
+    for _ in range(supervisor_mod.STUCK_JOB_TRIES - 1):
+        services.jobs.supervisor.tick()
         assert services.jobs.get(job_id)["status"] == "queued"  # a passing hiccup is retried
-    services.jobs.tick()
+    services.jobs.supervisor.tick()
     job = services.jobs.get(job_id)
     assert job["status"] == "failed" and job["error"]["code"] == "server_error"
     assert "could not run this job" in job["error"]["message"]

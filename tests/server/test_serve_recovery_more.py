@@ -46,8 +46,8 @@ def messages(svc, job_id: str) -> list[str]:
 def tick_until(svc, job_id: str, condition, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        svc.jobs.tick()
-        if condition(*svc.jobs._load(job_id), messages(svc, job_id)):
+        svc.jobs.supervisor.tick()
+        if condition(*svc.jobs.records.load(job_id), messages(svc, job_id)):
             return
         time.sleep(0.02)
     raise AssertionError(f"job {job_id} never got there: {messages(svc, job_id)}")
@@ -62,8 +62,8 @@ def running_sim_job(svc, tmp_path: Path) -> str:
     job_id = svc.jobs.create(
         {"model": MODEL, "training_file": file_id, "metadata": {"sim_seconds_per_step": "0.05"}}
     )["id"]
-    svc.jobs._validate(job_id)
-    assert svc.jobs._launch(job_id, resume=False) is True
+    svc.jobs.supervisor.validation.validate(job_id)
+    assert svc.jobs.supervisor._launch(job_id, resume=False) is True
     return job_id
 
 
@@ -213,10 +213,10 @@ def test_the_supervisor_expires_abandoned_uploads(tmp_path, monkeypatch) -> None
             {"bytes": 10, "filename": "a.jsonl", "mime_type": "text/jsonl", "purpose": "fine-tune"}
         )
         add_part(svc, upload["id"], b"12345")
-        svc.jobs.tick()
+        svc.jobs.supervisor.tick()
         assert rows(data, upload["id"]) == ("pending", 1)  # not expired yet: kept
         expire(data, upload["id"])
-        svc.jobs.tick()
+        svc.jobs.supervisor.tick()
         assert rows(data, upload["id"]) == ("expired", 0)
         assert not (data / "uploads" / upload["id"]).exists()
     finally:
@@ -227,7 +227,7 @@ def test_a_shutdown_cut_short_after_the_pause_resumes_the_job(tmp_path) -> None:
     """A stop pauses the trainer, then marks the job running again so the restart resumes
     it. Cut short in between (a second Ctrl-C, docker stop's 10 s), the job came back
     "paused" though nobody paused it, with no event saying why."""
-    from fttui.server.executors.base import JobState
+    from fttui.server.jobfolder import JobState
 
     data = tmp_path / "data"
     svc = make_services(data)
@@ -245,8 +245,8 @@ def test_a_shutdown_cut_short_after_the_pause_resumes_the_job(tmp_path) -> None:
 
     again = make_services(data)
     try:
-        again.jobs.recover()
-        job, internal = again.jobs._load(job_id)
+        again.jobs.supervisor.recover()
+        job, internal = again.jobs.records.load(job_id)
         assert job["status"] == "running" and internal.get("pending") == "resume"
         assert any("resuming" in m for m in messages(again, job_id))
     finally:

@@ -18,9 +18,20 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on. Under pytest-xdist each worker takes only ports
+    of its own residue (port // 2 % workers == its number; halved because Linux hands
+    ``bind`` odd ports only): the port is free when picked, not yet bound by the server it
+    is for, and another worker must not pick it meanwhile."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    mine = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    for _ in range(64 * count):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port // 2 % count == mine:
+            return port
+    raise RuntimeError(f"no free loopback port for xdist worker {worker}")
 
 
 @dataclass

@@ -268,7 +268,7 @@ def _stuck_trainer(executor: TorchExecutor, tmp_path: Path, job_id: str):
     import subprocess
 
     from fttui.server.executors import torch_executor
-    from fttui.server.trainer.protocol import JobFolder
+    from fttui.server.jobfolder import JobFolder
 
     job_dir = tmp_path / job_id
     job_dir.mkdir(exist_ok=True)

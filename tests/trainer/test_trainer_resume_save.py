@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fttui.server.executors.base import JobState, TrainerSpec
+from fttui.server.jobfolder import JobFolder, JobState, TrainerSpec
 from fttui.server.trainer import loop
-from fttui.server.trainer.protocol import JobFolder
 
 
 class Killed(BaseException):
@@ -59,7 +58,7 @@ def make_spec(tmp_path: Path, tiny_model: Path, training: Path) -> TrainerSpec:
 
 
 def relaunch(spec: TrainerSpec, job: JobFolder) -> None:
-    """Run the job again the way the server resumes it (``JobManager._launch``)."""
+    """Run the job again the way the server resumes it (``Supervisor._launch``)."""
     state = JobState.read(job.path)
     spec.resume_from = state.resume_checkpoint or (
         state.checkpoints[-1]["path"] if state.checkpoints else None

@@ -98,10 +98,14 @@ Public surface (module → name, signature → return; errors)
     ``connect(profile=None, base_url=None, api_key=None, **make_client_kwargs)
         -> tuple[Provider, openai.OpenAI]`` — resolve + (for local) start + client; the
         returned Provider carries the real base URL and executor.
+    ``provider_for_local(server: LocalServer, base: Provider | None = None) -> Provider``
+    ``mask_key`` (from ``fttui.api.keys``) and the local server's names below are
+    re-exported here.
+
+``fttui.api.local_server`` (the ``local`` provider's ``fttui serve`` process)
     ``class LocalServer`` (frozen dataclass) — ``base_url``, ``pid``, ``executor``,
         ``data_dir: Path``, ``started: bool`` (True when this call launched it),
         ``masked_key``; the key is held out of ``repr``.
-    ``provider_for_local(server: LocalServer, base: Provider | None = None) -> Provider``
     ``stop_local_server(data_dir: Path | None = None) -> bool`` — SIGTERM the recorded pid.
     ``ensure_local_server(data_dir: Path | None = None, *, timeout: float = 60.0,
         start: bool = True, executor: str | None = None) -> LocalServer`` — reuses a

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fttui.cli.common import CliError, is_tty
+from fttui.text import binary_size
 
 EXIT_CANCELLED = 3
 
@@ -206,7 +207,7 @@ class ProgressBar:
         frac = max(0.0, min(1.0, frac))
         fill = int(frac * self.width)
         bar = "█" * fill + "░" * (self.width - fill)
-        extra = f" {_human(done)}/{_human(total)}" if phase == "upload" else ""
+        extra = f" {binary_size(done)}/{binary_size(total)}" if phase == "upload" else ""
         line = f"\r{phase:<10} {bar} {frac * 100:5.1f}%{extra}"
         if line != self._last:
             sys.stderr.write(line)
@@ -218,15 +219,6 @@ class ProgressBar:
             sys.stderr.write("\n")
             sys.stderr.flush()
             self._last = ""
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
-        size /= 1024
-    return f"{n}B"
 
 
 def parse_metadata(items: Sequence[str] | None) -> dict[str, str] | None:

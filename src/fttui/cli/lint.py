@@ -10,6 +10,8 @@ import math
 import sys
 from typing import Any
 
+from fttui.text import plural
+
 SHOW_PER_CODE = 3  #: findings printed in full per code in text output
 
 
@@ -144,10 +146,6 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def _num(value: Any) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.1f}"
@@ -194,7 +192,7 @@ def _render_findings(report: Any, out: list[str], show_all: bool) -> None:
 
 def _render_one(report: Any, out: list[str], show_all: bool, title: str = "") -> None:
     fmt = report.format.replace("_", "/")
-    out.append(f"{title}{report.file} — {fmt}, {_plural(report.examples, 'example')}")
+    out.append(f"{title}{report.file} — {fmt}, {plural(report.examples, 'example')}")
     if report.stopped:
         out.append("  (stopped early: the figures below cover only the part read)")
     if report.findings or report.finding_counts:
@@ -216,7 +214,7 @@ def _render_one(report: Any, out: list[str], show_all: bool, title: str = "") ->
             )
         extras = []
         if stats.get("images"):
-            extras.append(f"{_plural(stats['images'], 'image')} (85 tokens each)")
+            extras.append(f"{plural(stats['images'], 'image')} (85 tokens each)")
         for kind, n in (stats.get("kinds") or {}).items():
             extras.append(f"{n:,} with {kind}")
         if extras:
@@ -242,7 +240,7 @@ def render_text(report: Any, *, show_all: bool = False) -> str:
             out.append(f"    ({est['note']})")
         if est.get("examples_over_limit"):
             out.append(
-                f"    {_plural(est['examples_over_limit'], 'example')} over the {est['token_limit']:,}-token "
+                f"    {plural(est['examples_over_limit'], 'example')} over the {est['token_limit']:,}-token "
                 "limit count as truncated"
             )
         if est.get("cost") is not None:
@@ -268,7 +266,7 @@ def render_text(report: Any, *, show_all: bool = False) -> str:
             totals[sev] = totals.get(sev, 0) + n
     verdict = "not ready: fix the errors" if report.has_errors else "ready to train"
     out.append(
-        f"{_plural(totals['error'], 'error')}, {_plural(totals['warning'], 'warning')}, "
+        f"{plural(totals['error'], 'error')}, {plural(totals['warning'], 'warning')}, "
         f"{totals['info']:,} info — {verdict}"
     )
     return "\n".join(out) + "\n"

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _stop(data_dir) -> int:
     """``fttui serve --stop``: end the background server of ``data_dir`` (0 also when none)."""
-    from fttui.api.providers import stop_local_server
+    from fttui.api.local_server import stop_local_server
 
     if stop_local_server(data_dir, timeout=30.0):
         print(f"fttui: stopped the local server of {data_dir}")

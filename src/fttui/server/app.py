@@ -22,7 +22,7 @@ from fttui.server.errors import ApiError, bad_request, error_bytes, http_error
 from fttui.server.executors.base import Executor
 from fttui.server.faults import FaultMiddleware, send_json
 from fttui.server.files import FileService
-from fttui.server.jobs import JobManager
+from fttui.server.job_manager import JobManager
 from fttui.server.limits import BodyLimit, InternalErrors
 from fttui.server.model_registry import ModelRegistry
 from fttui.server.openapi import openapi_document

@@ -23,9 +23,12 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fttui.text import plural
 
 DB_FILE = "fttui.sqlite3"
 JOB_FILE = "job.json"
@@ -47,7 +50,7 @@ def write_file_meta(files_dir: Path, obj: dict[str, Any]) -> None:
     _write_json(path, obj)
 
 
-def write_job_meta(job_dir: Path, job: dict[str, Any], internal: dict[str, Any]) -> None:
+def write_job_meta(job_dir: Path, job: Mapping[str, Any], internal: Mapping[str, Any]) -> None:
     """Write ``job.json``: the job as created and its server-side settings."""
     job_dir.mkdir(parents=True, exist_ok=True)
     _write_json(job_dir / JOB_FILE, {"job": job, "internal": internal})
@@ -83,10 +86,6 @@ def job_folders(data_dir: Path) -> list[str]:
         for p in folder.iterdir()
         if JOB_ID.fullmatch(p.name) and ((p / JOB_FILE).is_file() or (p / "spec.json").is_file())
     )
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 class IndexError_(Exception):
@@ -153,8 +152,8 @@ def check(data_dir: Path) -> Found:
         "damaged": f"{DB_FILE} is damaged ({found.reason})",
     }[found.db]
     raise IndexError_(
-        f"{what} but {plural(len(found.jobs), 'job folder')} and "
-        f"{plural(len(found.files), 'file')} exist in {data_dir}: starting would hide them. "
+        f"{what} but {plural(len(found.jobs), 'job folder', grouped=False)} and "
+        f"{plural(len(found.files), 'file', grouped=False)} exist in {data_dir}: starting would hide them. "
         f"Run `fttui serve --rebuild-index --data-dir {data_dir}` to rebuild the database "
         "from them (the old one is kept beside it)."
     )
@@ -182,7 +181,7 @@ def _file_obj(files_dir: Path, file_id: str) -> tuple[dict[str, Any], bool]:
 def _job_rows(data_dir: Path, job_id: str, executor: str) -> tuple[dict, dict, bool] | None:
     """(job, internal, from job.json) to re-index a job folder, or None when it holds
     neither ``job.json`` nor ``spec.json``."""
-    from fttui.server.executors.base import JobState
+    from fttui.server.jobfolder import JobState
 
     folder = data_dir / "jobs" / job_id
     meta = _read_json(folder / JOB_FILE)
@@ -277,14 +276,16 @@ def restore(
             (obj["id"], obj["purpose"], obj["id"], dumps(obj)),
         )
     if objs:
-        said.append(f"restored {plural(len(objs), 'file')}")
+        said.append(f"restored {plural(len(objs), 'file', grouped=False)}")
     if bare:
         said.append(
-            f"{plural(bare, 'file')} had no metadata (stored before fttui kept it): "
+            f"{plural(bare, 'file', grouped=False)} had no metadata (stored before fttui kept it): "
             "restored with purpose fine-tune, named <id>.jsonl"
         )
     if results:
-        said.append(f"{plural(results, 'result file')} will be made again by their jobs")
+        said.append(
+            f"{plural(results, 'result file', grouped=False)} will be made again by their jobs"
+        )
     rows, skipped, old = [], [], 0
     for job_id in job_ids:
         got = _job_rows(data_dir, job_id, executor)
@@ -319,15 +320,15 @@ def restore(
             (event["id"], job["id"], dumps(event)),
         )
     if rows:
-        said.append(f"restored {plural(len(rows), 'job')} from their folders")
+        said.append(f"restored {plural(len(rows), 'job', grouped=False)} from their folders")
     if old:
         said.append(
-            f"{plural(old, 'job')} had no job.json (made before fttui kept it): restored "
+            f"{plural(old, 'job', grouped=False)} had no job.json (made before fttui kept it): restored "
             "from spec.json, without their metadata"
         )
     if skipped:
         said.append(
-            f"skipped {plural(len(skipped), 'job folder')} with no spec: {', '.join(skipped)}"
+            f"skipped {plural(len(skipped), 'job folder', grouped=False)} with no spec: {', '.join(skipped)}"
         )
     return said
 

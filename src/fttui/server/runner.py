@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fttui.server.index import DB_FILE, Found, IndexError_, check, plural, rebuild, restore
+from fttui.server.index import DB_FILE, Found, IndexError_, check, rebuild, restore
+from fttui.text import plural
 
 SERVER_FILE = "server.json"
 KEY_FILE = "api_key"
@@ -306,8 +307,8 @@ def _run(
                     data_dir, conn, found.missing_jobs, found.missing_files, executor.name
                 )
             say(
-                f"fttui serve: {plural(len(found.missing_jobs), 'job folder')} and "
-                f"{plural(len(found.missing_files), 'file')} were missing from {DB_FILE}: "
+                f"fttui serve: {plural(len(found.missing_jobs), 'job folder', grouped=False)} and "
+                f"{plural(len(found.missing_files), 'file', grouped=False)} were missing from {DB_FILE}: "
                 + "; ".join(done)
             )
     services.jobs.start()

@@ -1,10 +1,10 @@
 """The local trainer: ``python -m fttui.server.trainer SPEC_JSON_PATH``.
 
-It reads a :class:`fttui.server.executors.base.TrainerSpec`, trains (LoRA with peft, or
+It reads a :class:`fttui.server.jobfolder.TrainerSpec`, trains (LoRA with peft, or
 full fine-tuning; supervised or DPO) and reports through the job-folder protocol documented
-in ``fttui.server.executors.base``. Modules: ``models`` (base models, GGUF cache),
+in ``fttui.server.jobfolder``. Modules: ``models`` (base models, GGUF cache),
 ``data`` (chat-template tokenisation, loss masks, batches), ``evaluate`` (supervised loss
-and metrics), ``dpo``, ``loop`` (the training run), ``protocol`` (events/state/control),
+and metrics), ``dpo``, ``loop`` (the training run), ``protocol`` (the old home of ``jobfolder.JobFolder``),
 ``generate`` (inference for the server, with adapters).
 
 Learning rate: ``BASE_LEARNING_RATE[kind] × learning_rate_multiplier``. OpenAI's "auto"

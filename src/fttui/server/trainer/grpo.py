@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from fttui.server.jobfolder import METRICS_FILE, MODEL_DIR
 from fttui.server.rft import unsupported_grader
 from fttui.server.trainer.data import DataError, epoch_order, steps_per_epoch
-from fttui.server.trainer.protocol import METRICS_FILE, MODEL_DIR
 
 if TYPE_CHECKING:
     from fttui.server.trainer.loop import Run

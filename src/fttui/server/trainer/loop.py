@@ -20,7 +20,15 @@ from typing import Any
 
 import torch
 
-from fttui.server.executors.base import TrainerSpec
+from fttui.server.jobfolder import (
+    CHECKPOINTS_DIR,
+    KEEP_CHECKPOINTS,
+    METRICS_FILE,
+    MODEL_DIR,
+    RESUME_DIR,
+    JobFolder,
+    TrainerSpec,
+)
 from fttui.server.trainer import (
     KNOWN_OPTIONS,
     LORA_DEFAULTS,
@@ -38,14 +46,6 @@ from fttui.server.trainer.data import (
 )
 from fttui.server.trainer.dpo import Dpo
 from fttui.server.trainer.evaluate import Supervised, evaluate
-from fttui.server.trainer.protocol import (
-    CHECKPOINTS_DIR,
-    KEEP_CHECKPOINTS,
-    METRICS_FILE,
-    MODEL_DIR,
-    RESUME_DIR,
-    JobFolder,
-)
 from fttui.server.trainer.weights import (
     ModelUnavailable,
     is_adapter,

@@ -29,6 +29,8 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 
+from fttui.text import human_size
+from fttui.text import plural as _plural
 from fttui.tui.widgets.dataset_preview import DatasetPreview
 from fttui.tui.widgets.example_view import ExampleView
 from fttui.tui.widgets.findings_list import FindingsList
@@ -44,14 +46,6 @@ MAX_FINDINGS = 20_000
 PROGRESS_INTERVAL = 0.1
 #: the index worker waits at most this long for the first rows to be painted
 FIRST_PAINT_WAIT = 0.5
-
-
-def human_size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def prepared_path(src: str) -> str:
@@ -817,10 +811,6 @@ class DataPane(Vertical):
     def action_focus_preview(self) -> None:
         if self.path is not None:
             self.preview.focus()
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _error_text(exc: BaseException) -> str:

@@ -26,6 +26,7 @@ from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from fttui.datasets.model_limits import is_legacy_completion_model
+from fttui.text import human_size as _size
 from fttui.tui.claim import Claim
 from fttui.tui.screens.create_iterate import IterateForm
 from fttui.tui.widgets.example_view import one_line
@@ -839,14 +840,6 @@ def _expand(value: str) -> str:
     if value.startswith("file-") and not os.path.exists(value):
         return value
     return os.path.abspath(os.path.expanduser(value))
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def _one_line(exc: BaseException) -> str:
