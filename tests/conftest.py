@@ -25,6 +25,7 @@ SERIAL = (
     "ray/",
     "trainer/test_trainer_smollm2.py",
     "tui/test_terminal_tmux.py",
+    "tui/test_data_editor.py",  # its real-terminal test runs tmux
     "web/test_web_browser.py",
 )
 TESTS = Path(__file__).parent
@@ -36,7 +37,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             where = Path(item.path).relative_to(TESTS).as_posix()
         except ValueError:
             continue
-        if where.startswith(SERIAL):
+        # A test that trains a pretrained model (slow) needs the cores alone too.
+        if where.startswith(SERIAL) or item.get_closest_marker("slow") is not None:
             item.add_marker(pytest.mark.serial)
 
 
