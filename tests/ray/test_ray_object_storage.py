@@ -15,6 +15,7 @@ pytest.importorskip("moto")
 
 from test_ray_executor import QUESTION, create_job, events, metrics, upload, wait
 
+from support.cli import run_cli
 from support.live_server import make_server, wait_for
 from support.s3 import S3_ENV, start_s3
 
@@ -54,7 +55,7 @@ def s3_server(ray_cluster, ray_tiny_model, tmp_path, s3):
 
 
 def test_a_job_with_its_folder_on_s3_trains_with_events_checkpoints_and_a_servable_model(
-    s3_server, ray_cluster, s3, color_file
+    s3_server, ray_cluster, s3, color_file, capsys
 ):
     client = s3_server.client()
     job = create_job(client, upload(client, color_file))
@@ -87,6 +88,11 @@ def test_a_job_with_its_folder_on_s3_trains_with_events_checkpoints_and_a_servab
         model=ckpts[0].fine_tuned_model_checkpoint, messages=QUESTION, max_completion_tokens=5
     )
     assert ckpt_reply.choices[0].message.content
+    # the Ray job's own log, through `fttui jobs logs`: the worker's sync and the trainer
+    logs = run_cli(["jobs", "logs", job.id], s3_server, capsys=capsys)
+    assert logs.code == 0, logs.err
+    assert f"fttui: the job folder s3://{BUCKET}/team/jobs/{job.id} is synced" in logs.out
+    assert f"fttui trainer: job {job.id}, supervised on tiny" in logs.out
 
 
 def test_pause_and_resume_go_through_the_store_and_train_each_step_once(

@@ -278,6 +278,8 @@ class RayExecutor(TorchExecutor):
             info = self._info(old, fresh=True)
             if info is not None and not _ended(info):
                 self._call("stop_job", old)
+            self._keep_log(job_dir, old)  # the run before this one stays in trainer.log
+            record = self._record(job_dir)
         try:
             self._place(spec)
         except OSError as exc:
@@ -333,6 +335,7 @@ class RayExecutor(TorchExecutor):
                 "stop": None,
                 "submitted_at": time.time(),
                 "address": self.address,
+                "logs_kept": record.get("logs_kept", []),
             },
         )
         client = self._connect()
@@ -563,7 +566,11 @@ class RayExecutor(TorchExecutor):
         return ", ".join(parts) + (" each" if r["num_workers"] > 1 else "")
 
     def _keep_log(self, job_dir: Path, sid: str) -> None:
-        """Copy the Ray job's log into ``trainer.log`` (``fttui jobs logs``, crash reasons)."""
+        """Copy the Ray job's log into ``trainer.log`` (``fttui jobs logs``, crash reasons),
+        once per Ray job (the record says which ones are kept)."""
+        record = self._record(job_dir)
+        if sid in record.get("logs_kept", ()):
+            return
         try:
             logs = self._call("get_job_logs", sid)
         except Exception:
@@ -571,6 +578,28 @@ class RayExecutor(TorchExecutor):
         if logs:
             with (job_dir / LOG_FILE).open("a", encoding="utf-8") as fh:
                 fh.write(logs if logs.endswith("\n") else logs + "\n")
+        record = self._record(job_dir)
+        kept = [*record.get("logs_kept", ()), sid]
+        write_json_atomic(job_dir / RECORD_FILE, {**record, "logs_kept": kept})
+
+    def logs(self, job_dir: Path, job_id: str) -> str | None:
+        """``trainer.log`` (the Ray jobs of earlier runs), then the current Ray job's log
+        as Ray has it now, unless already kept; a job Ray has forgotten (a restarted
+        cluster) shows what was kept."""
+        text = super().logs(job_dir, job_id) or ""
+        record = self._record(job_dir)
+        sid = record.get("submission_id")
+        if not sid or sid in record.get("logs_kept", ()):
+            return text
+        try:
+            live = self._call("get_job_logs", sid) or ""
+        except Exception:  # the head does not answer, or forgot the job
+            return text
+        info = self._info(sid)
+        if info not in (None, "missing") and _ended(info):
+            self._keep_log(job_dir, sid)  # ended: keep it (Ray forgets on a restart)
+            return super().logs(job_dir, job_id) or ""
+        return text + live
 
     @staticmethod
     def _end(job_dir: Path, status: str, error: dict[str, Any]) -> JobState:

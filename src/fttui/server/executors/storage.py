@@ -379,6 +379,7 @@ def run_worker(url: str, options: dict[str, Any], module: str = "fttui.server.tr
             print(f"fttui: cannot read the job folder {url}: {_first_line(exc)}", file=sys.stderr)
             return 1
         spec_path = local_spec(scratch)
+        print(f"fttui: the job folder {url} is synced with {scratch}", flush=True)
         proc = subprocess.Popen([sys.executable, "-m", module, str(spec_path)], cwd=scratch)
         warned = False
         while proc.poll() is None:
