@@ -1,7 +1,7 @@
 """Benchmark the ray executor against the torch executor, and 1 vs 2 Ray Train workers.
 
     python bench/ray.py                        # the tiny model, ~1 min jobs on 2 cores
-    python bench/ray.py --epochs 40            # longer jobs (the budget is for ~2 min)
+    python bench/ray.py --examples 72 --epochs 50   # ~2-minute jobs (the budget's size)
     python bench/ray.py --model smol=/path/to/SmolLM2-135M-Instruct.gguf
 
 In one run, on the same model, data and hyperparameters (same seed):
@@ -78,6 +78,14 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--examples", type=int, default=24)
     ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of every trainer (default 1): Ray sets a 1-CPU job's "
+        "OMP_NUM_THREADS to 1, so without this the two executors train with different "
+        "thread counts and the ratio measures that, not the ray executor's overhead",
+    )
+    ap.add_argument(
         "--model",
         default=None,
         metavar="NAME=PATH",
@@ -101,7 +109,9 @@ def main() -> int:
                 tmp / "torch", "--base-model", f"bench={model}", executor="torch"
             ).start()
             try:
-                results["torch"] = run_job(torch_srv, train, args.epochs)
+                results["torch"] = run_job(
+                    torch_srv, train, args.epochs, {"torch_threads": str(args.threads)}
+                )
             finally:
                 torch_srv.stop()
             ray_srv = make_server(
@@ -113,9 +123,13 @@ def main() -> int:
                 executor="ray",
             ).start()
             try:
-                results["ray"] = run_job(ray_srv, train, args.epochs)
+                threads = {"ray_threads": str(args.threads)}
+                results["ray"] = run_job(ray_srv, train, args.epochs, threads)
                 results["ray x2"] = run_job(
-                    ray_srv, train, args.epochs, {"ray_num_workers": "2", "ray_num_cpus": "1"}
+                    ray_srv,
+                    train,
+                    args.epochs,
+                    {"ray_num_workers": "2", "ray_num_cpus": "1", **threads},
                 )
             finally:
                 ray_srv.stop()

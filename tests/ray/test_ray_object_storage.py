@@ -150,3 +150,42 @@ def test_a_bucket_that_cannot_be_written_is_a_400_at_create_and_nothing_is_made(
         assert client.files.retrieve(file_id).id == file_id  # the upload is kept
     finally:
         server.stop()
+
+
+def test_cancel_reaches_the_trainer_through_the_store(s3_server, ray_cluster, color_file):
+    client = s3_server.client()
+    job = create_job(client, upload(client, color_file), n_epochs=25, batch_size=1)
+    wait(client, job.id, set(), s3_server, until=lambda j: len(metrics(client, j.id)) >= 2)
+    client.fine_tuning.jobs.cancel(job.id)
+    wait_for(
+        lambda: all(str(j.status) in ("STOPPED", "SUCCEEDED") for j in ray_cluster.jobs(job.id)),
+        60,
+        "the Ray job to end",
+    )
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
+    # the trainer itself read the cancel (control.json came down from the store), rather
+    # than being stopped by Ray after the grace period
+    assert any(e.message.startswith("Training cancelled at step") for e in events(client, job.id))
+    assert len(metrics(client, job.id)) < 25 * 12
+
+
+def test_a_worker_that_cannot_read_the_job_folder_exits_1_saying_why(s3, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        **S3_ENV,
+        "FTTUI_STORAGE_OPTIONS": json.dumps({"endpoint_url": s3.endpoint}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "fttui.server.executors.storage", "s3://no-such-bucket/jobs/x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "cannot read the job folder s3://no-such-bucket/jobs/x" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -224,7 +224,8 @@ class RemoteJob:
         if spec.init_adapter:
             self.put_folder(Path(spec.init_adapter), "inputs/init_adapter")
             remote.init_adapter = "inputs/init_adapter"
-        self.fs.rm_file(self._r(CONTROL)) if self._size(CONTROL) is not None else None
+        if self._size(CONTROL) is not None:  # a stop asked of the previous run
+            self.fs.rm_file(self._r(CONTROL))
         state = local_dir / STATE
         if state.is_file():
             self.fs.pipe_file(self._r(STATE), state.read_bytes())
