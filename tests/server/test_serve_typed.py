@@ -316,6 +316,7 @@ def test_the_openapi_document_describes_every_route_and_the_typed_bodies(raw, sh
         ("POST", "/v1/fine_tuning/jobs"),
         ("GET", "/v1/fine_tuning/jobs/{job_id}/events"),
         ("POST", "/v1/fine_tuning/jobs/{job_id}/pause"),
+        ("GET", "/v1/fine_tuning/jobs/{job_id}/logs"),  # our extension: the raw log
         ("DELETE", "/v1/models/{model}"),
         ("POST", "/v1/chat/completions"),
         ("POST", "/v1/completions"),

@@ -77,6 +77,41 @@ def get_job(client: Any, job_id: str) -> Any:
     return read_call(lambda: client.fine_tuning.jobs.retrieve(job_id))
 
 
+NO_RAW_LOGS = "this provider has no raw logs; use `fttui jobs events {job_id}`"
+
+
+def job_logs(
+    client: Any, job_id: str, *, tail: int | None = None, offset: int | None = None
+) -> dict[str, Any]:
+    """The trainer's raw log through ``GET /fine_tuning/jobs/{id}/logs`` (``fttui serve``'s
+    extension: ``text``, ``offset`` to ask from next, the job's ``status``). A provider
+    without it (OpenAI's answers 404) is a ``NotFoundError`` saying to use the events."""
+    params: dict[str, int] = {}
+    if tail is not None:
+        params["tail"] = tail
+    if offset is not None:
+        params["offset"] = offset
+
+    def fetch() -> Any:
+        return client.get(
+            f"/fine_tuning/jobs/{job_id}/logs", cast_to=object, options={"params": params}
+        )
+
+    try:
+        raw = read_call(fetch)
+    except ApiError as err:
+        if err.kind != "not_found" or err.code in ("fine_tuning_job_not_found",):
+            raise
+        if err.code == "logs_not_available":  # ours: the executor keeps none
+            raise
+        raise ApiError(
+            "not_found", NO_RAW_LOGS.format(job_id=job_id), status=404, code="no_raw_logs"
+        ) from None
+    if not (isinstance(raw, dict) and isinstance(raw.get("text"), str)):
+        raise ApiError("not_found", NO_RAW_LOGS.format(job_id=job_id), code="no_raw_logs")
+    return raw
+
+
 #: Attempts for a write (each with the client's own retries turned off).
 WRITE_ATTEMPTS = 4
 

@@ -70,6 +70,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.set_defaults(func=cmd_events, **({"follow": True} if follow else {}))
 
     q = jsub.add_parser(
+        "logs",
+        help="the trainer's raw log (fttui serve only; --follow: live)",
+        description="The raw output of a job's trainer (on --executor ray, its Ray job's "
+        "log), through fttui serve's GET /v1/fine_tuning/jobs/ID/logs, an extension: "
+        "other providers have none (use `fttui jobs events`).",
+    )
+    add_provider_options(q)
+    q.add_argument("job_id", metavar="ID")
+    q.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing the log until the job ends; exit with its outcome",
+    )
+    q.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
+    q.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    q.set_defaults(func=cmd_logs)
+
+    q = jsub.add_parser(
         "create",
         help="lint, upload and start a fine-tuning job (--from: a changed copy; lists: a sweep)",
         description=(
@@ -442,6 +461,38 @@ def confirm_cancel(client, args: argparse.Namespace) -> bool:
 
     job = get_job(client, args.job_id)
     return confirm(f"Cancel {job.id} ({job.model}, {job.status})?", assume_yes=False)
+
+
+@handles_api_errors
+def cmd_logs(args: argparse.Namespace) -> int:
+    import time
+
+    from fttui.api.jobs import is_terminal, job_logs
+
+    if args.tail is not None and args.tail < 0:
+        raise CliError("--tail must be >= 0", exit_code=2)
+    if not args.interval > 0:
+        raise CliError("--interval must be > 0 seconds", exit_code=2)
+    _, client = client_from_args(args)
+    page = job_logs(client, args.job_id, tail=args.tail)
+    sys.stdout.write(page["text"])
+    sys.stdout.flush()
+    if not args.follow:
+        return 0
+    offset, status = page.get("offset"), page.get("status")
+    while True:
+        ended = is_terminal(status)
+        if not ended:
+            time.sleep(args.interval)
+        # once more after the end: the last lines may land after the final status
+        page = job_logs(client, args.job_id, offset=offset)
+        sys.stdout.write(page["text"])
+        sys.stdout.flush()
+        offset, status = page.get("offset"), page.get("status")
+        if ended:
+            break
+    warn(f"job {args.job_id} {status}")
+    return job_exit_code(status)
 
 
 @handles_api_errors

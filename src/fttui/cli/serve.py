@@ -56,9 +56,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--storage",
         default=None,
-        metavar="PATH",
-        help="with --executor ray: a path every node of the cluster reaches "
-        "(or file://PATH) where the job folders live (default: the data dir)",
+        metavar="PATH_OR_URL",
+        help="with --executor ray: where the job folders live (default: the data dir): a "
+        "path every node of the cluster reaches (or file://PATH), or an object store's "
+        "fsspec URL (s3://bucket/prefix, gs://…) that the nodes and the server sync through",
+    )
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with an object-store --storage: an fsspec option, e.g. "
+        "endpoint_url=http://minio:9000 (a JSON value is parsed); repeatable; passed "
+        "to the Ray jobs too",
     )
     p.add_argument(
         "--ray-pending-timeout",
@@ -148,6 +158,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--port {args.port}: use 0 to 65535", 2)
     if (args.ray_address or args.storage) and args.executor != "ray":
         raise CliError("--ray-address and --storage go with --executor ray", 2)
+    from fttui.server.executors.storage import parse_options
+
+    try:
+        storage_options = parse_options(args.storage_option)
+    except ValueError as exc:
+        raise CliError(f"--storage-option {exc}", 2) from None
+    if storage_options and not (args.storage and "://" in args.storage):
+        raise CliError("--storage-option goes with an object-store --storage URL", 2)
     if args.ray_pending_timeout <= 0:
         raise CliError("--ray-pending-timeout must be above 0", 2)
     if args.max_upload_mb <= 0:
@@ -168,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         rebuild_index=args.rebuild_index,
         ray_address=args.ray_address,
         storage=args.storage,
+        storage_options=storage_options,
         ray_pending_timeout=args.ray_pending_timeout,
     )
     try:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fttui.server.index import DB_FILE, Found, IndexError_, check, rebuild, restore
 from fttui.text import plural
@@ -41,7 +42,9 @@ class ServeOptions:
     max_request_tokens: int | None = None  #: None: the server's default
     rebuild_index: bool = False  #: rebuild the database from the folders, then exit
     ray_address: str | None = None  #: the ``ray`` executor's cluster (dashboard URL)
-    storage: str | None = None  #: the ``ray`` executor's shared job storage
+    storage: str | None = None  #: the ``ray`` executor's job storage (path or fsspec URL)
+    #: fsspec options of an object-store ``storage`` (``--storage-option KEY=VALUE``)
+    storage_options: dict[str, Any] = field(default_factory=dict)
     ray_pending_timeout: float = 600.0  #: seconds a Ray job may wait for resources
 
 
@@ -261,6 +264,7 @@ def serve(options: ServeOptions, say: Callable[[str], None] = print) -> int:
                 base_models=options.base_models,
                 ray_address=options.ray_address,
                 storage=options.storage,
+                storage_options=options.storage_options,
                 ray_pending_timeout=options.ray_pending_timeout,
             )
         except ExecutorUnavailable as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 from fttui.server.executors.base import Executor
 
@@ -41,16 +42,20 @@ def get_executor(
     ray_address: str | None = None,
     storage: str | None = None,
     ray_pending_timeout: float = 600.0,
+    storage_options: dict[str, Any] | None = None,
 ) -> Executor:
     """The executor called ``name`` (``torch``, ``sim``, ``auto`` or ``ray``), ready to serve.
 
     ``base_models`` maps API names to local weights (``--base-model NAME=PATH``);
-    ``ray_address`` and ``storage`` are the ``ray`` executor's cluster and job storage.
+    ``ray_address`` and ``storage`` are the ``ray`` executor's cluster and job storage (a
+    shared path, or an fsspec URL with its ``storage_options``).
     Raises ``ExecutorUnavailable`` with a one-line remedy when it cannot run here.
     """
     name = resolve_name(name)
     if name == "ray":
-        return _ray_executor(data_dir, base_models, ray_address, storage, ray_pending_timeout)
+        return _ray_executor(
+            data_dir, base_models, ray_address, storage, ray_pending_timeout, storage_options
+        )
     if name == "sim":
         from fttui.server.executors.sim import SimExecutor
 
@@ -83,6 +88,7 @@ def _ray_executor(
     address: str | None,
     storage: str | None,
     pending_timeout: float,
+    storage_options: dict[str, Any] | None = None,
 ) -> Executor:
     missing = torch_missing() + [
         n for n in ("ray", "requests") if importlib.util.find_spec(n) is None
@@ -104,15 +110,20 @@ def _ray_executor(
             f"--ray-address {address}: give the dashboard's http://HOST:PORT (Ray Jobs API), "
             "not a ray:// or GCS address"
         )
-    path = None
-    if storage:
-        if storage.startswith("file://"):
-            storage = storage.removeprefix("file://")
-        elif "://" in storage:
-            raise ExecutorUnavailable(
-                f"--storage {storage}: only a shared path (or file://PATH) is supported yet; "
-                "mount the bucket on the server and every node and give its path"
-            )
+    path: Path | str | None = None
+    if storage and "://" in storage and not storage.startswith("file://"):
+        # an object store: fsspec must know the protocol here (gs:// needs gcsfs...)
+        from fttui.server.executors.storage import StorageError, open_store
+
+        try:
+            open_store(storage, storage_options)
+        except StorageError as exc:
+            raise ExecutorUnavailable(f"--storage {exc}") from None
+        path = storage
+    elif storage_options:
+        raise ExecutorUnavailable("--storage-option goes with an object-store --storage URL")
+    elif storage:
+        storage = storage.removeprefix("file://")
         path = Path(storage).expanduser().resolve()
         try:
             (path / "jobs").mkdir(parents=True, exist_ok=True)
@@ -127,6 +138,7 @@ def _ray_executor(
         base_models=base_models,
         address=address,
         storage=path,
+        storage_options=storage_options,
         pending_timeout=pending_timeout,
     )
 

@@ -172,6 +172,11 @@ class Executor(ABC):
         "model not available" answer; None when the executor has nothing to add."""
         return None
 
+    def logs(self, job_dir: Path, job_id: str) -> str | None:
+        """The job's raw trainer log so far (its process's output, all runs), for
+        ``GET /v1/fine_tuning/jobs/{id}/logs``; None when this executor keeps none."""
+        return None
+
     def startup_lines(self) -> list[str]:
         """Lines the server prints when it starts (e.g. a cluster it cannot reach yet)."""
         return []

@@ -8,7 +8,10 @@ or, for ``ray_num_workers`` > 1, the data-parallel one under Ray Train
 (``python -m fttui.server.trainer.ray_train SPEC``). The trainer reports through the same
 job folder (``base.py``), which must be where the cluster's nodes reach it: the data dir
 itself on one machine or a shared mount, or ``--storage PATH`` (the job folders there,
-the data dir's ``jobs/<id>`` a link to them).
+the data dir's ``jobs/<id>`` a link to them). With ``--storage s3://…`` (any fsspec URL
+but ``file://``) the folder lives in the object store and ``storage.py`` syncs it: the
+Ray job's entrypoint is then ``python -m fttui.server.executors.storage URL``, which trains
+in a scratch folder on its node, and the server mirrors the store into its data dir.
 
 What this executor adds to the folder: ``ray_job.json`` — the current submission id, how
 many were made, and the stop we asked for (so a ``STOPPED`` Ray job reads as cancelled or
@@ -37,6 +40,15 @@ from fttui.server.executors.base import (
     JobState,
     TrainerSpec,
     write_json_atomic,
+)
+from fttui.server.executors.storage import (
+    FORWARDED_ENV,
+    OPTIONS_ENV,
+    PULL_EVERY_S,
+    RemoteJob,
+    StorageError,
+    is_remote,
+    probe,
 )
 from fttui.server.executors.torch_executor import TorchExecutor, _log_tail, write_stopped
 from fttui.server.trainer import KNOWN_OPTIONS, RAY_OPTIONS
@@ -72,12 +84,20 @@ class RayExecutor(TorchExecutor):
         base_models: dict[str, str],
         address: str,
         storage: str | os.PathLike[str] | None = None,
+        storage_options: dict[str, Any] | None = None,
         defaults: dict[str, Any] | None = None,
         pending_timeout: float = PENDING_TIMEOUT_S,
     ):
         super().__init__(data_dir=data_dir, base_models=base_models)
         self.address = address
-        self.storage = Path(storage) if storage else None
+        remote = isinstance(storage, str) and is_remote(storage)
+        #: an object store's URL (``s3://bucket/prefix``): job folders synced through it
+        self.storage_url = str(storage).rstrip("/") if remote else None
+        self.storage_options = dict(storage_options or {})
+        #: a shared path: job folders placed there, the data dir linking to them
+        self.storage = Path(storage) if storage and not remote else None
+        self._remotes: dict[str, RemoteJob] = {}
+        self._pulled: dict[str, float] = {}
         self.defaults = {"num_cpus": 1, "num_gpus": 0, "num_workers": 1, **(defaults or {})}
         self.pending_timeout = pending_timeout
         self._client: Any = None
@@ -134,7 +154,11 @@ class RayExecutor(TorchExecutor):
             self._connect()
         except ExecutorNotReady as exc:
             return [f"Ray:       {exc.message}"]
-        where = f"; job folders in {self.storage}" if self.storage else ""
+        where = (
+            f"; job folders in {self.storage or self.storage_url}"
+            if self.storage or self.storage_url
+            else ""
+        )
         return [f"Ray:       jobs go to the cluster at {self.address}{where}"]
 
     # -- jobs -------------------------------------------------------------------------------
@@ -157,11 +181,24 @@ class RayExecutor(TorchExecutor):
                 f"ray_num_workers > 1 trains supervised jobs only; run {kind} with one worker",
                 param="metadata",
             )
+        if self.storage_url is not None:
+            if resources["num_workers"] > 1:
+                raise ExecutorError(
+                    "ray_num_workers > 1 needs a shared --storage path; with an object store "
+                    "a job trains on one worker",
+                    param="metadata",
+                )
+            try:  # the store is written before the job is made: a bad bucket is a 400
+                probe(self.storage_url, self.storage_options)
+            except StorageError as exc:
+                raise ExecutorError(
+                    f"the job storage {exc}", code="storage_unwritable", param="metadata"
+                ) from None
         if self.storage is not None:
-            probe = self.storage / f".fttui-write-test-{os.getpid()}"
+            probe_file = self.storage / f".fttui-write-test-{os.getpid()}"
             try:
-                probe.write_text("ok")
-                probe.unlink()
+                probe_file.write_text("ok")
+                probe_file.unlink()
             except OSError as exc:
                 raise ExecutorError(
                     f"the job storage {self.storage} cannot be written: {exc.strerror or exc}",
@@ -244,6 +281,8 @@ class RayExecutor(TorchExecutor):
             info = self._info(old, fresh=True)
             if info is not None and not _ended(info):
                 self._call("stop_job", old)
+            self._keep_log(job_dir, old)  # the run before this one stays in trainer.log
+            record = self._record(job_dir)
         try:
             self._place(spec)
         except OSError as exc:
@@ -256,7 +295,21 @@ class RayExecutor(TorchExecutor):
         module = "fttui.server.trainer"
         if resources["num_workers"] > 1:
             module = "fttui.server.trainer.ray_train"
-        entrypoint = shlex.join([sys.executable, "-m", module, str(spec_path)])
+        target = str(spec_path)
+        if self.storage_url is not None:
+            remote = self._remote(spec.job_id)
+            try:
+                remote.upload_start(TrainerSpec.load(spec_path), job_dir)
+            except Exception as exc:  # the store refused or is gone
+                raise ExecutorError(
+                    f"the job storage {remote.url} cannot be written: {_first_line(exc)}",
+                    code="storage_unwritable",
+                ) from None
+            module, target = "fttui.server.executors.storage", remote.url
+            env[OPTIONS_ENV] = json.dumps(self.storage_options)
+            env.update({k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)})
+            self._pulled.pop(spec.job_id, None)
+        entrypoint = shlex.join([sys.executable, "-m", module, target])
         import fttui
 
         src_root = str(Path(fttui.__file__).resolve().parents[1])
@@ -285,6 +338,7 @@ class RayExecutor(TorchExecutor):
                 "stop": None,
                 "submitted_at": time.time(),
                 "address": self.address,
+                "logs_kept": record.get("logs_kept", []),
             },
         )
         client = self._connect()
@@ -306,6 +360,11 @@ class RayExecutor(TorchExecutor):
             return
         write_json_atomic(job_dir / "control.json", {"action": action})
         write_json_atomic(job_dir / RECORD_FILE, {**record, "stop": action})
+        if self.storage_url is not None:
+            try:
+                self._remote(job_id).put_control(action)
+            except Exception as exc:  # the grace period's stop_job still ends it
+                print(f"fttui serve: could not write {job_id}'s control.json: {exc}", flush=True)
         grace = CANCEL_GRACE_S if action == "cancel" else PAUSE_GRACE_S
         threading.Thread(
             target=self._enforce_stop,
@@ -369,11 +428,44 @@ class RayExecutor(TorchExecutor):
         info = self._info(sid, fresh=True)
         return info != "missing"
 
+    def _remote(self, job_id: str) -> RemoteJob:
+        remote = self._remotes.get(job_id)
+        if remote is None:
+            assert self.storage_url is not None
+            remote = RemoteJob(f"{self.storage_url}/jobs/{job_id}", self.storage_options)
+            self._remotes[job_id] = remote
+        return remote
+
+    def _pull(self, spec: TrainerSpec) -> None:
+        """Mirror the store's copy of a running job into its folder (at most every
+        ``PULL_EVERY_S``); a store that does not answer is said once, and retried."""
+        now = time.monotonic()
+        if now - self._pulled.get(spec.job_id, 0.0) < PULL_EVERY_S:
+            return
+        self._pulled[spec.job_id] = now
+        job_dir = Path(spec.output_dir)
+        try:
+            self._remote(spec.job_id).pull(job_dir)
+        except Exception as exc:
+            self._say(
+                job_dir,
+                f"store-{int(now // 60)}",
+                f"Cannot read the job storage {self.storage_url}: {_first_line(exc)}; retrying",
+                level="warn",
+            )
+
     def state(self, spec: TrainerSpec) -> JobState | None:
         job_dir = Path(spec.output_dir)
         state = JobState.read(job_dir)
         if state is not None and (state.status in TERMINAL_STATUSES or state.status == "paused"):
             return state
+        if self.storage_url is not None:
+            self._pull(spec)
+            state = JobState.read(job_dir)
+            if state is not None and (
+                state.status in TERMINAL_STATUSES or state.status == "paused"
+            ):
+                return state
         record = self._record(job_dir)
         sid = record.get("submission_id")
         if not sid:
@@ -427,6 +519,9 @@ class RayExecutor(TorchExecutor):
                 self._say(job_dir, f"running-{sid}", f"The Ray job {sid} is running")
             return state or JobState()
         # the Ray job ended: what the trainer wrote wins (it may have finished just now)
+        if self.storage_url is not None:
+            self._pulled.pop(spec.job_id, None)
+            self._pull(spec)
         state = JobState.read(job_dir)
         if state is not None and (state.status in TERMINAL_STATUSES or state.status == "paused"):
             return state
@@ -434,6 +529,7 @@ class RayExecutor(TorchExecutor):
         tail = _log_tail(job_dir, LOG_LINES)
         if status == "STOPPED" and record.get("stop") in ("cancel", "pause"):
             write_stopped(job_dir, record["stop"])
+            self._put_state(spec.job_id, job_dir)
             return JobState.read(job_dir)
         message = (getattr(info, "message", None) or "").strip()
         if status == "STOPPED":
@@ -442,7 +538,7 @@ class RayExecutor(TorchExecutor):
             text = f"The Ray job {sid} ended without the trainer's final state"
         else:
             text = f"The Ray job {sid} failed" + (f": {message}" if message else "")
-        return self._end(
+        ended = self._end(
             job_dir,
             "failed",
             error={
@@ -450,6 +546,16 @@ class RayExecutor(TorchExecutor):
                 "message": text + (f". Last output: {tail}" if tail else ""),
             },
         )
+        self._put_state(spec.job_id, job_dir)
+        return ended
+
+    def _put_state(self, job_id: str, job_dir: Path) -> None:
+        """The server's own final state of a job into the store too (best effort)."""
+        if self.storage_url is not None:
+            try:
+                self._remote(job_id).put_state(job_dir)
+            except Exception:
+                pass
 
     def _asked(self, spec: TrainerSpec) -> str:
         r = self._resources(spec)
@@ -463,7 +569,11 @@ class RayExecutor(TorchExecutor):
         return ", ".join(parts) + (" each" if r["num_workers"] > 1 else "")
 
     def _keep_log(self, job_dir: Path, sid: str) -> None:
-        """Copy the Ray job's log into ``trainer.log`` (``fttui jobs logs``, crash reasons)."""
+        """Copy the Ray job's log into ``trainer.log`` (``fttui jobs logs``, crash reasons),
+        once per Ray job (the record says which ones are kept)."""
+        record = self._record(job_dir)
+        if sid in record.get("logs_kept", ()):
+            return
         try:
             logs = self._call("get_job_logs", sid)
         except Exception:
@@ -471,6 +581,28 @@ class RayExecutor(TorchExecutor):
         if logs:
             with (job_dir / LOG_FILE).open("a", encoding="utf-8") as fh:
                 fh.write(logs if logs.endswith("\n") else logs + "\n")
+        record = self._record(job_dir)
+        kept = [*record.get("logs_kept", ()), sid]
+        write_json_atomic(job_dir / RECORD_FILE, {**record, "logs_kept": kept})
+
+    def logs(self, job_dir: Path, job_id: str) -> str | None:
+        """``trainer.log`` (the Ray jobs of earlier runs), then the current Ray job's log
+        as Ray has it now, unless already kept; a job Ray has forgotten (a restarted
+        cluster) shows what was kept."""
+        text = super().logs(job_dir, job_id) or ""
+        record = self._record(job_dir)
+        sid = record.get("submission_id")
+        if not sid or sid in record.get("logs_kept", ()):
+            return text
+        try:
+            live = self._call("get_job_logs", sid) or ""
+        except Exception:  # the head does not answer, or forgot the job
+            return text
+        info = self._info(sid)
+        if info not in (None, "missing") and _ended(info):
+            self._keep_log(job_dir, sid)  # ended: keep it (Ray forgets on a restart)
+            return super().logs(job_dir, job_id) or ""
+        return text + live
 
     @staticmethod
     def _end(job_dir: Path, status: str, error: dict[str, Any]) -> JobState:

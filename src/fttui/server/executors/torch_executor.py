@@ -351,6 +351,12 @@ class TorchExecutor(Executor):
         state.write(job_dir)
         return state
 
+    def logs(self, job_dir: Path, job_id: str) -> str | None:
+        try:  # the trainer's stdout and stderr, every run of the job appended
+            return (job_dir / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
     def shutdown(self) -> None:
         """Pause every running trainer so it saves where it is, then mark it ``running``
         again: the server's restart sees a job interrupted with a ``resume_checkpoint``

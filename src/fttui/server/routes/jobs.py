@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from fttui.server.errors import json_response
+from fttui.server.errors import bad_request, json_response, not_found
 from fttui.server.routes.deps import (
     AFTER,
     body_doc,
@@ -85,3 +85,68 @@ async def job_checkpoints(job_id: str, request: Request) -> Response:
         job_id, after=request.query_params.get("after"), limit=query_limit(request, 10)
     )
     return json_response(page.to_json(first_last=True))
+
+
+#: the most log text one answer carries (the end of it, when there is more)
+MAX_LOG_BYTES = 1 << 20
+
+
+def _query_int(request: Request, name: str, low: int, high: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise bad_request(
+            f"Invalid {name} {raw!r}: use an integer from {low} to {high}.",
+            param=name,
+            code="invalid_value",
+        )
+    return value
+
+
+@router.get(
+    "/{job_id}/logs",
+    openapi_extra=query_doc(
+        ("tail", {"type": "integer", "minimum": 0, "maximum": 100_000}),
+        ("offset", {"type": "integer", "minimum": 0}),
+    ),
+)
+def job_logs(job_id: str, request: Request) -> Response:
+    """The trainer's raw log (fttui's extension; OpenAI has no such endpoint): the text
+    from byte ``offset`` (default 0), its last ``tail`` lines only when asked, and the
+    ``offset`` to ask from next (``fttui jobs logs --follow`` polls with it)."""
+    jobs = services(request).jobs
+    job = jobs.get(job_id)  # a 404 for an unknown job
+    tail = _query_int(request, "tail", 0, 100_000)
+    offset = _query_int(request, "offset", 0, 2**62) or 0
+    text = jobs.executor.logs(jobs.job_dir(job_id), job_id)
+    if text is None:
+        raise not_found(
+            f"The {jobs.executor.name} executor keeps no raw trainer log; the job's events "
+            f"are all there is: fttui jobs events {job_id}",
+            param="fine_tuning_job_id",
+            code="logs_not_available",
+        )
+    data = text.encode("utf-8", errors="replace")
+    chunk = data[offset:] if offset <= len(data) else data  # a log that began again
+    truncated = len(chunk) > MAX_LOG_BYTES
+    chunk = chunk[-MAX_LOG_BYTES:]
+    out = chunk.decode("utf-8", errors="replace")
+    if tail is not None:
+        lines = out.splitlines(keepends=True)
+        truncated = truncated or len(lines) > tail
+        out = "".join(lines[-tail:]) if tail else ""
+    return json_response(
+        {
+            "object": "fine_tuning.job.logs",
+            "job_id": job_id,
+            "status": job["status"],
+            "text": out,
+            "offset": len(data),
+            "truncated": truncated,
+        }
+    )

@@ -571,6 +571,13 @@ def main(argv: list[str]) -> int:
         print("usage: python -m fttui.server.trainer SPEC_JSON_PATH", file=sys.stderr)
         return 2
     spec = TrainerSpec.load(argv[0])
+    # the raw log's first line (`fttui jobs logs`): which job, and where it trains
+    print(
+        f"fttui trainer: job {spec.job_id}, {spec.method} on {spec.base_model}, "
+        f"folder {spec.output_dir}"
+        + (f", resuming from {spec.resume_from}" if spec.resume_from else ""),
+        flush=True,
+    )
     return execute(Run(spec, JobFolder(spec.output_dir)))
 
 
