@@ -145,6 +145,36 @@ async def test_a_sweep_column_the_jobs_of_a_sweep_and_space_marks_jobs(server, f
         await shows(pilot, "1 marked")
 
 
+async def test_a_mark_drawn_in_place_shows_and_goes_on_screen_and_survives_a_sort(fttui_home):
+    # The first mark widens the ID column (every row again); the next ones change one
+    # cell in place and repaint only its row: the screen itself must show each change.
+    jobs = sample_jobs(12)
+    write_job_cache(jobs, base_url=OFFLINE)
+    app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        t = table(app)
+        await until(pilot, lambda: t.row_count == 12, what="rows")
+        first, second = order(app)[2], order(app)[5]
+        t.select_job(first)
+        await pilot.press("space")
+        await shows(pilot, f"● {first}", "1 marked")
+        t.select_job(second)
+        await pilot.press("space")
+        await shows(pilot, f"● {first}", f"● {second}", "2 marked")
+        await pilot.press("j")  # off the row: drawn without the cursor, still marked
+        await shows(pilot, f"● {second}")
+        t.select_job(second)
+        await pilot.press("space")  # unmarked in place
+        await until(pilot, lambda: f"● {second}" not in screen_text(app), what="the mark gone")
+        assert second in screen_text(app) and list(t.marked) == [first]
+        await pilot.press("space")  # and marked again
+        await shows(pilot, f"● {second}", "2 marked")
+        await pilot.press("o")  # another order: the marks go with their rows
+        await until(pilot, lambda: t.sort_column != "created", what="sorted")
+        await shows(pilot, f"● {first}", f"● {second}")
+        assert list(t.marked) == [first, second]
+
+
 async def test_no_sweep_column_while_no_job_is_part_of_one(fttui_home):
     write_job_cache(sample_jobs(5), base_url=OFFLINE)
     app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
