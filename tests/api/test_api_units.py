@@ -508,7 +508,9 @@ def test_the_readmes_config_examples_are_valid_config(tmp_path):
     for block in blocks:
         path.write_text(block)
         load_config(path)  # raises ConfigError on a bad example
-    path.write_text(blocks[0])
+    # the full example (profiles, prices, keymap), wherever other examples sit around it
+    full = next(b for b in blocks if "[prices]" in b and "[keymap]" in b)
+    path.write_text(full)
     cfg = load_config(path)
     assert cfg.price_for("gpt-4o-mini-2024-07-18") == 3.0 and cfg.keymap
 

@@ -350,7 +350,9 @@ def test_data_pane_snapshot(snap_compare, fttui_home: Path) -> None:
         await until(pilot, linted(pane))
         await until(pilot, lambda: pane.preview.row_count == 20, what="20 rows")
         await pilot.press("j", "j")
-        await shows(pilot, "Example — line 3", "20 lines")  # the frame to compare, settled
+        # the frame to compare, settled (the status bar too: its refresh label is drawn late
+        # on a loaded machine)
+        await shows(pilot, "Example — line 3", "20 lines", "connecting…")
 
     app = FtApp(data_file=str(FIXTURES / "chat_valid.jsonl"), live=False, initial_pane="data")
     assert snap_compare(app, terminal_size=SIZE, run_before=linted_and_moved)

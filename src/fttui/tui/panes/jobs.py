@@ -633,9 +633,15 @@ class JobsPane(Vertical):
     @on(Input.Changed, "#jobs-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
+        value = event.value
+        if value != event.input.value:
+            return  # stale: the box changed again since (its own event follows)
         if self._filter_timer is not None:
             self._filter_timer.stop()
-        value = event.value
+        if value == self.table.filter_text:
+            # Already applied: `w` and `esc` set the box and the filter at once. A debounced
+            # refilter here would land after them and could undo the next one.
+            return
         # Debounced: refiltering 5,000 rows on every keystroke would lag the typing.
         self._filter_timer = self.set_timer(0.12, lambda: self._apply_filter(value))
 
