@@ -237,8 +237,9 @@ class EvalsPane(Vertical):
     EvalsPane #ev-grader { width: 1fr; }
     EvalsPane #ev-limit { width: 9; }
     EvalsPane #ev-concurrency { width: 7; }
-    EvalsPane #ev-positive { width: 24; }
-    EvalsPane #ev-stop { width: 22; }
+    /* the row fits 80 columns, the checkbox included */
+    EvalsPane #ev-positive { width: 18; }
+    EvalsPane #ev-stop { width: 17; }
     EvalsPane #ev-allow-python { width: auto; }
     EvalsPane #ev-progress-row { height: 1; padding: 0 1; }
     EvalsPane #ev-progress { width: auto; padding-right: 1; }
@@ -310,15 +311,15 @@ class EvalsPane(Vertical):
             )
             yield Button("Run (ctrl+r)", id="ev-run", variant="primary")
         with Horizontal(classes="ev-row"):
-            yield Label("Positive class", classes="ev-label")
+            yield Label("Positive", classes="ev-label")
             yield Input(
-                placeholder="binary, e.g. yes",
+                placeholder="e.g. yes",
                 id="ev-positive",
                 tooltip="The label that counts as positive (fttui eval --positive-class)",
             )
             yield Label("Stop", classes="ev-label")
             yield Input(
-                placeholder="the file's stop",
+                placeholder="the file's",
                 id="ev-stop",
                 tooltip="The stop sequence to send (fttui eval --stop; \\n, \\t escapes); "
                 "empty: the one the file's completions end with",
