@@ -252,6 +252,13 @@ class EvalsPane(Vertical):
     EvalsPane #ev-items-title { height: 1; padding: 0 1; text-style: bold; }
     EvalsPane #ev-items { height: 1fr; }
     EvalsPane #ev-item-detail { height: auto; max-height: 8; padding: 0 1; background: $boost; }
+    /* a short terminal (80×24): one line a field, so the scoreboard and items still show */
+    EvalsPane.-compact .ev-row { height: 1; }
+    EvalsPane.-compact .ev-label { padding: 0 1; }
+    EvalsPane.-compact #ev-models-row, EvalsPane.-compact #ev-models { height: 3; }
+    EvalsPane.-compact Input { background: $boost; }
+    EvalsPane.-compact Input:focus { background: $primary 30%; }
+    EvalsPane.-compact #ev-item-detail { max-height: 3; }
     """
 
     BINDINGS = [
@@ -344,6 +351,17 @@ class EvalsPane(Vertical):
         self.query_one("#ev-error").display = False
         self.query_one("#ev-item-detail").display = False
         self._refresh_models()
+
+    #: below this many rows the form's three-line fields leave no room for the results
+    COMPACT_BELOW = 34
+
+    def on_resize(self) -> None:
+        compact = self.app.size.height < self.COMPACT_BELOW
+        if compact == self.has_class("-compact"):
+            return
+        self.set_class(compact, "-compact")
+        for widget in self.query("Input, Button, Checkbox, Select, SelectionList"):
+            widget.compact = compact  # type: ignore[attr-defined]
 
     def focus_default(self) -> None:
         self.query_one("#ev-models").focus()
