@@ -41,3 +41,22 @@ def binary_size(n: int) -> str:
             return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
         size /= 1024
     return f"{n}B"  # pragma: no cover
+
+
+#: The escapes a typed stop sequence (``--stop '\\n'``, the Evals pane's Stop field) may use.
+STOP_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(s: str) -> str:
+    """Let people type a stop sequence: ``\\n``, ``\\t``, ``\\r`` and ``\\\\`` are escapes;
+    any other backslash is itself (``C:\\Users`` stays, ``é`` is never mangled)."""
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in STOP_ESCAPES:
+            out.append(STOP_ESCAPES[s[i + 1]])
+            i += 2
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, ProgressBar, SelectionList
+from textual.widgets import Checkbox, DataTable, Input, ProgressBar, Select, SelectionList
 
 from fttui.tui.app import FtApp
 from fttui.tui.panes.evals import EvalsPane
@@ -200,6 +200,123 @@ async def test_e_exports_the_results_and_names_the_file_in_a_toast(
         )
 
 
+def set_inference_price(home: Path, model: str, input_price: float, output_price: float) -> None:
+    (home / "config").mkdir(exist_ok=True)
+    (home / "config" / "config.toml").write_text(
+        f'[inference_prices]\n"{model}" = {{ input = {input_price}, output = {output_price} }}\n'
+    )
+
+
+def board_cells(pane: EvalsPane) -> dict[str, dict[str, str]]:
+    """The scoreboard as model → {column label → the cell's text}."""
+    board = pane.query_one("#ev-scoreboard", DataTable)
+    labels = [str(c.label) for c in board.ordered_columns]
+    return {
+        str(key.value): dict(zip(labels, map(str, board.get_row(key)), strict=True))
+        for key in board.rows
+    }
+
+
+async def test_the_scoreboard_costs_a_priced_model_and_shows_a_dash_for_one_without_a_price(
+    server, finished_job, fttui_home, small_file
+):
+    from fttui.api.evaluate import cost_text
+
+    set_inference_price(fttui_home, BASE, 1000.0, 3000.0)  # the fine-tune: no price
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_evals(pilot, finished_job)
+        pane.query_one("#ev-stop", Input).value = "\\nEND"  # typed as on the CLI's --stop
+        report = await run_eval(pilot, pane, small_file)
+        await shows(pilot, "cost")
+        cells = board_cells(pane)
+    models = {m["model"]: m for m in report["models"]}
+    base, ft = models[BASE], models[finished_job.fine_tuned_model]
+    want = (base["prompt_tokens"] * 1000.0 + base["completion_tokens"] * 3000.0) / 1e6
+    assert base["completion_tokens"] > 0 and base["cost"] == pytest.approx(want)
+    assert base["price"] == {"input": 1000.0, "output": 3000.0}
+    assert ft["cost"] is None and ft["price"] is None
+    assert report["stop"] == ["\nEND"]  # the field's stop sent, not the file's
+    assert cells[BASE]["cost"] == cost_text(want) and cells[BASE]["cost"].startswith("$")
+    assert cells[finished_job.fine_tuned_model]["cost"] == "—"
+
+
+async def test_a_positive_class_puts_accuracy_precision_recall_f1_and_auroc_on_the_scoreboard(
+    server, finished_job, fttui_home, tmp_path
+):
+    # one "yes" among four: the sim answers "[simulated] …", never the label, and its
+    # first token's logprobs give "yes" no chance: every answer negative
+    labels = ["yes", "no", "no", "no"]
+    path = tmp_path / "spam.jsonl"
+    path.write_text("".join(chat(f"Is message {i} spam?", y) + "\n" for i, y in enumerate(labels)))
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_evals(pilot, finished_job)
+        pane.query_one("#ev-metric", Select).value = "classification"
+        pane.query_one("#ev-positive", Input).value = "yes"
+        report = await run_eval(pilot, pane, path)
+        await shows(pilot, "AUROC", "P(yes) from logprobs")
+        cells = board_cells(pane)
+    for m in report["models"]:
+        cls = m["classification"]
+        assert cls["from"] == "first-token logprobs"  # asked with logprobs, as the CLI does
+        assert (cls["accuracy"], cls["precision"], cls["recall"], cls["f1"]) == (
+            0.75,
+            0.0,
+            0.0,
+            0.0,
+        )
+        assert cls["auroc"] == 0.5
+    assert set(cells) == {BASE, finished_job.fine_tuned_model}
+    for row in cells.values():
+        assert (row["acc"], row["P"], row["R"], row["F1"], row["AUROC"]) == (
+            "0.750",
+            "0.000",
+            "0.000",
+            "0.000",
+            "0.500",
+        )
+        assert "95% CI" not in row and "cost" in row  # the figures took the intervals' place
+
+
+async def test_a_python_grader_runs_only_with_allow_python_ticked(
+    server, finished_job, fttui_home, small_file, tmp_path
+):
+    grader = tmp_path / "python.json"
+    source = "def grade(sample, item):\n    return 1.0 if item['reference'] else 0.0\n"
+    grader.write_text(json.dumps({"type": "python", "name": "always", "source": source}))
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_evals(pilot, finished_job)
+        box = pane.query_one("#ev-allow-python", Checkbox)
+        assert box.value is False  # off by default, as the CLI without --allow-python
+        pane.query_one("#ev-grader", Input).value = str(grader)
+        pane.query_one("#ev-file", Input).value = str(small_file)
+        pane.focus_default()
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: not pane.running, what="the run to be refused")
+        assert pane.report is None
+        refused = str(pane.query_one("#ev-error").render())
+        assert "python" in refused.lower(), refused
+        box.value = True
+        report = await run_eval(pilot, pane, small_file)
+        assert all(m["mean"] == 1.0 and m["n"] == 3 for m in report["models"])
+
+
+async def test_the_stop_field_overrides_the_files_stop_with_escapes(offline_app, tmp_path):
+    app = offline_app
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        pane = app.query_one(EvalsPane)
+        pane.query_one("#ev-file", Input).value = str(CHAT_VALID)
+        pane.query_one("#ev-extra", Input).value = BASE
+        pane.query_one("#ev-stop", Input).value = "\\n###"
+        settings = pane.settings()
+        assert isinstance(settings, dict) and settings["stop"] == "\n###"
+        pane.query_one("#ev-stop", Input).value = ""
+        assert pane.settings()["stop"] is None  # the file's own stop, as without --stop
+
+
 async def test_the_help_and_the_footer_list_the_evals_keys(offline_app):
     from fttui.tui.screens.help import HelpScreen
 
@@ -277,7 +394,7 @@ def fixed_report() -> tuple[dict, list[dict]]:
         }
 
     models = [
-        model(BASE, 1 / 3, 0.0, 1.0, 12.0),
+        model(BASE, 1 / 3, 0.0, 1.0, 12.0) | {"cost": 0.0000783},  # priced; the others: —
         model(f"{FT}:ckpt-step-2", 2 / 3, 0.0, 1.0, 13.0),
         model(FT, 1.0, 1.0, 1.0, 14.0),
     ]

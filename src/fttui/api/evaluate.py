@@ -264,3 +264,23 @@ def score_by_checkpoint(models: Sequence[dict[str, Any]]) -> list[tuple[str, flo
         if has_checkpoint and len(points) >= 2 and len(points) > len(best):
             best = points
     return [(label, mean) for _, label, mean in sorted(best)]
+
+
+def add_costs(models: list[dict[str, Any]]) -> None:
+    """Each model's ``price`` (the config's [inference_prices] entry, $ per 1M tokens) and
+    ``cost`` of its answers; both None where no price is known. The CLI's scoreboard and
+    the Evals pane's both fill theirs here."""
+    from fttui.config import inference_price_for
+    from fttui.evals.session import cost_of
+
+    for m in models:
+        price = inference_price_for(m["model"])
+        m["price"] = None if price is None else {"input": price[0], "output": price[1]}
+        m["cost"] = cost_of(m, price)
+
+
+def cost_text(v: float | None) -> str:
+    """A scoreboard's cost cell: ``$0.0012`` / ``$3.50``; ``—`` where it is unknown."""
+    if v is None:
+        return "—"  # no price known, or usage missing: never a guess
+    return f"${v:,.4f}" if v < 1 else f"${v:,.2f}"

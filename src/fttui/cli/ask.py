@@ -14,6 +14,7 @@ from fttui.cli.apicommon import (
     is_tty,
 )
 from fttui.cli.common import CliError, print_json
+from fttui.text import unescape as _unescape  # shared with the Evals pane's Stop field
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,24 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_endpoint_options(p)
     add_json(p)
     p.set_defaults(func=run)
-
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
-
-
-def _unescape(s: str) -> str:
-    """Let people write ``--stop '\\n'`` on a shell: ``\\n``, ``\\t``, ``\\r`` and ``\\\\`` are
-    escapes; any other backslash is itself (``C:\\Users`` stays, ``é`` is never mangled)."""
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s) and s[i + 1] in _ESCAPES:
-            out.append(_ESCAPES[s[i + 1]])
-            i += 2
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
 
 
 @handles_api_errors

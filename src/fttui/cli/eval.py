@@ -94,10 +94,16 @@ def expand_models(client: Any, names: list[str]) -> list[str]:
 
 @handles_api_errors
 def run(args: argparse.Namespace) -> int:
-    from fttui.api.evaluate import EvalSetupError, file_stops, make_call, make_scorer
-    from fttui.cli.ask import _unescape
+    from fttui.api.evaluate import (
+        EvalSetupError,
+        add_costs,
+        file_stops,
+        make_call,
+        make_scorer,
+    )
     from fttui.evals.items import iter_items
     from fttui.evals.session import Evaluation
+    from fttui.text import unescape
 
     if args.concurrency < 1 or args.max_tokens < 1 or (args.limit is not None and args.limit < 1):
         raise CliError("--concurrency, --max-tokens and --limit must be at least 1", exit_code=2)
@@ -114,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         )
     grader = read_grader(args.grader) if args.grader else None
     try:
-        stops = file_stops(args.file, [_unescape(s) for s in args.stop] if args.stop else None)
+        stops = file_stops(args.file, [unescape(s) for s in args.stop] if args.stop else None)
     except EvalSetupError as exc:
         raise CliError(str(exc), exit_code=2) from None
     _, client = client_from_args(args)
@@ -167,24 +173,6 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
-def add_costs(models: list[dict[str, Any]]) -> None:
-    """Each model's ``price`` (the config's [inference_prices] entry, $ per 1M tokens) and
-    ``cost`` of its answers; both None where no price is known."""
-    from fttui.config import inference_price_for
-    from fttui.evals.session import cost_of
-
-    for m in models:
-        price = inference_price_for(m["model"])
-        m["price"] = None if price is None else {"input": price[0], "output": price[1]}
-        m["cost"] = cost_of(m, price)
-
-
-def _cost(v: float | None) -> str:
-    if v is None:
-        return "—"  # no price known, or usage missing: never a guess
-    return f"${v:,.4f}" if v < 1 else f"${v:,.2f}"
-
-
 def _num(v: Any, pct: bool = False) -> str:
     if v is None:
         return "-"
@@ -192,6 +180,7 @@ def _num(v: Any, pct: bool = False) -> str:
 
 
 def print_report(report: Any, stops: list[str] | None) -> None:
+    from fttui.api.evaluate import cost_text
     from fttui.cli.apicommon import print_rows
 
     models = report.models
@@ -213,7 +202,7 @@ def print_report(report: Any, stops: list[str] | None) -> None:
                 m["n"],
                 m["errors"],
                 f"{m['prompt_tokens'] + m['completion_tokens']:,}",
-                _cost(m.get("cost")),
+                cost_text(m.get("cost")),
                 m["latency_p50_ms"],
                 m["latency_p95_ms"],
             ]

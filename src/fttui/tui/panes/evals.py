@@ -7,9 +7,15 @@ limit and a concurrency; ``ctrl+r`` runs it. The run is the CLI's own
 (:mod:`fttui.api.evaluate` + :mod:`fttui.evals.session`) in a thread worker; its results
 JSONL is kept in the cache, one file per file × models × scorer, so ``x`` / ``esc`` stop
 a run with every finished answer kept and the next ``ctrl+r`` continues it. Then a
-scoreboard (mean and pass rate with a 95% interval, n, tokens, latency), a score-by-
-checkpoint sparkline when a job's checkpoints were scored, and the items side by side,
+scoreboard (mean and pass rate with a 95% interval, n, tokens, their cost where the
+config's ``[inference_prices]`` prices the model, latency), a score-by-checkpoint sparkline when a job's checkpoints were scored, and the items side by side,
 disagreements first; ``e`` exports the results.
+
+As the CLI's flags: a positive class (``--positive-class``: binary classification, its
+accuracy, precision, recall, F1 and AUROC — from the first token's logprobs where the
+provider gives them — replace the intervals and p95 on the scoreboard), a stop sequence
+(``--stop``; escapes as ``\\n``; empty: the one the file's completions end with) and
+"allow python graders" (``--allow-python``; off: a python grader is refused, not run).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import (
     Button,
+    Checkbox,
     DataTable,
     Input,
     Label,
@@ -53,19 +60,39 @@ METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
 SHOW_ITEMS = 500
 #: Seconds between progress updates while an eval runs (bursts of answers coalesce).
 PROGRESS_EVERY = 0.1
-#: The scoreboard's columns and their widths.
+#: The scoreboard's columns and their widths (they fit 120 columns, as the CLI's table).
 SCOREBOARD = (
-    ("model", 34),
+    ("model", 27),
     ("mean", 5),
     ("95% CI", 14),
     ("pass", 6),
     ("95% CI", 11),
     ("n", 4),
-    ("errors", 6),
+    ("err", 3),
     ("tokens", 7),
+    ("cost", 8),
     ("p50 ms", 6),
     ("p95 ms", 6),
 )
+#: With a positive class: the binary classification figures take the intervals' and the
+#: p95's place (the same width: the board still fits 120 columns).
+CLASSIFICATION_BOARD = (
+    ("model", 27),
+    ("mean", 5),
+    ("pass", 6),
+    ("n", 4),
+    ("err", 3),
+    ("tokens", 7),
+    ("cost", 8),
+    ("acc", 5),
+    ("P", 5),
+    ("R", 5),
+    ("F1", 5),
+    ("AUROC", 5),
+    ("p50 ms", 6),
+)
+#: classification_metrics' keys for the acc, P, R, F1 and AUROC columns
+CLASSIFICATION_KEYS = ("accuracy", "precision", "recall", "f1", "auroc")
 #: Characters of an input, reference or answer shown in a cell.
 CELL = 60
 
@@ -112,9 +139,12 @@ def split_models(text: str) -> list[str]:
     return [m for m in text.replace(",", " ").split() if m]
 
 
-def results_path(file: str, models: list[str], scorer: str, grader: Any) -> Path:
-    """The results JSONL of this file × models × scorer in the cache: the same setup run
-    again continues it (the file's size and mtime are in the name: an edit starts over)."""
+def results_path(
+    file: str, models: list[str], scorer: str, grader: Any, options: dict[str, Any] | None = None
+) -> Path:
+    """The results JSONL of this file × models × scorer (× the ``options`` that are set:
+    stop, positive class) in the cache: the same setup run again continues it (the file's
+    size and mtime are in the name: an edit starts over)."""
     from fttui import paths
 
     try:
@@ -122,7 +152,11 @@ def results_path(file: str, models: list[str], scorer: str, grader: Any) -> Path
         stamp = f"{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         stamp = ""
-    key = json.dumps([os.path.abspath(file), stamp, sorted(models), scorer, grader], sort_keys=True)
+    parts: list[Any] = [os.path.abspath(file), stamp, sorted(models), scorer, grader]
+    set_options = {k: v for k, v in (options or {}).items() if v is not None}
+    if set_options:  # none set: the name a run had before these options existed
+        parts.append(set_options)
+    key = json.dumps(parts, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return paths.cache_dir() / "evals" / f"{Path(file).stem}-{digest}.jsonl"
 
@@ -199,10 +233,14 @@ class EvalsPane(Vertical):
     EvalsPane #ev-models-row { height: 6; }
     EvalsPane #ev-models { width: 1fr; height: 6; }
     EvalsPane #ev-extra-box { width: 40; }
-    EvalsPane #ev-metric { width: 20; }
+    EvalsPane #ev-metric { width: 22; }  /* "classification" on one line */
     EvalsPane #ev-grader { width: 1fr; }
     EvalsPane #ev-limit { width: 9; }
     EvalsPane #ev-concurrency { width: 7; }
+    /* the row fits 80 columns, the checkbox included */
+    EvalsPane #ev-positive { width: 18; }
+    EvalsPane #ev-stop { width: 17; }
+    EvalsPane #ev-allow-python { width: auto; }
     EvalsPane #ev-progress-row { height: 1; padding: 0 1; }
     EvalsPane #ev-progress { width: auto; padding-right: 1; }
     EvalsPane #ev-status { width: 1fr; color: $text-muted; padding: 0 1; }
@@ -214,6 +252,13 @@ class EvalsPane(Vertical):
     EvalsPane #ev-items-title { height: 1; padding: 0 1; text-style: bold; }
     EvalsPane #ev-items { height: 1fr; }
     EvalsPane #ev-item-detail { height: auto; max-height: 8; padding: 0 1; background: $boost; }
+    /* a short terminal (80×24): one line a field, so the scoreboard and items still show */
+    EvalsPane.-compact .ev-row { height: 1; }
+    EvalsPane.-compact .ev-label { padding: 0 1; }
+    EvalsPane.-compact #ev-models-row, EvalsPane.-compact #ev-models { height: 3; }
+    EvalsPane.-compact Input { background: $boost; }
+    EvalsPane.-compact Input:focus { background: $primary 30%; }
+    EvalsPane.-compact #ev-item-detail { max-height: 3; }
     """
 
     BINDINGS = [
@@ -272,6 +317,22 @@ class EvalsPane(Vertical):
                 tooltip="Requests in flight at once",
             )
             yield Button("Run (ctrl+r)", id="ev-run", variant="primary")
+        with Horizontal(classes="ev-row"):
+            yield Label("Positive", classes="ev-label")
+            yield Input(
+                placeholder="e.g. yes",
+                id="ev-positive",
+                tooltip="The label that counts as positive (fttui eval --positive-class)",
+            )
+            yield Label("Stop", classes="ev-label")
+            yield Input(
+                placeholder="the file's",
+                id="ev-stop",
+                tooltip="The stop sequence to send (fttui eval --stop; \\n, \\t escapes); "
+                "empty: the one the file's completions end with",
+            )
+            # off by default: a python grader runs its code on this machine (--allow-python)
+            yield Checkbox("allow python graders", False, id="ev-allow-python")
         with Horizontal(id="ev-progress-row"):
             yield ProgressBar(total=None, show_eta=False, id="ev-progress")
             yield Static("ctrl+r runs · x / esc stop · e exports", id="ev-status", markup=False)
@@ -285,15 +346,22 @@ class EvalsPane(Vertical):
         yield Static("", id="ev-item-detail", markup=False)
 
     def on_mount(self) -> None:
-        board = self.query_one("#ev-scoreboard", DataTable)
-        # Fixed widths: the header and the rows stay aligned as rows come and go, and the
-        # board fits 120 columns (long model names are cut in the middle).
-        for label, width in SCOREBOARD:
-            board.add_column(label, width=width)
+        self._board_columns(SCOREBOARD)
         self.query_one("#ev-trend").display = False
         self.query_one("#ev-error").display = False
         self.query_one("#ev-item-detail").display = False
         self._refresh_models()
+
+    #: below this many rows the form's three-line fields leave no room for the results
+    COMPACT_BELOW = 34
+
+    def on_resize(self) -> None:
+        compact = self.app.size.height < self.COMPACT_BELOW
+        if compact == self.has_class("-compact"):
+            return
+        self.set_class(compact, "-compact")
+        for widget in self.query("Input, Button, Checkbox, Select, SelectionList"):
+            widget.compact = compact  # type: ignore[attr-defined]
 
     def focus_default(self) -> None:
         self.query_one("#ev-models").focus()
@@ -510,6 +578,11 @@ class EvalsPane(Vertical):
             return problems
         grader = os.path.expanduser(self.query_one("#ev-grader", Input).value.strip()) or None
         metric = self.query_one("#ev-metric", Select).value
+        from fttui.text import unescape
+
+        # the label as typed, outer spaces aside (the metrics compare stripped labels)
+        positive = self.query_one("#ev-positive", Input).value.strip() or None
+        stop = unescape(self.query_one("#ev-stop", Input).value) or None
         return {
             "file": file,
             "models": models,
@@ -517,6 +590,9 @@ class EvalsPane(Vertical):
             "grader": grader,
             "limit": limit,
             "concurrency": min(concurrency, 64),
+            "positive_class": positive,
+            "stop": stop,
+            "allow_python": self.query_one("#ev-allow-python", Checkbox).value,
         }
 
     def action_run(self) -> None:
@@ -561,6 +637,7 @@ class EvalsPane(Vertical):
         from fttui.api.errors import friendly
         from fttui.api.evaluate import (
             EvalSetupError,
+            add_costs,
             expand_models,
             file_stops,
             make_call,
@@ -574,10 +651,15 @@ class EvalsPane(Vertical):
         file = settings["file"]
         try:
             grader = read_grader(settings["grader"]) if settings["grader"] else None
-            stops = file_stops(file)
+            stops = file_stops(file, [settings["stop"]] if settings["stop"] else None)
             client = self.app.backend.client()
             models = expand_models(client, settings["models"])
-            scorer = make_scorer(client, metric=settings["metric"], grader=grader)
+            scorer = make_scorer(
+                client,
+                metric=settings["metric"],
+                grader=grader,
+                allow_python=settings["allow_python"],
+            )
         except EvalSetupError as exc:
             self.post_message(EvalFinished(run, errors=exc.errors))
             return
@@ -593,7 +675,10 @@ class EvalsPane(Vertical):
             self.post_message(EvalFinished(run, errors=[f"cannot read {file}: {exc}"]))
             return
         total = n * len(models)
-        results = results_path(file, models, scorer.name, grader)
+        positive = settings["positive_class"]
+        # another stop or positive class asks and scores otherwise: its own results file
+        options = {"stop": settings["stop"], "positive_class": positive}
+        results = results_path(file, models, scorer.name, grader, options)
         inputs: dict[int, str] = {}
 
         def items() -> Any:
@@ -618,21 +703,25 @@ class EvalsPane(Vertical):
             report = Evaluation(
                 items(),
                 models,
-                make_call(client, stops=stops),
+                # the first token's logprobs: P(positive) for AUROC, as the CLI asks
+                make_call(client, stops=stops, logprobs=positive is not None),
                 scorer,
                 file=file,
                 concurrency=settings["concurrency"],
                 results_path=results,
                 resume=True,  # the same setup again continues its file (nothing asked twice)
                 should_stop=lambda: stop.is_set() or worker.is_cancelled,
+                positive_class=positive,
                 progress=progress,
             ).run()
+            add_costs(report.models)  # the config's [inference_prices], as `fttui eval`
             rows = [r for r in read_results(results) if int(r["item"]) in inputs]
         except Exception as exc:
             self.post_message(EvalFinished(run, errors=[f"the eval failed: {friendly(exc)}"]))
             return
+        summary = report.to_json() | {"positive_class": positive, "stop": stops}  # as --json
         self.post_message(
-            EvalFinished(run, report=report.to_json(), items=side_by_side(rows, models, inputs))
+            EvalFinished(run, report=summary, items=side_by_side(rows, models, inputs))
         )
 
     def on_eval_progress(self, message: EvalProgress) -> None:
@@ -683,22 +772,11 @@ class EvalsPane(Vertical):
             [f"line {e['line']} {e['model']}: {e['error']}" for e in report["errors"][:3]]
         )
         board = self.query_one("#ev-scoreboard", DataTable)
+        classified = [m for m in report["models"] if "precision" in (m.get("classification") or {})]
+        self._board_columns(CLASSIFICATION_BOARD if classified else SCOREBOARD)
         board.clear()
         for m in report["models"]:
-            ci = m["ci95"]
-            board.add_row(
-                Text(short_model(m["model"])),
-                _num(m["mean"]),
-                f"[{_num(ci[0])}, {_num(ci[1])}]" if ci else "-",
-                _num(m["pass_rate"], pct=True),
-                _pass_ci(m),
-                str(m["n"]),
-                str(m["errors"]),
-                _plain_int(m["prompt_tokens"] + m["completion_tokens"]),
-                _plain_int(m["latency_p50_ms"]),
-                _plain_int(m["latency_p95_ms"]),
-                key=m["model"],
-            )
+            board.add_row(*scoreboard_row(m, classified=bool(classified)), key=m["model"])
         trend = score_by_checkpoint(report["models"])
         box = self.query_one("#ev-trend")
         box.display = bool(trend)
@@ -710,6 +788,10 @@ class EvalsPane(Vertical):
         n = max((m["n"] + m["errors"] for m in report["models"]), default=0)
         disagree = sum(1 for e in items if e["disagree"])
         resumed = f", {report['resumed']} resumed" if report.get("resumed") else ""
+        if classified:  # where P(positive) came from: the logprobs, or the label's text
+            source = classified[0]["classification"]["from"]
+            short = "logprobs" if "logprobs" in source else "label text"
+            resumed += f" · P({report.get('positive_class') or 'positive'}) from {short}"
         stopped = " — stopped, ctrl+r continues" if report.get("interrupted") else ""
         self._status(
             f"{n} items × {len(self.models)} models, {report['scorer']}{resumed}{stopped}"
@@ -718,6 +800,17 @@ class EvalsPane(Vertical):
         self.query_one("#ev-items-title", Static).update(
             f"Items — {disagree} disagreements first" if disagree else "Items"
         )
+
+    def _board_columns(self, columns: tuple[tuple[str, int], ...]) -> None:
+        """The scoreboard's columns (fixed widths: the header and the rows stay aligned as
+        rows come and go, and the board fits 120 columns; long model names are cut in the
+        middle); rebuilt only when a run's report needs the other set."""
+        board = self.query_one("#ev-scoreboard", DataTable)
+        if [str(c.label) for c in board.ordered_columns] == [label for label, _ in columns]:
+            return
+        board.clear(columns=True)
+        for label, width in columns:
+            board.add_column(label, width=width)
 
     def _fill_items(self) -> None:
         table = self.query_one("#ev-items", DataTable)
@@ -818,6 +911,36 @@ class EvalsPane(Vertical):
             return
         self.app.call_from_thread(self.notify, f"wrote {path}", markup=False)
         self.app.call_from_thread(self.app.offer_file, path)
+
+
+def scoreboard_row(m: dict[str, Any], *, classified: bool = False) -> list[Any]:
+    """One model's cells, in SCOREBOARD's order (CLASSIFICATION_BOARD's when
+    ``classified``); the cost ``—`` where no price is known, as the CLI prints it."""
+    from fttui.api.evaluate import cost_text
+
+    ci = m["ci95"]
+    head = [Text(short_model(m["model"], 27)), _num(m["mean"])]
+    tokens = _plain_int(m["prompt_tokens"] + m["completion_tokens"])
+    counts = [str(m["n"]), str(m["errors"]), tokens, cost_text(m.get("cost"))]
+    if classified:
+        cls = m.get("classification") or {}
+        figures = [_num(cls.get(k)) for k in CLASSIFICATION_KEYS]
+        return [
+            *head,
+            _num(m["pass_rate"], pct=True),
+            *counts,
+            *figures,
+            _plain_int(m["latency_p50_ms"]),
+        ]
+    return [
+        *head,
+        f"[{_num(ci[0])}, {_num(ci[1])}]" if ci else "-",
+        _num(m["pass_rate"], pct=True),
+        _pass_ci(m),
+        *counts,
+        _plain_int(m["latency_p50_ms"]),
+        _plain_int(m["latency_p95_ms"]),
+    ]
 
 
 def _pass_ci(m: dict[str, Any]) -> str:

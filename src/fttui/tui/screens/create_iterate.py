@@ -218,7 +218,7 @@ class IterateForm(ModalScreen[str | None]):
             if value:
                 self._linted[field] = str(value)
                 note = self.query_one(f"#lint-{field.removeprefix('create-')}", Static)
-                note.update(Text(f"{job.id}'s file, by id: not uploaded again", "dim"))
+                note.update(self.file_id_note(str(value)))
         method = s.get("method")
         section = self.query("#create-method-section")
         set_method = getattr(section.first(), "set_method", None) if section else None
@@ -237,6 +237,14 @@ class IterateForm(ModalScreen[str | None]):
         title = self.query_one("#create-title", Label)
         extra = f" ({method} kept)" if self._carry else ""
         title.update(Text(f"Clone of {job.id}{extra} — change what differs, ctrl+s creates"))
+
+    def file_id_note(self, file_id: str) -> Text:
+        """The line under a file field holding a file id: a clone's own file says so (a
+        relint, as a method change starts, must not turn it into a plain "file id")."""
+        job = self.source
+        if job is not None and file_id in (job.training_file, job.validation_file):
+            return Text(f"{job.id}'s file, by id: not uploaded again", "dim")
+        return Text("an uploaded file id: not linted here", style="dim")
 
     def iterate_args(self, args: dict[str, Any]) -> dict[str, Any]:
         """``form()``'s arguments with the metadata field and a clone's carried method

@@ -462,7 +462,7 @@ class CreateJobScreen(IterateForm):
         self._reports.pop(field, None)  # the last file's report says nothing about this one
         if not os.path.exists(path):
             if value.startswith("file-"):
-                target.update(Text("an uploaded file id: not linted here", style="dim"))
+                target.update(self.file_id_note(value))
             else:
                 target.update(Text(f"No such file: {path}", style="bold red"))
             return
