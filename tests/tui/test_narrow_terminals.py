@@ -169,8 +169,12 @@ async def test_the_data_panes_examples_get_a_fair_share_and_the_stats_fit(fttui_
         pane = app.query_one("#data")
         await until(pilot, lambda: pane.report is not None, what="the lint")
         left, right = pane.query_one("#data-left"), pane.query_one("#data-right")
-        await until(pilot, lambda: left.size.width, what="laid out")
-        assert left.size.width >= size[0] // 2 > right.size.width, (left.size, right.size)
+        # the share is set once the pane has its size (a resize on a loaded machine is late)
+        await until(
+            pilot,
+            lambda: left.size.width >= size[0] // 2 > right.size.width,
+            what=f"the examples' fair share (now {left.size.width} | {right.size.width})",
+        )
         stats = pane.query_one("#data-stats")
         total = pane.report.stats["total_tokens"]
         figures = f"total     {round(total['mean'])} · {total['min']}–{total['max']}"
