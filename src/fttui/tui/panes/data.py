@@ -31,6 +31,7 @@ from textual.worker import get_current_worker
 
 from fttui.text import human_size
 from fttui.text import plural as _plural
+from fttui.tui.panes.base import Pane
 from fttui.tui.widgets.dataset_preview import DatasetPreview
 from fttui.tui.widgets.example_view import ExampleView
 from fttui.tui.widgets.findings_list import FindingsList
@@ -226,7 +227,7 @@ class EmptyHint(Static, can_focus=True):
     """What the pane shows before a file is open (focusable, so the pane's keys work)."""
 
 
-class DataPane(Vertical):
+class DataPane(Pane):
     """Pane 1: a training file's examples, findings, token stats and estimate."""
 
     DEFAULT_CSS = """
@@ -666,7 +667,7 @@ class DataPane(Vertical):
             self.notify(str(exc), title="Edit", severity="error", markup=False)
             return
         try:
-            with self.app.suspend():
+            with self.ftapp.suspend():
                 result = run_editor(argv)  # inside: an editor that fails must not stop resume
         except SuspendNotSupported:
             # fttui web, or no terminal to hand over: the editor would draw over the app
@@ -709,7 +710,7 @@ class DataPane(Vertical):
             if path:
                 self.open_file(path)
 
-        self.app.push_screen(FilePickerScreen(start=self.path), chosen)
+        self.ftapp.push_screen(FilePickerScreen(start=self.path), chosen)
 
     def action_lint(self) -> None:
         """Lint the open file again (e.g. after editing it elsewhere)."""
@@ -730,7 +731,7 @@ class DataPane(Vertical):
             if self.path is not None:
                 self._start_lint()
 
-        self.app.push_screen(LintOptionsScreen(self.model, self.price_per_million), chosen)
+        self.ftapp.push_screen(LintOptionsScreen(self.model, self.price_per_million), chosen)
 
     def _start_lint(self) -> None:
         self._lint_token += 1
@@ -781,10 +782,10 @@ class DataPane(Vertical):
             if open_path:
                 self.open_file(open_path)
 
-        self.app.push_screen(PrepareResultScreen(message.src, message.result), done)
+        self.ftapp.push_screen(PrepareResultScreen(message.src, message.result), done)
 
     def action_create_job(self) -> None:
-        if getattr(self.app, "read_only", False):
+        if self.ftapp.read_only:
             self.notify("Read-only mode: creating jobs is disabled.", severity="warning")
             return
         from fttui.tui.screens.create_job import CreateJobScreen
@@ -796,7 +797,7 @@ class DataPane(Vertical):
                 self.notify(f"Created {job_id}", title="New job")
                 self.post_message(JobCreated(job_id))
 
-        self.app.push_screen(
+        self.ftapp.push_screen(
             CreateJobScreen(training_file=self.path, model=self.chosen_model), created
         )
 

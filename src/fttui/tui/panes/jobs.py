@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
@@ -31,11 +31,9 @@ from fttui.tui.messages import (
     JobsMarked,
     JobsProgress,
 )
+from fttui.tui.panes.base import Pane
 from fttui.tui.widgets.event_log import EventLog, EventPanel
 from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
-
-if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
-    from fttui.tui.app import FtApp
 
 #: Seconds between job-list polls.
 LIST_ACTIVE, LIST_IDLE = 2.0, 10.0
@@ -130,10 +128,8 @@ def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] |
     return t
 
 
-class JobsPane(Vertical):
+class JobsPane(Pane):
     """The job table, the details of the selected job and its event log."""
-
-    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="jobs.filter"),
@@ -225,15 +221,15 @@ class JobsPane(Vertical):
         self.table.focus()
 
     def _modal_open(self) -> bool:
-        return self.app.screen.is_modal
+        return self.ftapp.screen.is_modal
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in READ_ONLY_ACTIONS and getattr(self.app, "read_only", False):
+        if action in READ_ONLY_ACTIONS and self.ftapp.read_only:
             return None  # shown disabled; on_key explains why
         return True
 
     def on_key(self, event: events.Key) -> None:
-        if not getattr(self.app, "read_only", False):
+        if not self.ftapp.read_only:
             return
         active = self.screen.active_bindings.get(event.key)
         if active is not None and not active.enabled:
@@ -251,7 +247,7 @@ class JobsPane(Vertical):
 
     @work(thread=True, exclusive=True, group="jobs-cache", exit_on_error=False)
     def _load_cache_worker(self) -> None:
-        rows = self.app.backend.load_cached_jobs()
+        rows = self.ftapp.backend.load_cached_jobs()
         if rows:
             self.post_message(JobsLoaded(rows, cached=True))
 
@@ -308,7 +304,7 @@ class JobsPane(Vertical):
         from fttui.api.errors import friendly
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         read_at = time.monotonic()
         try:
             if full:
@@ -327,7 +323,7 @@ class JobsPane(Vertical):
                 delay = max(delay, 60.0)
             self._list_failures += 1
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm_list, delay)
+            self.ftapp.call_from_thread(self._arm_list, delay)
             return
         if worker.is_cancelled:
             return
@@ -354,7 +350,7 @@ class JobsPane(Vertical):
         if message.cached and self._live_loaded:
             return
         if message.cached:
-            self.app.status_bar.cached = True  # "cached list" until the first refresh
+            self.ftapp.status_bar.cached = True  # "cached list" until the first refresh
         else:
             self._live_loaded = True
             if message.full:
@@ -490,7 +486,7 @@ class JobsPane(Vertical):
     def job_created(self, job_id: str) -> None:
         self._created.add(job_id)
         self._pending_select = job_id
-        self.app.show_pane("jobs")
+        self.ftapp.show_pane("jobs")
         if self._polling:
             self.refresh_now(full=False)
 
@@ -529,7 +525,7 @@ class JobsPane(Vertical):
         from fttui.api.errors import friendly
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         read_at = time.monotonic()
         try:
             job = backend.get_job(job_id)
@@ -569,10 +565,10 @@ class JobsPane(Vertical):
             delay = _backoff(self._detail_failures, err.retry_after)
             self._detail_failures += 1
             if err.kind == "not_found":
-                self.app.call_from_thread(self.notify, str(err), severity="error", markup=False)
+                self.ftapp.call_from_thread(self.notify, str(err), severity="error", markup=False)
                 return
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm_detail, job_id, delay, log)
+            self.ftapp.call_from_thread(self._arm_detail, job_id, delay, log)
             return
         if worker.is_cancelled:
             return
@@ -583,7 +579,7 @@ class JobsPane(Vertical):
             self.post_message(JobCheckpoints(job_id, cps))
         self.post_message(JobsLoaded([job], full=False, read_at=read_at))
         delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
-        self.app.call_from_thread(self._arm_detail, job_id, delay, log)
+        self.ftapp.call_from_thread(self._arm_detail, job_id, delay, log)
 
     def on_jobs_progress(self, message: JobsProgress) -> None:
         message.stop()
@@ -665,7 +661,7 @@ class JobsPane(Vertical):
     def action_cancel(self) -> None:
         from fttui.tui.screens.confirm import ConfirmScreen
 
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: cancel is disabled", severity="warning")
             return
         job = self._require_job()
@@ -687,13 +683,13 @@ class JobsPane(Vertical):
             if confirmed:
                 self._run_job_action("cancel", job_id)
 
-        self.app.push_screen(
+        self.ftapp.push_screen(
             ConfirmScreen("Cancel job?", message, confirm_label="Cancel job", keep_label="Keep"),
             done,
         )
 
     def action_pause(self) -> None:
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: pause is disabled", severity="warning")
             return
         job = self._require_job()
@@ -713,7 +709,7 @@ class JobsPane(Vertical):
     def _run_job_action(self, action: str, job_id: str) -> None:
         from fttui.api.errors import friendly
 
-        backend = self.app.backend
+        backend = self.ftapp.backend
         call = {
             "cancel": backend.cancel_job,
             "pause": backend.pause_job,
@@ -723,27 +719,27 @@ class JobsPane(Vertical):
             row = call(job_id)
         except Exception as exc:
             err = friendly(exc)
-            self.app.call_from_thread(
+            self.ftapp.call_from_thread(
                 self.notify, f"{action} {job_id}: {err}", severity="error", markup=False
             )
             return
         self._changed_at[job_id] = time.monotonic()
         self.post_message(JobsLoaded([row], full=False))
         past = {"cancel": "cancelling", "pause": "pausing", "resume": "resuming"}[action]
-        self.app.call_from_thread(
+        self.ftapp.call_from_thread(
             self.notify, f"{past} {job_id} — now {row.get('status')}", markup=False
         )
-        self.app.call_from_thread(self.refresh_now, False)
+        self.ftapp.call_from_thread(self.refresh_now, False)
 
     def action_create(self) -> None:
         from fttui.tui.screens.create_job import CreateJobScreen
 
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: creating jobs is disabled", severity="warning")
             return
         training_file = model = None
         try:
-            data = self.app.query_one("#data")
+            data = self.ftapp.query_one("#data")
             training_file = getattr(data, "path", None)
             model = getattr(data, "chosen_model", None)  # what m chose there, if anything
         except Exception:
@@ -762,11 +758,11 @@ class JobsPane(Vertical):
                 for jid in ids:
                     self.job_created(jid)
 
-        self.app.push_screen(screen, done)
+        self.ftapp.push_screen(screen, done)
 
     def action_clone(self) -> None:
         """e: the create form filled from the selected job (files by id: no new upload)."""
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: creating jobs is disabled", severity="warning")
             return
         job = self._require_job()
@@ -780,25 +776,25 @@ class JobsPane(Vertical):
         from fttui.api.jobs import get_job
 
         try:
-            job = get_job(self.app.backend.client(), job_id)
+            job = get_job(self.ftapp.backend.client(), job_id)
         except Exception as exc:
-            self.app.call_from_thread(
+            self.ftapp.call_from_thread(
                 self.notify, f"clone {job_id}: {friendly(exc)}", severity="error", markup=False
             )
             return
-        self.app.call_from_thread(self._open_clone, job)
+        self.ftapp.call_from_thread(self._open_clone, job)
 
     def _open_clone(self, job: Any) -> None:
         from fttui.tui.screens.create_job import CreateJobScreen
 
-        if not isinstance(self.app.screen, CreateJobScreen):  # e twice: one form
+        if not isinstance(self.ftapp.screen, CreateJobScreen):  # e twice: one form
             self._open_create(CreateJobScreen(source=job))
 
     def action_copy(self) -> None:
         job = self._require_job()
         if job is None:
             return
-        self.app.copy_to_clipboard(job["id"])
+        self.ftapp.copy_to_clipboard(job["id"])
         model = job.get("fine_tuned_model")
         # the model name is what a client needs next: say how to get it too
         also = f" · C copies its model {model}" if model else ""
@@ -817,7 +813,7 @@ class JobsPane(Vertical):
                 markup=False,
             )
             return
-        self.app.copy_to_clipboard(model)
+        self.ftapp.copy_to_clipboard(model)
         self.notify(f"copied {model} (OSC 52)", markup=False)
 
     def action_mark(self) -> None:

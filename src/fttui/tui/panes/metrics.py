@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
 from fttui.tui.backend import is_terminal
 from fttui.tui.messages import BackendProblem, JobSelected, JobsMarked
+from fttui.tui.panes.base import Pane
 from fttui.tui.widgets.compare_view import (
     CHART_SERIES,
     SERIES_LABELS,
@@ -35,9 +36,6 @@ from fttui.tui.widgets.compare_view import (
 )
 from fttui.tui.widgets.job_table import status_text
 from fttui.tui.widgets.metric_sparklines import MetricSparklines
-
-if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
-    from fttui.tui.app import FtApp
 
 ACTIVE_INTERVAL = 2.0
 
@@ -82,10 +80,8 @@ def series_points(series: Any) -> dict[str, list[tuple[int, float]]]:
     return {str(k): [(int(s), float(v)) for s, v in pts] for k, pts in raw.items()}
 
 
-class MetricsPane(Vertical):
+class MetricsPane(Pane):
     """Sparklines of the selected job."""
-
-    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     BINDINGS = [
         Binding("e", "export", "Export CSV", id="metrics.export"),
@@ -167,7 +163,7 @@ class MetricsPane(Vertical):
             if self._timer is not None:
                 self._timer.stop()
                 self._timer = None
-            if self.display and message.job_id and getattr(self.app, "live", True):
+            if self.display and message.job_id and self.ftapp.live:
                 self._timer = self.set_timer(0.2, self._tick)
         self._update_header()
 
@@ -182,10 +178,10 @@ class MetricsPane(Vertical):
         if self.comparing:
             if self._compare_stale:
                 self._show_compare()
-            if getattr(self.app, "live", True):
+            if self.ftapp.live:
                 self.refresh_now()
             return
-        if self.job and self.job.job_id and getattr(self.app, "live", True):
+        if self.job and self.job.job_id and self.ftapp.live:
             self.refresh_now()
 
     def refresh_now(self) -> None:
@@ -193,16 +189,16 @@ class MetricsPane(Vertical):
             self._timer.stop()
             self._timer = None
         if self.comparing:
-            if getattr(self.app, "ready", False):
+            if self.ftapp.ready:
                 self._fetch_compare(self.marked, fresh=True)  # r: finished jobs' too
-            elif getattr(self.app, "live", True):
+            elif self.ftapp.live:
                 self._timer = self.set_timer(1.0, self._tick)
             return
         if not (self.job and self.job.job_id):
             return
-        if getattr(self.app, "ready", False):
+        if self.ftapp.ready:
             self._fetch(self.job.job_id)
-        elif getattr(self.app, "live", True):
+        elif self.ftapp.live:
             # not connected yet: _tick waits for it (returning here left no poll armed,
             # and the pane stayed empty once connected)
             self._timer = self.set_timer(1.0, self._tick)
@@ -212,7 +208,7 @@ class MetricsPane(Vertical):
         if self.comparing:
             if not self.display:
                 return  # resumes in on_shown
-            if self.app.screen.is_modal or not getattr(self.app, "ready", False):
+            if self.ftapp.screen.is_modal or not self.ftapp.ready:
                 self._timer = self.set_timer(1.0, self._tick)
                 return
             self._fetch_compare(self.marked)
@@ -221,7 +217,7 @@ class MetricsPane(Vertical):
             return
         if not self.display:
             return  # resumes in on_shown
-        if self.app.screen.is_modal or not getattr(self.app, "ready", False):
+        if self.ftapp.screen.is_modal or not self.ftapp.ready:
             self._timer = self.set_timer(1.0, self._tick)
             return
         self._fetch(self.job.job_id)
@@ -241,7 +237,7 @@ class MetricsPane(Vertical):
         from fttui.api.metrics import MetricSeries
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         try:
             job = backend.get_job(job_id)
             status = job.get("status")
@@ -269,14 +265,14 @@ class MetricsPane(Vertical):
             delay = retry_delay(self._failures, err.retry_after)
             self._failures += 1
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm, job_id, delay)
+            self.ftapp.call_from_thread(self._arm, job_id, delay)
             return
         if worker.is_cancelled:
             return
         self._failures = 0
         self.post_message(MetricsLoaded(job_id, points, total, status, csv))
         if not is_terminal(status):  # a finished job's figures do not change (r refetches)
-            self.app.call_from_thread(self._arm, job_id, ACTIVE_INTERVAL)
+            self.ftapp.call_from_thread(self._arm, job_id, ACTIVE_INTERVAL)
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         message.stop()
@@ -327,7 +323,7 @@ class MetricsPane(Vertical):
             self._compare_stale = True
             if self.display:
                 self._show_compare()
-                if getattr(self.app, "live", True):
+                if self.ftapp.live:
                     # a short delay: marking five jobs in a row makes one fetch, not five
                     if self._timer is not None:
                         self._timer.stop()
@@ -336,7 +332,7 @@ class MetricsPane(Vertical):
             # back to the selected job: its curves are fetched afresh
             self._clear_single()
             self._failures = 0
-            if self.display and self.job and self.job.job_id and getattr(self.app, "live", True):
+            if self.display and self.job and self.job.job_id and self.ftapp.live:
                 self._timer = self.set_timer(0.2, self._tick)
         self._update_header()
 
@@ -350,7 +346,7 @@ class MetricsPane(Vertical):
         from fttui.api.metrics import MetricSeries
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         rows: dict[str, dict[str, Any]] = {}
         try:
             with self._state_lock:
@@ -391,14 +387,14 @@ class MetricsPane(Vertical):
             delay = retry_delay(self._failures, err.retry_after)
             self._failures += 1
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm_compare, job_ids, delay)
+            self.ftapp.call_from_thread(self._arm_compare, job_ids, delay)
             return
         if worker.is_cancelled:
             return
         self._failures = 0
         self.post_message(CompareLoaded(job_ids, rows, points, totals))
         if not all(is_terminal(r.get("status")) for r in rows.values()):
-            self.app.call_from_thread(self._arm_compare, job_ids, ACTIVE_INTERVAL)
+            self.ftapp.call_from_thread(self._arm_compare, job_ids, ACTIVE_INTERVAL)
 
     def _arm_compare(self, job_ids: tuple[str, ...], delay: float) -> None:
         if job_ids != self.marked:
@@ -576,12 +572,12 @@ class MetricsPane(Vertical):
             tmp.replace(path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            self.app.call_from_thread(
+            self.ftapp.call_from_thread(
                 self.notify, f"export failed: {exc}", severity="error", markup=False
             )
             return
-        self.app.call_from_thread(self.notify, f"wrote {path}", markup=False)
-        self.app.call_from_thread(self.app.offer_file, path)
+        self.ftapp.call_from_thread(self.notify, f"wrote {path}", markup=False)
+        self.ftapp.call_from_thread(self.ftapp.offer_file, path)
 
 
 def to_csv(series: dict[str, list[tuple[int, float]]]) -> str:
