@@ -36,6 +36,7 @@ from fttui.tui.messages import (
     JobsMarked,
 )
 from fttui.tui.panes.base import Pane
+from fttui.tui.poller import retry_delay
 from fttui.tui.widgets.key_footer import KeyFooter
 from fttui.tui.widgets.status_bar import StatusBar
 
@@ -51,9 +52,6 @@ PANES = (
     ("playground", "Playground"),
     ("evals", "Evals"),
 )
-
-#: Seconds between reconnect attempts while the provider cannot be reached (capped).
-RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
 
 
 #: Where each pane's class lives (imported when the pane is first mounted).
@@ -89,13 +87,6 @@ def readme() -> tuple[str, Path | None]:
     except PackageNotFoundError:
         text = ""
     return text or "# fttui\n\nThe README is not in this installation.\n", None
-
-
-def retry_delay(attempt: int, retry_after: float | None = None) -> float:
-    """When to try again after ``attempt`` consecutive failures (Retry-After wins)."""
-    if retry_after is not None:
-        return max(1.0, float(retry_after))
-    return RETRY_DELAYS[min(max(attempt, 0), len(RETRY_DELAYS) - 1)]
 
 
 class FtApp(App[None]):

@@ -51,7 +51,7 @@ PAUSABLE = frozenset({"running"})
 
 
 def _backoff(failures: int, retry_after: float | None) -> float:
-    from fttui.tui.app import retry_delay
+    from fttui.tui.poller import retry_delay
 
     return retry_delay(failures, retry_after)
 

@@ -260,7 +260,7 @@ class MetricsPane(Pane):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            from fttui.tui.app import retry_delay
+            from fttui.tui.poller import retry_delay
 
             delay = retry_delay(self._failures, err.retry_after)
             self._failures += 1
@@ -382,7 +382,7 @@ class MetricsPane(Pane):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            from fttui.tui.app import retry_delay
+            from fttui.tui.poller import retry_delay
 
             delay = retry_delay(self._failures, err.retry_after)
             self._failures += 1
