@@ -32,6 +32,7 @@ from fttui.tui.messages import (
     JobsProgress,
 )
 from fttui.tui.panes.base import Pane
+from fttui.tui.poller import Poller
 from fttui.tui.widgets.event_log import EventLog, EventPanel
 from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
 
@@ -48,12 +49,6 @@ TRAINING = frozenset({"running", "paused"})
 MAX_PROGRESS = 10
 #: Statuses that can be paused / resumed.
 PAUSABLE = frozenset({"running"})
-
-
-def _backoff(failures: int, retry_after: float | None) -> float:
-    from fttui.tui.poller import retry_delay
-
-    return retry_delay(failures, retry_after)
 
 
 def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] | None) -> Text:
@@ -154,8 +149,9 @@ class JobsPane(Pane):
         self._list_timer: Timer | None = None
         self._detail_timer: Timer | None = None
         self._filter_timer: Timer | None = None
-        self._list_failures = 0
-        self._detail_failures = 0
+        #: when the list poll and the selected job's poll run again (re-armed after each)
+        self._list_poll = Poller(LIST_ACTIVE, LIST_IDLE, held=0.5, permanent_floor=60.0)
+        self._detail_poll = Poller(DETAIL_ACTIVE, DETAIL_IDLE, held=0.5)
         self._polling = False
         self._live_loaded = False
         self._selected: str | None = None
@@ -276,7 +272,7 @@ class JobsPane(Pane):
     def _list_tick(self) -> None:
         self._list_timer = None
         if self._modal_open():  # nothing changes under a dialog
-            self._list_timer = self.set_timer(0.5, self._list_tick)
+            self._list_timer = self.set_timer(self._list_poll.held, self._list_tick)
             return
         self._polls += 1
         # Newest page each time; the whole list now and then (it can be thousands of jobs).
@@ -318,16 +314,14 @@ class JobsPane(Pane):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            delay = _backoff(self._list_failures, err.retry_after)
-            if not err.transient:  # e.g. a revoked key: keep trying, but slowly
-                delay = max(delay, 60.0)
-            self._list_failures += 1
+            # not transient (e.g. a revoked key): keep trying, but slowly (permanent_floor)
+            delay = self._list_poll.backoff(err.retry_after, transient=err.transient)
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
             self.ftapp.call_from_thread(self._arm_list, delay)
             return
         if worker.is_cancelled:
             return
-        self._list_failures = 0
+        self._list_poll.reset()  # the next delay is worked out when the rows are shown
         self.post_message(JobsLoaded(rows, full=full, poll=True, read_at=read_at))
         self.post_message(BackendOk("jobs"))
         # The Status column's "running 12/48": the job object has no step, its events do.
@@ -382,7 +376,9 @@ class JobsPane(Pane):
             # and job actions post one-row updates; re-arming on those pushed the 2 s list
             # timer back forever while a running job was selected.
             active = any(not is_terminal(r.get("status")) for r in table.jobs.values())
-            self._arm_list(LIST_ACTIVE if active else LIST_IDLE)
+            delay = self._list_poll.next_delay(active=active)
+            if delay is not None:
+                self._arm_list(delay)
 
     # -- watched jobs: told when they end -----------------------------------------------
     def _watched(self) -> set[str]:
@@ -504,7 +500,7 @@ class JobsPane(Pane):
         if not self.display:  # another pane is shown: on_shown fetches when we are back
             return
         if self._modal_open():
-            self._detail_timer = self.set_timer(0.5, self._detail_tick)
+            self._detail_timer = self.set_timer(self._detail_poll.held, self._detail_tick)
             return
         self._fetch_detail(self._selected, self._log)
 
@@ -562,8 +558,7 @@ class JobsPane(Pane):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            delay = _backoff(self._detail_failures, err.retry_after)
-            self._detail_failures += 1
+            delay = self._detail_poll.backoff(err.retry_after)
             if err.kind == "not_found":
                 self.ftapp.call_from_thread(self.notify, str(err), severity="error", markup=False)
                 return
@@ -572,14 +567,14 @@ class JobsPane(Pane):
             return
         if worker.is_cancelled:
             return
-        self._detail_failures = 0
         self.checkpoints[job_id] = cps
         self._checkpoints_seen[job_id] = seen
         if cps != old:
             self.post_message(JobCheckpoints(job_id, cps))
         self.post_message(JobsLoaded([job], full=False, read_at=read_at))
-        delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
-        self.ftapp.call_from_thread(self._arm_detail, job_id, delay, log)
+        next_in = self._detail_poll.next_delay(active=not is_terminal(job.get("status")))
+        if next_in is not None:
+            self.ftapp.call_from_thread(self._arm_detail, job_id, next_in, log)
 
     def on_jobs_progress(self, message: JobsProgress) -> None:
         message.stop()

@@ -27,6 +27,7 @@ from textual.widgets import Static
 from fttui.tui.backend import is_terminal
 from fttui.tui.messages import BackendProblem, JobSelected, JobsMarked
 from fttui.tui.panes.base import Pane
+from fttui.tui.poller import Poller
 from fttui.tui.widgets.compare_view import (
     CHART_SERIES,
     SERIES_LABELS,
@@ -103,7 +104,8 @@ class MetricsPane(Pane):
         self._follower: Any = None
         self._acc: Any = None  # MetricSeries being grown from events
         self._acc_job: str | None = None
-        self._failures = 0
+        #: when the poll (of the selected job, or of the compared ones) runs again
+        self._poll = Poller(ACTIVE_INTERVAL, None, held=1.0)
         # -- the compare view (UI thread) --
         #: the jobs marked in Jobs, in marking order; two or more: the compare view
         self.marked: tuple[str, ...] = ()
@@ -159,7 +161,7 @@ class MetricsPane(Pane):
             self.total_steps = None
             self.csv = None
             self.query_one(MetricSparklines).clear()
-            self._failures = 0
+            self._poll.reset()
             if self._timer is not None:
                 self._timer.stop()
                 self._timer = None
@@ -192,7 +194,7 @@ class MetricsPane(Pane):
             if self.ftapp.ready:
                 self._fetch_compare(self.marked, fresh=True)  # r: finished jobs' too
             elif self.ftapp.live:
-                self._timer = self.set_timer(1.0, self._tick)
+                self._timer = self.set_timer(self._poll.held, self._tick)
             return
         if not (self.job and self.job.job_id):
             return
@@ -201,7 +203,7 @@ class MetricsPane(Pane):
         elif self.ftapp.live:
             # not connected yet: _tick waits for it (returning here left no poll armed,
             # and the pane stayed empty once connected)
-            self._timer = self.set_timer(1.0, self._tick)
+            self._timer = self.set_timer(self._poll.held, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -209,7 +211,7 @@ class MetricsPane(Pane):
             if not self.display:
                 return  # resumes in on_shown
             if self.ftapp.screen.is_modal or not self.ftapp.ready:
-                self._timer = self.set_timer(1.0, self._tick)
+                self._timer = self.set_timer(self._poll.held, self._tick)
                 return
             self._fetch_compare(self.marked)
             return
@@ -218,7 +220,7 @@ class MetricsPane(Pane):
         if not self.display:
             return  # resumes in on_shown
         if self.ftapp.screen.is_modal or not self.ftapp.ready:
-            self._timer = self.set_timer(1.0, self._tick)
+            self._timer = self.set_timer(self._poll.held, self._tick)
             return
         self._fetch(self.job.job_id)
 
@@ -260,19 +262,17 @@ class MetricsPane(Pane):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            from fttui.tui.poller import retry_delay
-
-            delay = retry_delay(self._failures, err.retry_after)
-            self._failures += 1
+            delay = self._poll.backoff(err.retry_after)
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
             self.ftapp.call_from_thread(self._arm, job_id, delay)
             return
         if worker.is_cancelled:
             return
-        self._failures = 0
         self.post_message(MetricsLoaded(job_id, points, total, status, csv))
-        if not is_terminal(status):  # a finished job's figures do not change (r refetches)
-            self.ftapp.call_from_thread(self._arm, job_id, ACTIVE_INTERVAL)
+        # a finished job's figures do not change: no idle polls (r refetches)
+        next_in = self._poll.next_delay(active=not is_terminal(status))
+        if next_in is not None:
+            self.ftapp.call_from_thread(self._arm, job_id, next_in)
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         message.stop()
@@ -331,7 +331,7 @@ class MetricsPane(Pane):
         elif was:
             # back to the selected job: its curves are fetched afresh
             self._clear_single()
-            self._failures = 0
+            self._poll.reset()
             if self.display and self.job and self.job.job_id and self.ftapp.live:
                 self._timer = self.set_timer(0.2, self._tick)
         self._update_header()
@@ -382,19 +382,18 @@ class MetricsPane(Pane):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            from fttui.tui.poller import retry_delay
-
-            delay = retry_delay(self._failures, err.retry_after)
-            self._failures += 1
+            delay = self._poll.backoff(err.retry_after)
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
             self.ftapp.call_from_thread(self._arm_compare, job_ids, delay)
             return
         if worker.is_cancelled:
             return
-        self._failures = 0
         self.post_message(CompareLoaded(job_ids, rows, points, totals))
-        if not all(is_terminal(r.get("status")) for r in rows.values()):
-            self.ftapp.call_from_thread(self._arm_compare, job_ids, ACTIVE_INTERVAL)
+        next_in = self._poll.next_delay(
+            active=not all(is_terminal(r.get("status")) for r in rows.values())
+        )
+        if next_in is not None:
+            self.ftapp.call_from_thread(self._arm_compare, job_ids, next_in)
 
     def _arm_compare(self, job_ids: tuple[str, ...], delay: float) -> None:
         if job_ids != self.marked:
