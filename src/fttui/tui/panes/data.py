@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -64,23 +65,15 @@ def prepared_path(src: str) -> str:
 # -- worker → UI messages ---------------------------------------------------------------
 
 
+@dataclass
 class IndexProgress(Message):
     """More of the file is indexed (``done`` when finished)."""
 
-    def __init__(
-        self,
-        token: int,
-        scanned: int,
-        total: int,
-        done: bool,
-        painted: threading.Event | None = None,
-    ) -> None:
-        super().__init__()
-        self.painted = painted
-        self.token = token
-        self.scanned = scanned
-        self.total = total
-        self.done = done
+    token: int
+    scanned: int
+    total: int
+    done: bool
+    painted: threading.Event | None = None
 
     def can_replace(self, message: Message) -> bool:
         # Textual asks the *older* queued message whether ``message``, a newer one, may
@@ -89,43 +82,37 @@ class IndexProgress(Message):
         return isinstance(message, IndexProgress) and not self.done and self.painted is None
 
 
+@dataclass
 class IndexFailed(Message):
-    def __init__(self, token: int, error: str) -> None:
-        super().__init__()
-        self.token = token
-        self.error = error
+    token: int
+    error: str
 
 
+@dataclass
 class LintProgress(Message):
-    def __init__(self, token: int, done: int, total: int) -> None:
-        super().__init__()
-        self.token = token
-        self.done = done
-        self.total = total
+    token: int
+    done: int
+    total: int
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LintProgress)
 
 
+@dataclass
 class LintFinished(Message):
     """The linter's report (``report`` is None and ``error`` set when it failed)."""
 
-    def __init__(
-        self, token: int, report: Any = None, error: str | None = None, seconds: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.token = token
-        self.report: LintReport | None = report
-        self.error = error
-        self.seconds = seconds
+    token: int
+    report: LintReport | None = None
+    error: str | None = None
+    seconds: float = 0.0
 
 
+@dataclass
 class PrepareFinished(Message):
-    def __init__(self, src: str, result: Any = None, error: str | None = None) -> None:
-        super().__init__()
-        self.src = src
-        self.result: PrepareResult | None = result
-        self.error = error
+    src: str
+    result: PrepareResult | None = None
+    error: str | None = None
 
 
 # -- the stats panel ----------------------------------------------------------------------

@@ -69,12 +69,13 @@ CELL = 60
 
 
 # -- messages from the workers ------------------------------------------------------------
+@dataclass
 class EvalProgress(Message):
     """Answers scored so far in run ``run`` (of about ``total``)."""
 
-    def __init__(self, run: int, done: int, total: int | None) -> None:
-        super().__init__()
-        self.run, self.done, self.total = run, done, total
+    run: int
+    done: int
+    total: int | None
 
     def can_replace(self, message: Message) -> bool:
         # a burst of answers while the UI is busy draws once, with the newest count

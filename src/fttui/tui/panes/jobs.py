@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from rich.text import Text
@@ -17,6 +18,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
@@ -24,17 +26,55 @@ from fttui.tui.backend import QUICK_PAGE, event_progress, is_terminal
 from fttui.tui.messages import (
     BackendOk,
     BackendProblem,
-    Events,
     JobCheckpoints,
     JobSelected,
-    JobsLoaded,
     JobsMarked,
-    JobsProgress,
 )
 from fttui.tui.panes.base import Pane
 from fttui.tui.poller import Poller
 from fttui.tui.widgets.event_log import EventLog, EventPanel
 from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
+
+
+# -- the Jobs pane's workers → the Jobs pane ---------------------------------------------
+@dataclass
+class JobsLoaded(Message):
+    """A fresh (or cached) job list; ``jobs`` are plain dicts from ``backend.job_row``.
+
+    ``poll`` marks the job-list poll's own answer: only that one arms the next list poll
+    (the selected job's poll and job actions post one-row updates much more often).
+    ``read_at`` (``time.monotonic()`` when the read began) lets the pane keep a newer row a
+    job action brought over an older one read before it.
+    """
+
+    jobs: list[dict[str, Any]]
+    _: KW_ONLY
+    cached: bool = False
+    full: bool = True
+    poll: bool = False
+    read_at: float | None = None
+
+
+@dataclass
+class Events(Message):
+    """New events of the followed job, oldest first (plain dicts).
+
+    ``log`` is the number of the event log they were fetched for: the pane clears its log
+    on every selection, and events meant for an older log are dropped.
+    """
+
+    job_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    reset: bool = False
+    log: int = 0
+
+
+@dataclass
+class JobsProgress(Message):
+    """Job id -> (step, total steps) of training jobs, from their newest events."""
+
+    progress: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+
 
 #: Seconds between job-list polls.
 LIST_ACTIVE, LIST_IDLE = 2.0, 10.0

@@ -12,6 +12,7 @@ every marked job's in one worker. Polls run only while the pane is shown.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,38 +42,23 @@ from fttui.tui.widgets.metric_sparklines import MetricSparklines
 ACTIVE_INTERVAL = 2.0
 
 
+@dataclass
 class MetricsLoaded(Message):
-    def __init__(
-        self,
-        job_id: str,
-        series: dict[str, list[tuple[int, float]]],
-        total_steps: int | None,
-        status: str | None,
-        csv: str | None,
-    ) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.series = series
-        self.total_steps = total_steps
-        self.status = status
-        self.csv = csv
+    job_id: str
+    series: dict[str, list[tuple[int, float]]]
+    total_steps: int | None
+    status: str | None
+    csv: str | None
 
 
+@dataclass
 class CompareLoaded(Message):
     """The marked jobs' rows and series, fetched together (``job_ids`` in marking order)."""
 
-    def __init__(
-        self,
-        job_ids: tuple[str, ...],
-        rows: dict[str, dict[str, Any]],
-        series: dict[str, dict[str, list[tuple[int, float]]]],
-        totals: dict[str, int | None],
-    ) -> None:
-        super().__init__()
-        self.job_ids = job_ids
-        self.rows = rows
-        self.series = series
-        self.totals = totals
+    job_ids: tuple[str, ...]
+    rows: dict[str, dict[str, Any]]
+    series: dict[str, dict[str, list[tuple[int, float]]]]
+    totals: dict[str, int | None]
 
 
 def series_points(series: Any) -> dict[str, list[tuple[int, float]]]:

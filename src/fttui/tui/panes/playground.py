@@ -272,22 +272,20 @@ class AnswerView(Vertical):
         self.query_one(VerticalScroll).scroll_end(animate=False)
 
 
+@dataclass
 class AnswerDelta(Message):
-    def __init__(self, side: str, run: int, text: str) -> None:
-        super().__init__()
-        self.side = side
-        self.run = run
-        self.text = text
+    side: str
+    run: int
+    text: str
 
 
+@dataclass
 class AnswerDone(Message):
-    def __init__(self, side: str, run: int, text: str, meta: str, error: str | None = None) -> None:
-        super().__init__()
-        self.side = side
-        self.run = run
-        self.text = text
-        self.meta = meta
-        self.error = error
+    side: str
+    run: int
+    text: str
+    meta: str
+    error: str | None = None
 
 
 class PlaygroundPane(Pane):
