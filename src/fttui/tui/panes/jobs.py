@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
@@ -183,6 +184,11 @@ class JobsPane(Pane):
         Binding("O", "sort_reverse", "Reverse the sort", show=False, id="jobs.sort_reverse"),
         Binding("w", "same_sweep", "Jobs of this sweep", show=False, id="jobs.sweep"),
     ]
+
+    #: the job table's subtitle ("12 jobs · 2 marked"): set after each change of the list,
+    #: the filter or the marks; the watcher puts it on the table's border (init=False: no
+    #: table to put it on before the pane is composed)
+    count_label: var[str] = var("", init=False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -407,7 +413,7 @@ class JobsPane(Pane):
             self._post_marks()  # a marked job left the list: the compare view drops it
         if not message.cached:
             self._tell_ended(watched, before)
-        table.border_subtitle = self._count_label()
+        self.count_label = self._count_label()
         if self._pending_select and table.select_job(self._pending_select):
             self._pending_select = None
         self._after_jobs_changed()
@@ -447,6 +453,9 @@ class JobsPane(Pane):
                 notify_job_end(self.app, job, self._notifications)
             elif was is not None:
                 self._told.add(job_id)  # ended before it was watched: nothing to tell
+
+    def watch_count_label(self, label: str) -> None:
+        self.table.border_subtitle = label
 
     def _count_label(self) -> str:
         table = self.table
@@ -683,7 +692,7 @@ class JobsPane(Pane):
             self._filter_timer.stop()
             self._filter_timer = None
         self.table.set_filter(text.strip())
-        self.table.border_subtitle = self._count_label()
+        self.count_label = self._count_label()
         self._after_jobs_changed()
 
     # -- actions on the selected job ----------------------------------------------------
@@ -858,7 +867,7 @@ class JobsPane(Pane):
             return
         table = self.table
         table.toggle_mark(job["id"])
-        table.border_subtitle = self._count_label()
+        self.count_label = self._count_label()
         self._post_marks()
 
     def _post_marks(self) -> None:
