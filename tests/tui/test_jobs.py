@@ -196,8 +196,7 @@ async def test_a_poll_read_before_the_cancel_never_shows_the_job_running_again(s
     """A detail or list poll already under way when `y` confirmed the cancel answered with
     the job still running: the row flashed "running" again after "cancelled" (for a second,
     until the next poll), as if the cancel had not worked."""
-    from fttui.tui.messages import JobsLoaded
-    from fttui.tui.panes.jobs import JobsPane
+    from fttui.tui.panes.jobs import JobsLoaded, JobsPane
 
     client = server.client()
     job_id = running_job(client)
@@ -442,8 +441,7 @@ async def test_detail_and_action_results_do_not_postpone_the_list_poll(server, f
     """The selected job's poll (every 1 s) and job actions post one-row ``JobsLoaded``s;
     each used to re-arm the list poll (every 2 s) from scratch, so with a running job
     selected the list timer was pushed back forever and the list never refreshed."""
-    from fttui.tui.messages import JobsLoaded
-    from fttui.tui.panes.jobs import JobsPane
+    from fttui.tui.panes.jobs import JobsLoaded, JobsPane
 
     app = make_app(server)
     async with app.run_test(size=SIZE) as pilot:

@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -35,11 +35,14 @@ from fttui.tui.messages import (
     JobSelected,
     JobsMarked,
 )
+from fttui.tui.panes.base import Pane
+from fttui.tui.poller import retry_delay
 from fttui.tui.widgets.key_footer import KeyFooter
 from fttui.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # each pane's module is imported when the pane is first mounted
     from fttui.tui.panes.data import DataPane
+    from fttui.tui.panes.jobs import JobsPane
 
 #: Pane ids in key order (1–5) and their tab labels.
 PANES = (
@@ -49,9 +52,6 @@ PANES = (
     ("playground", "Playground"),
     ("evals", "Evals"),
 )
-
-#: Seconds between reconnect attempts while the provider cannot be reached (capped).
-RETRY_DELAYS = (2.0, 4.0, 8.0, 15.0, 30.0)
 
 
 #: Where each pane's class lives (imported when the pane is first mounted).
@@ -64,9 +64,9 @@ PANE_CLASSES = {
 }
 
 
-def make_pane(pane_id: str) -> Any:
+def make_pane(pane_id: str) -> Pane:
     module, name = PANE_CLASSES[pane_id]
-    return getattr(importlib.import_module(module), name)(id=pane_id)
+    return cast(Pane, getattr(importlib.import_module(module), name)(id=pane_id))
 
 
 def readme() -> tuple[str, Path | None]:
@@ -87,13 +87,6 @@ def readme() -> tuple[str, Path | None]:
     except PackageNotFoundError:
         text = ""
     return text or "# fttui\n\nThe README is not in this installation.\n", None
-
-
-def retry_delay(attempt: int, retry_after: float | None = None) -> float:
-    """When to try again after ``attempt`` consecutive failures (Retry-After wins)."""
-    if retry_after is not None:
-        return max(1.0, float(retry_after))
-    return RETRY_DELAYS[min(max(attempt, 0), len(RETRY_DELAYS) - 1)]
 
 
 class FtApp(App[None]):
@@ -218,7 +211,7 @@ class FtApp(App[None]):
             return False
         return any(child.id == pane_id for child in switcher.children)
 
-    async def _ensure_pane(self, pane_id: str) -> Any:
+    async def _ensure_pane(self, pane_id: str) -> Pane | None:
         """The pane, mounting it first if it is not there yet (None while shutting down)."""
         from textual.css.query import NoMatches
         from textual.widget import MountError
@@ -232,9 +225,9 @@ class FtApp(App[None]):
                     pane = make_pane(pane_id)
                     pane.display = False
                     await switcher.mount(pane)
-                    if self._selection is not None and hasattr(pane, "select_job"):
+                    if self._selection is not None:
                         pane.select_job(self._selection)
-                    if self._marks is not None and hasattr(pane, "set_marked"):
+                    if self._marks is not None:
                         pane.set_marked(self._marks)
                 return self.pane(pane_id)
             except (NoMatches, MountError):
@@ -295,8 +288,13 @@ class FtApp(App[None]):
     def current_pane(self) -> str:
         return self.query_one(ContentSwitcher).current or self.initial_pane
 
-    def pane(self, pane_id: str) -> Any:
-        return self.query_one(f"#{pane_id}")
+    def pane(self, pane_id: str) -> Pane:
+        return self.query_one(f"#{pane_id}", Pane)
+
+    @property
+    def jobs_pane(self) -> JobsPane:
+        """The Jobs pane (always mounted: it keeps the job list fresh)."""
+        return cast("JobsPane", self.pane("jobs"))
 
     async def action_show_pane(self, pane_id: str) -> None:
         if await self._ensure_pane(pane_id) is not None:
@@ -310,18 +308,11 @@ class FtApp(App[None]):
         if switcher.current != pane_id:
             switcher.current = pane_id
             self.query_one(Tabs).active = f"tab-{pane_id}"
-            pane = self.pane(pane_id)
-            if hasattr(pane, "on_shown"):
-                pane.on_shown()
+            self.pane(pane_id).on_shown()
         self._focus_pane(pane_id)
 
     def _focus_pane(self, pane_id: str) -> None:
-        pane = self.pane(pane_id)
-        focus = getattr(pane, "focus_default", None)
-        if callable(focus):
-            focus()
-        else:
-            pane.focus()
+        self.pane(pane_id).focus_default()
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         event.stop()
@@ -365,12 +356,9 @@ class FtApp(App[None]):
             return
         if not self.has_pane(self.current_pane):
             return
-        pane = self.pane(self.current_pane)
-        refresh = getattr(pane, "refresh_now", None)
-        if callable(refresh):
-            refresh()
+        self.pane(self.current_pane).refresh_now()
         if self.current_pane != "jobs":
-            self.pane("jobs").refresh_now(full=False)
+            self.jobs_pane.refresh_now(full=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's own "Keys" (its key panel) beside ours (the ? screen) listed Keys twice.
@@ -495,7 +483,7 @@ class FtApp(App[None]):
             self.status_bar.set_provider, info["name"], info["base_url"], info["detail"]
         )
         if not self.backend.connected:
-            self.call_from_thread(self.pane("jobs").load_cache)
+            self.call_from_thread(self.jobs_pane.load_cache)
 
     def connect(self) -> None:
         """Connect to the provider (start the local server if needed) in a worker."""
@@ -539,12 +527,12 @@ class FtApp(App[None]):
             self._retry_timer = None
         self.status_bar.set_provider(message.name, message.base_url, message.detail)
         self.status_bar.banner.clear_problem()
-        self.pane("jobs").start_polling()
+        self.jobs_pane.start_polling()
         if not first:
             return  # connected again (r while connected): nothing more to catch up on
         if self._restarting:
             self._restarting = False
-            self.pane("jobs").refresh_now()  # its polls were backing off the dead port
+            self.jobs_pane.refresh_now()  # its polls were backing off the dead port
             self.notify(
                 f"Started the local server again ({message.detail}) at {message.base_url}",
                 timeout=6,
@@ -602,4 +590,4 @@ class FtApp(App[None]):
         # the Jobs pane is mounted on first use: not yet there (started on Data), it lists
         # the new job when it is
         if self.has_pane("jobs"):
-            self.pane("jobs").job_created(message.job_id)
+            self.jobs_pane.job_created(message.job_id)

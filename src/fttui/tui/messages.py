@@ -1,7 +1,10 @@
-"""Messages the panes of the app send each other (and that workers post back to the UI).
+"""Messages between the panes of the app, through the app (which routes them).
 
-Workers run in threads and only ever talk to the UI through these messages
-(``post_message`` is thread-safe); the panes never call each other directly.
+Workers run in threads and only ever talk to the UI through messages (``post_message`` is
+thread-safe); the panes never call each other directly. The messages here cross panes;
+those a pane's workers send to the pane itself live next to it (``panes/jobs.py``'s
+``JobsLoaded``, ``panes/data.py``'s ``IndexProgress``...). All are small dataclasses
+(Textual's ``Message.__post_init__`` initialises the message).
 """
 
 from __future__ import annotations
@@ -12,57 +15,24 @@ from typing import Any
 from textual.message import Message
 
 
+@dataclass
 class JobSelected(Message):
     """The job under the cursor of the jobs table changed (metrics and playground follow it)."""
 
-    def __init__(
-        self,
-        job_id: str | None,
-        model: str | None = None,
-        fine_tuned_model: str | None = None,
-        status: str | None = None,
-    ) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.model = model
-        self.fine_tuned_model = fine_tuned_model
-        self.status = status
+    job_id: str | None
+    model: str | None = None
+    fine_tuned_model: str | None = None
+    status: str | None = None
 
 
-class JobsLoaded(Message):
-    """A fresh (or cached) job list; ``jobs`` are plain dicts from ``backend.job_row``.
-
-    ``poll`` marks the job-list poll's own answer: only that one arms the next list poll
-    (the selected job's poll and job actions post one-row updates much more often).
-    ``read_at`` (``time.monotonic()`` when the read began) lets the pane keep a newer row a
-    job action brought over an older one read before it.
-    """
-
-    def __init__(
-        self,
-        jobs: list[dict[str, Any]],
-        *,
-        cached: bool = False,
-        full: bool = True,
-        poll: bool = False,
-        read_at: float | None = None,
-    ):
-        super().__init__()
-        self.jobs = jobs
-        self.cached = cached
-        self.full = full
-        self.poll = poll
-        self.read_at = read_at
-
-
+@dataclass
 class BackendOk(Message):
     """A call to the provider succeeded: clear any outage banner, stamp the last refresh."""
 
-    def __init__(self, what: str = "refresh") -> None:
-        super().__init__()
-        self.what = what
+    what: str = "refresh"
 
 
+@dataclass
 class BackendProblem(Message):
     """A call to the provider failed.
 
@@ -71,35 +41,18 @@ class BackendProblem(Message):
     will try again, in seconds (for the banner's countdown).
     """
 
-    def __init__(self, kind: str, message: str, retry_in: float | None = None) -> None:
-        super().__init__()
-        self.kind = kind
-        self.message = message
-        self.retry_in = retry_in
-
-
-class BackendReady(Message):
-    """The provider was resolved (and the local server started if needed)."""
-
-    def __init__(self, name: str, base_url: str, detail: str = "") -> None:
-        super().__init__()
-        self.name = name
-        self.base_url = base_url
-        self.detail = detail
+    kind: str
+    message: str
+    retry_in: float | None = None
 
 
 @dataclass
-class Events(Message):
-    """New events of the followed job, oldest first (plain dicts).
+class BackendReady(Message):
+    """The provider was resolved (and the local server started if needed)."""
 
-    ``log`` is the number of the event log they were fetched for: the pane clears its log
-    on every selection, and events meant for an older log are dropped.
-    """
-
-    job_id: str
-    events: list[dict[str, Any]] = field(default_factory=list)
-    reset: bool = False
-    log: int = 0
+    name: str
+    base_url: str
+    detail: str = ""
 
 
 @dataclass
@@ -112,25 +65,16 @@ class JobCheckpoints(Message):
 
 
 @dataclass
-class JobsProgress(Message):
-    """Job id -> (step, total steps) of training jobs, from their newest events."""
-
-    progress: dict[str, tuple[int, int | None]] = field(default_factory=dict)
-
-
 class JobCreated(Message):
     """A job was created (by the create-job screen): select it."""
 
-    def __init__(self, job_id: str) -> None:
-        super().__init__()
-        self.job_id = job_id
+    job_id: str
 
 
+@dataclass
 class JobsMarked(Message):
     """The jobs marked in the Jobs pane (space), in marking order: the ones to compare;
     ``jobs`` their rows as the Jobs pane has them (the compare view shows them at once)."""
 
-    def __init__(self, job_ids: tuple[str, ...], jobs: tuple[dict[str, Any], ...] = ()) -> None:
-        super().__init__()
-        self.job_ids = job_ids
-        self.jobs = jobs
+    job_ids: tuple[str, ...]
+    jobs: tuple[dict[str, Any], ...] = ()

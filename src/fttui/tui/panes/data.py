@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +32,7 @@ from textual.worker import get_current_worker
 
 from fttui.text import human_size
 from fttui.text import plural as _plural
+from fttui.tui.panes.base import Pane
 from fttui.tui.widgets.dataset_preview import DatasetPreview
 from fttui.tui.widgets.example_view import ExampleView
 from fttui.tui.widgets.findings_list import FindingsList
@@ -63,23 +65,15 @@ def prepared_path(src: str) -> str:
 # -- worker → UI messages ---------------------------------------------------------------
 
 
+@dataclass
 class IndexProgress(Message):
     """More of the file is indexed (``done`` when finished)."""
 
-    def __init__(
-        self,
-        token: int,
-        scanned: int,
-        total: int,
-        done: bool,
-        painted: threading.Event | None = None,
-    ) -> None:
-        super().__init__()
-        self.painted = painted
-        self.token = token
-        self.scanned = scanned
-        self.total = total
-        self.done = done
+    token: int
+    scanned: int
+    total: int
+    done: bool
+    painted: threading.Event | None = None
 
     def can_replace(self, message: Message) -> bool:
         # Textual asks the *older* queued message whether ``message``, a newer one, may
@@ -88,43 +82,37 @@ class IndexProgress(Message):
         return isinstance(message, IndexProgress) and not self.done and self.painted is None
 
 
+@dataclass
 class IndexFailed(Message):
-    def __init__(self, token: int, error: str) -> None:
-        super().__init__()
-        self.token = token
-        self.error = error
+    token: int
+    error: str
 
 
+@dataclass
 class LintProgress(Message):
-    def __init__(self, token: int, done: int, total: int) -> None:
-        super().__init__()
-        self.token = token
-        self.done = done
-        self.total = total
+    token: int
+    done: int
+    total: int
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LintProgress)
 
 
+@dataclass
 class LintFinished(Message):
     """The linter's report (``report`` is None and ``error`` set when it failed)."""
 
-    def __init__(
-        self, token: int, report: Any = None, error: str | None = None, seconds: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.token = token
-        self.report: LintReport | None = report
-        self.error = error
-        self.seconds = seconds
+    token: int
+    report: LintReport | None = None
+    error: str | None = None
+    seconds: float = 0.0
 
 
+@dataclass
 class PrepareFinished(Message):
-    def __init__(self, src: str, result: Any = None, error: str | None = None) -> None:
-        super().__init__()
-        self.src = src
-        self.result: PrepareResult | None = result
-        self.error = error
+    src: str
+    result: PrepareResult | None = None
+    error: str | None = None
 
 
 # -- the stats panel ----------------------------------------------------------------------
@@ -226,7 +214,7 @@ class EmptyHint(Static, can_focus=True):
     """What the pane shows before a file is open (focusable, so the pane's keys work)."""
 
 
-class DataPane(Vertical):
+class DataPane(Pane):
     """Pane 1: a training file's examples, findings, token stats and estimate."""
 
     DEFAULT_CSS = """
@@ -666,7 +654,7 @@ class DataPane(Vertical):
             self.notify(str(exc), title="Edit", severity="error", markup=False)
             return
         try:
-            with self.app.suspend():
+            with self.ftapp.suspend():
                 result = run_editor(argv)  # inside: an editor that fails must not stop resume
         except SuspendNotSupported:
             # fttui web, or no terminal to hand over: the editor would draw over the app
@@ -709,7 +697,7 @@ class DataPane(Vertical):
             if path:
                 self.open_file(path)
 
-        self.app.push_screen(FilePickerScreen(start=self.path), chosen)
+        self.ftapp.push_screen(FilePickerScreen(start=self.path), chosen)
 
     def action_lint(self) -> None:
         """Lint the open file again (e.g. after editing it elsewhere)."""
@@ -730,7 +718,7 @@ class DataPane(Vertical):
             if self.path is not None:
                 self._start_lint()
 
-        self.app.push_screen(LintOptionsScreen(self.model, self.price_per_million), chosen)
+        self.ftapp.push_screen(LintOptionsScreen(self.model, self.price_per_million), chosen)
 
     def _start_lint(self) -> None:
         self._lint_token += 1
@@ -781,10 +769,10 @@ class DataPane(Vertical):
             if open_path:
                 self.open_file(open_path)
 
-        self.app.push_screen(PrepareResultScreen(message.src, message.result), done)
+        self.ftapp.push_screen(PrepareResultScreen(message.src, message.result), done)
 
     def action_create_job(self) -> None:
-        if getattr(self.app, "read_only", False):
+        if self.ftapp.read_only:
             self.notify("Read-only mode: creating jobs is disabled.", severity="warning")
             return
         from fttui.tui.screens.create_job import CreateJobScreen
@@ -796,7 +784,7 @@ class DataPane(Vertical):
                 self.notify(f"Created {job_id}", title="New job")
                 self.post_message(JobCreated(job_id))
 
-        self.app.push_screen(
+        self.ftapp.push_screen(
             CreateJobScreen(training_file=self.path, model=self.chosen_model), created
         )
 

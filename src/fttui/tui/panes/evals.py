@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -50,9 +50,7 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from fttui.tui.messages import JobSelected
-
-if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
-    from fttui.tui.app import FtApp
+from fttui.tui.panes.base import Pane
 
 #: As fttui.api.evaluate.METRICS (not imported: the API layer loads in the worker).
 METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
@@ -98,12 +96,13 @@ CELL = 60
 
 
 # -- messages from the workers ------------------------------------------------------------
+@dataclass
 class EvalProgress(Message):
     """Answers scored so far in run ``run`` (of about ``total``)."""
 
-    def __init__(self, run: int, done: int, total: int | None) -> None:
-        super().__init__()
-        self.run, self.done, self.total = run, done, total
+    run: int
+    done: int
+    total: int | None
 
     def can_replace(self, message: Message) -> bool:
         # a burst of answers while the UI is busy draws once, with the newest count
@@ -219,10 +218,8 @@ def _plain_int(v: Any) -> str:
     return "-" if v is None else f"{v:,}"
 
 
-class EvalsPane(Vertical):
+class EvalsPane(Pane):
     """The eval form, its progress, the scoreboard and the items side by side."""
-
-    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     DEFAULT_CSS = """
     EvalsPane { height: 1fr; }
@@ -356,7 +353,7 @@ class EvalsPane(Vertical):
     COMPACT_BELOW = 34
 
     def on_resize(self) -> None:
-        compact = self.app.size.height < self.COMPACT_BELOW
+        compact = self.ftapp.size.height < self.COMPACT_BELOW
         if compact == self.has_class("-compact"):
             return
         self.set_class(compact, "-compact")
@@ -398,7 +395,7 @@ class EvalsPane(Vertical):
             self._refresh_models()
 
     def _fetch_job_if_ready(self) -> None:
-        if self.job and self.job.job_id and getattr(self.app, "ready", False):
+        if self.job and self.job.job_id and self.ftapp.ready:
             self._fetch_job(self.job.job_id)
 
     @work(thread=True, exclusive=True, group="evals-job", exit_on_error=False)
@@ -406,7 +403,7 @@ class EvalsPane(Vertical):
         from fttui import paths
         from fttui.api.errors import friendly
 
-        backend = self.app.backend
+        backend = self.ftapp.backend
         try:
             job = backend.get_job(job_id)
             cps = backend.checkpoints(job_id)
@@ -455,8 +452,8 @@ class EvalsPane(Vertical):
         box = self.query_one("#ev-file", Input)
         if box.value and box.value != self._auto_file:
             return
-        if self.app.has_pane("data"):
-            path = getattr(self.app.pane("data"), "path", None)
+        if self.ftapp.has_pane("data"):
+            path = getattr(self.ftapp.pane("data"), "path", None)
             if path and path != box.value:
                 self._set_file(path, "the Data pane's file", auto=True)
 
@@ -529,7 +526,9 @@ class EvalsPane(Vertical):
                 self._set_file(path, "", auto=False)
 
         current = self.query_one("#ev-file", Input).value.strip() or None
-        self.app.push_screen(FilePickerScreen("Pick a file to evaluate on", start=current), chosen)
+        self.ftapp.push_screen(
+            FilePickerScreen("Pick a file to evaluate on", start=current), chosen
+        )
 
     @on(Button.Pressed, "#ev-browse")
     def _browse(self, event: Button.Pressed) -> None:
@@ -623,7 +622,7 @@ class EvalsPane(Vertical):
         """esc: stop the run; when none runs, leave the input (so 1–5, q work)."""
         if self.running:
             self.action_stop()
-        elif isinstance(self.app.focused, Input):
+        elif isinstance(self.ftapp.focused, Input):
             self.focus_default()
 
     def _status(self, text: str) -> None:
@@ -652,7 +651,7 @@ class EvalsPane(Vertical):
         try:
             grader = read_grader(settings["grader"]) if settings["grader"] else None
             stops = file_stops(file, [settings["stop"]] if settings["stop"] else None)
-            client = self.app.backend.client()
+            client = self.ftapp.backend.client()
             models = expand_models(client, settings["models"])
             scorer = make_scorer(
                 client,
@@ -905,12 +904,12 @@ class EvalsPane(Vertical):
             tmp.replace(path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            self.app.call_from_thread(
+            self.ftapp.call_from_thread(
                 self.notify, f"export failed: {exc}", severity="error", markup=False
             )
             return
-        self.app.call_from_thread(self.notify, f"wrote {path}", markup=False)
-        self.app.call_from_thread(self.app.offer_file, path)
+        self.ftapp.call_from_thread(self.notify, f"wrote {path}", markup=False)
+        self.ftapp.call_from_thread(self.ftapp.offer_file, path)
 
 
 def scoreboard_row(m: dict[str, Any], *, classified: bool = False) -> list[Any]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
@@ -24,18 +27,55 @@ from fttui.tui.backend import QUICK_PAGE, event_progress, is_terminal
 from fttui.tui.messages import (
     BackendOk,
     BackendProblem,
-    Events,
     JobCheckpoints,
     JobSelected,
-    JobsLoaded,
     JobsMarked,
-    JobsProgress,
 )
+from fttui.tui.panes.base import Pane
+from fttui.tui.poller import Poller
 from fttui.tui.widgets.event_log import EventLog, EventPanel
 from fttui.tui.widgets.job_table import JobTable, format_time, format_tokens, status_text
 
-if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
-    from fttui.tui.app import FtApp
+
+# -- the Jobs pane's workers → the Jobs pane ---------------------------------------------
+@dataclass
+class JobsLoaded(Message):
+    """A fresh (or cached) job list; ``jobs`` are plain dicts from ``backend.job_row``.
+
+    ``poll`` marks the job-list poll's own answer: only that one arms the next list poll
+    (the selected job's poll and job actions post one-row updates much more often).
+    ``read_at`` (``time.monotonic()`` when the read began) lets the pane keep a newer row a
+    job action brought over an older one read before it.
+    """
+
+    jobs: list[dict[str, Any]]
+    _: KW_ONLY
+    cached: bool = False
+    full: bool = True
+    poll: bool = False
+    read_at: float | None = None
+
+
+@dataclass
+class Events(Message):
+    """New events of the followed job, oldest first (plain dicts).
+
+    ``log`` is the number of the event log they were fetched for: the pane clears its log
+    on every selection, and events meant for an older log are dropped.
+    """
+
+    job_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    reset: bool = False
+    log: int = 0
+
+
+@dataclass
+class JobsProgress(Message):
+    """Job id -> (step, total steps) of training jobs, from their newest events."""
+
+    progress: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+
 
 #: Seconds between job-list polls.
 LIST_ACTIVE, LIST_IDLE = 2.0, 10.0
@@ -50,12 +90,6 @@ TRAINING = frozenset({"running", "paused"})
 MAX_PROGRESS = 10
 #: Statuses that can be paused / resumed.
 PAUSABLE = frozenset({"running"})
-
-
-def _backoff(failures: int, retry_after: float | None) -> float:
-    from fttui.tui.app import retry_delay
-
-    return retry_delay(failures, retry_after)
 
 
 def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] | None) -> Text:
@@ -130,10 +164,8 @@ def details_text(job: dict[str, Any] | None, checkpoints: list[dict[str, Any]] |
     return t
 
 
-class JobsPane(Vertical):
+class JobsPane(Pane):
     """The job table, the details of the selected job and its event log."""
-
-    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="jobs.filter"),
@@ -153,13 +185,19 @@ class JobsPane(Vertical):
         Binding("w", "same_sweep", "Jobs of this sweep", show=False, id="jobs.sweep"),
     ]
 
+    #: the job table's subtitle ("12 jobs · 2 marked"): set after each change of the list,
+    #: the filter or the marks; the watcher puts it on the table's border (init=False: no
+    #: table to put it on before the pane is composed)
+    count_label: var[str] = var("", init=False)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._list_timer: Timer | None = None
         self._detail_timer: Timer | None = None
         self._filter_timer: Timer | None = None
-        self._list_failures = 0
-        self._detail_failures = 0
+        #: when the list poll and the selected job's poll run again (re-armed after each)
+        self._list_poll = Poller(LIST_ACTIVE, LIST_IDLE, held=0.5, permanent_floor=60.0)
+        self._detail_poll = Poller(DETAIL_ACTIVE, DETAIL_IDLE, held=0.5)
         self._polling = False
         self._live_loaded = False
         self._selected: str | None = None
@@ -225,15 +263,15 @@ class JobsPane(Vertical):
         self.table.focus()
 
     def _modal_open(self) -> bool:
-        return self.app.screen.is_modal
+        return self.ftapp.screen.is_modal
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in READ_ONLY_ACTIONS and getattr(self.app, "read_only", False):
+        if action in READ_ONLY_ACTIONS and self.ftapp.read_only:
             return None  # shown disabled; on_key explains why
         return True
 
     def on_key(self, event: events.Key) -> None:
-        if not getattr(self.app, "read_only", False):
+        if not self.ftapp.read_only:
             return
         active = self.screen.active_bindings.get(event.key)
         if active is not None and not active.enabled:
@@ -251,7 +289,7 @@ class JobsPane(Vertical):
 
     @work(thread=True, exclusive=True, group="jobs-cache", exit_on_error=False)
     def _load_cache_worker(self) -> None:
-        rows = self.app.backend.load_cached_jobs()
+        rows = self.ftapp.backend.load_cached_jobs()
         if rows:
             self.post_message(JobsLoaded(rows, cached=True))
 
@@ -280,7 +318,7 @@ class JobsPane(Vertical):
     def _list_tick(self) -> None:
         self._list_timer = None
         if self._modal_open():  # nothing changes under a dialog
-            self._list_timer = self.set_timer(0.5, self._list_tick)
+            self._list_timer = self.set_timer(self._list_poll.held, self._list_tick)
             return
         self._polls += 1
         # Newest page each time; the whole list now and then (it can be thousands of jobs).
@@ -308,7 +346,7 @@ class JobsPane(Vertical):
         from fttui.api.errors import friendly
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         read_at = time.monotonic()
         try:
             if full:
@@ -322,16 +360,14 @@ class JobsPane(Vertical):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            delay = _backoff(self._list_failures, err.retry_after)
-            if not err.transient:  # e.g. a revoked key: keep trying, but slowly
-                delay = max(delay, 60.0)
-            self._list_failures += 1
+            # not transient (e.g. a revoked key): keep trying, but slowly (permanent_floor)
+            delay = self._list_poll.backoff(err.retry_after, transient=err.transient)
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm_list, delay)
+            self.ftapp.call_from_thread(self._arm_list, delay)
             return
         if worker.is_cancelled:
             return
-        self._list_failures = 0
+        self._list_poll.reset()  # the next delay is worked out when the rows are shown
         self.post_message(JobsLoaded(rows, full=full, poll=True, read_at=read_at))
         self.post_message(BackendOk("jobs"))
         # The Status column's "running 12/48": the job object has no step, its events do.
@@ -354,7 +390,7 @@ class JobsPane(Vertical):
         if message.cached and self._live_loaded:
             return
         if message.cached:
-            self.app.status_bar.cached = True  # "cached list" until the first refresh
+            self.ftapp.status_bar.cached = True  # "cached list" until the first refresh
         else:
             self._live_loaded = True
             if message.full:
@@ -377,7 +413,7 @@ class JobsPane(Vertical):
             self._post_marks()  # a marked job left the list: the compare view drops it
         if not message.cached:
             self._tell_ended(watched, before)
-        table.border_subtitle = self._count_label()
+        self.count_label = self._count_label()
         if self._pending_select and table.select_job(self._pending_select):
             self._pending_select = None
         self._after_jobs_changed()
@@ -386,7 +422,9 @@ class JobsPane(Vertical):
             # and job actions post one-row updates; re-arming on those pushed the 2 s list
             # timer back forever while a running job was selected.
             active = any(not is_terminal(r.get("status")) for r in table.jobs.values())
-            self._arm_list(LIST_ACTIVE if active else LIST_IDLE)
+            delay = self._list_poll.next_delay(active=active)
+            if delay is not None:
+                self._arm_list(delay)
 
     # -- watched jobs: told when they end -----------------------------------------------
     def _watched(self) -> set[str]:
@@ -415,6 +453,9 @@ class JobsPane(Vertical):
                 notify_job_end(self.app, job, self._notifications)
             elif was is not None:
                 self._told.add(job_id)  # ended before it was watched: nothing to tell
+
+    def watch_count_label(self, label: str) -> None:
+        self.table.border_subtitle = label
 
     def _count_label(self) -> str:
         table = self.table
@@ -490,7 +531,7 @@ class JobsPane(Vertical):
     def job_created(self, job_id: str) -> None:
         self._created.add(job_id)
         self._pending_select = job_id
-        self.app.show_pane("jobs")
+        self.ftapp.show_pane("jobs")
         if self._polling:
             self.refresh_now(full=False)
 
@@ -508,7 +549,7 @@ class JobsPane(Vertical):
         if not self.display:  # another pane is shown: on_shown fetches when we are back
             return
         if self._modal_open():
-            self._detail_timer = self.set_timer(0.5, self._detail_tick)
+            self._detail_timer = self.set_timer(self._detail_poll.held, self._detail_tick)
             return
         self._fetch_detail(self._selected, self._log)
 
@@ -529,7 +570,7 @@ class JobsPane(Vertical):
         from fttui.api.errors import friendly
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         read_at = time.monotonic()
         try:
             job = backend.get_job(job_id)
@@ -566,24 +607,23 @@ class JobsPane(Vertical):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            delay = _backoff(self._detail_failures, err.retry_after)
-            self._detail_failures += 1
+            delay = self._detail_poll.backoff(err.retry_after)
             if err.kind == "not_found":
-                self.app.call_from_thread(self.notify, str(err), severity="error", markup=False)
+                self.ftapp.call_from_thread(self.notify, str(err), severity="error", markup=False)
                 return
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm_detail, job_id, delay, log)
+            self.ftapp.call_from_thread(self._arm_detail, job_id, delay, log)
             return
         if worker.is_cancelled:
             return
-        self._detail_failures = 0
         self.checkpoints[job_id] = cps
         self._checkpoints_seen[job_id] = seen
         if cps != old:
             self.post_message(JobCheckpoints(job_id, cps))
         self.post_message(JobsLoaded([job], full=False, read_at=read_at))
-        delay = DETAIL_IDLE if is_terminal(job.get("status")) else DETAIL_ACTIVE
-        self.app.call_from_thread(self._arm_detail, job_id, delay, log)
+        next_in = self._detail_poll.next_delay(active=not is_terminal(job.get("status")))
+        if next_in is not None:
+            self.ftapp.call_from_thread(self._arm_detail, job_id, next_in, log)
 
     def on_jobs_progress(self, message: JobsProgress) -> None:
         message.stop()
@@ -658,7 +698,7 @@ class JobsPane(Vertical):
             self._filter_timer.stop()
             self._filter_timer = None
         self.table.set_filter(text.strip())
-        self.table.border_subtitle = self._count_label()
+        self.count_label = self._count_label()
         self._after_jobs_changed()
 
     # -- actions on the selected job ----------------------------------------------------
@@ -671,7 +711,7 @@ class JobsPane(Vertical):
     def action_cancel(self) -> None:
         from fttui.tui.screens.confirm import ConfirmScreen
 
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: cancel is disabled", severity="warning")
             return
         job = self._require_job()
@@ -693,13 +733,13 @@ class JobsPane(Vertical):
             if confirmed:
                 self._run_job_action("cancel", job_id)
 
-        self.app.push_screen(
+        self.ftapp.push_screen(
             ConfirmScreen("Cancel job?", message, confirm_label="Cancel job", keep_label="Keep"),
             done,
         )
 
     def action_pause(self) -> None:
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: pause is disabled", severity="warning")
             return
         job = self._require_job()
@@ -719,7 +759,7 @@ class JobsPane(Vertical):
     def _run_job_action(self, action: str, job_id: str) -> None:
         from fttui.api.errors import friendly
 
-        backend = self.app.backend
+        backend = self.ftapp.backend
         call = {
             "cancel": backend.cancel_job,
             "pause": backend.pause_job,
@@ -729,27 +769,27 @@ class JobsPane(Vertical):
             row = call(job_id)
         except Exception as exc:
             err = friendly(exc)
-            self.app.call_from_thread(
+            self.ftapp.call_from_thread(
                 self.notify, f"{action} {job_id}: {err}", severity="error", markup=False
             )
             return
         self._changed_at[job_id] = time.monotonic()
         self.post_message(JobsLoaded([row], full=False))
         past = {"cancel": "cancelling", "pause": "pausing", "resume": "resuming"}[action]
-        self.app.call_from_thread(
+        self.ftapp.call_from_thread(
             self.notify, f"{past} {job_id} — now {row.get('status')}", markup=False
         )
-        self.app.call_from_thread(self.refresh_now, False)
+        self.ftapp.call_from_thread(self.refresh_now, False)
 
     def action_create(self) -> None:
         from fttui.tui.screens.create_job import CreateJobScreen
 
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: creating jobs is disabled", severity="warning")
             return
         training_file = model = None
         try:
-            data = self.app.query_one("#data")
+            data = self.ftapp.query_one("#data")
             training_file = getattr(data, "path", None)
             model = getattr(data, "chosen_model", None)  # what m chose there, if anything
         except Exception:
@@ -768,11 +808,11 @@ class JobsPane(Vertical):
                 for jid in ids:
                     self.job_created(jid)
 
-        self.app.push_screen(screen, done)
+        self.ftapp.push_screen(screen, done)
 
     def action_clone(self) -> None:
         """e: the create form filled from the selected job (files by id: no new upload)."""
-        if self.app.read_only:
+        if self.ftapp.read_only:
             self.notify("read-only mode: creating jobs is disabled", severity="warning")
             return
         job = self._require_job()
@@ -786,25 +826,25 @@ class JobsPane(Vertical):
         from fttui.api.jobs import get_job
 
         try:
-            job = get_job(self.app.backend.client(), job_id)
+            job = get_job(self.ftapp.backend.client(), job_id)
         except Exception as exc:
-            self.app.call_from_thread(
+            self.ftapp.call_from_thread(
                 self.notify, f"clone {job_id}: {friendly(exc)}", severity="error", markup=False
             )
             return
-        self.app.call_from_thread(self._open_clone, job)
+        self.ftapp.call_from_thread(self._open_clone, job)
 
     def _open_clone(self, job: Any) -> None:
         from fttui.tui.screens.create_job import CreateJobScreen
 
-        if not isinstance(self.app.screen, CreateJobScreen):  # e twice: one form
+        if not isinstance(self.ftapp.screen, CreateJobScreen):  # e twice: one form
             self._open_create(CreateJobScreen(source=job))
 
     def action_copy(self) -> None:
         job = self._require_job()
         if job is None:
             return
-        self.app.copy_to_clipboard(job["id"])
+        self.ftapp.copy_to_clipboard(job["id"])
         model = job.get("fine_tuned_model")
         # the model name is what a client needs next: say how to get it too
         also = f" · C copies its model {model}" if model else ""
@@ -823,7 +863,7 @@ class JobsPane(Vertical):
                 markup=False,
             )
             return
-        self.app.copy_to_clipboard(model)
+        self.ftapp.copy_to_clipboard(model)
         self.notify(f"copied {model} (OSC 52)", markup=False)
 
     def action_mark(self) -> None:
@@ -833,7 +873,7 @@ class JobsPane(Vertical):
             return
         table = self.table
         table.toggle_mark(job["id"])
-        table.border_subtitle = self._count_label()
+        self.count_label = self._count_label()
         self._post_marks()
 
     def _post_marks(self) -> None:

@@ -12,20 +12,23 @@ every marked job's in one worker. Polls run only while the pane is shown.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
 from fttui.tui.backend import is_terminal
 from fttui.tui.messages import BackendProblem, JobSelected, JobsMarked
+from fttui.tui.panes.base import Pane
+from fttui.tui.poller import Poller
 from fttui.tui.widgets.compare_view import (
     CHART_SERIES,
     SERIES_LABELS,
@@ -36,44 +39,26 @@ from fttui.tui.widgets.compare_view import (
 from fttui.tui.widgets.job_table import status_text
 from fttui.tui.widgets.metric_sparklines import MetricSparklines
 
-if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
-    from fttui.tui.app import FtApp
-
 ACTIVE_INTERVAL = 2.0
 
 
+@dataclass
 class MetricsLoaded(Message):
-    def __init__(
-        self,
-        job_id: str,
-        series: dict[str, list[tuple[int, float]]],
-        total_steps: int | None,
-        status: str | None,
-        csv: str | None,
-    ) -> None:
-        super().__init__()
-        self.job_id = job_id
-        self.series = series
-        self.total_steps = total_steps
-        self.status = status
-        self.csv = csv
+    job_id: str
+    series: dict[str, list[tuple[int, float]]]
+    total_steps: int | None
+    status: str | None
+    csv: str | None
 
 
+@dataclass
 class CompareLoaded(Message):
     """The marked jobs' rows and series, fetched together (``job_ids`` in marking order)."""
 
-    def __init__(
-        self,
-        job_ids: tuple[str, ...],
-        rows: dict[str, dict[str, Any]],
-        series: dict[str, dict[str, list[tuple[int, float]]]],
-        totals: dict[str, int | None],
-    ) -> None:
-        super().__init__()
-        self.job_ids = job_ids
-        self.rows = rows
-        self.series = series
-        self.totals = totals
+    job_ids: tuple[str, ...]
+    rows: dict[str, dict[str, Any]]
+    series: dict[str, dict[str, list[tuple[int, float]]]]
+    totals: dict[str, int | None]
 
 
 def series_points(series: Any) -> dict[str, list[tuple[int, float]]]:
@@ -82,10 +67,8 @@ def series_points(series: Any) -> dict[str, list[tuple[int, float]]]:
     return {str(k): [(int(s), float(v)) for s, v in pts] for k, pts in raw.items()}
 
 
-class MetricsPane(Vertical):
+class MetricsPane(Pane):
     """Sparklines of the selected job."""
-
-    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     BINDINGS = [
         Binding("e", "export", "Export CSV", id="metrics.export"),
@@ -107,7 +90,8 @@ class MetricsPane(Vertical):
         self._follower: Any = None
         self._acc: Any = None  # MetricSeries being grown from events
         self._acc_job: str | None = None
-        self._failures = 0
+        #: when the poll (of the selected job, or of the compared ones) runs again
+        self._poll = Poller(ACTIVE_INTERVAL, None, held=1.0)
         # -- the compare view (UI thread) --
         #: the jobs marked in Jobs, in marking order; two or more: the compare view
         self.marked: tuple[str, ...] = ()
@@ -163,11 +147,11 @@ class MetricsPane(Vertical):
             self.total_steps = None
             self.csv = None
             self.query_one(MetricSparklines).clear()
-            self._failures = 0
+            self._poll.reset()
             if self._timer is not None:
                 self._timer.stop()
                 self._timer = None
-            if self.display and message.job_id and getattr(self.app, "live", True):
+            if self.display and message.job_id and self.ftapp.live:
                 self._timer = self.set_timer(0.2, self._tick)
         self._update_header()
 
@@ -182,10 +166,10 @@ class MetricsPane(Vertical):
         if self.comparing:
             if self._compare_stale:
                 self._show_compare()
-            if getattr(self.app, "live", True):
+            if self.ftapp.live:
                 self.refresh_now()
             return
-        if self.job and self.job.job_id and getattr(self.app, "live", True):
+        if self.job and self.job.job_id and self.ftapp.live:
             self.refresh_now()
 
     def refresh_now(self) -> None:
@@ -193,27 +177,27 @@ class MetricsPane(Vertical):
             self._timer.stop()
             self._timer = None
         if self.comparing:
-            if getattr(self.app, "ready", False):
+            if self.ftapp.ready:
                 self._fetch_compare(self.marked, fresh=True)  # r: finished jobs' too
-            elif getattr(self.app, "live", True):
-                self._timer = self.set_timer(1.0, self._tick)
+            elif self.ftapp.live:
+                self._timer = self.set_timer(self._poll.held, self._tick)
             return
         if not (self.job and self.job.job_id):
             return
-        if getattr(self.app, "ready", False):
+        if self.ftapp.ready:
             self._fetch(self.job.job_id)
-        elif getattr(self.app, "live", True):
+        elif self.ftapp.live:
             # not connected yet: _tick waits for it (returning here left no poll armed,
             # and the pane stayed empty once connected)
-            self._timer = self.set_timer(1.0, self._tick)
+            self._timer = self.set_timer(self._poll.held, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
         if self.comparing:
             if not self.display:
                 return  # resumes in on_shown
-            if self.app.screen.is_modal or not getattr(self.app, "ready", False):
-                self._timer = self.set_timer(1.0, self._tick)
+            if self.ftapp.screen.is_modal or not self.ftapp.ready:
+                self._timer = self.set_timer(self._poll.held, self._tick)
                 return
             self._fetch_compare(self.marked)
             return
@@ -221,8 +205,8 @@ class MetricsPane(Vertical):
             return
         if not self.display:
             return  # resumes in on_shown
-        if self.app.screen.is_modal or not getattr(self.app, "ready", False):
-            self._timer = self.set_timer(1.0, self._tick)
+        if self.ftapp.screen.is_modal or not self.ftapp.ready:
+            self._timer = self.set_timer(self._poll.held, self._tick)
             return
         self._fetch(self.job.job_id)
 
@@ -241,7 +225,7 @@ class MetricsPane(Vertical):
         from fttui.api.metrics import MetricSeries
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         try:
             job = backend.get_job(job_id)
             status = job.get("status")
@@ -264,19 +248,17 @@ class MetricsPane(Vertical):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            from fttui.tui.app import retry_delay
-
-            delay = retry_delay(self._failures, err.retry_after)
-            self._failures += 1
+            delay = self._poll.backoff(err.retry_after)
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm, job_id, delay)
+            self.ftapp.call_from_thread(self._arm, job_id, delay)
             return
         if worker.is_cancelled:
             return
-        self._failures = 0
         self.post_message(MetricsLoaded(job_id, points, total, status, csv))
-        if not is_terminal(status):  # a finished job's figures do not change (r refetches)
-            self.app.call_from_thread(self._arm, job_id, ACTIVE_INTERVAL)
+        # a finished job's figures do not change: no idle polls (r refetches)
+        next_in = self._poll.next_delay(active=not is_terminal(status))
+        if next_in is not None:
+            self.ftapp.call_from_thread(self._arm, job_id, next_in)
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         message.stop()
@@ -327,7 +309,7 @@ class MetricsPane(Vertical):
             self._compare_stale = True
             if self.display:
                 self._show_compare()
-                if getattr(self.app, "live", True):
+                if self.ftapp.live:
                     # a short delay: marking five jobs in a row makes one fetch, not five
                     if self._timer is not None:
                         self._timer.stop()
@@ -335,8 +317,8 @@ class MetricsPane(Vertical):
         elif was:
             # back to the selected job: its curves are fetched afresh
             self._clear_single()
-            self._failures = 0
-            if self.display and self.job and self.job.job_id and getattr(self.app, "live", True):
+            self._poll.reset()
+            if self.display and self.job and self.job.job_id and self.ftapp.live:
                 self._timer = self.set_timer(0.2, self._tick)
         self._update_header()
 
@@ -350,7 +332,7 @@ class MetricsPane(Vertical):
         from fttui.api.metrics import MetricSeries
 
         worker = get_current_worker()
-        backend = self.app.backend
+        backend = self.ftapp.backend
         rows: dict[str, dict[str, Any]] = {}
         try:
             with self._state_lock:
@@ -386,19 +368,18 @@ class MetricsPane(Vertical):
             err = friendly(exc)
             if worker.is_cancelled:
                 return
-            from fttui.tui.app import retry_delay
-
-            delay = retry_delay(self._failures, err.retry_after)
-            self._failures += 1
+            delay = self._poll.backoff(err.retry_after)
             self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.app.call_from_thread(self._arm_compare, job_ids, delay)
+            self.ftapp.call_from_thread(self._arm_compare, job_ids, delay)
             return
         if worker.is_cancelled:
             return
-        self._failures = 0
         self.post_message(CompareLoaded(job_ids, rows, points, totals))
-        if not all(is_terminal(r.get("status")) for r in rows.values()):
-            self.app.call_from_thread(self._arm_compare, job_ids, ACTIVE_INTERVAL)
+        next_in = self._poll.next_delay(
+            active=not all(is_terminal(r.get("status")) for r in rows.values())
+        )
+        if next_in is not None:
+            self.ftapp.call_from_thread(self._arm_compare, job_ids, next_in)
 
     def _arm_compare(self, job_ids: tuple[str, ...], delay: float) -> None:
         if job_ids != self.marked:
@@ -579,12 +560,12 @@ class MetricsPane(Vertical):
             tmp.replace(path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            self.app.call_from_thread(
+            self.ftapp.call_from_thread(
                 self.notify, f"export failed: {exc}", severity="error", markup=False
             )
             return
-        self.app.call_from_thread(self.notify, f"wrote {path}", markup=False)
-        self.app.call_from_thread(self.app.offer_file, path)
+        self.ftapp.call_from_thread(self.notify, f"wrote {path}", markup=False)
+        self.ftapp.call_from_thread(self.ftapp.offer_file, path)
 
 
 def to_csv(series: dict[str, list[tuple[int, float]]]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import events, on, work
@@ -26,9 +26,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 from fttui.tui.backend import is_terminal
 from fttui.tui.claim import Claim
 from fttui.tui.messages import JobSelected
-
-if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
-    from fttui.tui.app import FtApp
+from fttui.tui.panes.base import Pane
 
 #: Seconds between UI updates while tokens stream in (bursts coalesce).
 STREAM_REFRESH = 0.05
@@ -274,28 +272,24 @@ class AnswerView(Vertical):
         self.query_one(VerticalScroll).scroll_end(animate=False)
 
 
+@dataclass
 class AnswerDelta(Message):
-    def __init__(self, side: str, run: int, text: str) -> None:
-        super().__init__()
-        self.side = side
-        self.run = run
-        self.text = text
+    side: str
+    run: int
+    text: str
 
 
+@dataclass
 class AnswerDone(Message):
-    def __init__(self, side: str, run: int, text: str, meta: str, error: str | None = None) -> None:
-        super().__init__()
-        self.side = side
-        self.run = run
-        self.text = text
-        self.meta = meta
-        self.error = error
+    side: str
+    run: int
+    text: str
+    meta: str
+    error: str | None = None
 
 
-class PlaygroundPane(Vertical):
+class PlaygroundPane(Pane):
     """The prompt box, settings and one or two streamed answers."""
-
-    app: FtApp  # for the type checker only (no value: Textual's property stays)
 
     BINDINGS = [
         Binding("escape", "stop", "Stop / leave input", id="playground.stop"),
@@ -404,7 +398,7 @@ class PlaygroundPane(Vertical):
             self._stale = True  # off screen: catch up in on_shown (keeps j/k in Jobs fast)
             return
         self._refresh_targets()
-        if message.job_id and getattr(self.app, "ready", False):
+        if message.job_id and self.ftapp.ready:
             # a new job, or one that finished since: its checkpoints are new (the last
             # ones were written, older ones pruned by the provider)
             self._fetch_checkpoints(message.job_id)
@@ -413,7 +407,7 @@ class PlaygroundPane(Vertical):
         if self._stale:
             self._stale = False
             self._refresh_targets()
-        if self.job and self.job.job_id and getattr(self.app, "ready", False):
+        if self.job and self.job.job_id and self.ftapp.ready:
             self._fetch_checkpoints(self.job.job_id)
 
     def refresh_now(self) -> None:
@@ -425,27 +419,21 @@ class PlaygroundPane(Vertical):
     def _checkpoint_tick(self) -> None:
         self._checkpoint_timer = None
         job = self.job
-        if (
-            self.display
-            and job
-            and job.job_id
-            and not is_terminal(job.status)
-            and getattr(self.app, "ready", False)
-        ):
+        if self.display and job and job.job_id and not is_terminal(job.status) and self.ftapp.ready:
             self._fetch_checkpoints(job.job_id)
 
     @work(thread=True, exclusive=True, group="playground-checkpoints", exit_on_error=False)
     def _fetch_checkpoints(self, job_id: str) -> None:
-        backend = self.app.backend
+        backend = self.ftapp.backend
         try:
             # The job too: its fine-tuned model may have come since it was selected.
             job = backend.get_job(job_id)
             cps = backend.checkpoints(job_id)
         except Exception:
             # the jobs pane reports provider trouble; the base model still works
-            self.app.call_from_thread(self._arm_checkpoints, job_id)
+            self.ftapp.call_from_thread(self._arm_checkpoints, job_id)
             return
-        self.app.call_from_thread(self._set_fetched, job_id, job, cps)
+        self.ftapp.call_from_thread(self._set_fetched, job_id, job, cps)
 
     def _set_fetched(self, job_id: str, job: dict[str, Any], cps: list[dict[str, Any]]) -> None:
         current = self.job
@@ -465,13 +453,13 @@ class PlaygroundPane(Vertical):
     @work(thread=True, exclusive=True, group="playground-markers", exit_on_error=False)
     def _fetch_markers(self, job_id: str, job: dict[str, Any]) -> None:
         try:
-            found = self.app.backend.data_markers(job)
+            found = self.ftapp.backend.data_markers(job)
         except Exception as exc:
             from fttui.api.errors import friendly
 
             # OpenAI does not let fine-tune files be downloaded: say so, the boxes stay empty
             found = {"error": str(friendly(exc))}
-        self.app.call_from_thread(self._set_markers, job_id, found)
+        self.ftapp.call_from_thread(self._set_markers, job_id, found)
 
     def _set_markers(self, job_id: str, found: dict[str, Any] | None) -> None:
         self._markers[job_id] = found  # None: the data has neither
@@ -633,7 +621,7 @@ class PlaygroundPane(Vertical):
         if not model:
             self.notify("no model: select a job in Jobs (2) first", severity="warning")
             return
-        if not getattr(self.app, "ready", False):
+        if not self.ftapp.ready:
             self.notify("not connected yet", severity="warning")
             return
         box = self.query_one("#pg-prompt", PromptInput)
@@ -666,7 +654,7 @@ class PlaygroundPane(Vertical):
     def action_stop(self) -> None:
         """Stop the answers streaming in; when none is, leave the input (so 1–5, q work)."""
         if not self._streaming:
-            if isinstance(self.app.focused, Input | TextArea):
+            if isinstance(self.ftapp.focused, Input | TextArea):
                 self.query_one("#answer-a VerticalScroll").focus()
             return
         for side in list(self._streaming):
@@ -714,7 +702,7 @@ class PlaygroundPane(Vertical):
         last_post = 0.0
         stream = None
         try:
-            stream = self.app.backend.stream_chat(
+            stream = self.ftapp.backend.stream_chat(
                 model, prompt, should_stop=lambda: worker.is_cancelled, **settings
             )
             for delta in stream:
