@@ -151,7 +151,7 @@ async def test_an_rft_job_shows_its_reward_curves_and_hides_the_empty_loss_rows(
         await until(
             pilot,
             lambda: app.query("#metric-train_reward_mean") and row(app, "train_reward_mean").points,
-            timeout=20,
+            timeout=60,
             what="the reward row",
         )
         names = [r.series_name for r in app.query(MetricRow) if r.display]
@@ -166,6 +166,6 @@ async def test_an_rft_job_shows_its_reward_curves_and_hides_the_empty_loss_rows(
         wait_job(client, sft, {"succeeded"}, timeout=60)
         await listed(pilot, sft)
         app.query_one(JobTable).select_job(sft)
-        await until(pilot, lambda: row(app, "train_loss").points, timeout=20, what="loss points")
+        await until(pilot, lambda: row(app, "train_loss").points, timeout=60, what="loss points")
         await until(pilot, lambda: not app.query("#metric-train_reward_mean"), what="rows gone")
         assert row(app, "train_loss").display
