@@ -34,6 +34,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import (
     Button,
@@ -483,7 +484,12 @@ class EvalsPane(Pane):
         return out
 
     def _refresh_models(self) -> None:
-        box = self.query_one("#ev-models", SelectionList)
+        try:
+            box = self.query_one("#ev-models", SelectionList)
+        except NoMatches:
+            # The pane is mounted in the background after the first frame; an app closing
+            # in the middle of that removes its children before this pane's Mount runs.
+            return
         choices = self.job_models()
         current = [box.get_option_at_index(i).value for i in range(box.option_count)]
         if current == [value for _, value, _ in choices]:
