@@ -20,6 +20,18 @@ from support.live_server import make_server, wait_for
 from support.s3 import S3_ENV, start_s3
 
 BUCKET = "fttui-jobs"
+#: examples in the pause and cancel tests' file: enough that an idle machine is still training
+#: when the pause or cancel comes down from the store (the sync takes a second or so each
+#: way; with 12 the job could end first), few enough that every step's metrics event fits
+#: in one page of events (1,000)
+LONG = 36
+
+
+@pytest.fixture
+def long_file(tmp_path):
+    from trainer.tiny import color_examples, write_jsonl
+
+    return write_jsonl(tmp_path / "long.jsonl", color_examples(LONG))
 
 
 @pytest.fixture
@@ -96,10 +108,10 @@ def test_a_job_with_its_folder_on_s3_trains_with_events_checkpoints_and_a_servab
 
 
 def test_pause_and_resume_go_through_the_store_and_train_each_step_once(
-    s3_server, ray_cluster, color_file
+    s3_server, ray_cluster, long_file
 ):
     client = s3_server.client()
-    job = create_job(client, upload(client, color_file), n_epochs=20, batch_size=1)
+    job = create_job(client, upload(client, long_file), n_epochs=20, batch_size=1)
     wait(client, job.id, set(), s3_server, until=lambda j: len(metrics(client, j.id)) >= 3)
     client.fine_tuning.jobs.pause(job.id)
     wait_for(
@@ -107,16 +119,24 @@ def test_pause_and_resume_go_through_the_store_and_train_each_step_once(
         90,
         "the paused Ray job to end",
     )
-    assert client.fine_tuning.jobs.retrieve(job.id).status == "paused"
-    # the trainer's paused state, come down from the store
-    state = json.loads((s3_server.data_dir / "jobs" / job.id / "state.json").read_text())
+    # the server learns it from the store's state.json, a sync after the Ray job ended
+    ended = wait(client, job.id, {"paused", "succeeded", "failed", "cancelled"}, s3_server, 60)
+    assert ended.status == "paused", ended.error
+    # the trainer's paused state, come down from the store (the mirror may be a sync behind)
+    state_file = s3_server.data_dir / "jobs" / job.id / "state.json"
+    wait_for(
+        lambda: json.loads(state_file.read_text()).get("status") == "paused",
+        60,
+        "the paused state.json in the server's mirror",
+    )
+    state = json.loads(state_file.read_text())
     at = state["step"]
     assert state["status"] == "paused" and state["resume_checkpoint"] == f"resume/step-{at}"
     client.fine_tuning.jobs.resume(job.id)
     done = wait(client, job.id, {"succeeded", "failed", "cancelled"}, s3_server)
     assert done.status == "succeeded", done.error
     assert sorted(j.submission_id for j in ray_cluster.jobs(job.id)) == [job.id, f"{job.id}-r1"]
-    assert [m["step"] for m in metrics(client, job.id)] == list(range(1, 241))
+    assert [m["step"] for m in metrics(client, job.id)] == list(range(1, 20 * LONG + 1))
     resumed = [e.message for e in events(client, job.id) if "resumed" in e.message]
     assert any(f"Fine-tuning resumed at step {at}" in m for m in resumed), (at, resumed)
 
@@ -152,9 +172,9 @@ def test_a_bucket_that_cannot_be_written_is_a_400_at_create_and_nothing_is_made(
         server.stop()
 
 
-def test_cancel_reaches_the_trainer_through_the_store(s3_server, ray_cluster, color_file):
+def test_cancel_reaches_the_trainer_through_the_store(s3_server, ray_cluster, long_file):
     client = s3_server.client()
-    job = create_job(client, upload(client, color_file), n_epochs=25, batch_size=1)
+    job = create_job(client, upload(client, long_file), n_epochs=25, batch_size=1)
     wait(client, job.id, set(), s3_server, until=lambda j: len(metrics(client, j.id)) >= 2)
     client.fine_tuning.jobs.cancel(job.id)
     wait_for(
@@ -165,8 +185,15 @@ def test_cancel_reaches_the_trainer_through_the_store(s3_server, ray_cluster, co
     assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
     # the trainer itself read the cancel (control.json came down from the store), rather
     # than being stopped by Ray after the grace period
-    assert any(e.message.startswith("Training cancelled at step") for e in events(client, job.id))
-    assert len(metrics(client, job.id)) < 25 * 12
+    # (its event comes down with the store's last sync, after the Ray job ended)
+    wait_for(
+        lambda: any(
+            e.message.startswith("Training cancelled at step") for e in events(client, job.id)
+        ),
+        60,
+        "the trainer's cancel event",
+    )
+    assert len(metrics(client, job.id)) < 25 * LONG
 
 
 def test_a_worker_that_cannot_read_the_job_folder_exits_1_saying_why(s3, tmp_path):
