@@ -12,6 +12,7 @@ every marked job's in one worker. Polls run only while the pane is shown.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,18 @@ class MetricsPane(Pane):
             return
         self._fetch(self.job.job_id)
 
+    def _poll_failed(self, exc: Exception, worker: Any, rearm: Callable[[float], None]) -> None:
+        """A poll (one job's or the compare view's) that raised, in its worker thread: say
+        so and poll again after the back-off; nothing when the worker was cancelled."""
+        from fttui.api.errors import friendly
+
+        err = friendly(exc)
+        if worker.is_cancelled:
+            return
+        delay = self._poll.backoff(err.retry_after)
+        self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
+        self.ftapp.call_from_thread(rearm, delay)
+
     def _arm(self, job_id: str, delay: float) -> None:
         if self.comparing or not self.job or self.job.job_id != job_id:
             return
@@ -221,7 +234,6 @@ class MetricsPane(Pane):
     def _fetch(self, job_id: str) -> None:
         from textual.worker import get_current_worker
 
-        from fttui.api.errors import friendly
         from fttui.api.metrics import MetricSeries
 
         worker = get_current_worker()
@@ -245,12 +257,7 @@ class MetricsPane(Pane):
                 total = getattr(series, "total_steps", None)
                 csv = series.to_csv() if hasattr(series, "to_csv") else None
         except Exception as exc:
-            err = friendly(exc)
-            if worker.is_cancelled:
-                return
-            delay = self._poll.backoff(err.retry_after)
-            self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.ftapp.call_from_thread(self._arm, job_id, delay)
+            self._poll_failed(exc, worker, lambda delay: self._arm(job_id, delay))
             return
         if worker.is_cancelled:
             return
@@ -328,7 +335,6 @@ class MetricsPane(Pane):
         event follower; a finished job's is read once (its result file) and kept."""
         from textual.worker import get_current_worker
 
-        from fttui.api.errors import friendly
         from fttui.api.metrics import MetricSeries
 
         worker = get_current_worker()
@@ -365,12 +371,7 @@ class MetricsPane(Pane):
                 points = {j: series_points(ms) for j, ms in found.items()}
                 totals = {j: getattr(ms, "total_steps", None) for j, ms in found.items()}
         except Exception as exc:
-            err = friendly(exc)
-            if worker.is_cancelled:
-                return
-            delay = self._poll.backoff(err.retry_after)
-            self.post_message(BackendProblem(err.kind, str(err), retry_in=delay))
-            self.ftapp.call_from_thread(self._arm_compare, job_ids, delay)
+            self._poll_failed(exc, worker, lambda delay: self._arm_compare(job_ids, delay))
             return
         if worker.is_cancelled:
             return
