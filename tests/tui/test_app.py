@@ -145,6 +145,23 @@ async def test_q_and_ctrl_q_quit(fttui_home, utc, key):
     assert app.return_code in (None, 0)
 
 
+@pytest.mark.parametrize("pane", ["playground", "evals"])
+async def test_closing_while_a_pane_is_still_being_mounted_is_no_error(fttui_home, pane):
+    """The panes off screen are mounted after the first frame. An app closed in the middle
+    of one (q at once, a short test ending) pruned its Select's children before the
+    Select's own Mount ran, and the app ended in a NoMatches traceback (CI, stop 20)."""
+    import asyncio
+
+    app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False, initial_pane="data")
+    async with app.run_test(size=SIZE):
+        # one event-loop turn at a time: exit the moment the pane is in the switcher,
+        # before its children have run their Mount handlers
+        while not app.has_pane(pane):
+            await asyncio.sleep(0)
+        assert not app.panes_ready
+    assert app.return_code in (None, 0)
+
+
 def test_every_binding_has_an_id_and_a_description():
     from fttui.tui.keymap import binding_ids
     from fttui.tui.panes.jobs import JobsPane

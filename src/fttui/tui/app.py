@@ -200,6 +200,18 @@ class FtApp(App[None]):
         gc.enable()
         self._check_keymap()
 
+    def _handle_exception(self, error: Exception) -> None:
+        # An app closed while _mount_rest is still mounting a pane (q in the first second,
+        # or a test's run_test ending): shutdown prunes the pane's children while their own
+        # Mount handlers are queued, and Textual's Select (Evals, Playground) then looks
+        # up a child that is gone. Nothing is lost (the app is closing); without this the
+        # user would get a traceback on the way out.
+        from textual.css.query import NoMatches
+
+        if isinstance(error, NoMatches) and not self.is_running:
+            return
+        super()._handle_exception(error)
+
     def has_pane(self, pane_id: str) -> bool:
         # the switcher's children, not a CSS query: ~2 ms a call, and every cursor move and
         # mark asks (JobSelected, JobsMarked); an id lookup and 4 children take microseconds
