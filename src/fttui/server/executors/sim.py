@@ -36,11 +36,9 @@ from fttui.server.executors.base import (
     ExecutorError,
     Generation,
     GenerationRequest,
-    JobState,
     TokenDelta,
-    TrainerSpec,
-    write_json_atomic,
 )
+from fttui.server.jobfolder import JobState, TrainerSpec, write_json_atomic
 from fttui.server.rft import sub_grader_names
 
 #: Base models the simulation offers, with plausible creation dates.
