@@ -25,6 +25,10 @@ from fttui.server.jobfolder import TrainerSpec as TrainerSpec
 from fttui.server.jobfolder import state_from_checkpoints as state_from_checkpoints
 from fttui.server.jobfolder import write_json_atomic as write_json_atomic
 
+#: the fine-tuning methods ``fttui serve`` knows; a base model takes all of them unless its
+#: executor says otherwise (``BaseModelInfo.fine_tuning_methods``)
+FINE_TUNING_METHODS: tuple[str, ...] = ("supervised", "dpo", "reinforcement")
+
 
 class ExecutorError(Exception):
     """A request the executor cannot serve; the API turns it into a 400 with this message."""
@@ -49,6 +53,8 @@ class BaseModelInfo:
     owned_by: str
     created: int = 0
     path: str | None = None  #: local weights, when the executor has them
+    #: the methods a job on it may use (served on its ``/v1/models`` object, checked at create)
+    fine_tuning_methods: tuple[str, ...] = FINE_TUNING_METHODS
 
 
 @dataclass
