@@ -7,8 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 
+from fttui.api.errors import ApiError
+from fttui.api.jobs import create_job
+from fttui.api.models import is_openai, listed_method_refusal, openai_method_refusal
 from support.cli import CHAT, FAST, run_cli
 
 GRADER = {
@@ -156,3 +161,74 @@ def test_a_copy_of_an_rft_job_keeps_its_grader_and_rft_hyperparameters(
     assert copy.method.reinforcement.grader.reference == "{{item.reference_answer}}"
     hp = copy.method.reinforcement.hyperparameters
     assert (hp.reasoning_effort, hp.eval_samples, hp.n_epochs) == ("high", 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("model", "args"),
+    [
+        ("babbage-002", ["--method", "reinforcement", "--grader", "GRADER"]),
+        ("davinci-002", ["--grader", "GRADER"]),  # a grader means reinforcement
+        ("babbage-002", ["--method", "dpo"]),
+    ],
+    ids=["rft", "rft-by-grader", "dpo"],
+)
+def test_a_model_the_provider_cannot_fine_tune_so_is_refused_before_any_upload(
+    api_server, capsys, tmp_path, model, args
+):
+    """The server lists each model's `fine_tuning_methods`; the client reads them before
+    it uploads anything, and names the models that take the method."""
+    client = api_server.client()
+    files, jobs = {f.id for f in client.files.list()}, len(client.fine_tuning.jobs.list().data)
+    data = write_rft(tmp_path / "rft.jsonl")
+    args = [grader_file(tmp_path) if a == "GRADER" else a for a in args]
+    argv = ["jobs", "create", "--model", model, *FAST, "--training-file", str(data), *args]
+    r = run_cli(argv, api_server, capsys=capsys)
+    assert r.code == 1, (r.out, r.err)
+    method = "dpo" if "dpo" in args else "reinforcement"
+    assert f"{model} cannot be fine-tuned with {method}" in r.err, r.err
+    assert "it takes supervised" in r.err and "gpt-4o-mini-2024-07-18" in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert {f.id for f in client.files.list()} == files  # nothing uploaded
+    assert len(client.fine_tuning.jobs.list().data) == jobs
+
+
+def test_openai_takes_rft_on_o4_mini_only_and_is_told_so_before_any_request(tmp_path):
+    """OpenAI's /v1/models says nothing of fine-tuning: its documented table decides, with
+    no request at all (the client's hook would see one and refuse to send it)."""
+    sent: list[str] = []
+
+    def no_network(request: httpx2.Request) -> None:
+        sent.append(f"{request.method} {request.url}")
+        raise RuntimeError("a test sends nothing to OpenAI")
+
+    openai_client = openai.OpenAI(
+        api_key="sk-test",
+        max_retries=0,
+        http_client=httpx2.Client(event_hooks={"request": [no_network]}),
+    )
+    assert is_openai(openai_client)
+    data = write_rft(tmp_path / "rft.jsonl")
+    with pytest.raises(ApiError) as err:
+        create_job(
+            openai_client, model="gpt-4o-mini-2024-07-18", training_file=str(data), grader=GRADER
+        )
+    assert err.value.kind == "bad_request" and err.value.param == "model"
+    assert "on o4-mini" in err.value.message and "gpt-4o-mini-2024-07-18" in err.value.message
+    assert sent == []
+    for able in ("o4-mini", "o4-mini-2025-04-16", "ft:o4-mini-2025-04-16:acme:rft:abc123"):
+        assert openai_method_refusal(able, "reinforcement") is None
+    for other in ("supervised", "dpo"):  # not in the table: OpenAI's own answer decides
+        assert openai_method_refusal("gpt-4o-mini-2024-07-18", other) is None
+
+
+def test_a_provider_whose_models_list_no_methods_decides_itself():
+    """No local refusal where the model list does not say (most providers' objects), or
+    does not list the model: the provider's own answer to the create decides."""
+    plain = [{"id": "their-model", "object": "model", "owned_by": "them"}]
+    assert listed_method_refusal(plain, "their-model", "reinforcement") is None
+    listed = [{"id": "a", "fine_tuning_methods": ["supervised", "reinforcement"]}]
+    assert listed_method_refusal(listed, "b", "reinforcement") is None  # not listed
+    assert listed_method_refusal(listed, "a", "reinforcement") is None
+    assert "models that take dpo" not in (listed_method_refusal(listed, "a", "dpo") or "")
+    assert "no model takes dpo" in (listed_method_refusal(listed, "a", "dpo") or "")
+    assert not is_openai(openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-test"))
