@@ -15,6 +15,7 @@ from fttui.api.errors import ApiError
 from fttui.api.jobs import create_job
 from fttui.api.models import is_openai, listed_method_refusal, openai_method_refusal
 from support.cli import CHAT, FAST, run_cli
+from support.openapi import load_shapes
 
 GRADER = {
     "type": "string_check",
@@ -232,3 +233,75 @@ def test_a_provider_whose_models_list_no_methods_decides_itself():
     assert "models that take dpo" not in (listed_method_refusal(listed, "a", "dpo") or "")
     assert "no model takes dpo" in (listed_method_refusal(listed, "a", "dpo") or "")
     assert not is_openai(openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-test"))
+
+
+@pytest.mark.parametrize(
+    "grader",
+    [
+        GRADER,
+        {
+            "type": "text_similarity",
+            "name": "close",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.reference_answer}}",
+            "evaluation_metric": "fuzzy_match",
+        },
+    ],
+    ids=["string_check", "text_similarity"],
+)
+def test_the_rft_create_body_is_the_official_spec_s_fine_tune_reinforcement_method(
+    api_server, tmp_path, grader
+):
+    """The body fttui's client puts on the wire (as the server received it, read off the
+    SDK's own HTTP client) is OpenAI's CreateFineTuningJobRequest, its method a
+    FineTuneReinforcementMethod with the grader and every RFT hyperparameter in it."""
+    bodies: list[dict[str, Any]] = []
+
+    def record(request: httpx2.Request) -> None:
+        if request.method == "POST" and request.url.path.endswith("/fine_tuning/jobs"):
+            bodies.append(json.loads(request.read()))
+
+    client = openai.OpenAI(
+        base_url=api_server.base_url, api_key=api_server.api_key, max_retries=0,
+        http_client=httpx2.Client(event_hooks={"request": [record]}),
+    )  # fmt: skip
+    rft_hp = {
+        "reasoning_effort": "low", "compute_multiplier": 2.0, "eval_interval": 3,
+        "eval_samples": 2,
+    }  # fmt: skip
+    job = create_job(
+        client, model="gpt-4o-mini-2024-07-18",
+        training_file=str(write_rft(tmp_path / "train.jsonl")),
+        validation_file=str(write_rft(tmp_path / "valid.jsonl", n=10)),
+        grader=grader, n_epochs=2, batch_size=4, learning_rate_multiplier=0.5,
+        rft_hyperparameters=rft_hp, suffix="rft", seed=7,
+    )  # fmt: skip
+    assert len(bodies) == 1
+    body = bodies[0]
+    shapes = load_shapes()
+    shapes.check(body, "CreateFineTuningJobRequest")
+    shapes.check(body["method"], "FineTuneMethod")
+    shapes.check(body["method"]["reinforcement"], "FineTuneReinforcementMethod")
+    assert body["method"]["type"] == "reinforcement" and set(body["method"]) == {
+        "type",
+        "reinforcement",
+    }
+    conf = body["method"]["reinforcement"]
+    assert conf["grader"] == grader
+    assert conf["hyperparameters"] == {
+        "n_epochs": 2, "batch_size": 4, "learning_rate_multiplier": 0.5, **rft_hp
+    }  # fmt: skip
+    assert "hyperparameters" not in body  # the deprecated top level: all under the method
+    # the checks have teeth: the same method, wrong, does not pass
+    assert shapes.errors(
+        {"hyperparameters": conf["hyperparameters"]}, "FineTuneReinforcementMethod"
+    )
+    bad = {**conf, "hyperparameters": {**conf["hyperparameters"], "reasoning_effort": "max"}}
+    assert shapes.errors(bad, "FineTuneReinforcementMethod")
+    assert shapes.errors(
+        {**conf, "grader": {"type": "string_check"}}, "FineTuneReinforcementMethod"
+    )
+    assert (
+        job.method.type == "reinforcement"
+        and job.method.reinforcement.grader.type == grader["type"]
+    )
