@@ -19,6 +19,10 @@ from typing import Any, ClassVar, Literal
 
 from fttui.server.jobfolder import JobState, TrainerSpec
 
+#: the fine-tuning methods ``fttui serve`` knows; a base model takes all of them unless its
+#: executor says otherwise (``BaseModelInfo.fine_tuning_methods``)
+FINE_TUNING_METHODS: tuple[str, ...] = ("supervised", "dpo", "reinforcement")
+
 
 class ExecutorError(Exception):
     """A request the executor cannot serve; the API turns it into a 400 with this message."""
@@ -43,6 +47,8 @@ class BaseModelInfo:
     owned_by: str
     created: int = 0
     path: str | None = None  #: local weights, when the executor has them
+    #: the methods a job on it may use (served on its ``/v1/models`` object, checked at create)
+    fine_tuning_methods: tuple[str, ...] = FINE_TUNING_METHODS
 
 
 @dataclass
