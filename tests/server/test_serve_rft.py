@@ -260,8 +260,8 @@ def test_an_rft_job_cancelled_while_running_reports_no_metrics_after_the_cancel(
         model=MODEL,
         training_file=upload(rft_client, rft_rows(40)).id,
         method=rft_method(EXACT, n_epochs=2, batch_size=1),
-        metadata={"sim_seconds_per_step": "0.05"},
-    )  # 80 steps, 4 s: time to see rewards and cancel
+        metadata={"sim_seconds_per_step": "0.2"},
+    )  # 80 steps, 16 s: time to see rewards and cancel on a loaded machine too
 
     def events() -> list[Any]:  # oldest first
         return list(reversed(rft_client.fine_tuning.jobs.list_events(job.id, limit=500).data))

@@ -64,9 +64,11 @@ Public surface (module → name, signature → return; errors)
         api_key_command=None, organization=None, project=None, api_version=None,
         azure_endpoint=None, region=None, timeout=None, max_retries=None)``
 
-``fttui.api.providers``
-    ``PROFILE_KINDS`` = ("openai", "azure", "bedrock", "nebius", "local", "custom")
+``fttui.api.keys``
     ``mask_key(key: str | None) -> str`` — e.g. ``"sk-…a1b2"``; ``"(none)"`` when empty.
+
+``fttui.api.providers`` (``PROFILE_KINDS`` = ("openai", "azure", "bedrock", "nebius",
+    "local", "custom") is ``fttui.config``'s)
     ``class Provider`` (frozen dataclass) — ``name`` (profile name or "env"/"cli"),
         ``kind`` (one of PROFILE_KINDS), ``base_url: str | None`` (for ``local``: None
         until a server is recorded in ``server.json``), ``masked_key: str``, ``key_source: str`` ("env OPENAI_API_KEY",
@@ -99,8 +101,6 @@ Public surface (module → name, signature → return; errors)
         -> tuple[Provider, openai.OpenAI]`` — resolve + (for local) start + client; the
         returned Provider carries the real base URL and executor.
     ``provider_for_local(server: LocalServer, base: Provider | None = None) -> Provider``
-    ``mask_key`` (from ``fttui.api.keys``) and the local server's names below are
-    re-exported here.
 
 ``fttui.api.local_server`` (the ``local`` provider's ``fttui serve`` process)
     ``class LocalServer`` (frozen dataclass) — ``base_url``, ``pid``, ``executor``,

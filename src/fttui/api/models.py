@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from fttui.api.errors import ApiError, friendly
+from fttui.api.errors import friendly
 from fttui.api.paging import read_call
 
 #: Base models trained on prompt/completion data; they (and their ``ft:`` descendants)
@@ -62,6 +62,8 @@ OPENAI_HOST = "api.openai.com"
 METHODS_FIELD = "fine_tuning_methods"
 #: how many of the models that take a method a refusal names
 MAX_NAMED = 8
+#: seconds the pre-create method check waits for the model list
+MODELS_CHECK_TIMEOUT = 5.0
 
 
 def _in_family(model_id: str, family: str) -> bool:
@@ -130,9 +132,13 @@ def method_refusal(client: Any, model_id: str, method: str) -> str | None:
     or a list that cannot be read, is left to refuse the job itself.
     """
     if is_openai(client):
-        return openai_method_refusal(model_id, method)
+        why = openai_method_refusal(model_id, method)
+        return f"{why} (--force sends it anyway)" if why else None
     try:
-        models = list(iter_models(client))
-    except ApiError:
-        return None  # the create's own answer will say what is wrong
+        # one quick try: a slow or failing list must not hold the create up (nor keep a
+        # cancel waiting): the provider's own answer to the create says the same
+        page = client.with_options(timeout=MODELS_CHECK_TIMEOUT, max_retries=0).models.list()
+        models = list(getattr(page, "data", None) or [])
+    except Exception:
+        return None
     return listed_method_refusal(models, model_id, method)

@@ -16,22 +16,28 @@ class AnnouncingServer(uvicorn.Server):
     A client waits for ``server.json``, then talks to the server or signals it. Written
     before the event loop ran, a SIGHUP sent at once landed while asyncio was still building
     its loop: the exit was clean, but the half-built loop printed a traceback (CI, stop 21).
-    Once serving, SIGHUP (a closed terminal or SSH session) is uvicorn's graceful shutdown,
-    as SIGTERM is.
+    ``stop_asked`` says whether a stop signal came before uvicorn took the signals over:
+    then it starts and stops at once, announcing nothing. Once serving, SIGHUP (a closed
+    terminal or SSH session) is uvicorn's graceful shutdown, as SIGTERM is.
     """
 
-    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        announce: Callable[[], None],
+        stop_asked: Callable[[], bool] = lambda: False,
+    ) -> None:
         super().__init__(config)
-        self._announce = announce
+        self._announce, self._stop_asked = announce, stop_asked
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        if self.should_exit:  # a signal came during start-up: nothing to announce
-            return
         if threading.current_thread() is threading.main_thread():
-            # as SIGTERM: after the graceful shutdown uvicorn raises SIGTERM again, and
-            # the runner's handler makes that a clean exit
             signal.signal(
                 signal.SIGHUP, lambda _sig, frame: self.handle_exit(signal.SIGTERM, frame)
             )
+        if self._stop_asked():
+            self.should_exit = True
+        if self.should_exit:  # a signal came during start-up: nothing to announce
+            return
         self._announce()

@@ -209,7 +209,7 @@ class JobManager:
             if internal["active"]:
                 # what the trainer reported so far goes in before the cancel event; what it
                 # reports from now on, bar its messages, is not the job's (``ingest``)
-                self.supervisor.ingest(conn, job_id, internal)
+                self.supervisor.ingest_all(conn, job_id, internal)
                 self.executor.stop(job_id, "cancel")
                 internal["pending"] = "cancel"
             else:  # e.g. resumed but not relaunched yet: it must not start again

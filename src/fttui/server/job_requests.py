@@ -26,7 +26,6 @@ from fttui.server.store import loads
 
 MODEL_ORG = "fttui"  #: the organisation part of fine-tuned model names
 #: the job object's top-level `hyperparameters` (the method's own sit under `method`)
-SHARED_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 
 
 @dataclass

@@ -137,16 +137,16 @@ class ModelRegistry:
         )
         if row is not None:
             internal = loads(row[1])
-            return {
+            checkpoint = {
                 "id": model,
                 "object": "model",
                 "created": row[0],
                 "owned_by": ORG_ID,
                 "shutdown_date": None,
-                "fine_tuning_methods": self._tuned_methods(
-                    internal["spec"]["base_model"], internal["executor"]
-                ),
             }
+            return self._with_methods(
+                checkpoint, internal["spec"]["base_model"], internal["executor"]
+            )
         raise not_found(
             f"The model `{model}` does not exist or you do not have access to it.",
             param="model",
@@ -154,8 +154,11 @@ class ModelRegistry:
         )
 
     def _with_methods(self, obj: dict[str, Any], base: str, executor: str) -> dict[str, Any]:
-        # computed when served, not stored: rows from before the field get it too
-        return {**obj, "fine_tuning_methods": self._tuned_methods(base, executor)}
+        # computed when served, not stored: rows from before the field get it too. None
+        # (its base no longer served, another executor trained it): the field is left out,
+        # so a client leaves it to the create, whose answer says why (not "no fine-tuning")
+        methods = self._tuned_methods(base, executor)
+        return {**obj, "fine_tuning_methods": methods} if methods else obj
 
     def add_tuned(
         self,

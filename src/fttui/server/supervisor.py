@@ -272,6 +272,15 @@ class Supervisor:
             (job_id, step),
         )
 
+    def ingest_all(self, conn: Any, job_id: str, internal: JobInternal) -> None:
+        """``ingest`` until every complete line so far is in (a tick reads 4 MiB at most):
+        a cancel's "so far" must be all of it, or the rest would be dropped as after it."""
+        while True:
+            offset = internal.get("events_offset", 0)
+            self.ingest(conn, job_id, internal)
+            if internal.get("events_offset", 0) == offset:
+                return
+
     def ingest(
         self, conn: Any, job_id: str, internal: JobInternal, *, cancelled: bool = False
     ) -> None:
