@@ -217,36 +217,6 @@ class EmptyHint(Static, can_focus=True):
 class DataPane(Pane):
     """Pane 1: a training file's examples, findings, token stats and estimate."""
 
-    DEFAULT_CSS = """
-    DataPane { height: 1fr; }
-    DataPane #data-header { height: 1; padding: 0 1; background: $boost; }
-    DataPane #data-header-text { width: 1fr; height: 1; }
-    DataPane #data-progress { width: 32; height: 1; display: none; }
-    DataPane #data-progress.-running { display: block; }
-    DataPane #data-empty {
-        height: 1fr; content-align: center middle; color: $text-muted; text-align: center;
-    }
-    DataPane #data-body { height: 1fr; display: none; }
-    DataPane.-open #data-body { display: block; }
-    DataPane.-open #data-empty { display: none; }
-    DataPane #data-left { width: 1fr; }
-    /* 46 columns at 120 and wider; below that 40%, so at 80 columns the examples get 48
-       (they got 34 beside a fixed 46); the stats table drops its narrowest columns */
-    DataPane #data-right { width: 40%; max-width: 46; min-width: 28; }
-    DataPane DatasetPreview { height: 1fr; border: round $primary-muted; }
-    DataPane ExampleView { height: 1fr; border: round $primary-muted; }
-    DataPane FindingsList { height: 1fr; border: round $primary-muted; }
-    DataPane #data-stats {
-        height: auto; max-height: 16; border: round $primary-muted; padding: 0 1;
-    }
-    DataPane DatasetPreview, DataPane ExampleView, DataPane FindingsList, DataPane #data-stats {
-        border-title-color: $foreground-muted;  /* the border colour ($primary-muted) is unreadable */
-    }
-    DataPane DatasetPreview:focus, DataPane ExampleView:focus, DataPane FindingsList:focus {
-        border: round $accent; border-title-color: $accent;
-    }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "open", "Open file", id="data.open"),
         Binding("P", "prepare", "Prepare", id="data.prepare"),

@@ -116,16 +116,6 @@ class IterateForm(ModalScreen[str | None]):
 
     app: FtApp  # for the type checker only
 
-    DEFAULT_CSS = """
-    IterateForm #create-sweep { height: auto; padding-left: 17; display: none; }
-    IterateForm #create-sweep.-shown { display: block; }
-    IterateForm #create-sweep.-error { color: $text-error; }
-    IterateForm #metadata-note { display: none; color: $text-error; }
-    IterateForm #metadata-note.-shown { display: block; }
-    IterateForm #continue-note { display: none; }
-    IterateForm #continue-note.-shown { display: block; }
-    """
-
     # merged with CreateJobScreen's own (Textual collects BINDINGS along the MRO)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "continue_from", "Continue from a model", id="create_job.continue_from"),
@@ -563,17 +553,6 @@ def _count(n: int, what: str) -> str:
 
 class ContinueFromScreen(ModalScreen[str | None]):
     """The models a job can continue from: ``enter`` picks one, ``esc`` picks none."""
-
-    DEFAULT_CSS = """
-    ContinueFromScreen { align: center middle; }
-    ContinueFromScreen > #continue-box {
-        width: 96%; max-width: 100; height: auto; max-height: 80%;
-        border: thick $accent; background: $panel; padding: 0 1;
-    }
-    ContinueFromScreen #continue-title { text-style: bold; }
-    ContinueFromScreen #continue-list { height: auto; max-height: 20; }
-    ContinueFromScreen #continue-keys { color: $text-muted; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="continue_from.close"),

@@ -197,55 +197,6 @@ class CreateJobScreen(IterateForm):
 
     app: FtApp  # for the type checker only (no value: Textual's property stays)
 
-    DEFAULT_CSS = """
-    CreateJobScreen { align: center middle; }
-    CreateJobScreen > #create-box {
-        width: 96%; max-width: 112; height: auto; max-height: 96%;
-        border: thick $accent; background: $panel; padding: 0 1;
-    }
-    CreateJobScreen #create-title { text-style: bold; width: 1fr; }
-    CreateJobScreen #create-form { height: 1fr; }
-    CreateJobScreen .row { height: 3; }
-    CreateJobScreen .row Label { width: 17; padding-top: 1; }
-    CreateJobScreen .row Input { width: 1fr; }
-    CreateJobScreen .row Button { min-width: 14; margin-left: 1; }
-    CreateJobScreen #create-hp {
-        grid-size: 6; grid-columns: 10 1fr 12 1fr 10 1fr; height: 3; grid-gutter: 0 1;
-    }
-    CreateJobScreen #create-hp2 { grid-size: 4; grid-columns: 10 1fr 10 1fr; height: 3;
-        grid-gutter: 0 1; }
-    CreateJobScreen #create-hp Label, CreateJobScreen #create-hp2 Label { padding-top: 1; }
-    CreateJobScreen .lint {
-        height: auto; max-height: 8; padding-left: 17; color: $text-muted;
-        text-wrap: nowrap; text-overflow: ellipsis;
-    }
-    CreateJobScreen #create-status { height: auto; min-height: 1; margin-top: 1; }
-    CreateJobScreen #create-status.-error { color: $text-error; }
-    CreateJobScreen #create-progress-row { height: 1; display: none; }
-    CreateJobScreen #create-progress-row.-running { display: block; }
-    CreateJobScreen #create-phase { width: 1fr; }
-    CreateJobScreen #create-buttons { height: 3; align-horizontal: right; margin-top: 1; }
-    CreateJobScreen #create-buttons Button { margin-left: 1; }
-    CreateJobScreen Input.-invalid { border: tall $error; }
-    /* a short terminal (80×24): one line a field, so every field shows at once */
-    CreateJobScreen.-compact .row, CreateJobScreen.-compact #create-hp,
-    CreateJobScreen.-compact #create-hp2 { height: 1; }
-    CreateJobScreen.-compact .row Label, CreateJobScreen.-compact #create-hp Label,
-    CreateJobScreen.-compact #create-hp2 Label { padding-top: 0; }
-    CreateJobScreen.-compact .row Input, CreateJobScreen.-compact Grid Input {
-        background: $boost;
-    }
-    CreateJobScreen.-compact .row Input:focus, CreateJobScreen.-compact Grid Input:focus {
-        background: $primary 30%;
-    }
-    CreateJobScreen.-compact .row Button { min-width: 10; }
-    /* as tall as its fields (at most 12 lines: no scrolling, no blank half-screen) */
-    CreateJobScreen.-compact #create-form { height: auto; }
-    CreateJobScreen.-compact .lint { max-height: 3; }
-    CreateJobScreen.-compact #create-status { margin-top: 0; }
-    CreateJobScreen.-compact #create-buttons { height: 1; margin-top: 0; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "create", "Create job", id="create_job.create", priority=True),
         Binding("ctrl+o", "browse", "Browse for the file", id="create_job.browse"),

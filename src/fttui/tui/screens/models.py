@@ -108,13 +108,6 @@ class ModelsScreen(Screen[None]):
 
     app: FtApp  # for the type checker only (no value: Textual's property stays)
 
-    DEFAULT_CSS = """
-    ModelsScreen #models-box { height: 1fr; border: round $primary; padding: 0 1; }
-    ModelsScreen #models-table { height: 1fr; }
-    ModelsScreen #models-status { height: auto; padding: 0 1; }
-    ModelsScreen #models-status.-error { color: $error; text-style: bold; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d,delete", "delete", "Delete model", id="models.delete"),
         Binding("r", "refresh", "Refresh", id="models.refresh"),

@@ -191,6 +191,7 @@ class GraderEditor(Vertical):
     GraderEditor #grader-head Label { width: 1fr; color: $text-muted; }
     GraderEditor #grader-validate { min-width: 14; height: 1; border: none; margin-left: 1; }
     GraderEditor #create-grader { height: 9; }
+    /* app.tcss's $invalid-border, spelt out: the app's variables are not seen here */
     GraderEditor #create-grader.-invalid { border: tall $error; }
     GraderEditor #grader-result { height: auto; min-height: 1; }
     """
@@ -323,7 +324,7 @@ class TrainingMethodSection(Vertical):
         grid-size: 4; grid-columns: 16 1fr 13 1fr; grid-rows: 3; height: 6; grid-gutter: 0 1;
     }
     TrainingMethodSection #create-rft-hp Label { padding-top: 1; }
-    TrainingMethodSection Input.-invalid { border: tall $error; }
+    TrainingMethodSection Input.-invalid { border: tall $error; }  /* $invalid-border */
     /* a short terminal: one line a field, as the rest of the form */
     .-compact TrainingMethodSection .row { height: 1; }
     .-compact TrainingMethodSection #create-rft-hp { grid-rows: 1; height: 2; }
