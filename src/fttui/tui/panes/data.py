@@ -135,11 +135,11 @@ def _num(value: Any, digits: int = 0) -> str:
 STATS_TABLE_WIDTH = 40
 
 
-def render_stats(report: Any, width: int = 0) -> Table:
+def render_stats(report: LintReport, width: int = 0) -> Table:
     """Format, token statistics and the epoch / billed tokens / cost estimate; ``width``
     (0: unknown, as wide as needed) picks the token table or its narrow form."""
-    stats = getattr(report, "stats", {}) or {}
-    est = getattr(report, "estimate", {}) or {}
+    stats = report.stats or {}
+    est = report.estimate or {}
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -195,9 +195,9 @@ def render_stats(report: Any, width: int = 0) -> Table:
 class StatsPanel(Static):
     """The token statistics and estimate of a report, laid out for the panel's width."""
 
-    report: Any = None
+    report: LintReport | None = None
 
-    def show_report(self, report: Any) -> None:
+    def show_report(self, report: LintReport) -> None:
         self.report = report
         self.update(render_stats(report, self.content_size.width))
 

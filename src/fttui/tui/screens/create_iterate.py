@@ -38,6 +38,7 @@ from textual.worker import get_current_worker
 from fttui.tui.claim import Claim
 
 if TYPE_CHECKING:
+    from fttui.datasets.findings import LintReport
     from fttui.tui.app import FtApp
 
 #: the hyperparameter fields that may hold a list (a sweep axis): field id → (create_job
@@ -128,7 +129,7 @@ class IterateForm(ModalScreen[str | None]):
     _uploads: dict[tuple[str, int, int], str]
     _create_worker: Any
     _create_claim: Claim | None
-    _reports: dict[str, tuple[str, str, Any]]
+    _reports: dict[str, tuple[str, str, LintReport]]
     _linted: dict[str, str]
 
     #: the jobs this form created (several for a sweep), once it dismisses

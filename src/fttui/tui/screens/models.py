@@ -138,7 +138,7 @@ class ModelsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#models-box").border_title = "Models"
         self.query_one(DataTable).focus()
-        if getattr(self.app, "live", True):
+        if self.app.live:
             self.action_refresh()
 
     # -- status line --------------------------------------------------------------------
@@ -235,7 +235,7 @@ class ModelsScreen(Screen[None]):
         model_id = self.cursor_model
         if model_id is None:
             return
-        if getattr(self.app, "read_only", False):
+        if self.app.read_only:
             self._status("Read-only mode: deleting models is disabled.", error=True)
             return
         if not is_fine_tuned(model_id):

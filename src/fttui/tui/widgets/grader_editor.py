@@ -33,6 +33,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 if TYPE_CHECKING:  # the app imports the screens that use this: typing only, no cycle
     from fttui.api.graders import GraderCheck
+    from fttui.datasets.findings import LintReport
     from fttui.tui.app import FtApp
 
 METHODS = ("supervised", "dpo", "reinforcement")
@@ -534,12 +535,12 @@ class TrainingMethodSection(Vertical):
             "rft_hyperparameters": {k: v for k, v in hp.items() if v is not None},
         }
 
-    def grader_refusal(self, report: Any) -> Text | None:
+    def grader_refusal(self, report: LintReport) -> Text | None:
         """The refusal to show when ``report``'s errors are about the grader's fields (the
         grader is then marked and says which), or None when they are not."""
         missing = [
             f
-            for f in getattr(report, "findings", ())
+            for f in report.findings
             if f.severity == "error" and f.code == "rft_grader_field_missing"
         ]
         if not missing or self._method != "reinforcement":
