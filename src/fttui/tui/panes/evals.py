@@ -222,43 +222,6 @@ def _plain_int(v: Any) -> str:
 class EvalsPane(Pane):
     """The eval form, its progress, the scoreboard and the items side by side."""
 
-    DEFAULT_CSS = """
-    EvalsPane { height: 1fr; }
-    EvalsPane .ev-row { height: 3; }
-    EvalsPane .ev-label { width: auto; padding: 1 1 0 1; }
-    EvalsPane #ev-file { width: 1fr; }
-    EvalsPane #ev-file-source { width: auto; max-width: 40; padding: 1 1 0 1; color: $text-muted; }
-    EvalsPane #ev-models-row { height: 6; }
-    EvalsPane #ev-models { width: 1fr; height: 6; }
-    EvalsPane #ev-extra-box { width: 40; }
-    EvalsPane #ev-metric { width: 22; }  /* "classification" on one line */
-    EvalsPane #ev-grader { width: 1fr; }
-    EvalsPane #ev-limit { width: 9; }
-    EvalsPane #ev-concurrency { width: 7; }
-    /* the row fits 80 columns, the checkbox included */
-    EvalsPane #ev-positive { width: 18; }
-    EvalsPane #ev-stop { width: 17; }
-    EvalsPane #ev-allow-python { width: auto; }
-    EvalsPane #ev-progress-row { height: 1; padding: 0 1; }
-    EvalsPane #ev-progress { width: auto; padding-right: 1; }
-    EvalsPane #ev-status { width: 1fr; color: $text-muted; padding: 0 1; }
-    EvalsPane #ev-error { height: auto; color: $text-error; padding: 0 1; }
-    EvalsPane #ev-scoreboard { height: auto; max-height: 9; }
-    EvalsPane #ev-trend { height: 2; padding: 0 1; }
-    EvalsPane #ev-trend-label { width: auto; padding-right: 1; }
-    EvalsPane #ev-trend Sparkline { width: 1fr; height: 2; }
-    EvalsPane #ev-items-title { height: 1; padding: 0 1; text-style: bold; }
-    EvalsPane #ev-items { height: 1fr; }
-    EvalsPane #ev-item-detail { height: auto; max-height: 8; padding: 0 1; background: $boost; }
-    /* a short terminal (80×24): one line a field, so the scoreboard and items still show */
-    EvalsPane.-compact .ev-row { height: 1; }
-    EvalsPane.-compact .ev-label { padding: 0 1; }
-    EvalsPane.-compact #ev-models-row, EvalsPane.-compact #ev-models { height: 3; }
-    EvalsPane.-compact Input { background: $boost; }
-    EvalsPane.-compact Input:focus { background: $primary 30%; }
-    EvalsPane.-compact #ev-item-detail { max-height: 3; }
-    """
-
     BINDINGS = [
         Binding("ctrl+r", "run", "Run eval", id="evals.run"),
         Binding("x", "stop", "Stop", id="evals.stop"),
