@@ -325,7 +325,7 @@ class Evaluation:
         self.disagree_spread = disagree_spread
         classify = scorer.kind == "classification" or positive_class is not None
         if classify:  # the scoreboard's metrics: a missing library is said before the run
-            require("classification", "classification metrics")
+            require("classification", "the classification scoreboard")
         self.setup = setup_fingerprint(
             {
                 "models": sorted(set(self.models)),
