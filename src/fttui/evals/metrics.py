@@ -76,9 +76,11 @@ def fuzzy_match(output: str, reference: str) -> float:
 
 
 def bleu(output: str, reference: str) -> float:
-    """sacrebleu's sentence BLEU (exponential smoothing, its default), in [0, 1]."""
+    """sacrebleu's sentence BLEU (exponential smoothing, its default), in [0, 1] (its
+    0–100 score can come out as 100.00000000000004 for a copy: clamped)."""
     sacrebleu = _need("sacrebleu")
-    return float(sacrebleu.sentence_bleu(output, [reference]).score) / 100.0
+    score = float(sacrebleu.sentence_bleu(output, [reference]).score) / 100.0
+    return min(1.0, max(0.0, score))
 
 
 def gleu(output: str, reference: str) -> float:
