@@ -74,7 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", "-j", type=int, default=4)
     p.add_argument("--limit", type=int, metavar="N", help="only the first N examples")
     p.add_argument("-o", "--output", metavar="RESULTS.jsonl", help="append results here")
-    p.add_argument("--resume", action="store_true", help="continue the run in -o")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in -o (made with the same options)"
+    )
     p.add_argument("--allow-python", action="store_true", help="let a python grader run here")
     add_endpoint_options(p)
     add_json(p)
