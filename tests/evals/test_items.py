@@ -107,3 +107,22 @@ def test_an_empty_file_or_one_without_references_has_nothing_to_score(tmp_path):
     assert why.endswith("; …)")  # three reasons shown, then the ellipsis
     assert nothing_to_score(rft, by_grader=True) is None
     assert nothing_to_score(rft, limit=1).startswith(f"the only example in {rft} cannot")
+
+
+def test_notes_on_the_file_are_not_items_without_a_reference(tmp_path):
+    # a byte-order mark, a blank line, CRLF endings, no final newline: notes, not examples
+    rows = [
+        json.dumps(
+            {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        )
+        for q, a in [("Q1", "A1"), ("Q2", "A2"), ("Q3", "A3")]
+    ]
+    path = tmp_path / "notes.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{rows[0]}\r\n\r\n{rows[1]}\r\n{rows[2]}".encode())
+    items = list(iter_items(path))
+    assert [(i.index, i.line, i.reference) for i in items] == [
+        (0, 1, "A1"),
+        (1, 3, "A2"),
+        (2, 4, "A3"),
+    ]
+    assert all(i.problem is None for i in items)

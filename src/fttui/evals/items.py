@@ -155,8 +155,12 @@ def iter_items(
     """Stream the file's items (constant memory); ``stop`` is cut from completions."""
     index = 0
     for line, value, finding in iter_records(path):
-        if value is None and (finding is None or finding.line is None):
-            continue  # a note on the whole file (a TXT or CSV read as a table), not an example
+        if value is None and (
+            finding is None or finding.line is None or finding.severity != "error"
+        ):
+            # a note on the whole file (a TXT or CSV read as a table; no final newline,
+            # CRLF endings), not an example: it is not listed as one without a reference
+            continue
         if limit is not None and index >= limit:
             return
         if value is None:
@@ -187,7 +191,12 @@ def nothing_to_score(
     name = os.fspath(path)
     if not seen:
         return f"{name} holds no examples: nothing to evaluate"
-    why = "; ".join(f"line {it.line}: {it.problem}" for it in first)
+    why = "; ".join(
+        it.problem
+        if (it.problem or "").startswith(f"line {it.line}")
+        else f"line {it.line}: {it.problem}"
+        for it in first
+    )
     if seen == 1:
         return f"the only example in {name} cannot be scored ({why})"
     more = "; …" if seen > len(first) else ""
