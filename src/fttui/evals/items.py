@@ -191,12 +191,9 @@ def nothing_to_score(
     name = os.fspath(path)
     if not seen:
         return f"{name} holds no examples: nothing to evaluate"
-    why = "; ".join(
-        it.problem
-        if (it.problem or "").startswith(f"line {it.line}")
-        else f"line {it.line}: {it.problem}"
-        for it in first
-    )
+    reasons = [(it.line, it.problem or "no reference") for it in first]
+    # an unreadable line's reason names its line already ("line 3: byte 0xd0 …")
+    why = "; ".join(p if p.startswith(f"line {n}") else f"line {n}: {p}" for n, p in reasons)
     if seen == 1:
         return f"the only example in {name} cannot be scored ({why})"
     more = "; …" if seen > len(first) else ""
