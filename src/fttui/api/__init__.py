@@ -144,7 +144,10 @@ Public surface (module → name, signature → return; errors)
         value that is an existing local path is linted (errors → ApiError(kind="lint",
         .report=LintReport) unless ``force``), uploaded (``progress(phase, done,
         total)``, phases "lint", "upload", "processing", "create"), waited on until processed;
-        otherwise it is taken as a file id. A local file that is not ``.jsonl`` is refused
+        otherwise it is taken as a file id. With a ``method``, a model the provider cannot
+        fine-tune so (``models.method_refusal``) is ApiError("bad_request",
+        code="unsupported_method", param="model") before any upload. A local file that is
+        not ``.jsonl`` is refused
         (ApiError "bad_request" naming ``fttui prepare``) unless ``force``. The create
         itself is retried like the other writes (no duplicate job).
 
@@ -172,6 +175,11 @@ Public surface (module → name, signature → return; errors)
     ``base_of(model_id) -> str`` (``ft:davinci-002:org::id`` → ``davinci-002``);
     ``is_legacy_completion_model(model_id) -> bool`` (babbage-002/davinci-002 and their
     ``ft:`` descendants use the legacy completions endpoint).
+    ``method_refusal(client, model_id, method) -> str | None`` — why the provider would
+        refuse a ``method`` job on the model, naming the models that take it: OpenAI by
+        ``OPENAI_METHOD_MODELS`` (reinforcement: o4-mini), others by the
+        ``fine_tuning_methods`` of their model objects (``fttui serve``'s); None when it
+        takes it or nothing says. ``create_job`` asks it before any upload.
 
 ``fttui.api.events``
     ``class EventFollower(client, job_id, *, page_size: int = 100, max_seen: int = 4096,

@@ -290,6 +290,7 @@ def _run(
 ) -> int:
     import uvicorn
 
+    from fttui.server.announcing import AnnouncingServer
     from fttui.server.app import ServerConfig, build_services, create_app
 
     config = ServerConfig(
@@ -344,18 +345,13 @@ def _run(
             say(f"Faults:    {rates} (seed {options.faults_seed})")
         say(f"Try:       curl -H 'Authorization: Bearer <key>' {base_url}/models")
         sys.stdout.flush()
-        # Before server.json announces us (a client may signal us as soon as it appears):
-        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler
-        # it found: make that a clean exit, so the cleanup below runs. A closed terminal or
-        # SSH session (SIGHUP) stops as cleanly: training pauses and resumes on restart.
+        # Until uvicorn serves: uvicorn shuts down gracefully on SIGTERM, then raises it
+        # again with the handler it found: make that a clean exit, so the cleanup below
+        # runs. A closed terminal or SSH session (SIGHUP) stops as cleanly: training
+        # pauses and resumes on restart.
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _exit_cleanly)
             signal.signal(signal.SIGHUP, _exit_cleanly)
-        write_private(
-            server_file,
-            json.dumps({"base_url": base_url, "pid": os.getpid(), "executor": executor.name})
-            + "\n",
-        )
         app = create_app(config, services)
         uv_config = uvicorn.Config(
             app,
@@ -365,7 +361,10 @@ def _run(
             timeout_graceful_shutdown=3,
             proxy_headers=False,
         )
-        uvicorn.Server(uv_config).run(sockets=[sock])
+        announce = json.dumps({"base_url": base_url, "pid": os.getpid(), "executor": executor.name})
+        AnnouncingServer(uv_config, lambda: write_private(server_file, announce + "\n")).run(
+            sockets=[sock]
+        )
     finally:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(server_file.read_text()).get("pid") == os.getpid():
