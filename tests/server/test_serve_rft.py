@@ -12,6 +12,8 @@ from typing import Any
 import openai
 import pytest
 
+from support.live_server import wait_for
+
 MODEL = "gpt-4o-mini-2024-07-18"
 FAST = {"sim_seconds_per_step": "0.002"}
 #: a single grader: the shape the official spec (and the SDK) types `grader` with
@@ -205,6 +207,42 @@ def test_supervised_chat_data_is_not_rft_data(rft_client, chat_jsonl, wait_job):
     job = wait_job(rft_client, job.id)
     assert job.status == "failed"
     assert "user's turn" in job.error.message
+
+
+def test_an_rft_jobs_eval_grader_scores_each_checkpoint_on_its_rft_validation_file(
+    rft_client, wait_job
+):
+    # RFT prompts end on the user's turn; the eval grader reads the answer from a field.
+    # The sim model's reply quotes the question, which here spells the answer out.
+    valid = [
+        {
+            "messages": [{"role": "user", "content": f"Say: City {i}"}],
+            "reference_answer": f"City {i}",
+        }
+        for i in range(10)
+    ]
+    train, valid_file = upload(rft_client, rft_rows(10)), upload(rft_client, valid, "valid.jsonl")
+    job = rft_client.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=train.id,
+        validation_file=valid_file.id,
+        method=rft_method(EXACT, n_epochs=1, batch_size=2),
+        metadata={**FAST, "eval_grader": json.dumps(EXACT)},
+    )
+    job = wait_job(rft_client, job.id)
+    assert job.status == "succeeded", job.error
+    steps = sorted(c.step_number for c in rft_client.fine_tuning.jobs.checkpoints.list(job.id))
+    assert steps
+
+    def scored() -> list:
+        events = list(rft_client.fine_tuning.jobs.list_events(job.id, limit=1000))
+        return [e for e in events if e.type == "metrics" and "eval_grader" in (e.data or {})]
+
+    wait_for(lambda: len(scored()) >= len(steps), 60, "a score for every checkpoint")
+    events = scored()
+    assert sorted(e.data["step"] for e in events) == steps
+    assert all(e.data["eval_grader"] == 1.0 for e in events)
+    assert "on 10 validation examples" in events[0].message
 
 
 ALL_METHODS = ["supervised", "dpo", "reinforcement"]

@@ -162,10 +162,13 @@ def results_path(
 
 
 def side_by_side(
-    rows: list[dict[str, Any]], models: list[str], inputs: dict[int, str]
+    rows: list[dict[str, Any]], models: list[str], inputs: dict[int, str], *, scale: float = 1.0
 ) -> list[dict[str, Any]]:
     """One entry per item: its input, reference and each model's answer; the items the
-    models disagree on (pass/fail, or the score when there is no pass mark) first."""
+    models disagree on first, the widest apart first (a pass beside a fail; without a
+    pass mark, scores ``DISAGREE_SPREAD`` × ``scale`` apart or more: the report's rule)."""
+    from fttui.evals.session import disagreement
+
     by_item: dict[int, dict[str, Any]] = {}
     for row in rows:
         if row.get("model") not in models:
@@ -187,12 +190,14 @@ def side_by_side(
             "passed": row.get("passed"),
             "error": row.get("error"),
         }
-    for entry in by_item.values():
-        answers = entry["answers"].values()
-        verdicts = {a["passed"] for a in answers if a["passed"] is not None}
-        scores = {a["score"] for a in answers if a["score"] is not None}
-        entry["disagree"] = len(verdicts) > 1 or (not verdicts and len(scores) > 1)
-    return sorted(by_item.values(), key=lambda e: (not e["disagree"], e["item"]))
+    spreads: dict[int, float] = {}
+    for index, entry in by_item.items():
+        spread = disagreement(entry["answers"].values(), scale=scale)
+        entry["disagree"] = spread is not None
+        spreads[index] = spread or 0.0
+    return sorted(
+        by_item.values(), key=lambda e: (not e["disagree"], -spreads[e["item"]], e["item"])
+    )
 
 
 def _short(text: Any, width: int = CELL) -> str:
@@ -612,7 +617,7 @@ class EvalsPane(Pane):
             make_scorer,
             read_grader,
         )
-        from fttui.evals.items import iter_items
+        from fttui.evals.items import iter_items, nothing_to_score
         from fttui.evals.session import Evaluation, read_results
 
         worker = get_current_worker()
@@ -638,9 +643,22 @@ class EvalsPane(Pane):
         limit = settings["limit"]
         try:
             # the bar's total: items with a reference (a streamed count, flat memory)
-            n = sum(1 for it in iter_items(file, stop=stop_seq, limit=limit) if it.reference)
+            by_grader = grader is not None
+            n = sum(
+                1
+                for it in iter_items(file, stop=stop_seq, limit=limit)
+                if it.gradable(by_grader=by_grader)
+            )
+            empty = (
+                None
+                if n
+                else nothing_to_score(file, stop=stop_seq, limit=limit, by_grader=by_grader)
+            )
         except Exception as exc:
             self.post_message(EvalFinished(run, errors=[f"cannot read {file}: {exc}"]))
+            return
+        if empty:  # an empty file, or no example with a reference: said, nothing run
+            self.post_message(EvalFinished(run, errors=[empty]))
             return
         total = n * len(models)
         positive = settings["positive_class"]
@@ -689,7 +707,9 @@ class EvalsPane(Pane):
             return
         summary = report.to_json() | {"positive_class": positive, "stop": stops}  # as --json
         self.post_message(
-            EvalFinished(run, report=summary, items=side_by_side(rows, models, inputs))
+            EvalFinished(
+                run, report=summary, items=side_by_side(rows, models, inputs, scale=scorer.scale)
+            )
         )
 
     def on_eval_progress(self, message: EvalProgress) -> None:
