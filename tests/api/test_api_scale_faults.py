@@ -300,7 +300,8 @@ def test_permanent_faults_give_one_clear_line(tmp_path, capsys):
 
 def test_local_server_starts_on_demand(fttui_home, monkeypatch, capsys):
     from fttui import paths
-    from fttui.api.providers import resolve_provider, stop_local_server
+    from fttui.api.local_server import stop_local_server
+    from fttui.api.providers import resolve_provider
 
     monkeypatch.setenv("FTTUI_LOCAL_EXECUTOR", "sim")
     assert resolve_provider().kind == "local"
@@ -316,7 +317,7 @@ def test_local_server_starts_on_demand(fttui_home, monkeypatch, capsys):
         assert json.loads((paths.data_dir() / "server.json").read_text())["pid"] == info["pid"]
 
         # Threads racing to connect share one server.
-        from fttui.api.providers import ensure_local_server
+        from fttui.api.local_server import ensure_local_server
 
         seen = []
         threads = [

@@ -17,8 +17,9 @@ import pytest
 
 from fttui.api.errors import ApiError, backoff_delay, friendly, parse_retry_after, retry_call
 from fttui.api.events import EventFollower
+from fttui.api.keys import mask_key
 from fttui.api.metrics import MetricSeries, parse_result_csv, series_from_events, sparkline
-from fttui.api.providers import Provider, list_providers, make_client, mask_key, resolve_provider
+from fttui.api.providers import Provider, list_providers, make_client, resolve_provider
 from fttui.config import (
     ConfigError,
     ProfileConfig,

@@ -368,3 +368,136 @@ def test_a_model_the_provider_lacks_is_reported_on_each_item_in_order(sim_server
     listed = [ln for ln in r.stderr.splitlines() if ln.startswith("  line ")]
     assert [ln.split()[1] for ln in listed] == ["1", "2", "3", "4"]
     assert all("not found" in ln for ln in listed)
+
+
+def test_continuous_scores_list_the_items_whose_scores_are_far_apart_widest_first(
+    sim_server, fine_tuned_job, tmp_path
+):
+    out = tmp_path / "r.jsonl"
+    tuned = fine_tuned_job.fine_tuned_model
+    r = fttui(
+        sim_server,
+        "eval",
+        str(CHAT),
+        "-m",
+        BASE,
+        "-m",
+        tuned,
+        "--metric",
+        "rouge",
+        "-o",
+        str(out),
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    by_item: dict[int, dict[str, float]] = {}
+    for row in rows(out):
+        assert row["passed"] is None  # ROUGE-L has no pass mark: the scores decide
+        by_item.setdefault(row["item"], {})[row["model"]] = row["score"]
+    apart = {i: abs(s[BASE] - s[tuned]) for i, s in by_item.items()}
+    expected = sorted((i for i, gap in apart.items() if gap >= 0.2), key=lambda i: (-apart[i], i))
+    # the base model's canned reply shares few words with the reference, the tune's many
+    assert len(expected) >= 15
+    listed = report["disagreements"]
+    assert listed["count"] == len(expected)
+    assert [d["item"] for d in listed["items"]] == expected
+    assert [d["spread"] for d in listed["items"]] == [pytest.approx(apart[i]) for i in expected]
+    r = fttui(sim_server, "eval", str(CHAT), "-m", BASE, "-m", tuned, "--metric", "rouge")
+    assert f"models disagree on {len(expected)} items (the widest first)" in r.stdout
+
+
+def test_an_empty_file_is_an_error_not_a_scoreboard_of_nothing(sim_server, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = tmp_path / "r.jsonl"
+    r = fttui(sim_server, "eval", str(empty), "-m", BASE, "-o", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{empty} holds no examples: nothing to evaluate" in r.stderr
+    assert not out.exists()
+
+
+def test_a_file_with_no_reference_to_score_is_an_error_that_says_why(sim_server, tmp_path):
+    data = tmp_path / "no-answers.jsonl"
+    data.write_text(
+        json.dumps({"messages": [{"role": "system", "content": "S"}]})
+        + "\n"
+        + json.dumps({"messages": [{"role": "user", "content": "Q"}], "answer": "A"})
+        + "\n"
+    )
+    r = fttui(sim_server, "eval", str(data), "-m", BASE, "--metric", "exact")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"none of the 2 examples in {data} can be scored" in r.stderr
+    assert "line 1: no assistant message to compare with" in r.stderr
+    assert "line 2: ends on the user's turn (RFT data)" in r.stderr
+
+
+def fttui_without(server, module: str, *argv: str) -> subprocess.CompletedProcess:
+    """`fttui …` in an interpreter where ``module`` cannot be imported, as when the
+    package is not installed (``sys.modules[name] = None`` is the import system's own way
+    to make ``import name`` raise ImportError)."""
+    code = (
+        "import sys, runpy; "
+        f"sys.modules[{module!r}] = None; "
+        "sys.argv[0] = 'fttui'; "
+        "runpy.run_module('fttui', run_name='__main__', alter_sys=True)"
+    )
+    env = {**os.environ, "FTTUI_HOME": str(server.data_dir.parent), "FTTUI_QUIET_LOCAL": "1"}
+    cmd = [sys.executable, "-c", code, "--base-url", server.base_url]
+    cmd += ["--api-key", server.api_key, *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+
+
+@pytest.mark.parametrize(
+    ("module", "options", "said"),
+    [
+        ("sacrebleu", ["--metric", "bleu"], "the bleu metric needs sacrebleu, which is not"),
+        (
+            "rouge_score",
+            ["--grader", "GRADER"],
+            "grader.graders.words.evaluation_metric 'rouge_l' needs rouge-score, which is not",
+        ),
+        (
+            "sklearn",
+            ["--metric", "exact", "--positive-class", "Paris."],
+            "the classification scoreboard needs scikit-learn, which is not",
+        ),
+    ],
+)
+def test_a_missing_metric_library_is_said_up_front_with_the_extra_to_install(
+    sim_server, tmp_path, module, options, said
+):
+    grader = tmp_path / "g.json"
+    grader.write_text(
+        json.dumps(
+            {
+                "type": "multi",
+                "name": "combo",
+                "graders": {
+                    "same": {
+                        "type": "string_check",
+                        "name": "same",
+                        "operation": "eq",
+                        "input": "{{sample.output_text}}",
+                        "reference": "{{item.reference}}",
+                    },
+                    "words": {
+                        "type": "text_similarity",
+                        "name": "words",
+                        "evaluation_metric": "rouge_l",
+                        "input": "{{sample.output_text}}",
+                        "reference": "{{item.reference}}",
+                    },
+                },
+                "calculate_output": "(same + words) / 2",
+            }
+        )
+    )
+    out = tmp_path / "r.jsonl"
+    options = [str(grader) if o == "GRADER" else o for o in options]
+    r = fttui_without(sim_server, module, "eval", str(CHAT), "-m", BASE, *options, "-o", str(out))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert said in r.stderr
+    assert "pip install 'fttui[eval]'" in r.stderr
+    assert not out.exists()  # refused before any model was asked

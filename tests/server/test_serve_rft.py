@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import openai
 import pytest
+
+from support.live_server import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"
 FAST = {"sim_seconds_per_step": "0.002"}
@@ -204,3 +207,124 @@ def test_supervised_chat_data_is_not_rft_data(rft_client, chat_jsonl, wait_job):
     job = wait_job(rft_client, job.id)
     assert job.status == "failed"
     assert "user's turn" in job.error.message
+
+
+def test_an_rft_jobs_eval_grader_scores_each_checkpoint_on_its_rft_validation_file(
+    rft_client, wait_job
+):
+    # RFT prompts end on the user's turn; the eval grader reads the answer from a field.
+    # The sim model's reply quotes the question, which here spells the answer out.
+    valid = [
+        {
+            "messages": [{"role": "user", "content": f"Say: City {i}"}],
+            "reference_answer": f"City {i}",
+        }
+        for i in range(10)
+    ]
+    train, valid_file = upload(rft_client, rft_rows(10)), upload(rft_client, valid, "valid.jsonl")
+    job = rft_client.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=train.id,
+        validation_file=valid_file.id,
+        method=rft_method(EXACT, n_epochs=1, batch_size=2),
+        metadata={**FAST, "eval_grader": json.dumps(EXACT)},
+    )
+    job = wait_job(rft_client, job.id)
+    assert job.status == "succeeded", job.error
+    steps = sorted(c.step_number for c in rft_client.fine_tuning.jobs.checkpoints.list(job.id))
+    assert steps
+
+    def scored() -> list:
+        events = list(rft_client.fine_tuning.jobs.list_events(job.id, limit=1000))
+        return [e for e in events if e.type == "metrics" and "eval_grader" in (e.data or {})]
+
+    wait_for(lambda: len(scored()) >= len(steps), 60, "a score for every checkpoint")
+    events = scored()
+    assert sorted(e.data["step"] for e in events) == steps
+    assert all(e.data["eval_grader"] == 1.0 for e in events)
+    assert "on 10 validation examples" in events[0].message
+
+
+ALL_METHODS = ["supervised", "dpo", "reinforcement"]
+
+
+def test_models_list_the_fine_tuning_methods_they_take(rft_client, wait_job, openapi):
+    """Each model object says which methods a job on it may use (`fine_tuning_methods`,
+    beyond OpenAI's Model): the legacy completion models take supervised only, as at
+    OpenAI; a fine-tuned model and its checkpoints take what their base takes."""
+    models = rft_client.models.list().data
+    for model in models:
+        openapi.check(model, "Model")  # an extra field: still OpenAI's Model
+    methods = {m.id: m.fine_tuning_methods for m in models}
+    assert methods["babbage-002"] == methods["davinci-002"] == ["supervised"]
+    assert methods[MODEL] == methods["SmolLM2-135M-Instruct"] == ALL_METHODS
+    job = rft_client.fine_tuning.jobs.create(
+        model=MODEL, training_file=upload(rft_client, rft_rows(12)).id, method=rft_method(EXACT),
+        metadata=FAST,
+    )  # fmt: skip
+    job = wait_job(rft_client, job.id)
+    assert job.status == "succeeded", job.error
+    listed = {m.id: m for m in rft_client.models.list().data}
+    assert listed[job.fine_tuned_model].fine_tuning_methods == ALL_METHODS
+    assert rft_client.models.retrieve(job.fine_tuned_model).fine_tuning_methods == ALL_METHODS
+    checkpoint = rft_client.fine_tuning.jobs.checkpoints.list(job.id).data[0]
+    got = rft_client.models.retrieve(checkpoint.fine_tuned_model_checkpoint)
+    assert got.fine_tuning_methods == ALL_METHODS
+
+
+@pytest.mark.parametrize("model", ["babbage-002", "davinci-002"])
+def test_an_rft_job_on_a_model_without_rft_is_a_400_naming_the_models_that_take_it(
+    rft_client, model
+):
+    train = upload(rft_client, rft_rows(12))
+    jobs_before = [j.id for j in rft_client.fine_tuning.jobs.list(limit=100)]
+    with pytest.raises(openai.BadRequestError) as err:
+        rft_client.fine_tuning.jobs.create(
+            model=model, training_file=train.id, method=rft_method(EXACT)
+        )
+    body = err.value.body
+    assert (body["param"], body["code"]) == ("model", "unsupported_method"), body
+    assert model in body["message"] and "it takes supervised" in body["message"]
+    assert MODEL in body["message"] and "SmolLM2-135M-Instruct" in body["message"]
+    assert [j.id for j in rft_client.fine_tuning.jobs.list(limit=100)] == jobs_before
+
+
+def test_an_rft_job_cancelled_while_running_reports_no_metrics_after_the_cancel(
+    rft_client, wait_job
+):
+    """create → follow the (simulated, labelled) rewards → cancel → cancelled, and no
+    metrics after the cancel: not the step the trainer was in when it came either."""
+    job = rft_client.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=upload(rft_client, rft_rows(40)).id,
+        method=rft_method(EXACT, n_epochs=2, batch_size=1),
+        metadata={"sim_seconds_per_step": "0.2"},
+    )  # 80 steps, 16 s: time to see rewards and cancel on a loaded machine too
+
+    def events() -> list[Any]:  # oldest first
+        return list(reversed(rft_client.fine_tuning.jobs.list_events(job.id, limit=500).data))
+
+    def wait_for(what: str, found: Any) -> list[Any]:
+        deadline = time.monotonic() + 30
+        while not found(got := events()):
+            assert time.monotonic() < deadline, f"no {what} in {[e.message for e in got]}"
+            time.sleep(0.02)
+        return got
+
+    seen = wait_for("reward", lambda evs: sum(e.type == "metrics" for e in evs) >= 3)
+    rewards = [e for e in seen if e.type == "metrics"]
+    assert all("(simulated)" in e.message and "train_reward_mean" in e.data for e in rewards)
+    cancelled = rft_client.fine_tuning.jobs.cancel(job.id)
+    assert cancelled.status == "cancelled"
+    # the executor has stopped (its last word is in): nothing more will come
+    got = wait_for(
+        "stop", lambda evs: any(e.message == "Simulated training cancelled" for e in evs)
+    )
+    messages = [e.message for e in got]
+    at = messages.index("Fine-tuning job cancelled")
+    assert [e.message for e in got[at:] if e.type == "metrics"] == []
+    steps = [e.data["step"] for e in got if e.type == "metrics"]
+    assert steps == list(range(1, len(steps) + 1)) and 3 <= len(steps) < 80
+    job = wait_job(rft_client, job.id)
+    assert job.status == "cancelled" and job.fine_tuned_model is None
+    assert [e.id for e in events()] == [e.id for e in got]

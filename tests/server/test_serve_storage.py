@@ -15,7 +15,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from fttui.api.providers import ensure_local_server, stop_local_server
+from fttui.api.local_server import ensure_local_server, stop_local_server
 from support.live_server import wait_for
 
 MODEL = "gpt-4o-mini-2024-07-18"

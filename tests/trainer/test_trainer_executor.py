@@ -16,13 +16,9 @@ from pathlib import Path
 import pytest
 from tiny import write_jsonl
 
-from fttui.server.executors.base import (
-    ExecutorError,
-    GenerationRequest,
-    JobState,
-    TrainerSpec,
-)
+from fttui.server.executors.base import ExecutorError, GenerationRequest
 from fttui.server.executors.torch_executor import TorchExecutor
+from fttui.server.jobfolder import JobState, TrainerSpec
 
 SYSTEM = {"role": "system", "content": "You answer with colours."}
 

@@ -279,7 +279,7 @@ async def test_banner_when_the_server_stops_and_recovery(tmp_path, fttui_home, m
 
 async def test_no_key_no_profile_starts_the_local_server(fttui_home, monkeypatch):
     from fttui import paths
-    from fttui.api.providers import stop_local_server
+    from fttui.api.local_server import stop_local_server
 
     monkeypatch.setenv("FTTUI_LOCAL_EXECUTOR", "sim")
     app = FtApp()
@@ -301,7 +301,7 @@ async def test_the_local_server_the_app_started_is_started_again_after_serve_sto
     still said "local server · sim". It starts the server again and says so."""
     import fttui.tui.panes.jobs as jobs
     from fttui import paths
-    from fttui.api.providers import stop_local_server
+    from fttui.api.local_server import stop_local_server
 
     monkeypatch.setenv("FTTUI_LOCAL_EXECUTOR", "sim")
     monkeypatch.setattr(jobs, "LIST_IDLE", 0.5)

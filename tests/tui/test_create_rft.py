@@ -289,3 +289,26 @@ def test_snapshot_create_form_with_the_rft_section(snap_compare, fttui_home, utc
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_model_that_takes_no_rft_is_refused_with_the_cursor_on_it_before_any_upload(
+    server, fttui_home, rft_file
+) -> None:
+    """The provider lists what each model takes (`fine_tuning_methods`): the form's create
+    reads it before it uploads anything, and names the models that can."""
+    client = server.client()
+    before = file_ids(client)
+    app = make_app(server)
+    results: list[str | None] = []
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_rft_form(app, pilot, rft_file, results)
+        set_grader(screen, GRADER)
+        screen.query_one("#create-model").value = "babbage-002"
+        screen.query_one("#create-epochs").focus()
+        await pilot.press("ctrl+s")
+        await shows(pilot, "babbage-002 cannot be fine-tuned with reinforcement")
+        assert "gpt-4o-mini-2024-07-18" in screen_text(app)
+        assert screen.is_current and not results and not screen.running
+        assert screen.focused is screen.query_one("#create-model")
+        assert screen.query_one("#create-model").has_class("-invalid")
+    assert file_ids(client) == before

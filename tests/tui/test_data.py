@@ -388,3 +388,24 @@ def test_a_big_example_is_a_quiet_row_not_an_error(tmp_path: Path) -> None:
     text = summarize(row, 100)
     assert row.truncated and "error" not in text.plain and "1.9 MB example" in text.plain
     assert not any("red" in str(span.style) for span in text.spans)
+
+
+async def test_the_header_follows_the_panes_state_with_no_call_to_redraw_it(app_for) -> None:
+    """What the header shows is the pane's state: setting a piece of it redraws the header,
+    so no code path has to remember to (issue 11: thirteen hand calls before)."""
+    app = app_for(FIXTURES / "chat_valid.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(DataPane)
+        await until(pilot, linted(pane))
+        await until(pilot, lambda: pane.preview.row_count == 20, what="20 rows")
+
+        def header() -> str:
+            return str(pane.query_one("#data-header-text").render())
+
+        await until(pilot, lambda: "20 lines" in header() and "0 errors" in header())
+        pane.lint_error = "the linter stopped"
+        assert "lint failed: the linter stopped" in header()
+        pane.index_state = "indexing 50%"
+        assert "20 lines (indexing 50%)" in header()
+        pane.report = None
+        assert "examples" not in header() and "0 errors" not in header()

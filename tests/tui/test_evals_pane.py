@@ -179,6 +179,49 @@ async def test_a_bad_grader_file_shows_its_error_inline_with_the_bad_fields_path
         assert app.current_pane == "jobs"
 
 
+async def test_an_empty_file_shows_its_error_inline_and_runs_nothing(
+    server, finished_job, fttui_home, tmp_path
+):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    app = FtApp(base_url=server.base_url, api_key=server.api_key)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_evals(pilot, finished_job)
+        pane.query_one("#ev-file", Input).value = str(empty)
+        pane.focus_default()
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: not pane.running, what="the run to be refused")
+        error = str(pane.query_one("#ev-error").render())
+        assert f"{empty} holds no examples: nothing to evaluate" in error, error
+        assert pane.report is None  # no scoreboard of nothing
+        await shows(pilot, "holds no examples")
+
+
+def test_continuous_scores_disagree_when_far_apart_and_the_widest_come_first():
+    from fttui.tui.panes.evals import side_by_side
+
+    scores = {0: (0.9, 0.85), 1: (0.1, 0.4), 2: (0.0, 0.9), 3: (0.5, 0.5)}
+    rows = [
+        {"item": i, "line": i + 1, "model": m, "score": s, "passed": None, "output": "x"}
+        for i, pair in scores.items()
+        for m, s in zip(("a", "b"), pair, strict=True)
+    ]
+    entries = side_by_side(rows, ["a", "b"], {})
+    # 0.9 and 0.3 apart disagree (widest first); 0.05 and 0 do not
+    assert [(e["item"], e["disagree"]) for e in entries] == [
+        (2, True),
+        (1, True),
+        (0, False),
+        (3, False),
+    ]
+    # a score model's 0–10 range: 3 points apart is the same share as 0.3
+    ten = [dict(r, score=r["score"] * 10) for r in rows]
+    assert [e["item"] for e in side_by_side(ten, ["a", "b"], {}, scale=10) if e["disagree"]] == [
+        2,
+        1,
+    ]
+
+
 async def test_e_exports_the_results_and_names_the_file_in_a_toast(
     server, finished_job, fttui_home, small_file, tmp_path, monkeypatch
 ):

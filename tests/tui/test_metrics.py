@@ -169,3 +169,32 @@ async def test_an_rft_job_shows_its_reward_curves_and_hides_the_empty_loss_rows(
         await until(pilot, lambda: row(app, "train_loss").points, timeout=60, what="loss points")
         await until(pilot, lambda: not app.query("#metric-train_reward_mean"), what="rows gone")
         assert row(app, "train_loss").display
+
+
+async def test_the_header_follows_the_panes_state_with_no_call_to_redraw_it(fttui_home):
+    """The selected job's step count and the compare view's axis are the pane's state:
+    setting them redraws the header (issue 11: hand calls before, one per code path)."""
+    from support.tui import sample_jobs, write_job_cache
+
+    offline = "http://127.0.0.1:9/v1"  # nothing listens there; live=False never calls it
+    write_job_cache(sample_jobs(12), base_url=offline)
+    app = FtApp(base_url=offline, api_key="sk-test-key", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one(JobTable).row_count == 12, what="cached rows")
+        app.query_one(JobTable).select_job("ftjob-00008demo")
+        await pilot.press("3")
+        pane = app.query_one(MetricsPane)
+        await until(pilot, lambda: pane.job is not None and pane.job.job_id == "ftjob-00008demo")
+
+        def header() -> str:
+            return str(pane.query_one("#metrics-header").render())
+
+        pane.series = sample_series(30)
+        last = max(pts[-1][0] for pts in sample_series(30).values() if pts)
+        assert f"step {last}  " in header()
+        pane.total_steps = 40
+        assert f"step {last}/40" in header()
+        pane.marked = ("ftjob-00007demo", "ftjob-00008demo")
+        assert "Comparing 2 marked jobs" in header() and "by step" in header()
+        pane.x_axis = "epoch"
+        assert "by epoch" in header()

@@ -64,9 +64,11 @@ Public surface (module → name, signature → return; errors)
         api_key_command=None, organization=None, project=None, api_version=None,
         azure_endpoint=None, region=None, timeout=None, max_retries=None)``
 
-``fttui.api.providers``
-    ``PROFILE_KINDS`` = ("openai", "azure", "bedrock", "nebius", "local", "custom")
+``fttui.api.keys``
     ``mask_key(key: str | None) -> str`` — e.g. ``"sk-…a1b2"``; ``"(none)"`` when empty.
+
+``fttui.api.providers`` (``PROFILE_KINDS`` = ("openai", "azure", "bedrock", "nebius",
+    "local", "custom") is ``fttui.config``'s)
     ``class Provider`` (frozen dataclass) — ``name`` (profile name or "env"/"cli"),
         ``kind`` (one of PROFILE_KINDS), ``base_url: str | None`` (for ``local``: None
         until a server is recorded in ``server.json``), ``masked_key: str``, ``key_source: str`` ("env OPENAI_API_KEY",
@@ -99,8 +101,6 @@ Public surface (module → name, signature → return; errors)
         -> tuple[Provider, openai.OpenAI]`` — resolve + (for local) start + client; the
         returned Provider carries the real base URL and executor.
     ``provider_for_local(server: LocalServer, base: Provider | None = None) -> Provider``
-    ``mask_key`` (from ``fttui.api.keys``) and the local server's names below are
-    re-exported here.
 
 ``fttui.api.local_server`` (the ``local`` provider's ``fttui serve`` process)
     ``class LocalServer`` (frozen dataclass) — ``base_url``, ``pid``, ``executor``,
@@ -144,7 +144,10 @@ Public surface (module → name, signature → return; errors)
         value that is an existing local path is linted (errors → ApiError(kind="lint",
         .report=LintReport) unless ``force``), uploaded (``progress(phase, done,
         total)``, phases "lint", "upload", "processing", "create"), waited on until processed;
-        otherwise it is taken as a file id. A local file that is not ``.jsonl`` is refused
+        otherwise it is taken as a file id. With a ``method``, a model the provider cannot
+        fine-tune so (``models.method_refusal``) is ApiError("bad_request",
+        code="unsupported_method", param="model") before any upload. A local file that is
+        not ``.jsonl`` is refused
         (ApiError "bad_request" naming ``fttui prepare``) unless ``force``. The create
         itself is retried like the other writes (no duplicate job).
 
@@ -172,6 +175,11 @@ Public surface (module → name, signature → return; errors)
     ``base_of(model_id) -> str`` (``ft:davinci-002:org::id`` → ``davinci-002``);
     ``is_legacy_completion_model(model_id) -> bool`` (babbage-002/davinci-002 and their
     ``ft:`` descendants use the legacy completions endpoint).
+    ``method_refusal(client, model_id, method) -> str | None`` — why the provider would
+        refuse a ``method`` job on the model, naming the models that take it: OpenAI by
+        ``OPENAI_METHOD_MODELS`` (reinforcement: o4-mini), others by the
+        ``fine_tuning_methods`` of their model objects (``fttui serve``'s); None when it
+        takes it or nothing says. ``create_job`` asks it before any upload.
 
 ``fttui.api.events``
     ``class EventFollower(client, job_id, *, page_size: int = 100, max_seen: int = 4096,

@@ -170,6 +170,7 @@ def make_scorer(
     cosine similarity through ``embedding_model``); ``runner_options`` go to the graders'
     ``Runner`` as they are (its other hooks)."""
     from fttui.evals import PythonRefused, Runner
+    from fttui.evals.metrics import MetricUnavailable
     from fttui.evals.session import Scorer
 
     try:
@@ -184,7 +185,7 @@ def make_scorer(
             ),
             pass_threshold=pass_threshold,
         )
-    except (PythonRefused, ValueError) as exc:
+    except (PythonRefused, ValueError, MetricUnavailable) as exc:
         raise EvalSetupError(str(exc)) from None
 
 

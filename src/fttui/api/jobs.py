@@ -514,6 +514,20 @@ def create_job(
         raise ApiError("bad_request", "batch size must be between 1 and 256")
     if learning_rate_multiplier is not None and learning_rate_multiplier <= 0:
         raise ApiError("bad_request", "learning rate multiplier must be > 0")
+    for value, role in ((training_file, "training"), (validation_file, "validation")):
+        problem = local_file_problem(value, role=role) if value else None
+        if problem:  # a typo costs no round trip
+            raise ApiError("bad_request", problem)
+    checked = method or ("dpo" if beta is not None else None)  # a beta alone means DPO
+    if checked not in (None, "supervised") and not force:
+        # a model the provider cannot fine-tune this way: said before anything is uploaded
+        # (and before the lint, whose findings would be about the wrong model); --force
+        # leaves it to the provider (OpenAI's table here may be older than OpenAI)
+        from fttui.api.models import method_refusal
+
+        why = method_refusal(client, model, checked)
+        if why:
+            raise ApiError("bad_request", why, code="unsupported_method", param="model")
     # Both files are linted before either is uploaded: a validation file with errors must
     # not leave an orphan training upload behind.
     check = functools.partial(

@@ -22,22 +22,16 @@ from fttui.api.local_server import (
     LocalServer,
     ensure_local_server,
     recorded_server,
-    stop_local_server,
 )
 from fttui.config import PROFILE_KINDS, Config, ConfigError, ProfileConfig, load_config
 
 __all__ = [
-    "PROFILE_KINDS",
-    "LocalServer",
     "Provider",
     "connect",
-    "ensure_local_server",
     "list_providers",
     "make_client",
-    "mask_key",
     "provider_for_local",
     "resolve_provider",
-    "stop_local_server",
 ]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"

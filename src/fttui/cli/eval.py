@@ -74,7 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", "-j", type=int, default=4)
     p.add_argument("--limit", type=int, metavar="N", help="only the first N examples")
     p.add_argument("-o", "--output", metavar="RESULTS.jsonl", help="append results here")
-    p.add_argument("--resume", action="store_true", help="continue the run in -o")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in -o (made with the same options)"
+    )
     p.add_argument("--allow-python", action="store_true", help="let a python grader run here")
     add_endpoint_options(p)
     add_json(p)
@@ -101,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
         make_call,
         make_scorer,
     )
-    from fttui.evals.items import iter_items
-    from fttui.evals.session import Evaluation
+    from fttui.evals.graders import metrics_used
+    from fttui.evals.items import iter_items, nothing_to_score
+    from fttui.evals.metrics import MetricUnavailable
+    from fttui.evals.session import Evaluation, ResumeMismatch
     from fttui.text import unescape
 
     if args.concurrency < 1 or args.max_tokens < 1 or (args.limit is not None and args.limit < 1):
@@ -123,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
         stops = file_stops(args.file, [unescape(s) for s in args.stop] if args.stop else None)
     except EvalSetupError as exc:
         raise CliError(str(exc), exit_code=2) from None
+    stop = stops[0] if stops else None
+    empty = nothing_to_score(path, stop=stop, limit=args.limit, by_grader=grader is not None)
+    if empty:  # an empty file, or no example with a reference: an error, not "0 items"
+        raise CliError(empty, exit_code=2)
     _, client = client_from_args(args)
     models = expand_models(client, args.model)
     try:
@@ -145,20 +153,31 @@ def run(args: argparse.Namespace) -> int:
     )
 
     bar = ProgressBar()
-    ev = Evaluation(
-        iter_items(path, stop=stops[0] if stops else None, limit=args.limit),
-        models,
-        call,
-        scorer,
-        file=args.file,
-        concurrency=args.concurrency,
-        results_path=results,
-        resume=args.resume,
-        positive_class=args.positive_class,
-        progress=lambda done, _total: bar("eval", done, max(done, 1)),
-    )
+    # what else decides the answers: a resume with other values is refused, not mixed in
+    setup: dict[str, Any] = {"stop": stops, "max_tokens": args.max_tokens, "legacy": args.legacy}
+    if grader is not None and any(m == "cosine" for _, m in metrics_used(grader)):
+        setup["embedding_model"] = args.embedding_model
+    try:
+        ev = Evaluation(
+            iter_items(path, stop=stop, limit=args.limit),
+            models,
+            call,
+            scorer,
+            file=args.file,
+            concurrency=args.concurrency,
+            results_path=results,
+            resume=args.resume,
+            positive_class=args.positive_class,
+            progress=lambda done, _total: bar("eval", done, max(done, 1)),
+            setup=setup,
+        )
+    except MetricUnavailable as exc:  # the classification metrics' library
+        raise CliError(str(exc), exit_code=2) from None
     try:
         report = ev.run()
+    except ResumeMismatch as exc:
+        bar.finish()
+        raise CliError(str(exc), exit_code=2) from None
     except KeyboardInterrupt:
         bar.finish()
         if results is not None:
@@ -217,11 +236,14 @@ def print_report(report: Any, stops: list[str] | None) -> None:
             figures = " · ".join(f"{k} {_num(v)}" for k, v in cls.items() if k != "from")
             print(f"{m['model']}: {figures} (from the {cls['from']})")
     if report.disagreement_count:
-        print(f"\nmodels disagree on {report.disagreement_count} items:")
+        print(f"\nmodels disagree on {report.disagreement_count} items (the widest first):")
         for d in report.disagreements[:10]:
             print(f"  line {d['line']}: reference {_short(d['reference'])}")
             for model, a in d["answers"].items():
-                mark = "pass" if a["passed"] else "fail"
+                if a["passed"] is not None:
+                    mark = "pass " if a["passed"] else "fail "
+                else:  # a continuous score: the score itself
+                    mark = _num(a["score"])
                 print(f"    {mark}  {model}: {_short(a['output'])}")
     if report.no_reference_count:
         lines = ", ".join(str(x["line"]) for x in report.no_reference[:10])

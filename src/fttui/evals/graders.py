@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fttui.evals import expr, templates
-from fttui.evals.metrics import TEXT_METRICS, MetricUnavailable, cosine, text_similarity
+from fttui.evals.metrics import (
+    TEXT_METRICS,
+    MetricUnavailable,
+    cosine,
+    require,
+    text_similarity,
+)
 
 GRADER_TYPES = ("string_check", "text_similarity", "score_model", "label_model", "python", "multi")
 STRING_OPERATIONS = ("eq", "ne", "like", "ilike")
@@ -355,6 +361,29 @@ def has_python(grader: Mapping[str, Any]) -> bool:
         return True
     subs = sub_graders(grader) if grader.get("type") == "multi" else None
     return subs is not None and any(isinstance(s, Mapping) and has_python(s) for s in subs.values())
+
+
+def metrics_used(grader: Mapping[str, Any], path: str = "grader") -> list[tuple[str, str]]:
+    """(the JSON path of its ``evaluation_metric``, the metric) of every text_similarity
+    grader in ``grader`` (a multi grader's too)."""
+    if grader.get("type") == "text_similarity":
+        return [(f"{path}.evaluation_metric", str(grader.get("evaluation_metric")))]
+    subs = sub_graders(grader) if grader.get("type") == "multi" else None
+    if subs is None:
+        return []
+    single = isinstance(grader["graders"].get("type"), str)
+    found: list[tuple[str, str]] = []
+    for key, sub in subs.items():
+        if isinstance(sub, Mapping):
+            found += metrics_used(sub, f"{path}.graders" if single else f"{path}.graders.{key}")
+    return found
+
+
+def require_libraries(grader: Mapping[str, Any]) -> None:
+    """MetricUnavailable naming the grader's field and ``pip install 'fttui[eval]'`` when a
+    metric it uses has no library installed (checked before anything is graded)."""
+    for where, metric in metrics_used(grader):
+        require(metric, f"{where} {metric!r}")
 
 
 def run(

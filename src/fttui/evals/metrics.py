@@ -32,15 +32,41 @@ class MetricUnavailable(RuntimeError):
     """A metric whose library is not installed (``pip install 'fttui[eval]'``)."""
 
 
-def _need(module: str) -> Any:
+#: The module each metric imports (grader metrics and ``--metric`` names alike).
+METRIC_MODULES = {
+    "fuzzy_match": "rapidfuzz.fuzz",
+    "fuzzy": "rapidfuzz.fuzz",
+    "bleu": "sacrebleu",
+    "gleu": "nltk.translate.gleu_score",
+    "meteor": "nltk.translate.meteor_score",
+    **{f"rouge_{n}": "rouge_score.rouge_scorer" for n in ("1", "2", "3", "4", "5", "l")},
+    "rouge": "rouge_score.rouge_scorer",
+    "classification": "sklearn.metrics",
+}
+#: The pip name of each library, where it is not its import name.
+PIP_NAMES = {"rouge_score": "rouge-score", "sklearn": "scikit-learn"}
+INSTALL = "pip install 'fttui[eval]'"
+
+
+def _need(module: str, what: str = "this metric") -> Any:
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
+        top = module.split(".")[0]
         raise MetricUnavailable(
-            f"this metric needs {module.split('.')[0]}: pip install 'fttui[eval]'"
+            f"{what} needs {PIP_NAMES.get(top, top)}, which is not installed: {INSTALL}"
         ) from None
+
+
+def require(metric: str, what: str | None = None) -> None:
+    """MetricUnavailable, naming ``what`` (the option or grader field that asks for the
+    metric) and the extra to install, when ``metric``'s library cannot be imported: said
+    before an evaluation starts, not on each answer after the calls were paid for."""
+    module = METRIC_MODULES.get(metric)
+    if module is not None:
+        _need(module, what or f"the {metric} metric")
 
 
 def fuzzy_match(output: str, reference: str) -> float:
@@ -50,9 +76,11 @@ def fuzzy_match(output: str, reference: str) -> float:
 
 
 def bleu(output: str, reference: str) -> float:
-    """sacrebleu's sentence BLEU (exponential smoothing, its default), in [0, 1]."""
+    """sacrebleu's sentence BLEU (exponential smoothing, its default), in [0, 1] (its
+    0–100 score can come out as 100.00000000000004 for a copy: clamped)."""
     sacrebleu = _need("sacrebleu")
-    return float(sacrebleu.sentence_bleu(output, [reference]).score) / 100.0
+    score = float(sacrebleu.sentence_bleu(output, [reference]).score) / 100.0
+    return min(1.0, max(0.0, score))
 
 
 def gleu(output: str, reference: str) -> float:

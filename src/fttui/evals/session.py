@@ -4,13 +4,18 @@ The model call is a parameter (``call(model, item) -> answer``) so this engine s
 free of any client: the CLI passes one over the SDK, the app the same from a worker.
 Results are appended to a JSONL file one line per item × model the moment each is
 scored, so an interrupted run loses nothing it finished, and ``resume`` skips what the
-file already holds (and retries what failed there) — nothing is asked twice.
+file already holds and retries what failed there (the failed line is replaced, not kept
+beside the new one) — nothing is asked twice. Each line carries the fingerprint of the
+setup that made it (models, grader or metric, pass mark, positive class and the caller's
+options: stop, max tokens): a resume with another setup is refused, never mixed in.
 Memory stays flat on a big file: items are streamed and at most ``2 × concurrency`` are
 in flight; per model only its scores and latencies are kept (8 bytes each).
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import json
 import os
 import queue
@@ -30,11 +35,21 @@ from fttui.evals.metrics import (
     classification_metrics,
     item_score,
     percentile,
+    require,
 )
 
 #: Metrics and grader types whose score is 0 or 1: a pass is a 1.
 BINARY = {"exact", "contains", "classification", "string_check", "label_model"}
 KEEP_LISTED = 50  # disagreements, items without a reference and errors listed in full
+#: Where there is no pass mark (a continuous score), models disagree on an item when their
+#: scores are this far apart, as a share of the score's range (1 unless a score_model
+#: grader gives its own).
+DISAGREE_SPREAD = 0.2
+
+
+class ResumeMismatch(ValueError):
+    """``resume`` of a results file that another setup made (other models, grader,
+    metric or options): continuing it would mix two evaluations in one file."""
 
 
 class Answer(Protocol):
@@ -66,6 +81,8 @@ class Scorer:
                 raise graders.PythonRefused(
                     "the grader runs python code on this machine: allow it with --allow-python"
                 )
+            # a metric whose library is missing: said now, before any model is asked
+            graders.require_libraries(grader)
             kind = str(grader["type"])
             self.name = f"grader {grader.get('name') or kind} ({kind})"
             if pass_threshold is None and "pass_threshold" in grader:
@@ -74,11 +91,23 @@ class Scorer:
             metric = metric or "exact"
             if metric not in ITEM_METRICS:
                 raise ValueError(f"unknown metric {metric!r} (use {', '.join(ITEM_METRICS)})")
+            require(metric, f"the {metric} metric")
             kind = metric
             self.name = f"metric {metric}"
         self.metric, self.grader, self.runner = metric, grader, runner
         self.kind = kind
         self.threshold = 1.0 if pass_threshold is None and kind in BINARY else pass_threshold
+        #: the score's range, the yardstick of a disagreement without a pass mark
+        self.scale = 1.0
+        rng = grader.get("range") if grader is not None and kind == "score_model" else None
+        if isinstance(rng, list) and len(rng) == 2:
+            self.scale = float(rng[1]) - float(rng[0])
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the scores and the verdicts: part of a results file's setup."""
+        how: dict[str, Any] = {"grader": self.grader} if self.grader else {"metric": self.metric}
+        return how | {"pass_threshold": self.threshold}
 
     def score(self, item: Item, text: str) -> tuple[float, str | None]:
         """(score, a grading problem or None)."""
@@ -105,6 +134,33 @@ def positive_probability(first_token: Mapping[str, float] | None, positive: str)
         p for tok, p in first_token.items() if tok.strip() and pos.startswith(tok.strip().lower())
     )
     return min(1.0, total)
+
+
+def disagreement(
+    answers: Iterable[Mapping[str, Any]], *, scale: float = 1.0, spread: float = DISAGREE_SPREAD
+) -> float | None:
+    """How far apart the models' answers to one item are, or None where they agree.
+
+    With a pass mark the verdicts decide (a pass beside a fail); the spread returned is
+    then their scores' max − min, to rank the disagreements by. Without one (a continuous
+    score: fuzzy, bleu, rouge, a score model) the scores do: a spread of at least
+    ``spread`` × ``scale`` (the score's range) is a disagreement. Failed answers (no
+    score) take no part."""
+    scored = [a for a in answers if a.get("score") is not None]
+    if len(scored) < 2:
+        return None
+    values = [float(a["score"]) for a in scored]
+    gap = max(values) - min(values)
+    verdicts = {a["passed"] for a in scored if a.get("passed") is not None}
+    if verdicts:
+        return gap if len(verdicts) > 1 else None
+    return gap if gap > 0 and gap >= spread * scale - 1e-12 else None
+
+
+def setup_fingerprint(setup: Mapping[str, Any]) -> str:
+    """The short digest each results line carries of the setup that made it."""
+    key = json.dumps(setup, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -255,14 +311,29 @@ class Evaluation:
         positive_class: str | None = None,
         should_stop: Callable[[], bool] | None = None,
         progress: Callable[[int, int | None], None] | None = None,
+        setup: Mapping[str, Any] | None = None,
+        disagree_spread: float = DISAGREE_SPREAD,
     ) -> None:
+        """``setup``: what else decides the answers (the stop, max tokens, the endpoint),
+        kept in each results line's fingerprint with the models and the scorer."""
         self.items, self.models, self.call, self.scorer = items, list(models), call, scorer
         self.file, self.concurrency = file, max(1, concurrency)
         self.results_path, self.resume = results_path, resume
         self.positive_class = positive_class
         self.should_stop = should_stop or (lambda: False)
         self.progress = progress
+        self.disagree_spread = disagree_spread
         classify = scorer.kind == "classification" or positive_class is not None
+        if classify:  # the scoreboard's metrics: a missing library is said before the run
+            require("classification", "the classification scoreboard")
+        self.setup = setup_fingerprint(
+            {
+                "models": sorted(set(self.models)),
+                "scorer": scorer.fingerprint,
+                "positive_class": positive_class,
+                **(setup or {}),
+            }
+        )
         self.stats = {
             m: (ModelStats(m, labels=[], predictions=[], probs=[]) if classify else ModelStats(m))
             for m in self.models
@@ -277,6 +348,7 @@ class Evaluation:
             "line": item.line,
             "model": model,
             "reference": item.reference,
+            "setup": self.setup,
         }
         try:
             ans = self.call(model, item)
@@ -302,20 +374,59 @@ class Evaluation:
                 row["p_positive"] = float(ans.text.strip() == self.positive_class.strip())
         return row
 
+    # -- resume -------------------------------------------------------------------------
+    def _prior(self) -> dict[tuple[int, str], dict[str, Any]]:
+        """The results file's finished answers, by (item, model). A line another setup
+        made is ResumeMismatch; failed lines (and any repeat of a line) are cut from the
+        file — rewritten whole, then renamed over it — so a retried answer replaces its
+        failure instead of sitting beside it."""
+        path = self.results_path
+        prior: dict[tuple[int, str], dict[str, Any]] = {}
+        if path is None or not self.resume:
+            return prior
+        dropped = 0
+        for row in read_results(path):
+            made_by = row.get("setup")
+            # a line from before fingerprints: at least its model must be one of ours
+            if (made_by is not None and made_by != self.setup) or row["model"] not in self.stats:
+                raise ResumeMismatch(self._mismatch(path))
+            key = (int(row["item"]), str(row["model"]))
+            if row.get("error") or key in prior:
+                dropped += 1
+                continue
+            prior[key] = row
+        if dropped:
+            tmp = path.with_name(f".{path.name}.resume")
+            with tmp.open("w", encoding="utf-8") as fh:
+                for row in prior.values():
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            tmp.replace(path)
+        return prior
+
+    def _mismatch(self, path: Path) -> str:
+        theirs = sorted({str(r["model"]) for r in read_results(path)} - set(self.stats))
+        extra = (
+            f": it holds answers of {', '.join(theirs)}, which this run does not ask"
+            if theirs
+            else ""
+        )
+        return (
+            f"cannot resume {path}: its results were made with another setup (models, "
+            f"grader or metric, pass threshold, positive class, stop or max tokens){extra}; "
+            "resume with the options that made it, or write to another file"
+        )
+
     # -- the run ----------------------------------------------------------------------
     def run(self) -> Report:
-        prior: dict[tuple[int, str], dict[str, Any]] = {}
-        if self.results_path is not None and self.resume:
-            for row in read_results(self.results_path):
-                if row["model"] in self.stats and not row.get("error"):
-                    prior[(int(row["item"]), row["model"])] = row
+        prior = self._prior()  # before anything is asked: a mismatch is refused here
         resumed = 0
         out = self.results_path.open("a", encoding="utf-8") if self.results_path else None
         no_ref: list[dict[str, Any]] = []
         no_ref_count = 0
         errors: list[dict[str, Any]] = []
         problems: list[dict[str, Any]] = []
-        disagreements: list[dict[str, Any]] = []
+        # the KEEP_LISTED widest disagreements: a heap of (spread, -item, entry)
+        disagreements: list[tuple[float, int, dict[str, Any]]] = []
         disagree_count = 0
         waiting: dict[int, dict[str, Any]] = {}
         items_seen = 0
@@ -325,26 +436,34 @@ class Evaluation:
             nonlocal disagree_count
             entry = waiting.pop(index)
             rows = entry["rows"]
-            verdicts = {r["passed"] for r in rows.values() if r.get("passed") is not None}
-            if len(verdicts) > 1:
-                disagree_count += 1
-                if len(disagreements) < KEEP_LISTED:
-                    item = entry["item"]
-                    disagreements.append(
-                        {
-                            "item": item.index,
-                            "line": item.line,
-                            "reference": item.reference,
-                            "answers": {
-                                m: {
-                                    "output": (r.get("output") or "")[:300],
-                                    "score": r.get("score"),
-                                    "passed": r.get("passed"),
-                                }
-                                for m, r in rows.items()
-                            },
-                        }
-                    )
+            spread = disagreement(
+                rows.values(), scale=self.scorer.scale, spread=self.disagree_spread
+            )
+            if spread is None:
+                return
+            disagree_count += 1
+            key = (spread, -index)
+            if len(disagreements) >= KEEP_LISTED and key <= disagreements[0][:2]:
+                return
+            item = entry["item"]
+            listed = {
+                "item": item.index,
+                "line": item.line,
+                "reference": item.reference,
+                "spread": round(spread, 6),
+                "answers": {
+                    m: {
+                        "output": (r.get("output") or "")[:300],
+                        "score": r.get("score"),
+                        "passed": r.get("passed"),
+                    }
+                    for m, r in rows.items()
+                },
+            }
+            if len(disagreements) < KEEP_LISTED:
+                heapq.heappush(disagreements, (*key, listed))
+            else:
+                heapq.heapreplace(disagreements, (*key, listed))
 
         def record(item: Item, row: dict[str, Any], *, fresh: bool) -> None:
             nonlocal resumed
@@ -383,9 +502,10 @@ class Evaluation:
 
         def tasks() -> Iterator[tuple[Item, str]]:
             nonlocal items_seen, no_ref_count
+            by_grader = self.scorer.grader is not None
             for item in self.items:
                 items_seen += 1
-                if item.reference is None:
+                if not item.gradable(by_grader=by_grader):
                     no_ref_count += 1
                     if len(no_ref) < KEEP_LISTED:
                         no_ref.append(
@@ -444,7 +564,8 @@ class Evaluation:
             scorer=self.scorer.name,
             models=[self.stats[m].summary(self.positive_class) for m in self.models],
             items=items_seen,
-            disagreements=sorted(disagreements, key=lambda d: d["item"]),
+            # the widest first (a pass beside a fail: the scores' spread), then by item
+            disagreements=[d for *_, d in sorted(disagreements, key=lambda t: (-t[0], -t[1]))],
             disagreement_count=disagree_count,
             no_reference=no_ref,
             no_reference_count=no_ref_count,

@@ -108,7 +108,7 @@ class CheckpointEvaluator:
             for item in iter_items(validation, stop=stop, limit=MAX_ITEMS):
                 if self._halt.is_set():
                     return
-                if item.reference is None:
+                if not item.gradable(by_grader=True):  # RFT prompts too: graded on fields
                     continue
                 text = self._answer_when_ready(model, item, stops)
                 rewards.append(run(grader, item.namespace(), text, runner).reward)

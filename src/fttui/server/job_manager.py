@@ -22,10 +22,15 @@ from fttui.server.errors import bad_request, disk_full, is_disk_full
 from fttui.server.executors.base import Executor, ExecutorError
 from fttui.server.files import FileService
 from fttui.server.index import write_job_meta
-from fttui.server.job_records import JobInternal, JobObject, JobRecords
+from fttui.server.job_records import (
+    JobInternal,
+    JobObject,
+    JobRecords,
+    method_object,
+    shared_hyperparameters,
+)
 from fttui.server.job_requests import (
     MODEL_ORG,
-    SHARED_HYPERPARAMETERS,
     check_request,
     parse_options,
 )
@@ -105,7 +110,7 @@ class JobManager:
             "error": None,
             "fine_tuned_model": None,
             "finished_at": None,
-            "hyperparameters": {k: v for k, v in hp.items() if k in SHARED_HYPERPARAMETERS},
+            "hyperparameters": shared_hyperparameters(hp),
             "model": request.model,
             "organization_id": ORG_ID,
             "result_files": [],
@@ -116,12 +121,12 @@ class JobManager:
             "validation_file": request.validation_file,
             "integrations": request.integrations,
             "estimated_finish": None,
-            "method": {
-                "type": method_type,
-                method_type: {"hyperparameters": hp}
+            "method": method_object(
+                method_type,
+                {"hyperparameters": hp}
                 if grader is None
                 else {"grader": grader, "hyperparameters": hp},
-            },
+            ),
             "metadata": metadata,
             "user_provided_suffix": suffix,
         }
@@ -202,6 +207,9 @@ class JobManager:
                     code="job_not_cancellable",
                 )
             if internal["active"]:
+                # what the trainer reported so far goes in before the cancel event; what it
+                # reports from now on, bar its messages, is not the job's (``ingest``)
+                self.supervisor.ingest_all(conn, job_id, internal)
                 self.executor.stop(job_id, "cancel")
                 internal["pending"] = "cancel"
             else:  # e.g. resumed but not relaunched yet: it must not start again

@@ -10,8 +10,9 @@ job manager, the validation and the supervisor all read and write them through
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 from fttui.server.errors import ApiError, not_found
 from fttui.server.jobfolder import TrainerSpec
@@ -21,18 +22,59 @@ from fttui.server.store import Store, dumps, loads, new_id, spec_from_stored
 JOB_ACTIVE = ("validating_files", "queued", "running", "paused")
 
 
+class JobError(TypedDict):
+    """Why a job failed: the job object's ``error``."""
+
+    code: str
+    message: str
+    param: str | None
+
+
+class Hyperparameters(TypedDict, total=False):
+    """The shared hyperparameters: an int or float, or "auto" until the files are validated."""
+
+    n_epochs: int | str
+    batch_size: int | str
+    learning_rate_multiplier: float | str
+
+
+class MethodObject(TypedDict):
+    """``{"type": <method>, <method>: {"hyperparameters": …, "grader"?: …}}``."""
+
+    type: str
+    supervised: NotRequired[dict[str, Any]]
+    dpo: NotRequired[dict[str, Any]]
+    reinforcement: NotRequired[dict[str, Any]]
+
+
+def shared_hyperparameters(hp: Mapping[str, Any]) -> Hyperparameters:
+    """The job object's ``hyperparameters``: the shared ones of the method's."""
+    return cast(
+        Hyperparameters, {k: v for k, v in hp.items() if k in Hyperparameters.__annotations__}
+    )
+
+
+def method_object(method: str, config: dict[str, Any]) -> MethodObject:
+    """``{"type": method, method: config}`` (a key TypedDict cannot name statically)."""
+    return cast(MethodObject, {"type": method, method: config})
+
+
+def method_config(job: JobObject) -> dict[str, Any]:
+    """The chosen method's own object: ``job["method"][job["method"]["type"]]``."""
+    method = cast(dict[str, Any], job["method"])
+    return cast(dict[str, Any], method[method["type"]])
+
+
 class JobObject(TypedDict):
     """The ``fine_tuning.job`` object, as stored and served."""
 
     object: str
     id: str
     created_at: int
-    error: dict[str, Any] | None
+    error: JobError | None
     fine_tuned_model: str | None
     finished_at: int | None
-    #: the shared ``n_epochs``, ``batch_size``, ``learning_rate_multiplier`` (int, float
-    #: or "auto" until the files are validated)
-    hyperparameters: dict[str, Any]
+    hyperparameters: Hyperparameters
     model: str
     organization_id: str
     result_files: list[str]
@@ -43,8 +85,7 @@ class JobObject(TypedDict):
     validation_file: str | None
     integrations: list[Any] | None
     estimated_finish: int | None
-    #: ``{"type": <method>, <method>: {"hyperparameters": …, "grader"?: …}}``
-    method: dict[str, Any]
+    method: MethodObject
     metadata: dict[str, str] | None
     user_provided_suffix: str | None
 

@@ -26,7 +26,6 @@ from fttui.server.store import loads
 
 MODEL_ORG = "fttui"  #: the organisation part of fine-tuned model names
 #: the job object's top-level `hyperparameters` (the method's own sit under `method`)
-SHARED_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 
 
 @dataclass
@@ -148,6 +147,7 @@ def check_request(
             param="method.type",
             code="unsupported_method",
         )
+    check_method_of_model(models, model, base_model, method_type)
     method_conf = (method_raw or {}).get(method_type) or {}
     if not isinstance(method_conf, dict):
         raise bad_request(
@@ -225,6 +225,23 @@ def base_of(models: ModelRegistry, executor: Executor, model: str) -> tuple[str,
         f"{', '.join(models.base_ids())}.",
         param="model",
         code="model_not_available",
+    )
+
+
+def check_method_of_model(models: ModelRegistry, model: str, base_model: str, method: str) -> None:
+    """A 400 when ``model``'s base does not take ``method`` (its ``/v1/models`` object's
+    ``fine_tuning_methods``), naming the models that do. A base that is not served (a
+    fine-tuned model's, its weights gone) is the executor's to explain."""
+    methods = models.methods(base_model)
+    if method in methods or not models.is_base(base_model):
+        return
+    able = models.able(method)
+    raise bad_request(
+        f"Model {model} cannot be fine-tuned with method {method!r} here (it takes "
+        f"{', '.join(methods)}); models that take {method}: "
+        f"{', '.join(able) or 'none'}.",
+        param="model",
+        code="unsupported_method",
     )
 
 

@@ -17,8 +17,13 @@ from fttui.datasets.estimate import (
     default_learning_rate_multiplier,
     default_n_epochs,
 )
-from fttui.server.job_records import JobInternal, JobObject, JobRecords
-from fttui.server.job_requests import SHARED_HYPERPARAMETERS
+from fttui.server.job_records import (
+    JobInternal,
+    JobObject,
+    JobRecords,
+    method_config,
+    shared_hyperparameters,
+)
 from fttui.server.rft import resolve_rft
 from fttui.server.store import dumps
 from fttui.server.validate import FileCheck, check_file
@@ -154,7 +159,7 @@ class FileValidation:
     def _resolve(self, job: JobObject, internal: JobInternal, n_examples: int) -> None:
         """Replace "auto" hyperparameters by OpenAI's defaults for ``n_examples``."""
         method = job["method"]["type"]
-        hp = dict(job["method"][method]["hyperparameters"])
+        hp = dict(method_config(job)["hyperparameters"])
         if hp["n_epochs"] == "auto":
             hp["n_epochs"] = default_n_epochs(n_examples)
         if hp["batch_size"] == "auto":
@@ -169,8 +174,8 @@ class FileValidation:
                 **(internal["spec"].get("options") or {}),
                 **{k: hp[k] for k in RFT_OPTIONS},
             }
-        job["method"][method]["hyperparameters"] = hp
-        job["hyperparameters"] = {k: v for k, v in hp.items() if k in SHARED_HYPERPARAMETERS}
+        method_config(job)["hyperparameters"] = hp
+        job["hyperparameters"] = shared_hyperparameters(hp)
         spec = internal["spec"]
         spec.update(
             n_epochs=hp["n_epochs"],

@@ -52,7 +52,24 @@ class ModelRegistry:
             "owned_by": info.owned_by,
             # OpenAI's Model object: null while no shutdown is announced (never, here)
             "shutdown_date": None,
+            # ours, beyond OpenAI's object: what a job on it may use (a client refuses the
+            # others before it uploads anything)
+            "fine_tuning_methods": list(info.fine_tuning_methods),
         }
+
+    def methods(self, base_model: str) -> tuple[str, ...]:
+        """The fine-tuning methods a job on ``base_model`` may use (none: not served here)."""
+        info = self._base.get(base_model)
+        return info.fine_tuning_methods if info else ()
+
+    def able(self, method: str) -> list[str]:
+        """The base models a ``method`` job may fine-tune."""
+        return [m for m, info in self._base.items() if method in info.fine_tuning_methods]
+
+    def _tuned_methods(self, base_model: str, executor: str) -> list[str]:
+        """A fine-tuned model's (or checkpoint's) methods, to continue from it: its base's,
+        when this server's executor trained it (another's cannot be continued here)."""
+        return list(self.methods(base_model)) if executor == self.executor.name else []
 
     def find_tuned(self, model: str) -> ResolvedModel | None:
         """A fine-tuned model or a checkpoint, or None."""
@@ -101,31 +118,47 @@ class ModelRegistry:
 
     def list_json(self) -> bytes:
         objs = [dumps(self._base_obj(m)) for m in self._base]
-        objs += [r[0] for r in self.store.all("SELECT obj FROM models ORDER BY seq DESC")]
+        for obj, base, executor in self.store.all(
+            "SELECT obj, base_model, executor FROM models ORDER BY seq DESC"
+        ):
+            objs.append(dumps(self._with_methods(loads(obj), base, executor)))
         return ('{"object":"list","data":[' + ",".join(objs) + "]}").encode()
 
     def retrieve(self, model: str) -> dict[str, Any] | bytes:
         if model in self._base:
             return self._base_obj(model)
-        row = self.store.one("SELECT obj FROM models WHERE id = ?", (model,))
+        row = self.store.one("SELECT obj, base_model, executor FROM models WHERE id = ?", (model,))
         if row is not None:
-            return row[0].encode()
+            return self._with_methods(loads(row[0]), row[1], row[2])
         row = self.store.one(
-            "SELECT json_extract(obj, '$.created_at') FROM checkpoints WHERE model = ?", (model,)
+            "SELECT json_extract(c.obj, '$.created_at'), j.internal FROM checkpoints c "
+            "JOIN jobs j ON j.id = c.job_id WHERE c.model = ?",
+            (model,),
         )
         if row is not None:
-            return {
+            internal = loads(row[1])
+            checkpoint = {
                 "id": model,
                 "object": "model",
                 "created": row[0],
                 "owned_by": ORG_ID,
                 "shutdown_date": None,
             }
+            return self._with_methods(
+                checkpoint, internal["spec"]["base_model"], internal["executor"]
+            )
         raise not_found(
             f"The model `{model}` does not exist or you do not have access to it.",
             param="model",
             code="model_not_found",
         )
+
+    def _with_methods(self, obj: dict[str, Any], base: str, executor: str) -> dict[str, Any]:
+        # computed when served, not stored: rows from before the field get it too. None
+        # (its base no longer served, another executor trained it): the field is left out,
+        # so a client leaves it to the create, whose answer says why (not "no fine-tuning")
+        methods = self._tuned_methods(base, executor)
+        return {**obj, "fine_tuning_methods": methods} if methods else obj
 
     def add_tuned(
         self,

@@ -167,10 +167,6 @@ def _to_terminal() -> bool:
         return False
 
 
-def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
 @contextlib.contextmanager
 def _folder_errors(data_dir: Path) -> Iterator[None]:
     """An unusable data folder (a file, no permission, a damaged database) → one line."""
@@ -290,6 +286,7 @@ def _run(
 ) -> int:
     import uvicorn
 
+    from fttui.server.announcing import AnnouncingServer
     from fttui.server.app import ServerConfig, build_services, create_app
 
     config = ServerConfig(
@@ -315,6 +312,17 @@ def _run(
                 f"{plural(len(found.missing_files), 'file', grouped=False)} were missing from {DB_FILE}: "
                 + "; ".join(done)
             )
+
+    # From here until uvicorn serves, a SIGTERM or SIGHUP (a closed terminal or SSH session)
+    # is only noted: raised as SystemExit while asyncio built its loop, it left a half-built
+    # loop printing a traceback. Noted, the server starts and stops at once (see
+    # AnnouncingServer), gracefully: training pauses and resumes on restart. After its
+    # graceful shutdown uvicorn raises SIGTERM again with the handler it found: this one,
+    # so the cleanup below runs and the exit is 0.
+    stop_asked = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, lambda _sig, _frame: stop_asked.set())
     services.jobs.start()
     port = sock.getsockname()[1]
     base_url = base_url_of(options.host, port)
@@ -344,18 +352,6 @@ def _run(
             say(f"Faults:    {rates} (seed {options.faults_seed})")
         say(f"Try:       curl -H 'Authorization: Bearer <key>' {base_url}/models")
         sys.stdout.flush()
-        # Before server.json announces us (a client may signal us as soon as it appears):
-        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler
-        # it found: make that a clean exit, so the cleanup below runs. A closed terminal or
-        # SSH session (SIGHUP) stops as cleanly: training pauses and resumes on restart.
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _exit_cleanly)
-            signal.signal(signal.SIGHUP, _exit_cleanly)
-        write_private(
-            server_file,
-            json.dumps({"base_url": base_url, "pid": os.getpid(), "executor": executor.name})
-            + "\n",
-        )
         app = create_app(config, services)
         uv_config = uvicorn.Config(
             app,
@@ -365,7 +361,10 @@ def _run(
             timeout_graceful_shutdown=3,
             proxy_headers=False,
         )
-        uvicorn.Server(uv_config).run(sockets=[sock])
+        announce = json.dumps({"base_url": base_url, "pid": os.getpid(), "executor": executor.name})
+        AnnouncingServer(
+            uv_config, lambda: write_private(server_file, announce + "\n"), stop_asked.is_set
+        ).run(sockets=[sock])
     finally:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(server_file.read_text()).get("pid") == os.getpid():

@@ -272,8 +272,24 @@ class Supervisor:
             (job_id, step),
         )
 
-    def _ingest(self, conn: Any, job_id: str, internal: JobInternal) -> None:
-        """Append the new complete lines of ``events.jsonl`` to the events table."""
+    def ingest_all(self, conn: Any, job_id: str, internal: JobInternal) -> None:
+        """``ingest`` until every complete line so far is in (a tick reads 4 MiB at most):
+        a cancel's "so far" must be all of it, or the rest would be dropped as after it."""
+        while True:
+            offset = internal.get("events_offset", 0)
+            self.ingest(conn, job_id, internal)
+            if internal.get("events_offset", 0) == offset:
+                return
+
+    def ingest(
+        self, conn: Any, job_id: str, internal: JobInternal, *, cancelled: bool = False
+    ) -> None:
+        """Append the new complete lines of ``events.jsonl`` to the events table.
+
+        ``cancelled``: the job was cancelled after the lines read so far (``JobManager.cancel``
+        read them first): its trainer's metrics from then on (the step it was in, finished
+        before it saw the cancel) are dropped, as no step after a cancel is the job's. Its
+        messages ("cancelled at step N") are kept."""
         path = self.records.job_dir(job_id) / "events.jsonl"
         offset = internal.get("events_offset", 0)
         try:
@@ -292,7 +308,7 @@ class Supervisor:
                 raw = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
-            if not isinstance(raw, dict):
+            if not isinstance(raw, dict) or (cancelled and raw.get("type") == "metrics"):
                 continue
             level = raw.get("level", "info")
             level = "warn" if level == "warning" else level
@@ -394,7 +410,7 @@ class Supervisor:
         with self.store.tx() as conn:
             job, internal = self.records.load(job_id)
             before = (dumps(job), dumps(internal))
-            self._ingest(conn, job_id, internal)
+            self.ingest(conn, job_id, internal, cancelled=job["status"] == "cancelled")
             if state is not None:
                 self._apply(conn, job, internal, state)
             if (dumps(job), dumps(internal)) != before:
@@ -547,7 +563,7 @@ class Supervisor:
                 return
             if not internal.get("active"):
                 return
-            self._ingest(conn, job_id, internal)
+            self.ingest(conn, job_id, internal)
             status = "paused" if job["status"] == "paused" else "running"
             state = self._state(conn, job_id, self.records.job_dir(job_id), status) or JobState()
             internal["active"] = False

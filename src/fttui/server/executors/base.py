@@ -6,8 +6,7 @@ deterministic, clearly labelled simulation for tests and demos) and ``torch`` (r
 training in a separate trainer process). A distributed engine can plug in the same way.
 
 The job folder each job is run in (``spec.json``, ``events.jsonl``, ``state.json``,
-``control.json``) is described, and its types defined, in ``fttui.server.jobfolder``;
-they are re-exported here, the executor interface's types.
+``control.json``) is described, and its types defined, in ``fttui.server.jobfolder``.
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from fttui.server.jobfolder import TERMINAL_STATUSES as TERMINAL_STATUSES
-from fttui.server.jobfolder import JobState as JobState
-from fttui.server.jobfolder import StateError as StateError
-from fttui.server.jobfolder import TrainerSpec as TrainerSpec
-from fttui.server.jobfolder import state_from_checkpoints as state_from_checkpoints
-from fttui.server.jobfolder import write_json_atomic as write_json_atomic
+from fttui.server.jobfolder import JobState, TrainerSpec
+
+#: the fine-tuning methods ``fttui serve`` knows; a base model takes all of them unless its
+#: executor says otherwise (``BaseModelInfo.fine_tuning_methods``)
+FINE_TUNING_METHODS: tuple[str, ...] = ("supervised", "dpo", "reinforcement")
 
 
 class ExecutorError(Exception):
@@ -49,6 +47,8 @@ class BaseModelInfo:
     owned_by: str
     created: int = 0
     path: str | None = None  #: local weights, when the executor has them
+    #: the methods a job on it may use (served on its ``/v1/models`` object, checked at create)
+    fine_tuning_methods: tuple[str, ...] = FINE_TUNING_METHODS
 
 
 @dataclass

@@ -33,14 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from fttui.server.executors.base import (
-    TERMINAL_STATUSES,
-    ExecutorError,
-    ExecutorNotReady,
-    JobState,
-    TrainerSpec,
-    write_json_atomic,
-)
+from fttui.server.executors.base import ExecutorError, ExecutorNotReady
 from fttui.server.executors.storage import (
     FORWARDED_ENV,
     OPTIONS_ENV,
@@ -51,8 +44,15 @@ from fttui.server.executors.storage import (
     probe,
 )
 from fttui.server.executors.torch_executor import TorchExecutor, _log_tail, write_stopped
+from fttui.server.jobfolder import (
+    LOG_FILE,
+    TERMINAL_STATUSES,
+    JobFolder,
+    JobState,
+    TrainerSpec,
+    write_json_atomic,
+)
 from fttui.server.trainer import KNOWN_OPTIONS, RAY_OPTIONS
-from fttui.server.trainer.protocol import LOG_FILE, JobFolder
 
 RECORD_FILE = "ray_job.json"
 #: seconds the trainer gets to act on control.json before the Ray job is stopped: a Ray

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fttui.server.executors.base import (
+    FINE_TUNING_METHODS,
     BaseModelInfo,
     Embeddings,
     EmbedRequest,
@@ -36,11 +37,9 @@ from fttui.server.executors.base import (
     ExecutorError,
     Generation,
     GenerationRequest,
-    JobState,
     TokenDelta,
-    TrainerSpec,
-    write_json_atomic,
 )
+from fttui.server.jobfolder import JobState, TrainerSpec, write_json_atomic
 from fttui.server.rft import sub_grader_names
 
 #: Base models the simulation offers, with plausible creation dates.
@@ -53,6 +52,13 @@ SIM_BASE_MODELS: dict[str, int] = {
     "babbage-002": 1692634615,
     "davinci-002": 1692634301,
     "SmolLM2-135M-Instruct": 1730851200,
+}
+#: the methods the simulation takes on a model, where not all of them (as at OpenAI: the
+#: legacy completion models are fine-tuned on prompt/completion data only, without DPO or a
+#: grader's chat samples); the others simulate supervised, DPO and RFT
+SIM_METHODS: dict[str, tuple[str, ...]] = {
+    "babbage-002": ("supervised",),
+    "davinci-002": ("supervised",),
 }
 DEFAULT_SECONDS_PER_STEP = 0.03
 KEEP_CHECKPOINTS = 3
@@ -452,7 +458,10 @@ class SimExecutor(Executor):
 
     def base_models(self) -> list[BaseModelInfo]:
         return [
-            BaseModelInfo(id=m, owned_by=self.owned_by, created=c) for m, c in self._models.items()
+            BaseModelInfo(
+                m, self.owned_by, c, fine_tuning_methods=SIM_METHODS.get(m, FINE_TUNING_METHODS)
+            )
+            for m, c in self._models.items()
         ]
 
     def check(self, spec: TrainerSpec) -> None:

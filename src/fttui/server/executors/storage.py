@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fttui.server.executors.base import TrainerSpec
+from fttui.server.jobfolder import TrainerSpec
 
 #: the environment variable carrying ``--storage-option`` values to the worker (JSON)
 OPTIONS_ENV = "FTTUI_STORAGE_OPTIONS"

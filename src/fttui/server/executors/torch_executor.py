@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from fttui.server.executors.base import (
-    TERMINAL_STATUSES,
     BaseModelInfo,
     Embeddings,
     EmbedRequest,
@@ -30,12 +29,17 @@ from fttui.server.executors.base import (
     ExecutorError,
     Generation,
     GenerationRequest,
+)
+from fttui.server.jobfolder import (
+    LOG_FILE,
+    PID_FILE,
+    TERMINAL_STATUSES,
+    JobFolder,
     JobState,
     TrainerSpec,
     write_json_atomic,
 )
 from fttui.server.trainer import weights
-from fttui.server.trainer.protocol import LOG_FILE, PID_FILE, JobFolder
 
 if TYPE_CHECKING:  # the pool's module imports torch: only when generating
     from fttui.server.trainer.generate import ModelPool

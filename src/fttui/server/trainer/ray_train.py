@@ -22,8 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fttui.server.executors.base import TrainerSpec
-from fttui.server.trainer.protocol import METRICS_HEADER, RESUME_DIR, JobFolder
+from fttui.server.jobfolder import METRICS_HEADER, RESUME_DIR, JobFolder, TrainerSpec
 
 _ACTIONS = (None, "cancel", "pause")
 

@@ -27,6 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 
@@ -134,11 +135,11 @@ def _num(value: Any, digits: int = 0) -> str:
 STATS_TABLE_WIDTH = 40
 
 
-def render_stats(report: Any, width: int = 0) -> Table:
+def render_stats(report: LintReport, width: int = 0) -> Table:
     """Format, token statistics and the epoch / billed tokens / cost estimate; ``width``
     (0: unknown, as wide as needed) picks the token table or its narrow form."""
-    stats = getattr(report, "stats", {}) or {}
-    est = getattr(report, "estimate", {}) or {}
+    stats = report.stats or {}
+    est = report.estimate or {}
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -194,9 +195,9 @@ def render_stats(report: Any, width: int = 0) -> Table:
 class StatsPanel(Static):
     """The token statistics and estimate of a report, laid out for the panel's width."""
 
-    report: Any = None
+    report: LintReport | None = None
 
-    def show_report(self, report: Any) -> None:
+    def show_report(self, report: LintReport) -> None:
         self.report = report
         self.update(render_stats(report, self.content_size.width))
 
@@ -217,36 +218,6 @@ class EmptyHint(Static, can_focus=True):
 class DataPane(Pane):
     """Pane 1: a training file's examples, findings, token stats and estimate."""
 
-    DEFAULT_CSS = """
-    DataPane { height: 1fr; }
-    DataPane #data-header { height: 1; padding: 0 1; background: $boost; }
-    DataPane #data-header-text { width: 1fr; height: 1; }
-    DataPane #data-progress { width: 32; height: 1; display: none; }
-    DataPane #data-progress.-running { display: block; }
-    DataPane #data-empty {
-        height: 1fr; content-align: center middle; color: $text-muted; text-align: center;
-    }
-    DataPane #data-body { height: 1fr; display: none; }
-    DataPane.-open #data-body { display: block; }
-    DataPane.-open #data-empty { display: none; }
-    DataPane #data-left { width: 1fr; }
-    /* 46 columns at 120 and wider; below that 40%, so at 80 columns the examples get 48
-       (they got 34 beside a fixed 46); the stats table drops its narrowest columns */
-    DataPane #data-right { width: 40%; max-width: 46; min-width: 28; }
-    DataPane DatasetPreview { height: 1fr; border: round $primary-muted; }
-    DataPane ExampleView { height: 1fr; border: round $primary-muted; }
-    DataPane FindingsList { height: 1fr; border: round $primary-muted; }
-    DataPane #data-stats {
-        height: auto; max-height: 16; border: round $primary-muted; padding: 0 1;
-    }
-    DataPane DatasetPreview, DataPane ExampleView, DataPane FindingsList, DataPane #data-stats {
-        border-title-color: $foreground-muted;  /* the border colour ($primary-muted) is unreadable */
-    }
-    DataPane DatasetPreview:focus, DataPane ExampleView:focus, DataPane FindingsList:focus {
-        border: round $accent; border-title-color: $accent;
-    }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "open", "Open file", id="data.open"),
         Binding("P", "prepare", "Prepare", id="data.prepare"),
@@ -259,26 +230,34 @@ class DataPane(Pane):
         Binding("escape", "focus_preview", "Back to list", show=False, id="data.back"),
     ]
 
+    # -- what the header shows: each change redraws it (the watch_* methods below) --
+    #: the open file (None: none yet)
+    path: var[str | None] = var(None, init=False)
+    #: its size in bytes, when opened
+    file_size: var[int] = var(0, init=False)
+    #: the lines (rows of a CSV/XLSX) indexed so far: the preview's count
+    rows: var[int] = var(0, init=False)
+    source: var[LineIndex | RecordsSource | None] = var(None, init=False)
+    #: "indexing 40%" while the file is scanned, "" once it is
+    index_state: var[str] = var("", init=False)
+    #: "linting 40%" while it is linted, "" once the report (or the error) is in
+    lint_state: var[str] = var("", init=False)
+    report: var[LintReport | None] = var(None, init=False)
+    lint_error: var[str | None] = var(None, init=False)
+    index_error: var[str | None] = var(None, init=False)
+
     def __init__(
         self, *, id: str | None = "data", classes: str | None = None, model: str = DEFAULT_MODEL
     ) -> None:
         super().__init__(id=id, classes=classes)
-        self.path: str | None = None
         self.model = model
         #: the model m chose (None: the default), which a new job's form starts from
         self.chosen_model: str | None = None
         self.price_per_million: float | None = None
-        self.report: LintReport | None = None
-        self.source: LineIndex | RecordsSource | None = None
-        self.lint_error: str | None = None
-        self.index_error: str | None = None
         self._token = 0  # bumps on every open: messages of older files are ignored
         self._lint_token = 0  # bumps on every lint run
         self._lint_pending = False
         self._pending_line: int | None = None
-        self._index_state = ""
-        self._lint_state = ""
-        self._file_size = 0
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="data-header"):
@@ -344,15 +323,15 @@ class DataPane(Pane):
         self._token += 1
         self.path = path
         self.source = source
-        self._file_size = size
+        self.file_size = size
         self.index_error = None
         self._pending_line = None
-        self._index_state = "indexing…"
+        self.index_state = "indexing…"
         self.add_class("-open")
         self.preview.set_source(source)
+        self.rows = self.preview.row_count
         self.preview.border_title = f"Examples — {os.path.basename(path)}"
         self.example.show(None)
-        self._update_header()
         self._lint_pending = True  # starts once the first rows are on screen
         self._index(source, self._token)
         self.preview.focus()
@@ -395,6 +374,7 @@ class DataPane(Pane):
         self.query_one("#data-header-text", Static).update(text)
 
     def _update_header(self) -> None:
+        """Draw the header from the state above (called by its watchers, never by hand)."""
         if self.path is None:
             return
         # Each field is a list of (text, style) pieces; fields are joined by " · ".
@@ -402,13 +382,12 @@ class DataPane(Pane):
         # snapshots) drop a span's leading spaces and the text runs together.
         fields: list[list[tuple[str, str]]] = [
             [(os.path.basename(self.path), "bold")],
-            [(human_size(self._file_size), "dim")],
+            [(human_size(self.file_size), "dim")],
         ]
-        rows = self.preview.row_count
         unit = "rows" if type(self.source).__name__ == "RecordsSource" else "lines"
-        fields.append([(f"{rows:,} {unit}", "")])
-        if self._index_state:
-            fields[-1].append((f"({self._index_state})", "italic"))
+        fields.append([(f"{self.rows:,} {unit}", "")])
+        if self.index_state:
+            fields[-1].append((f"({self.index_state})", "italic"))
         if self.report is not None:
             errors = sum(1 for f in self.report.findings if f.severity == "error")
             warnings = sum(1 for f in self.report.findings if f.severity == "warning")
@@ -420,8 +399,8 @@ class DataPane(Pane):
                     (_plural(warnings, "warning"), "yellow" if warnings else "green"),
                 ]
             )
-        elif self._lint_state:
-            fields.append([(self._lint_state, "italic")])
+        elif self.lint_state:
+            fields.append([(self.lint_state, "italic")])
         if self.lint_error:
             fields.append([(f"lint failed: {self.lint_error}", "bold red")])
         if self.index_error:
@@ -436,6 +415,11 @@ class DataPane(Pane):
                     text.append(" ", style=field[j - 1][1])
                 text.append(piece, style=style)
         self._set_header(text)
+
+    # each piece of the header's state redraws it when it changes
+    watch_path = watch_file_size = watch_rows = watch_source = _update_header
+    watch_index_state = watch_lint_state = watch_report = _update_header
+    watch_lint_error = watch_index_error = _update_header
 
     # -- indexing -------------------------------------------------------------------------
     @work(
@@ -477,6 +461,7 @@ class DataPane(Pane):
             return
         preview = self.preview
         preview.grow()
+        self.rows = preview.row_count
         if message.painted is not None:
             # first rows: paint them, then let the scan go on and the linter start
             self.call_after_refresh(message.painted.set)
@@ -484,27 +469,26 @@ class DataPane(Pane):
                 self._lint_pending = False
                 self.call_after_refresh(self._start_lint)
         if message.done:
-            self._index_state = ""
+            self.index_state = ""
         else:
             pct = 100 * message.scanned / max(1, message.total)
-            self._index_state = f"indexing {pct:.0f}%"
+            self.index_state = f"indexing {pct:.0f}%"
         if self._pending_line is not None and (
             preview.go_to_line(self._pending_line) or message.done
         ):
             self._pending_line = None
-        self._update_header()
 
     def on_index_failed(self, message: IndexFailed) -> None:
         message.stop()
         if message.token != self._token:
             return
         self.index_error = f"cannot read the file: {message.error}"
-        self._index_state = ""
+        self.index_state = ""
         if self._lint_pending:  # the linter says more about why
             self._lint_pending = False
             self._start_lint()
         self.preview.grow()
-        self._update_header()
+        self.rows = self.preview.row_count
         self.notify(self.index_error, title="Open file", severity="error")
 
     # -- linting --------------------------------------------------------------------------
@@ -557,22 +541,20 @@ class DataPane(Pane):
         bar.add_class("-running")
         bar.update(total=max(1, message.total), progress=message.done)
         pct = 100 * message.done / max(1, message.total)
-        self._lint_state = f"linting {pct:.0f}%"
-        self._update_header()
+        self.lint_state = f"linting {pct:.0f}%"
 
     def on_lint_finished(self, message: LintFinished) -> None:
         message.stop()
         if message.token != self._lint_token:
             return
         self.query_one("#data-progress", ProgressBar).remove_class("-running")
-        self._lint_state = ""
+        self.lint_state = ""
         stats = self.query_one("#data-stats", StatsPanel)
         if message.error is not None:
             self.lint_error = message.error
             self.findings.set_findings([], note=f"lint failed: {message.error}")
             stats.show_text(Text(f"lint failed: {message.error}", style="bold red"))
             self.notify(message.error, title="Lint", severity="error")
-            self._update_header()
             return
         report = message.report
         if report is None:  # not sent: a lint without an error always has its report
@@ -581,7 +563,6 @@ class DataPane(Pane):
         self.findings.set_findings(report.findings, truncated=report.findings_truncated)
         self.preview.set_markers(self.findings.markers())
         stats.show_report(report)
-        self._update_header()
         self._show_current()
 
     # -- the example under the cursor -----------------------------------------------------
@@ -724,10 +705,9 @@ class DataPane(Pane):
         self._lint_token += 1
         self.report = None
         self.lint_error = None
-        self._lint_state = "linting…"
+        self.lint_state = "linting…"
         self.findings.set_findings([], note="linting…")
         self.query_one("#data-stats", StatsPanel).show_text(Text("linting…", style="dim"))
-        self._update_header()
         assert self.path is not None
         self._lint(self.path, self._lint_token)
 

@@ -162,10 +162,13 @@ def results_path(
 
 
 def side_by_side(
-    rows: list[dict[str, Any]], models: list[str], inputs: dict[int, str]
+    rows: list[dict[str, Any]], models: list[str], inputs: dict[int, str], *, scale: float = 1.0
 ) -> list[dict[str, Any]]:
     """One entry per item: its input, reference and each model's answer; the items the
-    models disagree on (pass/fail, or the score when there is no pass mark) first."""
+    models disagree on first, the widest apart first (a pass beside a fail; without a
+    pass mark, scores ``DISAGREE_SPREAD`` × ``scale`` apart or more: the report's rule)."""
+    from fttui.evals.session import disagreement
+
     by_item: dict[int, dict[str, Any]] = {}
     for row in rows:
         if row.get("model") not in models:
@@ -187,12 +190,14 @@ def side_by_side(
             "passed": row.get("passed"),
             "error": row.get("error"),
         }
-    for entry in by_item.values():
-        answers = entry["answers"].values()
-        verdicts = {a["passed"] for a in answers if a["passed"] is not None}
-        scores = {a["score"] for a in answers if a["score"] is not None}
-        entry["disagree"] = len(verdicts) > 1 or (not verdicts and len(scores) > 1)
-    return sorted(by_item.values(), key=lambda e: (not e["disagree"], e["item"]))
+    spreads: dict[int, float] = {}
+    for index, entry in by_item.items():
+        spread = disagreement(entry["answers"].values(), scale=scale)
+        entry["disagree"] = spread is not None
+        spreads[index] = spread or 0.0
+    return sorted(
+        by_item.values(), key=lambda e: (not e["disagree"], -spreads[e["item"]], e["item"])
+    )
 
 
 def _short(text: Any, width: int = CELL) -> str:
@@ -221,43 +226,6 @@ def _plain_int(v: Any) -> str:
 
 class EvalsPane(Pane):
     """The eval form, its progress, the scoreboard and the items side by side."""
-
-    DEFAULT_CSS = """
-    EvalsPane { height: 1fr; }
-    EvalsPane .ev-row { height: 3; }
-    EvalsPane .ev-label { width: auto; padding: 1 1 0 1; }
-    EvalsPane #ev-file { width: 1fr; }
-    EvalsPane #ev-file-source { width: auto; max-width: 40; padding: 1 1 0 1; color: $text-muted; }
-    EvalsPane #ev-models-row { height: 6; }
-    EvalsPane #ev-models { width: 1fr; height: 6; }
-    EvalsPane #ev-extra-box { width: 40; }
-    EvalsPane #ev-metric { width: 22; }  /* "classification" on one line */
-    EvalsPane #ev-grader { width: 1fr; }
-    EvalsPane #ev-limit { width: 9; }
-    EvalsPane #ev-concurrency { width: 7; }
-    /* the row fits 80 columns, the checkbox included */
-    EvalsPane #ev-positive { width: 18; }
-    EvalsPane #ev-stop { width: 17; }
-    EvalsPane #ev-allow-python { width: auto; }
-    EvalsPane #ev-progress-row { height: 1; padding: 0 1; }
-    EvalsPane #ev-progress { width: auto; padding-right: 1; }
-    EvalsPane #ev-status { width: 1fr; color: $text-muted; padding: 0 1; }
-    EvalsPane #ev-error { height: auto; color: $text-error; padding: 0 1; }
-    EvalsPane #ev-scoreboard { height: auto; max-height: 9; }
-    EvalsPane #ev-trend { height: 2; padding: 0 1; }
-    EvalsPane #ev-trend-label { width: auto; padding-right: 1; }
-    EvalsPane #ev-trend Sparkline { width: 1fr; height: 2; }
-    EvalsPane #ev-items-title { height: 1; padding: 0 1; text-style: bold; }
-    EvalsPane #ev-items { height: 1fr; }
-    EvalsPane #ev-item-detail { height: auto; max-height: 8; padding: 0 1; background: $boost; }
-    /* a short terminal (80×24): one line a field, so the scoreboard and items still show */
-    EvalsPane.-compact .ev-row { height: 1; }
-    EvalsPane.-compact .ev-label { padding: 0 1; }
-    EvalsPane.-compact #ev-models-row, EvalsPane.-compact #ev-models { height: 3; }
-    EvalsPane.-compact Input { background: $boost; }
-    EvalsPane.-compact Input:focus { background: $primary 30%; }
-    EvalsPane.-compact #ev-item-detail { max-height: 3; }
-    """
 
     BINDINGS = [
         Binding("ctrl+r", "run", "Run eval", id="evals.run"),
@@ -649,7 +617,7 @@ class EvalsPane(Pane):
             make_scorer,
             read_grader,
         )
-        from fttui.evals.items import iter_items
+        from fttui.evals.items import iter_items, nothing_to_score
         from fttui.evals.session import Evaluation, read_results
 
         worker = get_current_worker()
@@ -675,9 +643,22 @@ class EvalsPane(Pane):
         limit = settings["limit"]
         try:
             # the bar's total: items with a reference (a streamed count, flat memory)
-            n = sum(1 for it in iter_items(file, stop=stop_seq, limit=limit) if it.reference)
+            by_grader = grader is not None
+            n = sum(
+                1
+                for it in iter_items(file, stop=stop_seq, limit=limit)
+                if it.gradable(by_grader=by_grader)
+            )
+            empty = (
+                None
+                if n
+                else nothing_to_score(file, stop=stop_seq, limit=limit, by_grader=by_grader)
+            )
         except Exception as exc:
             self.post_message(EvalFinished(run, errors=[f"cannot read {file}: {exc}"]))
+            return
+        if empty:  # an empty file, or no example with a reference: said, nothing run
+            self.post_message(EvalFinished(run, errors=[empty]))
             return
         total = n * len(models)
         positive = settings["positive_class"]
@@ -726,7 +707,9 @@ class EvalsPane(Pane):
             return
         summary = report.to_json() | {"positive_class": positive, "stop": stops}  # as --json
         self.post_message(
-            EvalFinished(run, report=summary, items=side_by_side(rows, models, inputs))
+            EvalFinished(
+                run, report=summary, items=side_by_side(rows, models, inputs, scale=scorer.scale)
+            )
         )
 
     def on_eval_progress(self, message: EvalProgress) -> None:

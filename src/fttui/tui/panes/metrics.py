@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.reactive import var
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -79,12 +80,22 @@ class MetricsPane(Pane):
     #: the keys of the compare view only (hidden from the footer and help otherwise)
     COMPARE_ACTIONS = frozenset({"cycle_series", "toggle_x"})
 
+    # -- what the header shows: each change redraws it (the watch_* below _update_header) --
+    #: the job selected in Jobs, its status and its curves (the pane shows one job)
+    job: var[JobSelected | None] = var(None, init=False)
+    status: var[str | None] = var(None, init=False)
+    series: var[dict[str, list[tuple[int, float]]]] = var(dict, init=False)
+    total_steps: var[int | None] = var(None, init=False)
+    #: the jobs marked in Jobs, in marking order; two or more: the compare view
+    marked: var[tuple[str, ...]] = var((), init=False)
+    #: job id -> its curves, in the compare view (replaced whole, never changed in place)
+    compare_series: var[dict[str, dict[str, list[tuple[int, float]]]]] = var(dict, init=False)
+    #: the series the user chose with s (the first present one is shown if it is absent)
+    chart_series: var[str] = var("train_loss", init=False)
+    x_axis: var[str] = var("step", init=False)  # or "epoch"
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.job: JobSelected | None = None
-        self.series: dict[str, list[tuple[int, float]]] = {}
-        self.total_steps: int | None = None
-        self.status: str | None = None
         self.csv: str | None = None
         self._timer: Timer | None = None
         self._state_lock = threading.Lock()
@@ -93,15 +104,9 @@ class MetricsPane(Pane):
         self._acc_job: str | None = None
         #: when the poll (of the selected job, or of the compared ones) runs again
         self._poll = Poller(ACTIVE_INTERVAL, None, held=1.0)
-        # -- the compare view (UI thread) --
-        #: the jobs marked in Jobs, in marking order; two or more: the compare view
-        self.marked: tuple[str, ...] = ()
+        # -- the compare view (UI thread; the marks and the series are above) --
         self.compare_rows: dict[str, dict[str, Any]] = {}
-        self.compare_series: dict[str, dict[str, list[tuple[int, float]]]] = {}
         self.compare_totals: dict[str, int | None] = {}
-        #: the series the user chose with s (the first present one is shown if it is absent)
-        self.chart_series = "train_loss"
-        self.x_axis = "step"  # or "epoch"
         self._compare_stale = True  # marks or data changed while the pane was hidden
         # -- the compare poll's state (its worker, under _state_lock) --
         self._cmp_followers: dict[str, Any] = {}
@@ -154,7 +159,6 @@ class MetricsPane(Pane):
                 self._timer = None
             if self.display and message.job_id and self.ftapp.live:
                 self._timer = self.set_timer(0.2, self._tick)
-        self._update_header()
 
     def _clear_single(self) -> None:
         self.series = {}
@@ -290,7 +294,6 @@ class MetricsPane(Pane):
             self.status = status
         self.csv = csv
         self.query_one(MetricSparklines).set_series(series)
-        self._update_header()
 
     # -- the compare view ---------------------------------------------------------------
     def set_marked(self, message: JobsMarked) -> None:
@@ -327,7 +330,6 @@ class MetricsPane(Pane):
             self._poll.reset()
             if self.display and self.job and self.job.job_id and self.ftapp.live:
                 self._timer = self.set_timer(0.2, self._tick)
-        self._update_header()
 
     @work(thread=True, exclusive=True, group="metrics", exit_on_error=False)
     def _fetch_compare(self, job_ids: tuple[str, ...], fresh: bool = False) -> None:
@@ -403,17 +405,18 @@ class MetricsPane(Pane):
     ) -> None:
         """Show the marked jobs' ``rows`` and ``series`` (also used by tests and
         screenshots with fixed data)."""
+        compare_series = dict(self.compare_series)
         for job_id in self.marked:
             if job_id in rows:
                 self.compare_rows[job_id] = rows[job_id]
             if job_id in series:
-                self.compare_series[job_id] = series[job_id]
+                compare_series[job_id] = series[job_id]
             if totals and job_id in totals:
                 self.compare_totals[job_id] = totals[job_id]
+        self.compare_series = compare_series  # a new series may be the one shown: the header
         self._compare_stale = True
         if self.display:
             self._show_compare()
-        self._update_header()
 
     def shown_series(self) -> str:
         """The series on the chart: the one chosen with s, else the first one present."""
@@ -482,7 +485,6 @@ class MetricsPane(Pane):
         i = present.index(current) if current in present else -1
         self.chart_series = present[(i + 1) % len(present)]
         self._show_compare()
-        self._update_header()
 
     def action_toggle_x(self) -> None:
         """x: steps or epochs on the x axis (epochs need every job's epoch count)."""
@@ -499,7 +501,6 @@ class MetricsPane(Pane):
         else:
             self.x_axis = "step"
         self._show_compare()
-        self._update_header()
 
     # -- header -------------------------------------------------------------------------
     def _header(self) -> Text:
@@ -528,10 +529,15 @@ class MetricsPane(Pane):
         return t
 
     def _update_header(self) -> None:
+        """Draw the header from the state above (called by its watchers, never by hand)."""
         # layout=False: the header is one line (app.tcss) as wide as the pane, so new text
         # never resizes it; a layout of the whole screen on each space in Jobs (the marks
         # reach this hidden pane) was ~5 ms of the key's 20 on 5,000 jobs (issue 15)
         self.query_one("#metrics-header", Static).update(self._header(), layout=False)
+
+    # each piece of the header's state redraws it when it changes
+    watch_job = watch_status = watch_series = watch_total_steps = _update_header
+    watch_marked = watch_compare_series = watch_chart_series = watch_x_axis = _update_header
 
     # -- export -------------------------------------------------------------------------
     def action_export(self) -> None:

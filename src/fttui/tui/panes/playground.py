@@ -122,10 +122,6 @@ class PromptInput(TextArea):
     enter; a pasted prompt keeps its newlines. ``up`` on the first line and ``down`` on
     the last walk the history."""
 
-    DEFAULT_CSS = """
-    PromptInput { height: auto; min-height: 3; max-height: 10; }
-    """
-
     BINDINGS = [
         Binding("enter", "submit", "Send", id="playground.send"),
         Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", id="playground.newline"),
@@ -217,15 +213,6 @@ class PromptInput(TextArea):
 
 class AnswerView(Vertical):
     """One side: which model, the streamed answer, then finish reason and usage."""
-
-    DEFAULT_CSS = """
-    AnswerView {
-        width: 1fr; height: 1fr; border: round $primary 50%; border-title-color: $foreground-muted;
-    }
-    AnswerView > VerticalScroll { height: 1fr; }
-    AnswerView .answer-text { padding: 0 1; }
-    AnswerView .answer-meta { height: auto; color: $text-muted; padding: 0 1; }
-    """
 
     def __init__(self, side: str, **kwargs) -> None:
         super().__init__(id=f"answer-{side}", **kwargs)

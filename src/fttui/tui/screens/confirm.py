@@ -16,19 +16,6 @@ from textual.widgets import Button, Static
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True (confirmed) or False (kept)."""
 
-    DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > #confirm-box {
-        width: 64; height: auto; padding: 1 2;
-        border: thick $error; background: $surface;
-    }
-    ConfirmScreen #confirm-title { text-style: bold; margin-bottom: 1; }
-    ConfirmScreen #confirm-message { margin-bottom: 1; }
-    ConfirmScreen #confirm-buttons { height: auto; align-horizontal: right; }
-    ConfirmScreen #confirm-buttons Button { margin-left: 2; }
-    ConfirmScreen #confirm-keys { color: $text-muted; margin-top: 1; }
-    """
-
     BINDINGS = [
         Binding("y", "confirm", "Yes", id="confirm.yes"),
         Binding("n", "keep", "No", id="confirm.no"),

@@ -38,6 +38,7 @@ from textual.worker import get_current_worker
 from fttui.tui.claim import Claim
 
 if TYPE_CHECKING:
+    from fttui.datasets.findings import LintReport
     from fttui.tui.app import FtApp
 
 #: the hyperparameter fields that may hold a list (a sweep axis): field id → (create_job
@@ -116,16 +117,6 @@ class IterateForm(ModalScreen[str | None]):
 
     app: FtApp  # for the type checker only
 
-    DEFAULT_CSS = """
-    IterateForm #create-sweep { height: auto; padding-left: 17; display: none; }
-    IterateForm #create-sweep.-shown { display: block; }
-    IterateForm #create-sweep.-error { color: $text-error; }
-    IterateForm #metadata-note { display: none; color: $text-error; }
-    IterateForm #metadata-note.-shown { display: block; }
-    IterateForm #continue-note { display: none; }
-    IterateForm #continue-note.-shown { display: block; }
-    """
-
     # merged with CreateJobScreen's own (Textual collects BINDINGS along the MRO)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l", "continue_from", "Continue from a model", id="create_job.continue_from"),
@@ -138,7 +129,7 @@ class IterateForm(ModalScreen[str | None]):
     _uploads: dict[tuple[str, int, int], str]
     _create_worker: Any
     _create_claim: Claim | None
-    _reports: dict[str, tuple[str, str, Any]]
+    _reports: dict[str, tuple[str, str, LintReport]]
     _linted: dict[str, str]
 
     #: the jobs this form created (several for a sweep), once it dismisses
@@ -563,17 +554,6 @@ def _count(n: int, what: str) -> str:
 
 class ContinueFromScreen(ModalScreen[str | None]):
     """The models a job can continue from: ``enter`` picks one, ``esc`` picks none."""
-
-    DEFAULT_CSS = """
-    ContinueFromScreen { align: center middle; }
-    ContinueFromScreen > #continue-box {
-        width: 96%; max-width: 100; height: auto; max-height: 80%;
-        border: thick $accent; background: $panel; padding: 0 1;
-    }
-    ContinueFromScreen #continue-title { text-style: bold; }
-    ContinueFromScreen #continue-list { height: auto; max-height: 20; }
-    ContinueFromScreen #continue-keys { color: $text-muted; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="continue_from.close"),

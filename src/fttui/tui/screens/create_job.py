@@ -34,6 +34,7 @@ from fttui.tui.widgets.grader_editor import PARAM_FIELDS as METHOD_PARAM_FIELDS
 from fttui.tui.widgets.grader_editor import MethodFieldError, TrainingMethodSection
 
 if TYPE_CHECKING:  # the app imports the panes: typing only, no cycle at run time
+    from fttui.datasets.findings import LintReport  # (the linter loads with a file)
     from fttui.tui.app import FtApp
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
@@ -96,7 +97,7 @@ def _optional_float(value: str, field: str, label: str) -> float | None:
     return number
 
 
-def lint_summary(report: Any) -> Text:
+def lint_summary(report: LintReport) -> Text:
     """One line: examples, errors / warnings, the estimate; then one line per error code."""
     text = Text(no_wrap=True, overflow="ellipsis")
     errors = [f for f in report.findings if f.severity == "error"]
@@ -110,7 +111,7 @@ def lint_summary(report: Any) -> Text:
         text.append(
             f", {len(warnings):,} warning{'s' if len(warnings) != 1 else ''}", style="yellow"
         )
-    est = getattr(report, "estimate", None) or {}
+    est = report.estimate or {}
     if est.get("n_epochs") is not None:
         text.append(f"  ·  {est['n_epochs']} epochs by default", style="dim")
     if est.get("billed_tokens") is not None:
@@ -147,7 +148,12 @@ def lint_summary(report: Any) -> Text:
 
 class _PreLinted(Message):
     def __init__(
-        self, field: str, path: str, model: str, report: Any = None, error: str | None = None
+        self,
+        field: str,
+        path: str,
+        model: str,
+        report: LintReport | None = None,
+        error: str | None = None,
     ):
         super().__init__()
         self.field = field
@@ -176,7 +182,7 @@ class _Models(Message):
 
 class _Failed(Message):
     def __init__(
-        self, kind: str, message: str, report: Any = None, param: str | None = None
+        self, kind: str, message: str, report: LintReport | None = None, param: str | None = None
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -196,55 +202,6 @@ class CreateJobScreen(IterateForm):
     Clone, continue, sweeps and metadata: ``IterateForm`` (create_iterate.py)."""
 
     app: FtApp  # for the type checker only (no value: Textual's property stays)
-
-    DEFAULT_CSS = """
-    CreateJobScreen { align: center middle; }
-    CreateJobScreen > #create-box {
-        width: 96%; max-width: 112; height: auto; max-height: 96%;
-        border: thick $accent; background: $panel; padding: 0 1;
-    }
-    CreateJobScreen #create-title { text-style: bold; width: 1fr; }
-    CreateJobScreen #create-form { height: 1fr; }
-    CreateJobScreen .row { height: 3; }
-    CreateJobScreen .row Label { width: 17; padding-top: 1; }
-    CreateJobScreen .row Input { width: 1fr; }
-    CreateJobScreen .row Button { min-width: 14; margin-left: 1; }
-    CreateJobScreen #create-hp {
-        grid-size: 6; grid-columns: 10 1fr 12 1fr 10 1fr; height: 3; grid-gutter: 0 1;
-    }
-    CreateJobScreen #create-hp2 { grid-size: 4; grid-columns: 10 1fr 10 1fr; height: 3;
-        grid-gutter: 0 1; }
-    CreateJobScreen #create-hp Label, CreateJobScreen #create-hp2 Label { padding-top: 1; }
-    CreateJobScreen .lint {
-        height: auto; max-height: 8; padding-left: 17; color: $text-muted;
-        text-wrap: nowrap; text-overflow: ellipsis;
-    }
-    CreateJobScreen #create-status { height: auto; min-height: 1; margin-top: 1; }
-    CreateJobScreen #create-status.-error { color: $text-error; }
-    CreateJobScreen #create-progress-row { height: 1; display: none; }
-    CreateJobScreen #create-progress-row.-running { display: block; }
-    CreateJobScreen #create-phase { width: 1fr; }
-    CreateJobScreen #create-buttons { height: 3; align-horizontal: right; margin-top: 1; }
-    CreateJobScreen #create-buttons Button { margin-left: 1; }
-    CreateJobScreen Input.-invalid { border: tall $error; }
-    /* a short terminal (80×24): one line a field, so every field shows at once */
-    CreateJobScreen.-compact .row, CreateJobScreen.-compact #create-hp,
-    CreateJobScreen.-compact #create-hp2 { height: 1; }
-    CreateJobScreen.-compact .row Label, CreateJobScreen.-compact #create-hp Label,
-    CreateJobScreen.-compact #create-hp2 Label { padding-top: 0; }
-    CreateJobScreen.-compact .row Input, CreateJobScreen.-compact Grid Input {
-        background: $boost;
-    }
-    CreateJobScreen.-compact .row Input:focus, CreateJobScreen.-compact Grid Input:focus {
-        background: $primary 30%;
-    }
-    CreateJobScreen.-compact .row Button { min-width: 10; }
-    /* as tall as its fields (at most 12 lines: no scrolling, no blank half-screen) */
-    CreateJobScreen.-compact #create-form { height: auto; }
-    CreateJobScreen.-compact .lint { max-height: 3; }
-    CreateJobScreen.-compact #create-status { margin-top: 0; }
-    CreateJobScreen.-compact #create-buttons { height: 1; margin-top: 0; }
-    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "create", "Create job", id="create_job.create", priority=True),
@@ -274,7 +231,7 @@ class CreateJobScreen(IterateForm):
         # field id -> (the field's value and the model it was linted for, the report): a
         # report is only used for what it belongs to (a refusal must not come from the last
         # file, nor from a lint for another model)
-        self._reports: dict[str, tuple[str, str, Any]] = {}
+        self._reports: dict[str, tuple[str, str, LintReport]] = {}
         self._linted: dict[str, str] = {}
         self._create_worker: Worker[None] | None = None
         self._create_claim: Claim | None = None
@@ -521,6 +478,8 @@ class CreateJobScreen(IterateForm):
         if message.error is not None:
             target.update(Text(f"cannot lint: {message.error}", style="bold red"))
             return
+        if message.report is None:  # not sent: a lint without an error always has its report
+            return
         self._reports[message.field] = (
             self._linted.get(message.field, ""),
             message.model,
@@ -587,7 +546,7 @@ class CreateJobScreen(IterateForm):
     def action_create(self) -> None:
         if self.running:
             return
-        if getattr(self.app, "read_only", False):
+        if self.app.read_only:
             self._status("Read-only mode: creating jobs is disabled.", error=True)
             return
         self._accept_shown_completion()
@@ -606,7 +565,7 @@ class CreateJobScreen(IterateForm):
         linted_value, linted_model, report = self._reports.get("create-training", ("", "", None))
         if (
             report is not None
-            and getattr(report, "has_errors", False)
+            and report.has_errors
             and not args["force"]
             and linted_value == self._value("create-training")
             and linted_model == self._lint_context()[0]
@@ -622,7 +581,7 @@ class CreateJobScreen(IterateForm):
         self._create_claim = Claim()
         self._create_worker = self._run_create(args, self._create_claim)
 
-    def _refuse(self, report: Any) -> None:
+    def _refuse(self, report: LintReport) -> None:
         grader_refusal = self._method().grader_refusal(report)
         if grader_refusal is not None:  # the grader names fields the data lacks: fix it there
             self._status(grader_refusal, error=True)

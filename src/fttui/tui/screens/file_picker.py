@@ -65,22 +65,6 @@ class DataDirectoryTree(DirectoryTree):
 class FilePickerScreen(ModalScreen[str | None]):
     """Choose a file. ``enter`` in the path box opens it; ``tab`` goes to the tree."""
 
-    DEFAULT_CSS = """
-    FilePickerScreen { align: center middle; }
-    FilePickerScreen > #picker {
-        width: 90%;
-        max-width: 110;
-        height: 80%;
-        border: thick $accent;
-        background: $panel;
-        padding: 0 1;
-    }
-    FilePickerScreen #picker-title { text-style: bold; margin-bottom: 1; }
-    FilePickerScreen #picker-tree { height: 1fr; margin-top: 1; }
-    FilePickerScreen #picker-error { color: $text-error; height: auto; }
-    FilePickerScreen #picker-help { color: $text-muted; height: 1; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="file_picker.cancel"),
         Binding("ctrl+u", "parent", "Parent folder", id="file_picker.parent"),

@@ -62,17 +62,6 @@ def collect_key_help(screen) -> list[KeyHelp]:
 class HelpScreen(ModalScreen[None]):
     """The keys that work here; type to search; remap them in ``[keymap]`` of the config."""
 
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > #help-box {
-        width: 96; height: 85%; padding: 0 1;
-        border: thick $accent; background: $surface;
-    }
-    HelpScreen #help-title { text-style: bold; padding: 1 0 0 0; }
-    HelpScreen #help-table { height: 1fr; }
-    HelpScreen #help-foot { color: $text-muted; height: auto; }
-    """
-
     BINDINGS = [
         Binding("escape", "close", "Close", id="help.close"),
         Binding("f1", "close", "Close", show=False, id="help.close_f1"),

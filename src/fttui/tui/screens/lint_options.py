@@ -32,18 +32,6 @@ KNOWN_MODELS = (
 class LintOptionsScreen(ModalScreen[tuple[str, float | None] | None]):
     """Choose the model (and optional price) to lint and estimate for."""
 
-    DEFAULT_CSS = """
-    LintOptionsScreen { align: center middle; }
-    LintOptionsScreen > #lint-options {
-        width: 72; height: auto; border: thick $accent; background: $panel; padding: 0 1;
-    }
-    LintOptionsScreen Label { margin-top: 1; }
-    LintOptionsScreen #lint-options-title { text-style: bold; margin-top: 0; }
-    LintOptionsScreen #lint-options-error { color: $text-error; height: auto; }
-    LintOptionsScreen #lint-options-buttons { height: 3; align-horizontal: right; }
-    LintOptionsScreen Button { margin-left: 1; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="lint_options.cancel"),
         Binding("ctrl+s", "apply", "Apply", id="lint_options.apply"),

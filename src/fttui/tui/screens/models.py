@@ -108,13 +108,6 @@ class ModelsScreen(Screen[None]):
 
     app: FtApp  # for the type checker only (no value: Textual's property stays)
 
-    DEFAULT_CSS = """
-    ModelsScreen #models-box { height: 1fr; border: round $primary; padding: 0 1; }
-    ModelsScreen #models-table { height: 1fr; }
-    ModelsScreen #models-status { height: auto; padding: 0 1; }
-    ModelsScreen #models-status.-error { color: $error; text-style: bold; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d,delete", "delete", "Delete model", id="models.delete"),
         Binding("r", "refresh", "Refresh", id="models.refresh"),
@@ -145,7 +138,7 @@ class ModelsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#models-box").border_title = "Models"
         self.query_one(DataTable).focus()
-        if getattr(self.app, "live", True):
+        if self.app.live:
             self.action_refresh()
 
     # -- status line --------------------------------------------------------------------
@@ -242,7 +235,7 @@ class ModelsScreen(Screen[None]):
         model_id = self.cursor_model
         if model_id is None:
             return
-        if getattr(self.app, "read_only", False):
+        if self.app.read_only:
             self._status("Read-only mode: deleting models is disabled.", error=True)
             return
         if not is_fine_tuned(model_id):

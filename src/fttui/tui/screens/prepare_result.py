@@ -59,18 +59,6 @@ def describe_result(src: str, result: Any) -> Text:
 class PrepareResultScreen(ModalScreen[str | None]):
     """The changes ``prepare`` made; offers to open the prepared file."""
 
-    DEFAULT_CSS = """
-    PrepareResultScreen { align: center middle; }
-    PrepareResultScreen > #prepare-box {
-        width: 90%; max-width: 110; height: auto; max-height: 85%;
-        border: thick $success; background: $panel; padding: 0 1;
-    }
-    PrepareResultScreen #prepare-title { text-style: bold; }
-    PrepareResultScreen #prepare-scroll { height: auto; max-height: 30; }
-    PrepareResultScreen #prepare-buttons { height: auto; align-horizontal: right; }
-    PrepareResultScreen Button { margin-left: 1; }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("o", "open_prepared", "Open prepared file", id="prepare_result.open"),
         Binding("escape", "close", "Close", id="prepare_result.close"),

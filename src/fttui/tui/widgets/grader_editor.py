@@ -33,6 +33,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 if TYPE_CHECKING:  # the app imports the screens that use this: typing only, no cycle
     from fttui.api.graders import GraderCheck
+    from fttui.datasets.findings import LintReport
     from fttui.tui.app import FtApp
 
 METHODS = ("supervised", "dpo", "reinforcement")
@@ -191,6 +192,7 @@ class GraderEditor(Vertical):
     GraderEditor #grader-head Label { width: 1fr; color: $text-muted; }
     GraderEditor #grader-validate { min-width: 14; height: 1; border: none; margin-left: 1; }
     GraderEditor #create-grader { height: 9; }
+    /* app.tcss's $invalid-border, spelt out: the app's variables are not seen here */
     GraderEditor #create-grader.-invalid { border: tall $error; }
     GraderEditor #grader-result { height: auto; min-height: 1; }
     """
@@ -323,7 +325,7 @@ class TrainingMethodSection(Vertical):
         grid-size: 4; grid-columns: 16 1fr 13 1fr; grid-rows: 3; height: 6; grid-gutter: 0 1;
     }
     TrainingMethodSection #create-rft-hp Label { padding-top: 1; }
-    TrainingMethodSection Input.-invalid { border: tall $error; }
+    TrainingMethodSection Input.-invalid { border: tall $error; }  /* $invalid-border */
     /* a short terminal: one line a field, as the rest of the form */
     .-compact TrainingMethodSection .row { height: 1; }
     .-compact TrainingMethodSection #create-rft-hp { grid-rows: 1; height: 2; }
@@ -533,12 +535,12 @@ class TrainingMethodSection(Vertical):
             "rft_hyperparameters": {k: v for k, v in hp.items() if v is not None},
         }
 
-    def grader_refusal(self, report: Any) -> Text | None:
+    def grader_refusal(self, report: LintReport) -> Text | None:
         """The refusal to show when ``report``'s errors are about the grader's fields (the
         grader is then marked and says which), or None when they are not."""
         missing = [
             f
-            for f in getattr(report, "findings", ())
+            for f in report.findings
             if f.severity == "error" and f.code == "rft_grader_field_missing"
         ]
         if not missing or self._method != "reinforcement":
