@@ -158,6 +158,8 @@ class FtApp(App[None]):
         self._connect_failures = 0
         self._retry_timer: Timer | None = None
         self._restarting = False  # starting the local server again (see on_backend_problem)
+        #: the collector's thresholds before freeze_long_lived set GC_THRESHOLDS
+        self._gc_thresholds: tuple[int, int, int] | None = None
         self.keymap: dict[str, str] = {}
         self.keymap_problems: list[str] = []
 
@@ -218,7 +220,16 @@ class FtApp(App[None]):
         o's slowest presses in bench/tui.py went from ~90 ms of CPU to ~35."""
         gc.collect()
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        if self._gc_thresholds is None:
+            self._gc_thresholds = gc.get_threshold()
+            gc.set_threshold(*GC_THRESHOLDS)
+
+    def on_unmount(self) -> None:
+        # The app's objects are collectable again once it ends, at the usual thresholds:
+        # a process that runs one app after another (the tests) kept them all otherwise.
+        gc.unfreeze()
+        if self._gc_thresholds is not None:
+            gc.set_threshold(*self._gc_thresholds)
 
     def _handle_exception(self, error: Exception) -> None:
         # An app closed while _mount_rest is still mounting a pane (q in the first second,
