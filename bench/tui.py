@@ -15,18 +15,19 @@ the table's header and the footer) has been written to the terminal. Budget: ftt
 median of ``--starts`` starts ≤ 1.1 × the bare app's.
 
 Key-to-screen latency: the app runs headless with a cached list of ``--jobs`` jobs (the
-list it shows at start-up, before any request) and the clock runs from posting a key
-(``j``/``k`` in the job table, ``/`` filter keys, pane switches) until the frame showing
-its effect has been rendered; the bare app's DataTable holds the same ``--jobs`` rows and
-moves its cursor on the same keys. Budget: fttui's median cursor move ≤ 5 × the bare
-table's (p95 reported); pane switches and filter typing are reported, not judged.
-
-Marks and sorting with ``--marked`` (10) jobs marked for comparing (the Metrics pane then
-holds its compare view): ``space`` marking and unmarking one more job, and ``o`` sorting
-by the next column. Budget: the median of each ≤ 50 ms, judged as a ratio so the machine's
-load does not decide it — space ≤ 5 × the bare table's cursor move (a mark is a cell
-update, as a move is a cursor update), ``o`` ≤ 5 × the bare table sorting its 5,000 rows
-by the next column (``DataTable.sort``); the absolute medians are printed beside.
+list it shows at start-up, before any request), ``--marked`` (10) of them marked for
+comparing first (so the Metrics pane holds its compare view), and the clock runs from
+posting a key until the frame showing its effect has been rendered: cursor moves (↓/↑ in
+the job table), pane switches (1–5, each away from Jobs and back), ``space`` marking and
+unmarking one more job, ``o`` sorting by the next column, typing in the ``/`` filter.
+Budget (issue 15): each key's median and p95 ≤ 50 ms (``KEY_BUDGET_MS``), printed key by
+key, with the CPU time the app's thread spent on each key (not judged: what the key costs
+the app, which a loaded machine stretches into more wall time). The 50 ms are absolute: a
+loaded machine misses them (the load average is printed first), so the same figures are
+also judged as ratios to a bare DataTable measured in the same run, which the load moves
+alike: fttui's median cursor move and space ≤ 5 × the bare table's
+cursor move (a mark is a cell update, as a move is a cursor update), ``o`` ≤ 5 × the bare
+table sorting its rows by the next column (``DataTable.sort``).
 
 Exit status 1 when a budget is missed.
 """
@@ -49,7 +50,8 @@ KEY_BUDGET = 5.0
 #: × the same bare figures, for space (mark) and o (sort) with ``--marked`` jobs marked:
 #: the task's 50 ms budget over a bare move / sort measured in the same run
 MARK_BUDGET = SORT_BUDGET = 5.0
-MARK_BUDGET_MS = 50.0  #: printed beside the ratios (load-dependent: not judged alone)
+#: every key's median and p95, with ``--marked`` jobs marked (issue 15)
+KEY_BUDGET_MS = 50.0
 SIZE = (120, 40)
 OFFLINE = "http://127.0.0.1:9/v1"
 
@@ -202,31 +204,44 @@ def first_frame(home: Path, runs: int, argv: list[str]) -> tuple[list[float], li
 
 
 # -- key-to-screen latency ----------------------------------------------------------------
-def hook_frames(app) -> list[float]:
+class Frames(list[float]):
+    """The times at which the app's screen was rendered; ``cpu``: the app thread's CPU
+    time at each (what the frame cost the app, whatever else the machine ran)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cpu: list[float] = []
+
+
+def hook_frames(app) -> Frames:
     """The times at which the app's screen was rendered, from now on."""
-    frames: list[float] = []
+    frames = Frames()
     screen = app.screen
     original = screen._compositor_refresh
 
     def hooked() -> None:
         original()
         frames.append(time.perf_counter())
+        frames.cpu.append(time.thread_time())
 
     screen._compositor_refresh = hooked
     return frames
 
 
-def timer(app, frames: list[float]):
+def timer(app, frames: Frames, cpu: list[float] | None = None):
     """``timed(key, done)``: seconds from posting ``key`` until ``done()`` holds and a frame
-    has been rendered after it."""
+    has been rendered after it; each key's CPU seconds (the app's thread, which the
+    headless app shares with this loop) go to ``cpu`` when given."""
     from textual import events
 
     async def timed(key: str, done, limit: float = 5.0) -> float:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         app.post_message(events.Key(key, key if len(key) == 1 else None))
         while True:
             await asyncio.sleep(0.001)
             if done() and frames and frames[-1] > start:
+                if cpu is not None:
+                    cpu.append(frames.cpu[-1] - start_cpu)
                 return frames[-1] - start
             if time.perf_counter() - start > limit:
                 raise SystemExit(f"key {key!r} had no visible effect in {limit:g} s")
@@ -264,24 +279,32 @@ async def bare_latency(n_rows: int, presses: int) -> dict[str, list[float]]:
         return out
 
 
-#: how many o presses are timed (every column, twice over)
-SORTS = 12
+#: how many o presses are timed (every column, four times over: a p95 of 24)
+SORTS = 24
+#: the pane switches timed: to each other pane and back to Jobs, three times over
+PANE_KEYS = ("3", "2", "4", "2", "1", "2", "5", "2") * 3
+PANES = {"1": "data", "2": "jobs", "3": "metrics", "4": "playground", "5": "evals"}
 
 
-async def marks(pilot, app, table, timed, n_marked: int, presses: int) -> dict[str, list[float]]:
-    """Mark ``n_marked`` jobs (timed as "marking"), then with them marked: space on one
-    more job, on and off (``presses`` times), and o through the columns."""
-    out: dict[str, list[float]] = {"marking": [], "space": [], "sort": []}
+async def mark(pilot, table, timed, n_marked: int) -> list[float]:
+    """Mark ``n_marked`` jobs one by one with space (each timed)."""
+    out = []
     table.focus()
     await pilot.pause(0.1)
-    for i in range(n_marked):
+    for _ in range(n_marked):
         job_id = table.selected_id
-        # the first mark widens the ID column for its "● ": every row is built again once
-        limit = 60.0 if i == 0 else 5.0
-        out["marking"].append(await timed("space", lambda j=job_id: j in table.marked, limit))
+        out.append(await timed("space", lambda j=job_id: j in table.marked, 60.0))
         table.move_cursor(row=table.cursor_row + 1, animate=False)
         await pilot.pause(0.02)
     assert len(table.marked) == n_marked
+    return out
+
+
+async def marks(pilot, table, timed, presses: int) -> dict[str, list[float]]:
+    """With jobs marked: space on one more job, on and off (``presses`` times), and o
+    through the columns."""
+    out: dict[str, list[float]] = {"space": [], "sort": []}
+    table.focus()
     extra = table.selected_id
     for _ in range(presses):
         want = extra not in table.marked
@@ -304,9 +327,10 @@ async def key_latency(n_jobs: int, presses: int, n_marked: int) -> dict[str, lis
     app = FtApp(base_url=OFFLINE, api_key="sk-bench", live=False)
     results: dict[str, list[float]] = {"cursor": [], "pane": [], "filter": []}
 
+    cpu: list[float] = []  # each timed key's CPU time, in the order they are timed
     async with app.run_test(size=SIZE) as pilot:
         frames = hook_frames(app)
-        timed = timer(app, frames)
+        timed = timer(app, frames, cpu)
         table = app.query_one(JobTable)
         t0 = time.perf_counter()
         while table.row_count < n_jobs:
@@ -314,18 +338,21 @@ async def key_latency(n_jobs: int, presses: int, n_marked: int) -> dict[str, lis
             if time.perf_counter() - t0 > 120:
                 raise SystemExit("the cached job list did not load")
         load_s = time.perf_counter() - t0
+        while not app.panes_ready:  # every pane mounted (after the first frame)
+            await pilot.pause(0.05)
         await pilot.pause(0.3)
+        # every key below with n_marked jobs marked (the Metrics pane's compare view)
+        results["marking"] = await mark(pilot, table, timed, n_marked)
+        await until(pilot, lambda: len(app.query_one("#metrics").marked) == n_marked)
         # the arrow keys, which the bare DataTable binds too (j/k are fttui's aliases)
         results["cursor"] = await cursor_moves(pilot, table, timed, presses)
-        for pane in ("3", "2", "4", "2", "1", "2") * 2:
-            target = {"1": "data", "2": "jobs", "3": "metrics", "4": "playground"}[pane]
+        for pane in PANE_KEYS:
+            target = PANES[pane]
             if app.focused is not None and app.focused.id == "pg-prompt":
-                app.set_focus(None)
+                app.set_focus(None)  # a digit typed into the prompt is a digit
             results["pane"].append(await timed(pane, lambda t=target: app.current_pane == t))
             await pilot.pause(0.02)
-        results.update(await marks(pilot, app, table, timed, n_marked, presses))
-        if len(app.query_one("#metrics").marked) != n_marked:
-            raise SystemExit("the Metrics pane did not learn the marks")
+        results.update(await marks(pilot, table, timed, presses))
         # Typing into the filter (the table itself refilters after a short pause).
         app.query_one(JobTable).focus()
         await pilot.press("slash")
@@ -334,12 +361,68 @@ async def key_latency(n_jobs: int, presses: int, n_marked: int) -> dict[str, lis
             value = box.value + ch
             results["filter"].append(await timed(ch, lambda v=value: box.value == v))
         results["load"] = [load_s]
+    at = 0
+    for name in ("marking", "cursor", "pane", "space", "sort", "filter"):  # as timed
+        n = len(results[name])
+        results[name + "_cpu"] = cpu[at : at + n]
+        at += n
     return results
+
+
+async def until(pilot, done, limit: float = 30.0) -> None:
+    start = time.perf_counter()
+    while not done():
+        if time.perf_counter() - start > limit:
+            raise SystemExit("the Metrics pane did not learn the marks")
+        await pilot.pause(0.05)
 
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+#: the keys judged against KEY_BUDGET_MS, in the order printed
+KEYS = (
+    ("cursor", "cursor move ↓/↑"),
+    ("pane", "pane switch 1–5 and back to 2"),
+    ("space", "space (mark/unmark one more)"),
+    ("sort", "o (sort by the next column)"),
+    ("filter", "typing in the filter"),
+)
+
+
+def judge_first_frame(home: Path, n_jobs: int, starts: int) -> bool:
+    """Time ``starts`` first frames of each app, interleaved; True when within budget."""
+    ours: tuple[list[float], list[float]] = ([], [])
+    bare: tuple[list[float], list[float]] = ([], [])
+    for _ in range(starts):  # interleaved: the machine's load hits both alike
+        for acc, argv in ((ours, FTTUI_ARGV), (bare, BARE_ARGV)):
+            t, c = first_frame(home, 1, argv)
+            acc[0].extend(t)
+            acc[1].extend(c)
+
+    def frame_line(name: str, times: list[float], cpu: list[float]) -> str:
+        return (
+            f"  {name}: median {statistics.median(times) * 1000:.0f} ms, "
+            f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
+            f"CPU used by then: median {statistics.median(cpu) * 1000:.0f} ms"
+        )
+
+    print(
+        f"time to first frame (spawn → full frame in a pty, {n_jobs:,} cached jobs, "
+        f"{starts} starts each):"
+    )
+    print(frame_line("fttui   ", *ours))
+    print(frame_line("bare app", *bare))
+    ratio = statistics.median(ours[0]) / statistics.median(bare[0])
+    ok = ratio <= FIRST_FRAME_BUDGET
+    cpu_ratio = statistics.median(ours[1]) / statistics.median(bare[1])
+    print(
+        f"  ratio fttui / bare app: {ratio:.2f}× (budget ≤ {FIRST_FRAME_BUDGET}×) "
+        f"{'OK' if ok else 'OVER BUDGET'}; CPU time ratio {cpu_ratio:.2f}× (not judged)"
+    )
+    return ok
 
 
 def main() -> int:
@@ -348,7 +431,7 @@ def main() -> int:
     )
     ap.add_argument("--jobs", type=int, default=5000)
     ap.add_argument("--presses", type=int, default=40)
-    ap.add_argument("--starts", type=int, default=5)
+    ap.add_argument("--starts", type=int, default=5, help="first frames timed (0: none)")
     ap.add_argument("--marked", type=int, default=10, help="jobs marked for space / o")
     args = ap.parse_args()
 
@@ -362,86 +445,56 @@ def main() -> int:
 
         load = os.getloadavg()[0]
         print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} (figures grow with load)")
-        ours: tuple[list[float], list[float]] = ([], [])
-        bare: tuple[list[float], list[float]] = ([], [])
-        for _ in range(args.starts):  # interleaved: the machine's load hits both alike
-            for acc, argv in ((ours, FTTUI_ARGV), (bare, BARE_ARGV)):
-                t, c = first_frame(home, 1, argv)
-                acc[0].extend(t)
-                acc[1].extend(c)
-
-        def frame_line(name: str, times: list[float], cpu: list[float]) -> str:
-            return (
-                f"  {name}: median {statistics.median(times) * 1000:.0f} ms, "
-                f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms; "
-                f"CPU used by then: median {statistics.median(cpu) * 1000:.0f} ms"
-            )
-
-        print(
-            f"time to first frame (spawn → full frame in a pty, {args.jobs:,} cached jobs, "
-            f"{args.starts} starts each):"
-        )
-        print(frame_line("fttui   ", *ours))
-        print(frame_line("bare app", *bare))
-        ratio = statistics.median(ours[0]) / statistics.median(bare[0])
-        ok = ratio <= FIRST_FRAME_BUDGET
-        failed |= not ok
-        cpu_ratio = statistics.median(ours[1]) / statistics.median(bare[1])
-        print(
-            f"  ratio fttui / bare app: {ratio:.2f}× (budget ≤ {FIRST_FRAME_BUDGET}×) "
-            f"{'OK' if ok else 'OVER BUDGET'}; CPU time ratio {cpu_ratio:.2f}× (not judged)"
-        )
+        if args.starts:
+            failed |= not judge_first_frame(home, args.jobs, args.starts)
 
         res = asyncio.run(key_latency(args.jobs, args.presses, args.marked))
         bases = asyncio.run(bare_latency(args.jobs, args.presses))
-        base = bases["cursor"]
         print(f"cached list of {args.jobs:,} jobs shown in {res['load'][0] * 1000:.0f} ms")
-        for name, label in (
-            ("cursor", "cursor move ↓/↑"),
-            ("pane", "pane switch 1–4"),
-            ("filter", "typing in the filter"),
-        ):
-            vals = res[name]
-            med = statistics.median(vals)
-            print(
-                f"key-to-screen, {label} on {args.jobs:,} jobs: median {med * 1000:.1f} ms, "
-                f"p95 {pct(vals, 0.95) * 1000:.1f} ms, max {max(vals) * 1000:.1f} ms "
-                f"(n={len(vals)})"
-            )
-            if name == "cursor":
-                bmed = statistics.median(base)
-                ratio = med / bmed
-                ok = ratio <= KEY_BUDGET
-                failed |= not ok
-                print(
-                    f"  bare DataTable, same keys on {args.jobs:,} rows: median "
-                    f"{bmed * 1000:.1f} ms, p95 {pct(base, 0.95) * 1000:.1f} ms; ratio "
-                    f"{ratio:.2f}× (budget ≤ {KEY_BUDGET}×) {'OK' if ok else 'OVER BUDGET'}"
-                )
         vals = res["marking"]
         print(
-            f"key-to-screen, space marking {args.marked} jobs one by one: the first (it widens "
-            f"the ID column: every row again) {vals[0] * 1000:.0f} ms, the others median "
+            f"space marking {args.marked} jobs one by one: the first (it widens the ID column) "
+            f"{vals[0] * 1000:.0f} ms, the others median "
             f"{statistics.median(vals[1:] or vals) * 1000:.1f} ms (not judged)"
         )
-        for name, label, baseline, bname, budget in (
-            ("space", "space (mark/unmark one more)", base, "cursor move", MARK_BUDGET),
-            ("sort", "o (sort by the next column)", bases["sort"], "sort", SORT_BUDGET),
-        ):
+        print(
+            f"key-to-screen on {args.jobs:,} jobs with {args.marked} marked (budget: median and "
+            f"p95 ≤ {KEY_BUDGET_MS:.0f} ms each):"
+        )
+        for name, label in KEYS:
             vals = res[name]
-            med, bmed = statistics.median(vals), statistics.median(baseline)
+            med, p95 = statistics.median(vals) * 1000, pct(vals, 0.95) * 1000
+            over = [what for what, v in (("median", med), ("p95", p95)) if v > KEY_BUDGET_MS]
+            failed |= bool(over)
+            verdict = f"OVER BUDGET ({', '.join(over)})" if over else "OK"
+            used = res[name + "_cpu"]
+            print(
+                f"  {label:30s} median {med:6.1f} ms  p95 {p95:6.1f} ms  "
+                f"max {max(vals) * 1000:6.1f} ms  (n={len(vals)})  {verdict}; CPU median "
+                f"{statistics.median(used) * 1000:.1f} ms, p95 {pct(used, 0.95) * 1000:.1f} ms"
+            )
+        by_pane: dict[str, list[float]] = {}
+        for key, value in zip(PANE_KEYS, res["pane"], strict=True):
+            by_pane.setdefault(PANES[key], []).append(value)
+        print(
+            "  pane switch medians by pane: "
+            + ", ".join(f"{p} {statistics.median(v) * 1000:.1f} ms" for p, v in by_pane.items())
+        )
+        print("the same against a bare DataTable in this run (load moves both alike):")
+        base = bases["cursor"]
+        for name, label, baseline, bname, budget in (
+            ("cursor", "cursor move", base, "cursor move", KEY_BUDGET),
+            ("space", "space", base, "cursor move", MARK_BUDGET),
+            ("sort", "o", bases["sort"], "sort by the next column", SORT_BUDGET),
+        ):
+            med, bmed = statistics.median(res[name]), statistics.median(baseline)
             ratio = med / bmed
             ok = ratio <= budget
             failed |= not ok
             print(
-                f"key-to-screen, {label} with {args.marked} marked on {args.jobs:,} jobs: "
-                f"median {med * 1000:.1f} ms, p95 {pct(vals, 0.95) * 1000:.1f} ms "
-                f"(n={len(vals)}; {'within' if med * 1000 <= MARK_BUDGET_MS else 'over'} "
-                f"{MARK_BUDGET_MS:.0f} ms)"
-            )
-            print(
-                f"  bare DataTable {bname} on {args.jobs:,} rows: median {bmed * 1000:.1f} ms; "
-                f"ratio {ratio:.2f}× (budget ≤ {budget}×) {'OK' if ok else 'OVER BUDGET'}"
+                f"  {label}: bare {bname} median {bmed * 1000:.1f} ms "
+                f"(p95 {pct(baseline, 0.95) * 1000:.1f} ms); ratio {ratio:.2f}× "
+                f"(budget ≤ {budget}×) {'OK' if ok else 'OVER BUDGET'}"
             )
     return 1 if failed else 0
 

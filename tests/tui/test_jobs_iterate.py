@@ -98,6 +98,51 @@ async def test_sort_by_any_column_with_a_key_and_a_header_click(fttui_home):
         assert table(app).selected_id == newest[5]
 
 
+async def test_a_sort_arrow_wider_than_its_column_widens_it_and_the_names_fit_the_rest(
+    fttui_home,
+):
+    # "Tokens ▼" is two cells wider than "12,000": the Tokens column widens, the fine-tuned
+    # model column gives the cells up, and its names are shortened again to the new width
+    # (each cell shortens itself when drawn: no row is built again for it)
+    from fttui.tui.widgets.job_table import short_model_name
+
+    jobs = sample_jobs(12)
+    for i, job in enumerate(jobs):
+        if job["fine_tuned_model"]:
+            suffix = f"support-bot-for-the-whole-research-team-v{i}"  # cut in its middle
+            job["fine_tuned_model"] = f"ft:{job['model']}:acme-research:{suffix}:CwjSn1f{i}"
+    write_job_cache(jobs, base_url=OFFLINE)
+    named = [j for j in jobs if j["fine_tuned_model"]]
+    app = FtApp(base_url=OFFLINE, api_key="sk-test-key", live=False)
+    async with app.run_test(size=SIZE) as pilot:
+        t = table(app)
+        await until(pilot, lambda: t.row_count == 12, what="rows")
+
+        def width(key: str) -> int:
+            return next(c.width for c in t.ordered_columns if c.key.value == key)
+
+        def names_fit(ft_width: int) -> bool:
+            text = screen_text(app)
+            return all(
+                short_model_name(j["fine_tuned_model"], j["model"], ft_width) in text for j in named
+            )
+
+        tokens, ft = width("tokens"), width("fine_tuned_model")
+        assert tokens == len("Tokens") and names_fit(ft)
+        assert not any(j["fine_tuned_model"] in screen_text(app) for j in named)  # cut
+        t.sort_by("tokens")
+        await shows(pilot, "Tokens ▼")
+        assert width("tokens") == len("Tokens ▼") and width("fine_tuned_model") == ft - 2
+        await until(pilot, lambda: names_fit(ft - 2), what="the names at the new width")
+        assert short_model_name(named[0]["fine_tuned_model"], named[0]["model"], ft) not in (
+            screen_text(app)
+        )
+        assert t.virtual_size.width <= t.scrollable_content_region.width  # no h-scrollbar
+        t.sort_by("created", reverse=True)  # newest first: no arrow, the widths as before
+        await until(pilot, lambda: width("tokens") == tokens, what="the Tokens column back")
+        await until(pilot, lambda: names_fit(ft), what="the names at the first width")
+
+
 # ----------------------------------------------------------------------------- sweeps, marks
 
 

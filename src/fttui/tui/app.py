@@ -54,6 +54,8 @@ PANES = (
 )
 
 
+#: The collector's thresholds once the app is up (see FtApp.freeze_long_lived).
+GC_THRESHOLDS = (10_000, 10, 100)
 #: Where each pane's class lives (imported when the pane is first mounted).
 PANE_CLASSES = {
     "data": ("fttui.tui.panes.data", "DataPane"),
@@ -156,6 +158,8 @@ class FtApp(App[None]):
         self._connect_failures = 0
         self._retry_timer: Timer | None = None
         self._restarting = False  # starting the local server again (see on_backend_problem)
+        #: the collector's thresholds before freeze_long_lived set GC_THRESHOLDS
+        self._gc_thresholds: tuple[int, int, int] | None = None
         self.keymap: dict[str, str] = {}
         self.keymap_problems: list[str] = []
 
@@ -197,8 +201,35 @@ class FtApp(App[None]):
         # The CLI starts the app with the garbage collector off (fttui.cli.data._launch):
         # on again now the first frame is long written (its first pass would have held
         # up the writer thread).
+        self.freeze_long_lived()
         gc.enable()
         self._check_keymap()
+
+    def freeze_long_lived(self) -> None:
+        """Collect the garbage, then leave every object alive now (Textual, the panes,
+        their styles; the job list once it is shown) out of the collector's passes.
+
+        They live as long as the app, and each full pass walked them all again: with
+        5,000 jobs listed a pass took 80–400 ms, and a key pressed meanwhile waited for it
+        (the slowest o, pane switch and cursor move in bench/tui.py were these pauses).
+        Called once every pane is mounted and once the first job list is shown.
+
+        The collector also runs less often: each frame makes thousands of short-lived
+        objects (segments, strips), and at the default thresholds (700, 10, 10) they were
+        collected young many times a frame and a full pass came every few keys; at these
+        o's slowest presses in bench/tui.py went from ~90 ms of CPU to ~35."""
+        gc.collect()
+        gc.freeze()
+        if self._gc_thresholds is None:
+            self._gc_thresholds = gc.get_threshold()
+            gc.set_threshold(*GC_THRESHOLDS)
+
+    def on_unmount(self) -> None:
+        # The app's objects are collectable again once it ends, at the usual thresholds:
+        # a process that runs one app after another (the tests) kept them all otherwise.
+        gc.unfreeze()
+        if self._gc_thresholds is not None:
+            gc.set_threshold(*self._gc_thresholds)
 
     def _handle_exception(self, error: Exception) -> None:
         # An app closed while _mount_rest is still mounting a pane (q in the first second,

@@ -200,6 +200,7 @@ class JobsPane(Pane):
         self._detail_poll = Poller(DETAIL_ACTIVE, DETAIL_IDLE, held=0.5)
         self._polling = False
         self._live_loaded = False
+        self._list_frozen = False  # the first list shown: see FtApp.freeze_long_lived
         self._selected: str | None = None
         self._pending_select: str | None = None
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
@@ -417,6 +418,9 @@ class JobsPane(Pane):
         if self._pending_select and table.select_job(self._pending_select):
             self._pending_select = None
         self._after_jobs_changed()
+        if not self._list_frozen and table.jobs:
+            self._list_frozen = True
+            self.ftapp.freeze_long_lived()  # the rows live until the app ends
         if message.poll:
             # Only the list poll's answer arms the next one: the selected job's poll (1 s)
             # and job actions post one-row updates; re-arming on those pushed the 2 s list
