@@ -18,6 +18,25 @@ CHAT = FIXTURES / "chat_valid.jsonl"
 BASE = "gpt-4o-mini-2024-07-18"
 
 
+def combo_grader(operation: str) -> dict:
+    """A multi grader: a string_check (``operation``) and ROUGE-L, averaged."""
+    check = {"input": "{{sample.output_text}}", "reference": "{{item.reference}}"}
+    return {
+        "type": "multi",
+        "name": "combo",
+        "graders": {
+            "same": {"type": "string_check", "name": "same", "operation": operation, **check},
+            "words": {
+                "type": "text_similarity",
+                "name": "words",
+                "evaluation_metric": "rouge_l",
+                **check,
+            },
+        },
+        "calculate_output": "(same + words) / 2",
+    }
+
+
 def fttui(server, *argv: str, timeout: float = 240) -> subprocess.CompletedProcess:
     env = {**os.environ, "FTTUI_HOME": str(server.data_dir.parent), "FTTUI_QUIET_LOCAL": "1"}
     return subprocess.run(
@@ -121,31 +140,7 @@ def test_the_text_scoreboard_names_each_model_and_the_disagreements(sim_server, 
 
 def test_a_grader_file_scores_each_item(sim_server, fine_tuned_job, tmp_path):
     grader = tmp_path / "g.json"
-    grader.write_text(
-        json.dumps(
-            {
-                "type": "multi",
-                "name": "combo",
-                "graders": {
-                    "same": {
-                        "type": "string_check",
-                        "name": "same",
-                        "operation": "ilike",
-                        "input": "{{sample.output_text}}",
-                        "reference": "{{item.reference}}",
-                    },
-                    "words": {
-                        "type": "text_similarity",
-                        "name": "words",
-                        "evaluation_metric": "rouge_l",
-                        "input": "{{sample.output_text}}",
-                        "reference": "{{item.reference}}",
-                    },
-                },
-                "calculate_output": "(same + words) / 2",
-            }
-        )
-    )
+    grader.write_text(json.dumps(combo_grader("ilike")))
     r = fttui(
         sim_server,
         "eval",
@@ -468,31 +463,7 @@ def test_a_missing_metric_library_is_said_up_front_with_the_extra_to_install(
     sim_server, tmp_path, module, options, said
 ):
     grader = tmp_path / "g.json"
-    grader.write_text(
-        json.dumps(
-            {
-                "type": "multi",
-                "name": "combo",
-                "graders": {
-                    "same": {
-                        "type": "string_check",
-                        "name": "same",
-                        "operation": "eq",
-                        "input": "{{sample.output_text}}",
-                        "reference": "{{item.reference}}",
-                    },
-                    "words": {
-                        "type": "text_similarity",
-                        "name": "words",
-                        "evaluation_metric": "rouge_l",
-                        "input": "{{sample.output_text}}",
-                        "reference": "{{item.reference}}",
-                    },
-                },
-                "calculate_output": "(same + words) / 2",
-            }
-        )
-    )
+    grader.write_text(json.dumps(combo_grader("eq")))
     out = tmp_path / "r.jsonl"
     options = [str(grader) if o == "GRADER" else o for o in options]
     r = fttui_without(sim_server, module, "eval", str(CHAT), "-m", BASE, *options, "-o", str(out))
