@@ -9,11 +9,13 @@ import sys
 import time
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from fttui.tui.app import FtApp
 from fttui.tui.screens.confirm import ConfirmScreen
 from fttui.tui.screens.help import HelpScreen
 from fttui.tui.widgets.job_table import JobTable
+from fttui.tui.widgets.key_footer import KeyFooter
 from fttui.tui.widgets.status_bar import Banner
 from support.tui import create_sim_job, sample_jobs, sample_series, until, write_job_cache
 
@@ -486,3 +488,33 @@ async def test_alt_digits_switch_panes_from_any_input(cached_app):
         assert app.focused is app.query_one("#jobs-filter")
         await pilot.press("1", "alt+1")
         assert app.current_pane == "data"
+
+
+async def test_a_pane_switch_shows_the_panes_keys_in_the_footers_own_key_widgets(cached_app):
+    """Issue 15: each pane switch rebuilt the footer (~20 new key widgets to style and
+    draw, 10-20 ms of CPU); the keys are now changed in its widgets, only the difference
+    added or removed, and they are the keys, in the order, a rebuilt footer shows (the
+    command palette's last)."""
+    app = cached_app
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        footer = app.query_one(KeyFooter)
+        await until(pilot, lambda: footer._shown == footer._signature(), what="the keys")
+        first = footer.children[0]
+        seen = set()
+        for pane in ("1", "3", "5", "2", "4"):
+            await pilot.press(pane)
+            await until(pilot, lambda: footer._shown == footer._signature(), what=pane)
+            shown = [
+                (w.key, w.key_display, w.description, w.action, w.has_class("-command-palette"))
+                for w in footer.query_children(FooterKey)
+            ]
+            rebuilt = [
+                (s.key, s.key_display, s.description, s.action, bool(s.classes))
+                for s in footer._plan()[1]
+            ]
+            assert shown == rebuilt, pane
+            assert shown[-1][2:] == ("palette", "command_palette", True), shown[-1]
+            seen.add(tuple(shown))
+        assert len(seen) >= 3  # the panes' keys differ
+        assert footer.children[0] is first  # the same widget throughout

@@ -246,6 +246,26 @@ async def test_the_diff_of_fixed_jobs_lists_the_fields_that_differ(cached_app):
         assert rows["full_valid_loss final"] == ["0.5012 @30", "-"]
 
 
+async def test_a_hidden_metrics_pane_draws_the_compare_view_once_the_marks_settle(cached_app):
+    """Issue 15: the first showing of Metrics with jobs marked was the slowest pane switch
+    (the diff table and the chart built then); the hidden pane now builds them in the idle
+    time after the marks, so 3 only lays them out."""
+    async with cached_app.run_test(size=SIZE) as pilot:
+        app = pilot.app
+        table = app.query_one(JobTable)
+        await until(pilot, lambda: table.row_count == 12, what="cached rows")
+        await until(pilot, lambda: app.panes_ready, what="every pane mounted")
+        await mark(pilot, "ftjob-00008demo", "ftjob-00001demo")
+        pane = app.query_one(MetricsPane)
+        assert pane.comparing and not pane.display
+        rows = await until(pilot, lambda: view(app).diff_rows, 10, "the hidden diff table")
+        assert app.current_pane == "jobs"  # never shown meanwhile
+        assert rows["model"] == ["babbage-002", "gpt-4.1-mini-2025-04-14"]
+        assert [line.job_id for line in view(app).lines] == ["ftjob-00008demo", "ftjob-00001demo"]
+        await pilot.press("3")
+        assert view(app).diff_rows == rows  # shown as drawn: nothing changed meanwhile
+
+
 SNAPSHOT_TEXTUAL = "8.2.8"
 
 

@@ -14,7 +14,7 @@ never ``?`` (help lists every key) — and never shows half a key.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.cells import cell_len
 from textual._context import active_message_pump
@@ -27,6 +27,20 @@ from textual.widgets._footer import FooterKey
 HELP_ACTION = "app.help"
 #: The command palette key, docked right: its width with its border.
 PALETTE_EXTRA = 2
+#: Textual's class for the footer's palette key (docked right).
+PALETTE_CLASS = "-command-palette"
+
+
+class KeySpec(NamedTuple):
+    """One key of the footer: FooterKey's arguments."""
+
+    key: str
+    key_display: str
+    description: str
+    action: str
+    disabled: bool
+    tooltip: str
+    classes: str
 
 
 def key_width(key_display: str, description: str, compact: bool) -> int:
@@ -86,10 +100,9 @@ class KeyFooter(Footer):
         )
         return (keys, self._width())
 
-    def compose(self) -> ComposeResult:
-        self._shown = self._signature() if self._bindings_ready else None
-        if not self._bindings_ready:
-            return
+    def _plan(self) -> tuple[bool, list[KeySpec]]:
+        """Whether the keys go compact, and each key to show, in order (the palette key
+        last, with ``PALETTE_CLASS``)."""
         active_bindings = self.screen.active_bindings
         # One key per action (as the stock footer shows them), in the order they come.
         by_action: dict[str, tuple[Any, bool, str]] = {}
@@ -112,29 +125,99 @@ class KeyFooter(Footer):
                 + PALETTE_EXTRA
             )
         compact, shown, with_palette = fit_keys(items, self._width(), palette_width)
-        self.set_reactive(Footer.compact, compact)
-        self.set_class(compact, "-compact")
+        specs = []
         for i in shown:
             binding, enabled, tooltip = entries[i]
-            yield FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                disabled=not enabled,
-                tooltip=tooltip,
-            ).data_bind(compact=Footer.compact)
+            specs.append(
+                KeySpec(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    not enabled,
+                    tooltip,
+                    "",
+                )
+            )
         if palette_entry is not None and with_palette:
             _node, binding, enabled, tooltip = palette_entry
-            yield FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                classes="-command-palette",
-                disabled=not enabled,
-                tooltip=binding.tooltip or binding.description,
+            specs.append(
+                KeySpec(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    not enabled,
+                    binding.tooltip or binding.description,
+                    PALETTE_CLASS,
+                )
             )
+        return compact, specs
+
+    def compose(self) -> ComposeResult:
+        self._shown = self._signature() if self._bindings_ready else None
+        if not self._bindings_ready:
+            return
+        compact, specs = self._plan()
+        self.set_reactive(Footer.compact, compact)
+        self.set_class(compact, "-compact")
+        for spec in specs:
+            yield self._make_key(spec)
+
+    def _make_key(self, spec: KeySpec) -> FooterKey:
+        key = FooterKey(
+            spec.key,
+            spec.key_display,
+            spec.description,
+            spec.action,
+            disabled=spec.disabled,
+            tooltip=spec.tooltip,
+            classes=spec.classes,
+        )
+        return key if spec.classes else key.data_bind(compact=Footer.compact)
+
+    async def _update_in_place(self) -> bool:
+        """Show the planned keys in the footer's key widgets as they are, adding or
+        removing only the difference (False when the palette key is shown in one and
+        not the other: then it recomposes).
+
+        A pane switch changes the keys shown; recomposing made ~20 new widgets to style
+        and draw each time (~10-20 ms of CPU, within some switches' frame: issue 15).
+        The widgets are those compose makes for the same keys, so the screen is too."""
+        compact, specs = self._plan()
+        children = list(self.children)
+        if not all(isinstance(w, FooterKey) for w in children):
+            return False
+        old = [w for w in children if isinstance(w, FooterKey) and not w.has_class(PALETTE_CLASS)]
+        palette = [w for w in children if isinstance(w, FooterKey) and w.has_class(PALETTE_CLASS)]
+        new = [spec for spec in specs if not spec.classes]
+        new_palette = [spec for spec in specs if spec.classes]
+        if len(palette) != len(new_palette) or len(old) + len(palette) != len(children):
+            return False
+        self.compact = compact  # the keys are data-bound to it (the palette key is not)
+        pairs = [*zip(old, new, strict=False), *zip(palette, new_palette, strict=True)]
+        for widget, spec in pairs:
+            same_width = (widget.key_display, widget.description) == (
+                spec.key_display,
+                spec.description,
+            )
+            widget.key = spec.key
+            widget.key_display = spec.key_display
+            widget.description = spec.description
+            widget.action = spec.action
+            widget._disabled = spec.disabled
+            widget.set_class(spec.disabled, "-disabled")
+            widget.tooltip = spec.tooltip or None
+            widget.refresh(layout=not same_width)
+        if len(old) > len(new):
+            await self.remove_children(old[len(new) :])
+        elif len(new) > len(old):
+            added = [self._make_key(spec) for spec in new[len(old) :]]
+            if palette:
+                await self.mount_all(added, before=palette[0])
+            else:
+                await self.mount_all(added)
+        return True
 
     def on_resize(self, _event: object) -> None:
         if self.is_attached and not self._pending:
@@ -153,12 +236,18 @@ class KeyFooter(Footer):
         """Recompose now if the keys to show differ from those shown."""
         self._pending = False
         self._bindings_ready = True
-        if not self.is_attached or self._signature() == self._shown:
+        if not self.is_attached:
+            return
+        signature = self._signature()
+        if signature == self._shown:
             return
         # Footer.compose data-binds each key to the active message pump, which is the
         # caller's (e.g. the app's) when this is awaited from elsewhere: make it ours.
         token = active_message_pump.set(self)
         try:
+            if await self._update_in_place():
+                self._shown = signature
+                return
             await self.recompose()
         finally:
             active_message_pump.reset(token)
