@@ -45,6 +45,13 @@ def test_resume_with_another_setup_is_refused_and_the_file_is_left_as_it_was(sim
         assert f"cannot resume {out}: its results were made with another setup" in r.stderr, what
         assert "Traceback" not in r.stderr
         assert out.read_bytes() == made, what  # nothing asked, nothing appended
+    # the same options on another file, or on this one edited since: not continued either
+    edited = tmp_path / "edited.jsonl"
+    edited.write_bytes(CHAT.read_bytes().replace(b"Paris", b"Lyon"))
+    assert edited.read_bytes() != CHAT.read_bytes()
+    r = fttui(sim_server, "eval", str(edited), *first[:4], "-o", str(out), "--resume")
+    assert r.returncode == 2 and "or the data file" in r.stderr, (r.stdout, r.stderr)
+    assert out.read_bytes() == made
     r = fttui(sim_server, "eval", str(CHAT), "-m", "davinci-002", "-o", str(out), "--resume")
     assert f"it holds answers of {BASE}, which this run does not ask" in r.stderr
     # the setup that made it continues it

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from fttui.evals.graders import metrics_used
     from fttui.evals.items import iter_items, nothing_to_score
     from fttui.evals.metrics import MetricUnavailable
-    from fttui.evals.session import Evaluation, ResumeMismatch
+    from fttui.evals.session import Evaluation, ResumeMismatch, data_digest
     from fttui.text import unescape
 
     if args.concurrency < 1 or args.max_tokens < 1 or (args.limit is not None and args.limit < 1):
@@ -155,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     # what else decides the answers: a resume with other values is refused, not mixed in
     setup: dict[str, Any] = {"stop": stops, "max_tokens": args.max_tokens, "legacy": args.legacy}
+    if results is not None:  # the data too: a resume on an edited or other file would mix
+        setup["data"] = data_digest(path)
     if grader is not None and any(m == "cosine" for _, m in metrics_used(grader)):
         setup["embedding_model"] = args.embedding_model
     try:

@@ -157,6 +157,16 @@ def disagreement(
     return gap if gap > 0 and gap >= spread * scale - 1e-12 else None
 
 
+def data_digest(path: Path) -> str:
+    """A digest of the data file's bytes, for the setup: results of another file, or of this
+    one since edited, are not continued as if they were this run's."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def setup_fingerprint(setup: Mapping[str, Any]) -> str:
     """The short digest each results line carries of the setup that made it."""
     key = json.dumps(setup, sort_keys=True, ensure_ascii=False, default=str)
@@ -412,8 +422,8 @@ class Evaluation:
         )
         return (
             f"cannot resume {path}: its results were made with another setup (models, "
-            f"grader or metric, pass threshold, positive class, stop or max tokens){extra}; "
-            "resume with the options that made it, or write to another file"
+            f"grader or metric, pass threshold, positive class, stop, max tokens or the data "
+            f"file){extra}; resume with the file and options that made it, or write to another file"
         )
 
     # -- the run ----------------------------------------------------------------------
