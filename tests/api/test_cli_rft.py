@@ -184,9 +184,10 @@ def test_a_model_the_provider_cannot_fine_tune_so_is_refused_before_any_upload(
     """The server lists each model's `fine_tuning_methods`; the client reads them before
     it uploads anything, and names the models that take the method."""
     client = api_server.client()
+    # training files only: an earlier test's job that finishes meanwhile adds its result file
+    files = {f.id for f in client.files.list(purpose="fine-tune")}
     jobs = len(client.fine_tuning.jobs.list().data)
-    # named for this case: an earlier test's job that finishes meanwhile adds its result file
-    data = write_rft(tmp_path / f"refused-{model}-{method_of(args)}.jsonl")
+    data = write_rft(tmp_path / "rft.jsonl")
     args = [grader_file(tmp_path) if a == "GRADER" else a for a in args]
     argv = ["jobs", "create", "--model", model, *FAST, "--training-file", str(data), *args]
     r = run_cli(argv, api_server, capsys=capsys)
@@ -195,7 +196,7 @@ def test_a_model_the_provider_cannot_fine_tune_so_is_refused_before_any_upload(
     assert f"{model} cannot be fine-tuned with {method}" in r.err, r.err
     assert "it takes supervised" in r.err and "gpt-4o-mini-2024-07-18" in r.err, r.err
     assert len(r.err.strip().splitlines()) == 1, r.err
-    assert data.name not in {f.filename for f in client.files.list()}  # nothing uploaded
+    assert {f.id for f in client.files.list(purpose="fine-tune")} == files  # nothing uploaded
     assert len(client.fine_tuning.jobs.list().data) == jobs
 
 

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from fttui.api.metrics import series_from_events
-from support.live_server import wait_for
+from support.live_server import checkpoint_scores
 
 MODEL = "gpt-4o-mini-2024-07-18"
 GRADER = {
@@ -31,21 +31,13 @@ def test_each_checkpoint_is_scored_with_the_jobs_eval_grader(shared_client, trai
     )
     job = wait_job(shared_client, job.id)
     assert job.status == "succeeded", job
-    steps = sorted(c.step_number for c in shared_client.fine_tuning.jobs.checkpoints.list(job.id))
-    assert steps
-
-    def scored() -> list:
-        events = list(shared_client.fine_tuning.jobs.list_events(job.id, limit=1000))
-        return [e for e in events if e.type == "metrics" and "eval_grader" in (e.data or {})]
-
-    wait_for(lambda: len(scored()) >= len(steps), 60, "a score for every checkpoint")
-    events = scored()
-    assert sorted(e.data["step"] for e in events) == steps
+    events = checkpoint_scores(shared_client, job)
     # The sim fine-tune answers its training answers, and validation is the training file.
     assert all(e.data["eval_grader"] > 0.9 for e in events)
     assert "eval_grader 'has answer' scored" in events[0].message
     series = series_from_events(events)
-    assert [s for s, _ in series.series["eval_grader"]] == sorted(steps)
+    steps = sorted(c.step_number for c in shared_client.fine_tuning.jobs.checkpoints.list(job.id))
+    assert [s for s, _ in series.series["eval_grader"]] == steps
 
 
 def test_a_bad_eval_grader_is_a_400_naming_the_field(shared_client, train_file):

@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import pytest
 
-from support.live_server import wait_for
+from support.live_server import checkpoint_scores
 
 MODEL = "gpt-4o-mini-2024-07-18"
 FAST = {"sim_seconds_per_step": "0.002"}
@@ -231,16 +231,7 @@ def test_an_rft_jobs_eval_grader_scores_each_checkpoint_on_its_rft_validation_fi
     )
     job = wait_job(rft_client, job.id)
     assert job.status == "succeeded", job.error
-    steps = sorted(c.step_number for c in rft_client.fine_tuning.jobs.checkpoints.list(job.id))
-    assert steps
-
-    def scored() -> list:
-        events = list(rft_client.fine_tuning.jobs.list_events(job.id, limit=1000))
-        return [e for e in events if e.type == "metrics" and "eval_grader" in (e.data or {})]
-
-    wait_for(lambda: len(scored()) >= len(steps), 60, "a score for every checkpoint")
-    events = scored()
-    assert sorted(e.data["step"] for e in events) == steps
+    events = checkpoint_scores(rft_client, job)
     assert all(e.data["eval_grader"] == 1.0 for e in events)
     assert "on 10 validation examples" in events[0].message
 

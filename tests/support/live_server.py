@@ -136,6 +136,22 @@ def wait_for(condition, timeout: float = 30, what: str = "the condition") -> Non
         time.sleep(0.05)
 
 
+def checkpoint_scores(client, job) -> list:
+    """The ``eval_grader`` metrics events of a finished job, once every checkpoint has one
+    (the server scores checkpoints on the validation file after they are saved)."""
+    steps = sorted(c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job.id))
+    assert steps, "the job saved no checkpoint"
+
+    def scored() -> list:
+        events = list(client.fine_tuning.jobs.list_events(job.id, limit=1000))
+        return [e for e in events if e.type == "metrics" and "eval_grader" in (e.data or {})]
+
+    wait_for(lambda: len(scored()) >= len(steps), 60, "a score for every checkpoint")
+    events = scored()
+    assert sorted(e.data["step"] for e in events) == steps
+    return events
+
+
 def error_of(response, status: int, openapi) -> dict:
     """The ``error`` object of ``response``, asserted to be ``status`` in OpenAI's shape."""
     assert response.status_code == status, (response.status_code, response.text[:500])

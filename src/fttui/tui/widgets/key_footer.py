@@ -125,34 +125,18 @@ class KeyFooter(Footer):
                 + PALETTE_EXTRA
             )
         compact, shown, with_palette = fit_keys(items, self._width(), palette_width)
-        specs = []
-        for i in shown:
-            binding, enabled, tooltip = entries[i]
-            specs.append(
-                KeySpec(
-                    binding.key,
-                    self.app.get_key_display(binding),
-                    binding.description,
-                    binding.action,
-                    not enabled,
-                    tooltip,
-                    "",
-                )
-            )
+        specs = [self._spec(*entries[i]) for i in shown]
         if palette_entry is not None and with_palette:
-            _node, binding, enabled, tooltip = palette_entry
-            specs.append(
-                KeySpec(
-                    binding.key,
-                    self.app.get_key_display(binding),
-                    binding.description,
-                    binding.action,
-                    not enabled,
-                    binding.tooltip or binding.description,
-                    PALETTE_CLASS,
-                )
-            )
+            _node, binding, enabled, _tooltip = palette_entry
+            tooltip = binding.tooltip or binding.description
+            specs.append(self._spec(binding, enabled, tooltip, PALETTE_CLASS))
         return compact, specs
+
+    def _spec(self, binding: Any, enabled: bool, tooltip: str, classes: str = "") -> KeySpec:
+        display = self.app.get_key_display(binding)
+        return KeySpec(
+            binding.key, display, binding.description, binding.action, not enabled, tooltip, classes
+        )
 
     def compose(self) -> ComposeResult:
         self._shown = self._signature() if self._bindings_ready else None
