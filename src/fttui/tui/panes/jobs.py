@@ -420,7 +420,8 @@ class JobsPane(Pane):
         self._after_jobs_changed()
         if not self._list_frozen and table.jobs:
             self._list_frozen = True
-            self.ftapp.freeze_long_lived()  # the rows live until the app ends
+            # the rows live until the app ends; after the list is drawn, not before it
+            self.call_after_refresh(self.ftapp.freeze_long_lived)
         if message.poll:
             # Only the list poll's answer arms the next one: the selected job's poll (1 s)
             # and job actions post one-row updates; re-arming on those pushed the 2 s list

@@ -87,12 +87,15 @@ class MetricsPane(Pane):
     #: the job selected in Jobs, its status and its curves (the pane shows one job)
     job: var[JobSelected | None] = var(None, init=False)
     status: var[str | None] = var(None, init=False)
-    series: var[dict[str, list[tuple[int, float]]]] = var(dict, init=False)
+    #: always_update: a poll's new curves redraw the header without comparing every point
+    series: var[dict[str, list[tuple[int, float]]]] = var(dict, init=False, always_update=True)
     total_steps: var[int | None] = var(None, init=False)
     #: the jobs marked in Jobs, in marking order; two or more: the compare view
     marked: var[tuple[str, ...]] = var((), init=False)
     #: job id -> its curves, in the compare view (replaced whole, never changed in place)
-    compare_series: var[dict[str, dict[str, list[tuple[int, float]]]]] = var(dict, init=False)
+    compare_series: var[dict[str, dict[str, list[tuple[int, float]]]]] = var(
+        dict, init=False, always_update=True
+    )
     #: the series the user chose with s (the first present one is shown if it is absent)
     chart_series: var[str] = var("train_loss", init=False)
     x_axis: var[str] = var("step", init=False)  # or "epoch"

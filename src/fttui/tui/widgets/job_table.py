@@ -69,6 +69,12 @@ MIN_MODEL_WIDTH = 6
 MIN_ID_WIDTH = 12
 
 
+def text_width(text: str) -> int:
+    """Cells ``text`` takes: len() for ASCII (ids, models, dates), 3x quicker than
+    cell_len on 5,000 rows."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
 class FitText(Text):
     """A cell that holds its whole text and is shortened when it is drawn, to the width
     its column has then (here: cut at the end, as a base model's name is): a column that
@@ -83,7 +89,7 @@ class FitText(Text):
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterable[Segment]:
         width = options.max_width
         plain = self.plain
-        if (len(plain) if plain.isascii() else cell_len(plain)) <= width:
+        if text_width(plain) <= width:
             yield from super().__rich_console__(console, options)
             return
         short = Text(self.shorten(plain, width), style=self.style, end=self.end)
@@ -677,8 +683,7 @@ class JobTable(DataTable):
         self._any_sweep = any(plain[at] for plain in plain_rows)
         for plain in plain_rows:
             for key, value in zip(keys, plain, strict=True):
-                # len() is the width of ASCII (ids, models, dates): 3x quicker on 5,000 rows
-                n = len(value) if value.isascii() else cell_len(value)
+                n = text_width(value)
                 if n > content[key]:
                     content[key] = n
         self._content = content

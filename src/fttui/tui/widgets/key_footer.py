@@ -169,14 +169,14 @@ class KeyFooter(Footer):
         and draw each time (~10-20 ms of CPU, within some switches' frame: issue 15).
         The widgets are those compose makes for the same keys, so the screen is too."""
         compact, specs = self._plan()
-        children = list(self.children)
-        if not all(isinstance(w, FooterKey) for w in children):
+        keys = [w for w in self.children if isinstance(w, FooterKey)]
+        if len(keys) != len(self.children):
             return False
-        old = [w for w in children if isinstance(w, FooterKey) and not w.has_class(PALETTE_CLASS)]
-        palette = [w for w in children if isinstance(w, FooterKey) and w.has_class(PALETTE_CLASS)]
+        old = [w for w in keys if not w.has_class(PALETTE_CLASS)]
+        palette = [w for w in keys if w.has_class(PALETTE_CLASS)]
         new = [spec for spec in specs if not spec.classes]
         new_palette = [spec for spec in specs if spec.classes]
-        if len(palette) != len(new_palette) or len(old) + len(palette) != len(children):
+        if len(palette) != len(new_palette):
             return False
         self.compact = compact  # the keys are data-bound to it (the palette key is not)
         pairs = [*zip(old, new, strict=False), *zip(palette, new_palette, strict=True)]
