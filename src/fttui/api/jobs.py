@@ -343,10 +343,7 @@ def _check_file(
     """Lint a local ``value`` (refusing errors unless ``force``); None for a file id."""
     if not _looks_like_path(value):
         return None
-    problem = local_file_problem(value, role=role)
-    if problem:
-        raise ApiError("bad_request", problem)
-    path = Path(value).expanduser()
+    path = Path(value).expanduser()  # create_job checked local_file_problem already
     if path.suffix.lower() != ".jsonl" and not force:
         raise ApiError(
             "bad_request",
@@ -576,7 +573,7 @@ def create_job(
             conf["hyperparameters"] = mhp
         kwargs["method"] = {"type": "reinforcement", "reinforcement": conf}
     elif (method and method != "supervised") or beta is not None:
-        mtype = method or "dpo"
+        mtype = checked or "dpo"
         mhp = dict(hp)
         if beta is not None:
             mhp["beta"] = beta

@@ -48,8 +48,7 @@ def base_of(model_id: str) -> str:
 
 def is_legacy_completion_model(model_id: str) -> bool:
     """Whether ``model_id`` answers on the legacy completions endpoint, not chat."""
-    base = base_of(model_id)
-    return any(base == b or base.startswith(b + "-") for b in COMPLETIONS_ONLY)
+    return any(_in_family(model_id, b) for b in COMPLETIONS_ONLY)
 
 
 #: The fine-tuning methods OpenAI runs on a few models only, and the model families that take

@@ -71,21 +71,21 @@ def require(metric: str, what: str | None = None) -> None:
 
 def fuzzy_match(output: str, reference: str) -> float:
     """rapidfuzz's normalised Indel similarity (``fuzz.ratio``), in [0, 1]."""
-    fuzz = _need("rapidfuzz.fuzz")
+    fuzz = _need(METRIC_MODULES["fuzzy_match"])
     return float(fuzz.ratio(output, reference)) / 100.0
 
 
 def bleu(output: str, reference: str) -> float:
     """sacrebleu's sentence BLEU (exponential smoothing, its default), in [0, 1] (its
     0–100 score can come out as 100.00000000000004 for a copy: clamped)."""
-    sacrebleu = _need("sacrebleu")
+    sacrebleu = _need(METRIC_MODULES["bleu"])
     score = float(sacrebleu.sentence_bleu(output, [reference]).score) / 100.0
     return min(1.0, max(0.0, score))
 
 
 def gleu(output: str, reference: str) -> float:
     """Google's sentence GLEU (nltk), on whitespace tokens."""
-    gleu_score = _need("nltk.translate.gleu_score")
+    gleu_score = _need(METRIC_MODULES["gleu"])
     return float(gleu_score.sentence_gleu([reference.split()], output.split()))
 
 
@@ -100,7 +100,7 @@ class _NoWordNet:
 
 def meteor(output: str, reference: str) -> float:
     """METEOR (nltk; exact and stem matches, no WordNet synonyms), in [0, 1]."""
-    meteor_score = _need("nltk.translate.meteor_score")
+    meteor_score = _need(METRIC_MODULES["meteor"])
     return float(
         meteor_score.meteor_score(
             [reference.lower().split()], output.lower().split(), wordnet=_NoWordNet()
@@ -110,7 +110,7 @@ def meteor(output: str, reference: str) -> float:
 
 @cache
 def _rouge_scorer(kind: str) -> Any:
-    rouge = _need("rouge_score.rouge_scorer")
+    rouge = _need(METRIC_MODULES["rouge"])
     return rouge.RougeScorer([kind], use_stemmer=False)
 
 
@@ -173,7 +173,7 @@ def classification_metrics(
     predicted label): precision, recall, F-beta, AUROC and AUPRC."""
     if not labels:
         return {"accuracy": None, "weighted_f1": None}
-    metrics = _need("sklearn.metrics")
+    metrics = _need(METRIC_MODULES["classification"])
     y, p = [s.strip() for s in labels], [s.strip() for s in predictions]
     out: dict[str, float | None] = {
         "accuracy": float(metrics.accuracy_score(y, p)),

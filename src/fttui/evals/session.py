@@ -91,7 +91,7 @@ class Scorer:
             metric = metric or "exact"
             if metric not in ITEM_METRICS:
                 raise ValueError(f"unknown metric {metric!r} (use {', '.join(ITEM_METRICS)})")
-            require(metric, f"the {metric} metric")
+            require(metric)
             kind = metric
             self.name = f"metric {metric}"
         self.metric, self.grader, self.runner = metric, grader, runner

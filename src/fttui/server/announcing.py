@@ -25,7 +25,7 @@ class AnnouncingServer(uvicorn.Server):
         self,
         config: uvicorn.Config,
         announce: Callable[[], None],
-        stop_asked: Callable[[], bool] = lambda: False,
+        stop_asked: Callable[[], bool],
     ) -> None:
         super().__init__(config)
         self._announce, self._stop_asked = announce, stop_asked

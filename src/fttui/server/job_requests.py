@@ -18,14 +18,13 @@ import orjson
 
 from fttui.server.checkpoint_eval import parse_eval_grader
 from fttui.server.errors import ApiError, bad_request
-from fttui.server.executors.base import Executor
+from fttui.server.executors.base import FINE_TUNING_METHODS, Executor
 from fttui.server.files import FileService
 from fttui.server.model_registry import ModelRegistry
 from fttui.server.rft import parse_grader, parse_rft_hyperparameters
 from fttui.server.store import loads
 
 MODEL_ORG = "fttui"  #: the organisation part of fine-tuned model names
-#: the job object's top-level `hyperparameters` (the method's own sit under `method`)
 
 
 @dataclass
@@ -140,7 +139,7 @@ def check_request(
     if method_raw is not None and not isinstance(method_raw, dict):
         raise bad_request("'method' must be an object.", param="method")
     method_type = (method_raw or {}).get("type", "supervised")
-    if method_type not in ("supervised", "dpo", "reinforcement"):
+    if method_type not in FINE_TUNING_METHODS:
         raise bad_request(
             f"Method {method_type!r} is not supported by this server: use supervised, dpo "
             "or reinforcement.",

@@ -159,7 +159,8 @@ class FileValidation:
     def _resolve(self, job: JobObject, internal: JobInternal, n_examples: int) -> None:
         """Replace "auto" hyperparameters by OpenAI's defaults for ``n_examples``."""
         method = job["method"]["type"]
-        hp = dict(method_config(job)["hyperparameters"])
+        conf = method_config(job)
+        hp = dict(conf["hyperparameters"])
         if hp["n_epochs"] == "auto":
             hp["n_epochs"] = default_n_epochs(n_examples)
         if hp["batch_size"] == "auto":
@@ -174,7 +175,7 @@ class FileValidation:
                 **(internal["spec"].get("options") or {}),
                 **{k: hp[k] for k in RFT_OPTIONS},
             }
-        method_config(job)["hyperparameters"] = hp
+        conf["hyperparameters"] = hp
         job["hyperparameters"] = shared_hyperparameters(hp)
         spec = internal["spec"]
         spec.update(

@@ -121,7 +121,7 @@ class ModelRegistry:
         for obj, base, executor in self.store.all(
             "SELECT obj, base_model, executor FROM models ORDER BY seq DESC"
         ):
-            objs.append(dumps(self._with_methods(loads(obj), base, executor)))
+            objs.append(self._with_methods_json(obj, base, executor))
         return ('{"object":"list","data":[' + ",".join(objs) + "]}").encode()
 
     def retrieve(self, model: str) -> dict[str, Any] | bytes:
@@ -129,7 +129,7 @@ class ModelRegistry:
             return self._base_obj(model)
         row = self.store.one("SELECT obj, base_model, executor FROM models WHERE id = ?", (model,))
         if row is not None:
-            return self._with_methods(loads(row[0]), row[1], row[2])
+            return self._with_methods_json(*row).encode()
         row = self.store.one(
             "SELECT json_extract(c.obj, '$.created_at'), j.internal FROM checkpoints c "
             "JOIN jobs j ON j.id = c.job_id WHERE c.model = ?",
@@ -159,6 +159,14 @@ class ModelRegistry:
         # so a client leaves it to the create, whose answer says why (not "no fine-tuning")
         methods = self._tuned_methods(base, executor)
         return {**obj, "fine_tuning_methods": methods} if methods else obj
+
+    def _with_methods_json(self, obj: str, base: str, executor: str) -> str:
+        """``_with_methods`` on a stored object's JSON text, spliced in rather than parsed
+        and written again (a list of thousands of models is served from the rows)."""
+        methods = self._tuned_methods(base, executor)
+        if not methods:
+            return obj
+        return obj[:-1] + ',"fine_tuning_methods":' + dumps(methods) + "}"
 
     def add_tuned(
         self,
