@@ -252,7 +252,9 @@ async def test_a_job_that_finishes_while_shown_offers_its_model_and_current_chec
     offered), then it succeeds with the Playground on screen: the fine-tuned model comes
     first and the pruned checkpoint goes (before, neither happened until a restart)."""
     client = server.client()
-    job_id = create_sim_job(client, seconds_per_step=0.06, model=BASE)  # 100 steps
+    # 100 steps, 12 s: the pane must see an early checkpoint before the server prunes it,
+    # on a loaded box too (at 6 s it first saw the last three once: CI-like run, -n auto)
+    job_id = create_sim_job(client, seconds_per_step=0.12, model=BASE)
     app = FtApp(base_url=server.base_url, api_key=server.api_key)
     async with app.run_test(size=SIZE) as pilot:
         await listed(pilot, job_id)
@@ -268,6 +270,7 @@ async def test_a_job_that_finishes_while_shown_offers_its_model_and_current_chec
         await until(
             pilot,
             lambda: client.fine_tuning.jobs.retrieve(job_id).status == "succeeded",
+            timeout=60,
             what="the job to succeed",
         )
         ft, expected = server_targets(client, job_id)
