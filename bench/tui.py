@@ -17,9 +17,11 @@ median of ``--starts`` starts ≤ 1.1 × the bare app's.
 Key-to-screen latency: the app runs headless with a cached list of ``--jobs`` jobs (the
 list it shows at start-up, before any request), ``--marked`` (10) of them marked for
 comparing first (so the Metrics pane holds its compare view), and the clock runs from
-posting a key until the frame showing its effect has been rendered: cursor moves (↓/↑ in
-the job table), pane switches (1–5, each away from Jobs and back), ``space`` marking and
-unmarking one more job, ``o`` sorting by the next column, typing in the ``/`` filter.
+posting a key until the first frame rendered with its effect: cursor moves (↓/↑ in the
+job table), pane switches (1–5, each away from Jobs and back: the frame in which the
+compositor has laid out the new pane and no other, and the footer shows its keys),
+``space`` marking and unmarking one more job, ``o`` sorting by the next column, typing in
+the ``/`` filter. The condition is checked as each frame is rendered (``Frames.watch``).
 Budget (issue 15): each key's median and p95 ≤ 50 ms (``KEY_BUDGET_MS``), printed key by
 key, with the CPU time the app's thread spent on each key (not judged: what the key costs
 the app, which a loaded machine stretches into more wall time). The 50 ms are absolute: a
@@ -41,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 FIRST_FRAME_BUDGET = 1.1  #: × the bare app's first frame
@@ -206,11 +209,18 @@ def first_frame(home: Path, runs: int, argv: list[str]) -> tuple[list[float], li
 # -- key-to-screen latency ----------------------------------------------------------------
 class Frames(list[float]):
     """The times at which the app's screen was rendered; ``cpu``: the app thread's CPU
-    time at each (what the frame cost the app, whatever else the machine ran)."""
+    time at each (what the frame cost the app, whatever else the machine ran).
+
+    ``watch``: a key's condition, checked as each frame is rendered; ``hit`` the first
+    frame (time, CPU time) rendered with it holding. Checked there, not by the timing loop
+    afterwards: a frame already due when the key was posted (the previous key's footer, a
+    tab underline's slide) used to stop the clock before the key's own frame was drawn."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cpu: list[float] = []
+        self.watch: Callable[[], bool] | None = None
+        self.hit: tuple[float, float] | None = None
 
 
 def hook_frames(app) -> Frames:
@@ -221,30 +231,37 @@ def hook_frames(app) -> Frames:
 
     def hooked() -> None:
         original()
-        frames.append(time.perf_counter())
-        frames.cpu.append(time.thread_time())
+        now, cpu = time.perf_counter(), time.thread_time()
+        frames.append(now)
+        frames.cpu.append(cpu)
+        if frames.watch is not None and frames.hit is None and frames.watch():
+            frames.hit = (now, cpu)
 
     screen._compositor_refresh = hooked
     return frames
 
 
 def timer(app, frames: Frames, cpu: list[float] | None = None):
-    """``timed(key, done)``: seconds from posting ``key`` until ``done()`` holds and a frame
-    has been rendered after it; each key's CPU seconds (the app's thread, which the
-    headless app shares with this loop) go to ``cpu`` when given."""
+    """``timed(key, done)``: seconds from posting ``key`` until a frame has been rendered
+    with ``done()`` holding; each key's CPU seconds (the app's thread, which the headless
+    app shares with this loop) go to ``cpu`` when given."""
     from textual import events
 
     async def timed(key: str, done, limit: float = 5.0) -> float:
         start, start_cpu = time.perf_counter(), time.thread_time()
+        frames.watch, frames.hit = done, None
         app.post_message(events.Key(key, key if len(key) == 1 else None))
-        while True:
-            await asyncio.sleep(0.001)
-            if done() and frames and frames[-1] > start:
-                if cpu is not None:
-                    cpu.append(frames.cpu[-1] - start_cpu)
-                return frames[-1] - start
-            if time.perf_counter() - start > limit:
-                raise SystemExit(f"key {key!r} had no visible effect in {limit:g} s")
+        try:
+            while frames.hit is None:
+                await asyncio.sleep(0.001)
+                if time.perf_counter() - start > limit:
+                    raise SystemExit(f"key {key!r} had no visible effect in {limit:g} s")
+        finally:
+            frames.watch = None
+        hit, hit_cpu = frames.hit
+        if cpu is not None:
+            cpu.append(hit_cpu - start_cpu)
+        return hit - start
 
     return timed
 
@@ -350,7 +367,7 @@ async def key_latency(n_jobs: int, presses: int, n_marked: int) -> dict[str, lis
             target = PANES[pane]
             if app.focused is not None and app.focused.id == "pg-prompt":
                 app.set_focus(None)  # a digit typed into the prompt is a digit
-            results["pane"].append(await timed(pane, lambda t=target: app.current_pane == t))
+            results["pane"].append(await timed(pane, lambda t=target: on_screen(app, t)))
             await pilot.pause(0.02)
         results.update(await marks(pilot, table, timed, presses))
         # Typing into the filter (the table itself refilters after a short pause).
@@ -367,6 +384,19 @@ async def key_latency(n_jobs: int, presses: int, n_marked: int) -> dict[str, lis
         results[name + "_cpu"] = cpu[at : at + n]
         at += n
     return results
+
+
+def on_screen(app, pane_id: str) -> bool:
+    """The pane ``pane_id`` is what the screen's compositor has laid out, no other pane is,
+    and the footer shows its keys: the frame of a pane switch. (The switcher's ``current``
+    changes before the layout does: a frame already due drew the tabs and the footer over
+    the old pane.)"""
+    from fttui.tui.widgets.key_footer import KeyFooter
+
+    compositor = app.screen._compositor
+    switcher = app.pane(pane_id).parent
+    laid_out = [p.id for p in switcher.children if p in compositor]
+    return laid_out == [pane_id] and app.query_one(KeyFooter).shows_current_keys()
 
 
 async def until(pilot, done, limit: float = 30.0) -> None:

@@ -52,17 +52,16 @@ def row_lines(app, job_id: str) -> list[str]:
 def footer_keys_fit(app) -> tuple[bool, str]:
     """Every key in the footer is whole and on screen (none cut by the screen's edge or
     hidden under the palette key), and ? (help) is one of them."""
-    from textual.widgets._footer import FooterKey
-
     footer = app.query_one(KeyFooter)
-    keys = list(footer.query(FooterKey))
-    palette = [k for k in keys if k.has_class("-command-palette")]
-    limit = palette[0].region.x if palette else app.size.width
     line = screen_text(app).splitlines()[-1]
-    for key in keys:
+    palette = [k for k in footer.keys if k.classes]
+    limit = line.rindex("▏") if palette else app.size.width
+    for key in footer.keys:
         if key in palette:
             continue
-        if key.region.right > limit or key.description not in line:
+        drawn = f"{key.key_display} {key.description}"
+        at = line.find(drawn)
+        if at < 0 or at + len(drawn) > limit:
             return False, line
     return True, line
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
@@ -26,6 +26,8 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Tab, Tabs
 
 from fttui.tui.backend import Backend
+from fttui.tui.collector import THRESHOLDS as GC_THRESHOLDS
+from fttui.tui.collector import TICK_S, IdleCollector
 from fttui.tui.messages import (
     BackendOk,
     BackendProblem,
@@ -54,8 +56,6 @@ PANES = (
 )
 
 
-#: The collector's thresholds once the app is up (see FtApp.freeze_long_lived).
-GC_THRESHOLDS = (10_000, 10, 100)
 #: Where each pane's class lives (imported when the pane is first mounted).
 PANE_CLASSES = {
     "data": ("fttui.tui.panes.data", "DataPane"),
@@ -160,6 +160,8 @@ class FtApp(App[None]):
         self._restarting = False  # starting the local server again (see on_backend_problem)
         #: the collector's thresholds before freeze_long_lived set GC_THRESHOLDS
         self._gc_thresholds: tuple[int, int, int] | None = None
+        #: runs the collector's older generations between keys (see freeze_long_lived)
+        self.collector = IdleCollector()
         self.keymap: dict[str, str] = {}
         self.keymap_problems: list[str] = []
 
@@ -186,10 +188,6 @@ class FtApp(App[None]):
         if self.data_file:
             cast("DataPane", self.query_one("#data")).open_file(self.data_file)
         self._focus_pane(self.initial_pane)
-        # The footer's keys depend on the focus, which Widget.focus() sets in a call_later:
-        # compose them right after that, so the first frame already lists the pane's keys
-        # (the stock footer waits for a refresh, then for _mount_rest's work).
-        self.call_later(self.query_one(KeyFooter).refresh_keys)
         # After the first frame: importing openai alone takes about a second.
         self.call_after_refresh(self._start_backend)
         self.call_after_refresh(self._mount_rest)
@@ -217,12 +215,20 @@ class FtApp(App[None]):
         The collector also runs less often: each frame makes thousands of short-lived
         objects (segments, strips), and at the default thresholds (700, 10, 10) they were
         collected young many times a frame and a full pass came every few keys; at these
-        o's slowest presses in bench/tui.py went from ~90 ms of CPU to ~35."""
+        o's slowest presses in bench/tui.py went from ~90 ms of CPU to ~35. Its older
+        generations no longer start from an allocation mid-frame: ``IdleCollector`` runs
+        them between keys."""
         gc.collect()
         gc.freeze()
         if self._gc_thresholds is None:
             self._gc_thresholds = gc.get_threshold()
             gc.set_threshold(*GC_THRESHOLDS)
+            self.set_interval(TICK_S, self.collector.tick, name="idle collector")
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input_seen()
+        await super().on_event(event)
 
     def on_unmount(self) -> None:
         # The app's objects are collectable again once it ends, at the usual thresholds:

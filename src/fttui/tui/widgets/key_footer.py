@@ -1,10 +1,15 @@
-"""``KeyFooter``: Textual's ``Footer`` without the redundant recomposes, fitted to the width.
+"""``KeyFooter``: Textual's ``Footer`` drawn as one line by one widget, fitted to the width.
 
-The stock footer rebuilds all its key widgets (~30 ms on a busy 2-core box) on every
-bindings signal: each focus change, each pane switch, several times during start-up.
-This one rebuilds only when the keys it would show (or the width) have changed, coalesces
-the signals that arrive before the next refresh, and can compose itself before the first
-frame (``refresh_keys``) so the app's first frame already lists its keys.
+The stock footer is a container of key widgets (``FooterKey``) that it rebuilds on every
+bindings signal: each focus change, each pane switch, several times during start-up. To
+restyle, lay out and draw ~20 widgets took 10-20 ms of CPU, and it came a frame after the
+pane it belonged to (the footer recomposes after a refresh): a pane switch showed the
+pane at ~30 ms and its keys at ~80-100 ms (bench/tui.py, issue 15). This footer is one
+widget that draws its keys as one line of text: a change of keys is a repaint of one line,
+in the same frame as the focus change that caused it. It looks and behaves as the stock
+one: the same colours (the theme's ``$footer-*`` variables), a key lit under the mouse with
+its tooltip, a click runs the key, a disabled key is dim and rings the bell, the command
+palette's key on the right behind a thin rule.
 
 On a narrow terminal the stock footer cut its last key mid-word (``n New j``). This one
 goes compact (less spacing) when the keys do not fit, then leaves keys out from the end —
@@ -17,22 +22,25 @@ from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 from rich.cells import cell_len
-from textual._context import active_message_pump
-from textual.app import ComposeResult
+from rich.style import Style
+from rich.text import Text
+from textual import events
 from textual.screen import Screen
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widget import Widget
 
 #: The action of the key that is never left out: it lists all the others.
 HELP_ACTION = "app.help"
-#: The command palette key, docked right: its width with its border.
+#: The command palette key, on the right: its width with its rule (and padding, when not
+#: compact).
 PALETTE_EXTRA = 2
-#: Textual's class for the footer's palette key (docked right).
+#: ``KeySpec.classes`` of the palette key (Textual's class for it in the stock footer).
 PALETTE_CLASS = "-command-palette"
+#: The thin rule left of the palette key (Textual's ``vkey`` border).
+PALETTE_RULE = "▏"
 
 
 class KeySpec(NamedTuple):
-    """One key of the footer: FooterKey's arguments."""
+    """One key of the footer (what the stock footer gives each of its key widgets)."""
 
     key: str
     key_display: str
@@ -79,13 +87,64 @@ def fit_keys(
     return True, greedy(width), False
 
 
-class KeyFooter(Footer):
-    """A footer that recomposes only when its keys change, and fits its width."""
+class KeyFooter(Widget, can_focus=False):
+    """The keys of the focused widget and its ancestors, on one line: one widget."""
 
-    def __init__(self, **kwargs) -> None:
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES = {
+        "key-footer--item",
+        "key-footer--key",
+        "key-footer--description",
+        "key-footer--hover",
+        "key-footer--rule",
+    }
+    # The stock Footer's and FooterKey's rules, as component classes of one widget.
+    DEFAULT_CSS = """
+    KeyFooter {
+        dock: bottom;
+        height: 1;
+        width: 1fr;
+        color: $footer-foreground;
+        background: $footer-background;
+        & > .key-footer--item {
+            background: $footer-item-background;
+        }
+        & > .key-footer--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        & > .key-footer--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        & > .key-footer--hover {
+            color: $footer-key-foreground;
+            background: $block-hover-background;
+        }
+        & > .key-footer--rule {
+            color: $foreground 20%;
+        }
+    }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        #: what the keys drawn were planned from (``_signature``); None: not drawn yet
         self._shown: Hashable | None = None
-        self._pending = False
+        #: the keys, compact or not, as drawn last
+        self.compact = False
+        self.keys: list[KeySpec] = []
+        #: (start, end, key) of each key drawn: what the mouse is over
+        self._spans: list[tuple[int, int, KeySpec]] = []
+        self._hover: KeySpec | None = None
+        self._line: tuple[Hashable, Text] | None = None
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _width(self) -> int:
         return self.size.width or self.app.size.width
@@ -115,7 +174,7 @@ class KeyFooter(Footer):
             for b, _enabled, _tooltip in entries
         ]
         palette_entry = None
-        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+        if self.app.ENABLE_COMMAND_PALETTE:
             palette_entry = active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
         palette_width = 0
         if palette_entry is not None:
@@ -138,100 +197,140 @@ class KeyFooter(Footer):
             binding.key, display, binding.description, binding.action, not enabled, tooltip, classes
         )
 
-    def compose(self) -> ComposeResult:
-        self._shown = self._signature() if self._bindings_ready else None
-        if not self._bindings_ready:
-            return
-        compact, specs = self._plan()
-        self.set_reactive(Footer.compact, compact)
-        self.set_class(compact, "-compact")
-        for spec in specs:
-            yield self._make_key(spec)
-
-    def _make_key(self, spec: KeySpec) -> FooterKey:
-        key = FooterKey(
-            spec.key,
-            spec.key_display,
-            spec.description,
-            spec.action,
-            disabled=spec.disabled,
-            tooltip=spec.tooltip,
-            classes=spec.classes,
-        )
-        return key if spec.classes else key.data_bind(compact=Footer.compact)
-
-    async def _update_in_place(self) -> bool:
-        """Show the planned keys in the footer's key widgets as they are, adding or
-        removing only the difference (False when the palette key is shown in one and
-        not the other: then it recomposes).
-
-        A pane switch changes the keys shown; recomposing made ~20 new widgets to style
-        and draw each time (~10-20 ms of CPU, within some switches' frame: issue 15).
-        The widgets are those compose makes for the same keys, so the screen is too."""
-        compact, specs = self._plan()
-        keys = [w for w in self.children if isinstance(w, FooterKey)]
-        if len(keys) != len(self.children):
-            return False
-        old = [w for w in keys if not w.has_class(PALETTE_CLASS)]
-        palette = [w for w in keys if w.has_class(PALETTE_CLASS)]
-        new = [spec for spec in specs if not spec.classes]
-        new_palette = [spec for spec in specs if spec.classes]
-        if len(palette) != len(new_palette):
-            return False
-        self.compact = compact  # the keys are data-bound to it (the palette key is not)
-        pairs = [*zip(old, new, strict=False), *zip(palette, new_palette, strict=True)]
-        for widget, spec in pairs:
-            same_width = (widget.key_display, widget.description) == (
-                spec.key_display,
-                spec.description,
-            )
-            widget.key = spec.key
-            widget.key_display = spec.key_display
-            widget.description = spec.description
-            widget.action = spec.action
-            widget._disabled = spec.disabled
-            widget.set_class(spec.disabled, "-disabled")
-            widget.tooltip = spec.tooltip or None
-            widget.refresh(layout=not same_width)
-        if len(old) > len(new):
-            await self.remove_children(old[len(new) :])
-        elif len(new) > len(old):
-            added = [self._make_key(spec) for spec in new[len(old) :]]
-            if palette:
-                await self.mount_all(added, before=palette[0])
-            else:
-                await self.mount_all(added)
-        return True
-
-    def on_resize(self, _event: object) -> None:
-        if self.is_attached and not self._pending:
-            self._pending = True
-            self.call_after_refresh(self.refresh_keys)
-
+    # -- keeping up with the focus ---------------------------------------------------------
     def bindings_changed(self, screen: Screen) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus:
-            return
-        if self.is_attached and screen is self.screen and not self._pending:
-            self._pending = True
-            self.call_after_refresh(self.refresh_keys)
+        # The app losing the terminal's focus drops the focused widget's keys: the stock
+        # footer keeps showing them then, and so does this one.
+        if screen is self.screen and screen.app.app_focus:
+            self.refresh()
 
-    async def refresh_keys(self) -> None:
-        """Recompose now if the keys to show differ from those shown."""
-        self._pending = False
-        self._bindings_ready = True
-        if not self.is_attached:
+    def shows_current_keys(self) -> bool:
+        """Whether the keys drawn are those of the focus now."""
+        return self._shown == self._signature()
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _styles(self, hover: bool, disabled: bool) -> tuple[Style, Style, Style]:
+        """The rich styles of a key's item (its margins' and paddings' cells), its key and
+        its description, blended over the footer's background as Textual blends a
+        FooterKey's."""
+        _, under = self.background_colors
+        item = self.get_component_styles("key-footer--hover" if hover else "key-footer--item")
+        item_bg = under + item.background
+        # a lit key takes the hover colour; otherwise the footer's
+        item_fg = item_bg + (item.color if hover else self.styles.color)
+
+        def part(name: str) -> Style:
+            styles = self.get_component_styles(name)
+            back = item_bg + styles.background
+            fore = back + styles.color
+            return Style(color=fore.rich_color, bgcolor=back.rich_color) + styles.text_style
+
+        dim = Style(dim=True) if disabled else Style()
+        item_style = Style(color=item_fg.rich_color, bgcolor=item_bg.rich_color)
+        return (
+            item_style + dim,
+            part("key-footer--key") + dim,
+            part("key-footer--description") + dim,
+        )
+
+    def render(self) -> Text:
+        # Under a modal screen the footer is drawn dimmed with the keys it had (the stock
+        # footer recomposes after a refresh of its own screen, which a screen in the
+        # background does not get): the keys of a screen without focus are not planned.
+        signature = self._shown
+        if signature is None or self.screen.is_current:
+            signature = self._signature()
+        if signature != self._shown:
+            self.compact, self.keys = self._plan()
+            self._shown = signature
+            self._line = None
+            self._hover = None
+            self.tooltip = None
+        key = (signature, self._hover, self.app.current_theme.name)
+        if self._line is not None and self._line[0] == key:
+            return self._line[1]
+        text = self._draw()
+        self._line = (key, text)
+        return text
+
+    def _draw(self) -> Text:
+        compact = self.compact
+        width = self._width()
+        line = Text(no_wrap=True, overflow="crop", end="")
+        self._spans = []
+        _, under = self.background_colors
+        base = Style(bgcolor=under.rich_color)
+        keys = [k for k in self.keys if not k.classes]
+        palette = [k for k in self.keys if k.classes]
+
+        def add_key(spec: KeySpec, key_compact: bool) -> Style:
+            """The key's cells; returns its item style (for the cells around it)."""
+            item, key_style, description_style = self._styles(spec is self._hover, spec.disabled)
+            start = line.cell_len
+            if key_compact:
+                line.append(spec.key_display, key_style)
+                if spec.description:
+                    line.append(" " + spec.description, description_style)
+            else:
+                line.append(" " + spec.key_display + " ", key_style)
+                if spec.description:
+                    line.append(spec.description + " ", description_style)
+            self._spans.append((start, line.cell_len, spec))
+            return item
+
+        for spec in keys:
+            add_key(spec, compact)
+            if compact:
+                line.append(" ", base)  # FooterKey's margin-right in a compact footer
+        if palette:
+            # The palette key is compact always (the stock footer never binds it to the
+            # footer's compact), behind a rule, with a cell after it: its padding, or its
+            # margin in a compact footer.
+            spec = palette[0]
+            own = 1 + key_width(spec.key_display, spec.description, True)
+            if line.cell_len + own < width:
+                line.append(" " * (width - own - line.cell_len), base)
+            hover = spec is self._hover
+            item_bg = (
+                under
+                + self.get_component_styles(
+                    "key-footer--hover" if hover else "key-footer--item"
+                ).background
+            )
+            rule = self.get_component_styles("key-footer--rule")
+            rule_style = Style(color=(item_bg + rule.color).rich_color, bgcolor=item_bg.rich_color)
+            line.append(PALETTE_RULE, rule_style)
+            item = add_key(spec, True)
+            line.append(" ", base if compact else item)
+        if line.cell_len < width:
+            line.append(" " * (width - line.cell_len), base)
+        return line
+
+    # -- the mouse -------------------------------------------------------------------------
+    def _key_at(self, x: int) -> KeySpec | None:
+        for start, end, spec in self._spans:
+            if start <= x < end:
+                return spec
+        return None
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self._set_hover(self._key_at(event.x))
+
+    def on_leave(self, _event: events.Leave) -> None:
+        self._set_hover(None)
+
+    def _set_hover(self, spec: KeySpec | None) -> None:
+        if spec is not self._hover:
+            self._hover = spec
+            self.tooltip = (spec.tooltip or None) if spec is not None else None
+            self.refresh()
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        spec = self._key_at(event.x)
+        if spec is None:
             return
-        signature = self._signature()
-        if signature == self._shown:
-            return
-        # Footer.compose data-binds each key to the active message pump, which is the
-        # caller's (e.g. the app's) when this is awaited from elsewhere: make it ours.
-        token = active_message_pump.set(self)
-        try:
-            if await self._update_in_place():
-                self._shown = signature
-                return
-            await self.recompose()
-        finally:
-            active_message_pump.reset(token)
+        event.stop()
+        if spec.disabled:
+            self.app.bell()
+        else:
+            self.app.simulate_key(spec.key)
