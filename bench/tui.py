@@ -221,6 +221,7 @@ class Frames(list[float]):
         self.cpu: list[float] = []
         self.watch: Callable[[], bool] | None = None
         self.hit: tuple[float, float] | None = None
+        self.error: Exception | None = None
 
 
 def hook_frames(app) -> Frames:
@@ -234,8 +235,14 @@ def hook_frames(app) -> Frames:
         now, cpu = time.perf_counter(), time.thread_time()
         frames.append(now)
         frames.cpu.append(cpu)
-        if frames.watch is not None and frames.hit is None and frames.watch():
-            frames.hit = (now, cpu)
+        if frames.watch is not None and frames.hit is None:
+            try:
+                held = frames.watch()
+            except Exception as exc:  # a bench bug, not the app's: say so, do not crash it
+                frames.watch, frames.error = None, exc
+                return
+            if held:
+                frames.hit = (now, cpu)
 
     screen._compositor_refresh = hooked
     return frames
@@ -254,6 +261,8 @@ def timer(app, frames: Frames, cpu: list[float] | None = None):
         try:
             while frames.hit is None:
                 await asyncio.sleep(0.001)
+                if frames.error is not None:
+                    raise frames.error
                 if time.perf_counter() - start > limit:
                     raise SystemExit(f"key {key!r} had no visible effect in {limit:g} s")
         finally:
@@ -363,11 +372,12 @@ async def key_latency(n_jobs: int, presses: int, n_marked: int) -> dict[str, lis
         await until(pilot, lambda: len(app.query_one("#metrics").marked) == n_marked)
         # the arrow keys, which the bare DataTable binds too (j/k are fttui's aliases)
         results["cursor"] = await cursor_moves(pilot, table, timed, presses)
+        shown = pane_shown(app)
         for pane in PANE_KEYS:
             target = PANES[pane]
             if app.focused is not None and app.focused.id == "pg-prompt":
                 app.set_focus(None)  # a digit typed into the prompt is a digit
-            results["pane"].append(await timed(pane, lambda t=target: on_screen(app, t)))
+            results["pane"].append(await timed(pane, lambda t=target: shown(t)))
             await pilot.pause(0.02)
         results.update(await marks(pilot, table, timed, presses))
         # Typing into the filter (the table itself refilters after a short pause).
@@ -386,17 +396,30 @@ async def key_latency(n_jobs: int, presses: int, n_marked: int) -> dict[str, lis
     return results
 
 
-def on_screen(app, pane_id: str) -> bool:
-    """The pane ``pane_id`` is what the screen's compositor has laid out, no other pane is,
-    and the footer shows its keys: the frame of a pane switch. (The switcher's ``current``
-    changes before the layout does: a frame already due drew the tabs and the footer over
-    the old pane.)"""
+def pane_shown(app):
+    """``shown(pane_id)``: the pane ``pane_id`` is what the screen's compositor has laid
+    out (no other pane is), the focus is in it and the footer shows its keys: the frame of
+    a pane switch. (The switcher's ``current`` changes before the layout does, and the
+    focus moves a moment later: a frame already due drew the tabs and the footer over the
+    old pane, or the new pane under the old pane's keys.)"""
     from fttui.tui.widgets.key_footer import KeyFooter
 
-    compositor = app.screen._compositor
-    switcher = app.pane(pane_id).parent
-    laid_out = [p.id for p in switcher.children if p in compositor]
-    return laid_out == [pane_id] and app.query_one(KeyFooter).shows_current_keys()
+    footer = app.query_one(KeyFooter)
+    panes = {pane_id: app.pane(pane_id) for pane_id in PANES.values()}
+
+    def shown(pane_id: str) -> bool:
+        compositor = app.screen._compositor
+        pane = panes[pane_id]
+        if [p for p in panes.values() if p in compositor] != [pane]:
+            return False
+        focused = app.focused
+        return (
+            focused is not None
+            and (focused is pane or pane in focused.ancestors)
+            and footer.shows_current_keys()
+        )
+
+    return shown
 
 
 async def until(pilot, done, limit: float = 30.0) -> None:

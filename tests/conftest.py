@@ -51,6 +51,21 @@ def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
         monkeypatch.setenv("FTTUI_HOME", str(tmp_path_factory.getbasetemp() / "empty-home"))
 
 
+@pytest.fixture(autouse=True)
+def _collector_as_it_was() -> Iterator[None]:
+    """The app sets the garbage collector's thresholds and freezes objects while it runs,
+    and gives both back when it unmounts; an app a failed test left mounted must not leave
+    the tests after it in the same worker without automatic older-generation passes."""
+    import gc
+
+    thresholds = gc.get_threshold()
+    yield
+    if gc.get_threshold() != thresholds:
+        gc.set_threshold(*thresholds)
+    if gc.get_freeze_count():
+        gc.unfreeze()
+
+
 @pytest.fixture
 def fttui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty fttui home (config, data, cache) for this test; no real user state leaks in."""

@@ -55,7 +55,9 @@ def footer_keys_fit(app) -> tuple[bool, str]:
     footer = app.query_one(KeyFooter)
     line = screen_text(app).splitlines()[-1]
     palette = [k for k in footer.keys if k.classes]
-    limit = line.rindex("▏") if palette else app.size.width
+    limit = line.rfind("▏") if palette else app.size.width
+    if limit < 0:  # the palette key is planned but not drawn
+        return False, line
     for key in footer.keys:
         if key in palette:
             continue

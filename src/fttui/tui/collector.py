@@ -16,8 +16,14 @@ at the latest every ``BUSY_YOUNG_PASSES`` young passes.
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import Callable
+
+#: The generational collector this paces (CPython up to 3.13). CPython 3.14's incremental
+#: collector gives the thresholds and ``gc.collect(1)`` other meanings: the app leaves it
+#: as it is there.
+PACED_COLLECTOR = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
 
 #: The thresholds while the app runs: generation 0 as tuned in freeze_long_lived (a
 #: frame's thousands of short-lived strips and segments are not collected many times a

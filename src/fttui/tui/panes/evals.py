@@ -52,6 +52,7 @@ from textual.widgets.selection_list import Selection
 
 from fttui.tui.messages import JobSelected
 from fttui.tui.panes.base import Pane
+from fttui.tui.widgets.measured_table import MeasuredTable
 
 #: As fttui.api.evaluate.METRICS (not imported: the API layer loads in the worker).
 METRICS = ("exact", "contains", "fuzzy", "bleu", "rouge", "classification")
@@ -303,12 +304,12 @@ class EvalsPane(Pane):
             yield ProgressBar(total=None, show_eta=False, id="ev-progress")
             yield Static("ctrl+r runs · x / esc stop · e exports", id="ev-status", markup=False)
         yield Static("", id="ev-error", markup=False)
-        yield DataTable(id="ev-scoreboard", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="ev-scoreboard", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="ev-trend"):
             yield Static("", id="ev-trend-label", markup=False)
             yield Sparkline([], id="ev-sparkline")
         yield Static("Items — disagreements first", id="ev-items-title", markup=False)
-        yield DataTable(id="ev-items", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="ev-items", cursor_type="row", zebra_stripes=True)
         yield Static("", id="ev-item-detail", markup=False)
 
     def on_mount(self) -> None:

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
+from fttui.tui.widgets.measured_table import MeasuredTable
+
 
 @dataclass(frozen=True)
 class KeyHelp:
@@ -80,7 +82,7 @@ class HelpScreen(ModalScreen[None]):
                 markup=False,
             )
             yield Input(placeholder="search keys…", id="help-search")
-            yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            yield MeasuredTable(id="help-table", cursor_type="row", zebra_stripes=True)
             yield Static(
                 "esc closes · remap any key by its id in the [keymap] table of config.toml",
                 markup=False,

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from fttui.tui.widgets.key_footer import KeyFooter
+from fttui.tui.widgets.measured_table import MeasuredTable
 
 if TYPE_CHECKING:  # the app imports the screens: typing only, no cycle at run time
     from fttui.tui.app import FtApp
@@ -126,7 +127,7 @@ class ModelsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="models-box"):
-            table: DataTable[Text] = DataTable(
+            table: DataTable[Text] = MeasuredTable(
                 id="models-table", cursor_type="row", zebra_stripes=True
             )
             for key, label in COLUMNS:

@@ -19,6 +19,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from fttui.tui.widgets.measured_table import MeasuredTable
+
 #: The series the chart can show, in the order ``s`` cycles them (those present only).
 CHART_SERIES = (
     ("train_loss", "Train loss"),
@@ -89,7 +91,9 @@ class CompareView(Vertical):
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-chart-box"):
             yield Static("No points yet.", id="compare-empty")
-        table: DataTable[Text] = DataTable(id="compare-diff", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = MeasuredTable(
+            id="compare-diff", cursor_type="row", zebra_stripes=True
+        )
         yield table
 
     @property

@@ -234,11 +234,11 @@ class KeyFooter(Widget, can_focus=False):
         )
 
     def render(self) -> Text:
-        # Under a modal screen the footer is drawn dimmed with the keys it had (the stock
-        # footer recomposes after a refresh of its own screen, which a screen in the
-        # background does not get): the keys of a screen without focus are not planned.
+        # While the terminal has not the app's focus, Textual takes the focus from the
+        # focused widget: the keys it had stay (as bindings_changed leaves them), whatever
+        # draws the footer again meanwhile (the mouse over it, a resize).
         signature = self._shown
-        if signature is None or self.screen.is_current:
+        if signature is None or self.app.app_focus:
             signature = self._signature()
         if signature != self._shown:
             self.compact, self.keys = self._plan()
@@ -323,6 +323,7 @@ class KeyFooter(Widget, can_focus=False):
         if spec is not self._hover:
             self._hover = spec
             self.tooltip = (spec.tooltip or None) if spec is not None else None
+            self.styles.pointer = "default" if spec is None else "pointer"  # as FooterKey
             self.refresh()
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
