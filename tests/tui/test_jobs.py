@@ -247,8 +247,10 @@ async def test_events_follow_pause_and_resume(server, fttui_home):
         y = log.scroll_y
         await until(pilot, lambda: log.pending > 0, timeout=20, what="new events while paused")
         assert log.scroll_y == y  # the view stayed where the user put it
-        hint = str(app.query_one("#event-hint").render())
-        assert "new event" in hint
+        # the hint follows the log's StateChanged message, a moment after the count
+        hint = app.query_one("#event-hint")
+        await until(pilot, lambda: "new event" in str(hint.render()), what="the hint's count")
+        assert log.scroll_y == y
         await pilot.press("G")
         assert log.following and log.pending == 0
         await until(pilot, lambda: log.scroll_y == log.max_scroll_y, what="at the end")
