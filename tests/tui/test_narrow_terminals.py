@@ -54,7 +54,7 @@ def footer_keys_fit(app) -> tuple[bool, str]:
     hidden under the palette key), and ? (help) is one of them."""
     footer = app.query_one(KeyFooter)
     line = screen_text(app).splitlines()[-1]
-    palette = [k for k in footer.keys if k.classes]
+    palette = [k for k in footer.keys if k.palette]
     limit = line.rfind("▏") if palette else app.size.width
     if limit < 0:  # the palette key is planned but not drawn
         return False, line

@@ -47,10 +47,9 @@ class IdleCollector:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.last_input = clock()
-        #: (generation, seconds) of each pass this collector ran, newest last (a few)
-        self.passes: list[tuple[int, float]] = []
-        #: how many passes it has run
+        #: how many passes it has run, and the generation of the last
         self.runs = 0
+        self.last_generation: int | None = None
 
     def input_seen(self) -> None:
         self.last_input = self._clock()
@@ -65,8 +64,7 @@ class IdleCollector:
         if not idle and gen0_passes < BUSY_YOUNG_PASSES:
             return None
         generation = 2 if gen1_passes >= OLD_PASSES else 1
-        start = time.perf_counter()
         gc.collect(generation)
         self.runs += 1
-        self.passes = [*self.passes[-7:], (generation, time.perf_counter() - start)]
+        self.last_generation = generation
         return generation

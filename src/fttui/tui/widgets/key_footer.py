@@ -33,14 +33,12 @@ HELP_ACTION = "app.help"
 #: The command palette key, on the right: its width with its rule (and padding, when not
 #: compact).
 PALETTE_EXTRA = 2
-#: ``KeySpec.classes`` of the palette key (Textual's class for it in the stock footer).
-PALETTE_CLASS = "-command-palette"
 #: The thin rule left of the palette key (Textual's ``vkey`` border).
 PALETTE_RULE = "▏"
 
 
 class KeySpec(NamedTuple):
-    """One key of the footer (what the stock footer gives each of its key widgets)."""
+    """One key of the footer."""
 
     key: str
     key_display: str
@@ -48,7 +46,18 @@ class KeySpec(NamedTuple):
     action: str
     disabled: bool
     tooltip: str
-    classes: str
+    #: the command palette's key (drawn on the right, behind a rule)
+    palette: bool = False
+
+
+class KeyStyles(NamedTuple):
+    """The rich styles of one key's cells: around it (its paddings, margins), its key,
+    its description, and the rule before the palette key."""
+
+    item: Style
+    key: Style
+    description: Style
+    rule: Style
 
 
 def key_width(key_display: str, description: str, compact: bool) -> int:
@@ -149,20 +158,23 @@ class KeyFooter(Widget, can_focus=False):
     def _width(self) -> int:
         return self.size.width or self.app.size.width
 
-    def _signature(self) -> Hashable:
+    def _signature(self, active_bindings: Any = None) -> Hashable:
         """What the footer would show now (keys, labels, enabled states, width)."""
+        if active_bindings is None:
+            active_bindings = self.screen.active_bindings
         palette = self.app.COMMAND_PALETTE_BINDING
         keys = tuple(
             (key, binding.key, binding.action, binding.description, enabled, tooltip, binding.group)
-            for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
+            for key, (_node, binding, enabled, tooltip) in active_bindings.items()
             if binding.show or key == palette
         )
         return (keys, self._width())
 
-    def _plan(self) -> tuple[bool, list[KeySpec]]:
+    def _plan(self, active_bindings: Any = None) -> tuple[bool, list[KeySpec]]:
         """Whether the keys go compact, and each key to show, in order (the palette key
-        last, with ``PALETTE_CLASS``)."""
-        active_bindings = self.screen.active_bindings
+        last); from ``active_bindings`` when the caller has them (the screen's otherwise)."""
+        if active_bindings is None:
+            active_bindings = self.screen.active_bindings
         # One key per action (as the stock footer shows them), in the order they come.
         by_action: dict[str, tuple[Any, bool, str]] = {}
         for _node, binding, enabled, tooltip in active_bindings.values():
@@ -188,13 +200,13 @@ class KeyFooter(Widget, can_focus=False):
         if palette_entry is not None and with_palette:
             _node, binding, enabled, _tooltip = palette_entry
             tooltip = binding.tooltip or binding.description
-            specs.append(self._spec(binding, enabled, tooltip, PALETTE_CLASS))
+            specs.append(self._spec(binding, enabled, tooltip, palette=True))
         return compact, specs
 
-    def _spec(self, binding: Any, enabled: bool, tooltip: str, classes: str = "") -> KeySpec:
+    def _spec(self, binding: Any, enabled: bool, tooltip: str, *, palette: bool = False) -> KeySpec:
         display = self.app.get_key_display(binding)
         return KeySpec(
-            binding.key, display, binding.description, binding.action, not enabled, tooltip, classes
+            binding.key, display, binding.description, binding.action, not enabled, tooltip, palette
         )
 
     # -- keeping up with the focus ---------------------------------------------------------
@@ -209,28 +221,27 @@ class KeyFooter(Widget, can_focus=False):
         return self._shown == self._signature()
 
     # -- drawing ----------------------------------------------------------------------------
-    def _styles(self, hover: bool, disabled: bool) -> tuple[Style, Style, Style]:
-        """The rich styles of a key's item (its margins' and paddings' cells), its key and
-        its description, blended over the footer's background as Textual blends a
-        FooterKey's."""
+    def _styles(self, hover: bool, disabled: bool) -> KeyStyles:
+        """A key's styles, blended over the footer's background as Textual blends a
+        FooterKey's (a lit key takes the hover colours)."""
         _, under = self.background_colors
         item = self.get_component_styles("key-footer--hover" if hover else "key-footer--item")
         item_bg = under + item.background
-        # a lit key takes the hover colour; otherwise the footer's
         item_fg = item_bg + (item.color if hover else self.styles.color)
+        dim = Style(dim=True) if disabled else Style()
 
         def part(name: str) -> Style:
             styles = self.get_component_styles(name)
             back = item_bg + styles.background
             fore = back + styles.color
-            return Style(color=fore.rich_color, bgcolor=back.rich_color) + styles.text_style
+            return Style(color=fore.rich_color, bgcolor=back.rich_color) + styles.text_style + dim
 
-        dim = Style(dim=True) if disabled else Style()
-        item_style = Style(color=item_fg.rich_color, bgcolor=item_bg.rich_color)
-        return (
-            item_style + dim,
-            part("key-footer--key") + dim,
-            part("key-footer--description") + dim,
+        rule = item_bg + self.get_component_styles("key-footer--rule").color
+        return KeyStyles(
+            Style(color=item_fg.rich_color, bgcolor=item_bg.rich_color) + dim,
+            part("key-footer--key"),
+            part("key-footer--description"),
+            Style(color=rule.rich_color, bgcolor=item_bg.rich_color),
         )
 
     def render(self) -> Text:
@@ -238,10 +249,12 @@ class KeyFooter(Widget, can_focus=False):
         # focused widget: the keys it had stay (as bindings_changed leaves them), whatever
         # draws the footer again meanwhile (the mouse over it, a resize).
         signature = self._shown
+        active_bindings = None
         if signature is None or self.app.app_focus:
-            signature = self._signature()
+            active_bindings = self.screen.active_bindings  # a walk of the focus chain: once
+            signature = self._signature(active_bindings)
         if signature != self._shown:
-            self.compact, self.keys = self._plan()
+            self.compact, self.keys = self._plan(active_bindings)
             self._shown = signature
             self._line = None
             self._hover = None
@@ -260,48 +273,44 @@ class KeyFooter(Widget, can_focus=False):
         self._spans = []
         _, under = self.background_colors
         base = Style(bgcolor=under.rich_color)
-        keys = [k for k in self.keys if not k.classes]
-        palette = [k for k in self.keys if k.classes]
+        styles: dict[tuple[bool, bool], KeyStyles] = {}  # the same few for every key
 
-        def add_key(spec: KeySpec, key_compact: bool) -> Style:
-            """The key's cells; returns its item style (for the cells around it)."""
-            item, key_style, description_style = self._styles(spec is self._hover, spec.disabled)
+        def style_of(spec: KeySpec) -> KeyStyles:
+            state = (spec is self._hover, spec.disabled)
+            if state not in styles:
+                styles[state] = self._styles(*state)
+            return styles[state]
+
+        def add_key(spec: KeySpec, key_compact: bool) -> None:
+            style = style_of(spec)
             start = line.cell_len
             if key_compact:
-                line.append(spec.key_display, key_style)
+                line.append(spec.key_display, style.key)
                 if spec.description:
-                    line.append(" " + spec.description, description_style)
+                    line.append(" " + spec.description, style.description)
             else:
-                line.append(" " + spec.key_display + " ", key_style)
+                line.append(" " + spec.key_display + " ", style.key)
                 if spec.description:
-                    line.append(spec.description + " ", description_style)
+                    line.append(spec.description + " ", style.description)
             self._spans.append((start, line.cell_len, spec))
-            return item
 
-        for spec in keys:
-            add_key(spec, compact)
-            if compact:
-                line.append(" ", base)  # FooterKey's margin-right in a compact footer
-        if palette:
+        for spec in self.keys:
+            if not spec.palette:
+                add_key(spec, compact)
+                if compact:
+                    line.append(" ", base)  # FooterKey's margin-right in a compact footer
+        for spec in self.keys:
+            if not spec.palette:
+                continue
             # The palette key is compact always (the stock footer never binds it to the
             # footer's compact), behind a rule, with a cell after it: its padding, or its
             # margin in a compact footer.
-            spec = palette[0]
             own = 1 + key_width(spec.key_display, spec.description, True)
             if line.cell_len + own < width:
                 line.append(" " * (width - own - line.cell_len), base)
-            hover = spec is self._hover
-            item_bg = (
-                under
-                + self.get_component_styles(
-                    "key-footer--hover" if hover else "key-footer--item"
-                ).background
-            )
-            rule = self.get_component_styles("key-footer--rule")
-            rule_style = Style(color=(item_bg + rule.color).rich_color, bgcolor=item_bg.rich_color)
-            line.append(PALETTE_RULE, rule_style)
-            item = add_key(spec, True)
-            line.append(" ", base if compact else item)
+            line.append(PALETTE_RULE, style_of(spec).rule)
+            add_key(spec, True)
+            line.append(" ", base if compact else style_of(spec).item)
         if line.cell_len < width:
             line.append(" " * (width - line.cell_len), base)
         return line
